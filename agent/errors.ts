@@ -1,0 +1,87 @@
+/**
+ * Typed errors. Every error the agent raises carries a stable `code` from this closed union
+ * and names what was wrong (the file, the key, the model). Compare codes, never messages.
+ */
+export const ERROR_CODES = [
+  // input files and media
+  'E_INPUT_NOT_FOUND',
+  'E_INPUT_EMPTY',
+  'E_INPUT_UNREADABLE',
+  'E_IMAGE_CORRUPT',
+  'E_IMAGE_TOO_LARGE',
+  'E_FORMAT_UNSUPPORTED',
+  'E_VIDEO_DECODE',
+  'E_VIDEO_NO_FRAMES',
+  'E_DECODER_MISSING',
+  // models
+  'E_MODEL_MANIFEST',
+  'E_MODEL_MISSING',
+  'E_MODEL_INTEGRITY',
+  'E_MODEL_LOAD',
+  'E_RUNTIME_UNAVAILABLE',
+  // face analysis
+  'E_NO_FACE',
+  'E_MULTIPLE_FACES',
+  'E_FACE_QUALITY',
+  // configuration and usage
+  'E_USAGE',
+  'E_CONFIG_INVALID',
+  'E_LABELS_INVALID',
+  // trust, transport, device
+  'E_KEY_STORE',
+  'E_CERTIFICATE',
+  'E_SIGNATURE',
+  'E_TOKEN_INVALID',
+  'E_TRANSPORT',
+  'E_NOT_AUTHORIZED',
+  'E_OUTBOX_FULL',
+  'E_STORAGE',
+  'E_COMMAND_INVALID',
+  'E_DEVICE',
+  'E_CAMERA',
+  'E_GPIO',
+  'E_ABORTED',
+  'E_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface KioskErrorOptions {
+  /** The file, key, model or topic the error is about; shown to operators. Never image data. */
+  subject?: string;
+  cause?: unknown;
+  /** Structured details safe to log (no images, crops or embeddings). */
+  details?: Record<string, unknown>;
+}
+
+/** The one error class of the agent; `code` says what kind, `subject` says what it is about. */
+export class KioskError extends Error {
+  readonly code: ErrorCode;
+  readonly subject?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: KioskErrorOptions = {}) {
+    super(options.subject ? `${message} (${options.subject})` : message, { cause: options.cause });
+    this.name = 'KioskError';
+    this.code = code;
+    this.subject = options.subject;
+    this.details = options.details;
+  }
+
+  /** A plain object for JSON output and logs. */
+  toJSON(): { code: ErrorCode; message: string; subject?: string; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, subject: this.subject, details: this.details };
+  }
+}
+
+/** True when `err` is a KioskError, optionally of one code. */
+export function isKioskError(err: unknown, code?: ErrorCode): err is KioskError {
+  return err instanceof KioskError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a KioskError, keeping an existing one as it is. */
+export function toKioskError(err: unknown, fallback: ErrorCode = 'E_INTERNAL', subject?: string): KioskError {
+  if (err instanceof KioskError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new KioskError(fallback, message, { subject, cause: err });
+}

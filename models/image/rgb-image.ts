@@ -1,0 +1,174 @@
+/**
+ * The frame type every model takes: packed 8-bit RGB, row-major, no padding.
+ * Pure functions only: no tfjs, no sharp, so that pre-processing is testable and fast on a Pi.
+ */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  /** width * height * 3 bytes, R,G,B per pixel. */
+  readonly data: Uint8Array;
+}
+
+/** A 2x3 affine matrix [a, b, tx, c, d, ty] mapping destination (x, y) to source (a*x + b*y + tx, c*x + d*y + ty). */
+export type Affine = readonly [number, number, number, number, number, number];
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export function makeImage(width: number, height: number, data?: Uint8Array): RgbImage {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new RangeError(`invalid image size ${width}x${height}`);
+  }
+  const bytes = data ?? new Uint8Array(width * height * 3);
+  if (bytes.length !== width * height * 3) throw new RangeError(`image buffer has ${bytes.length} bytes, expected ${width * height * 3}`);
+  return { width, height, data: bytes };
+}
+
+/**
+ * Samples `src` through an affine map into a new image of `outW` x `outH`, bilinear, with
+ * `fill` outside the source. Used for crops, resizes and the 5-point face alignment alike.
+ */
+export function warpAffine(src: RgbImage, m: Affine, outW: number, outH: number, fill = 0): RgbImage {
+  const out = new Uint8Array(outW * outH * 3);
+  const { width: w, height: h, data } = src;
+  const [a, b, tx, c, d, ty] = m;
+  let o = 0;
+  for (let y = 0; y < outH; y++) {
+    let sx = b * y + tx;
+    let sy = d * y + ty;
+    for (let x = 0; x < outW; x++, sx += a, sy += c, o += 3) {
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
+        const i00 = (y0 * w + x0) * 3;
+        const i10 = i00 + 3;
+        const i01 = i00 + w * 3;
+        const i11 = i01 + 3;
+        const w00 = (1 - fx) * (1 - fy);
+        const w10 = fx * (1 - fy);
+        const w01 = (1 - fx) * fy;
+        const w11 = fx * fy;
+        out[o] = data[i00] * w00 + data[i10] * w10 + data[i01] * w01 + data[i11] * w11 + 0.5;
+        out[o + 1] = data[i00 + 1] * w00 + data[i10 + 1] * w10 + data[i01 + 1] * w01 + data[i11 + 1] * w11 + 0.5;
+        out[o + 2] = data[i00 + 2] * w00 + data[i10 + 2] * w10 + data[i01 + 2] * w01 + data[i11 + 2] * w11 + 0.5;
+      } else {
+        const xi = Math.round(sx);
+        const yi = Math.round(sy);
+        if (xi >= 0 && yi >= 0 && xi < w && yi < h) {
+          const i = (yi * w + xi) * 3;
+          out[o] = data[i];
+          out[o + 1] = data[i + 1];
+          out[o + 2] = data[i + 2];
+        } else {
+          out[o] = fill;
+          out[o + 1] = fill;
+          out[o + 2] = fill;
+        }
+      }
+    }
+  }
+  return { width: outW, height: outH, data: out };
+}
+
+/**
+ * Resizes the region `box` of `src` (may extend past the edges; filled with `fill`) to `outW` x `outH`.
+ * Samples pixel centres, as OpenCV's resize does. When shrinking a lot, first averages 2x2 blocks
+ * so that thin detail does not alias.
+ */
+export function cropResize(src: RgbImage, box: Box, outW: number, outH: number, fill = 0): RgbImage {
+  let img = src;
+  let bx = box;
+  while (bx.width / outW >= 4 && bx.height / outH >= 4 && img.width >= 4 && img.height >= 4) {
+    img = halve(img);
+    bx = { x: bx.x / 2, y: bx.y / 2, width: bx.width / 2, height: bx.height / 2 };
+  }
+  const sx = bx.width / outW;
+  const sy = bx.height / outH;
+  return warpAffine(img, [sx, 0, bx.x + 0.5 * sx - 0.5, 0, sy, bx.y + 0.5 * sy - 0.5], outW, outH, fill);
+}
+
+/** Whole-image resize. */
+export function resize(src: RgbImage, outW: number, outH: number): RgbImage {
+  return cropResize(src, { x: 0, y: 0, width: src.width, height: src.height }, outW, outH);
+}
+
+/** 2x2 box-filter downscale. */
+export function halve(src: RgbImage): RgbImage {
+  const w = src.width >> 1;
+  const h = src.height >> 1;
+  const out = new Uint8Array(w * h * 3);
+  const s = src.data;
+  const stride = src.width * 3;
+  let o = 0;
+  for (let y = 0; y < h; y++) {
+    const r0 = 2 * y * stride;
+    const r1 = r0 + stride;
+    for (let x = 0; x < w; x++) {
+      const i = r0 + 6 * x;
+      const j = r1 + 6 * x;
+      out[o++] = (s[i] + s[i + 3] + s[j] + s[j + 3] + 2) >> 2;
+      out[o++] = (s[i + 1] + s[i + 4] + s[j + 1] + s[j + 4] + 2) >> 2;
+      out[o++] = (s[i + 2] + s[i + 5] + s[j + 2] + s[j + 5] + 2) >> 2;
+    }
+  }
+  return { width: w, height: h, data: out };
+}
+
+/** ITU-R BT.601 luma, as OpenCV's RGB2GRAY. */
+export function toGray(src: RgbImage): Float32Array {
+  const n = src.width * src.height;
+  const out = new Float32Array(n);
+  const d = src.data;
+  for (let i = 0, j = 0; i < n; i++, j += 3) out[i] = 0.299 * d[j] + 0.587 * d[j + 1] + 0.114 * d[j + 2];
+  return out;
+}
+
+export type ChannelOrder = 'rgb' | 'bgr';
+
+/**
+ * Planar (NCHW) float tensor data from an image: value = (pixel - mean) / std, channels in `order`.
+ */
+export function toPlanar(src: RgbImage, order: ChannelOrder, mean: number, std: number, out?: Float32Array): Float32Array {
+  const n = src.width * src.height;
+  const t = out ?? new Float32Array(n * 3);
+  const d = src.data;
+  const [c0, c2] = order === 'rgb' ? [0, 2] : [2, 0];
+  const inv = 1 / std;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    t[i] = (d[j + c0] - mean) * inv;
+    t[n + i] = (d[j + 1] - mean) * inv;
+    t[2 * n + i] = (d[j + c2] - mean) * inv;
+  }
+  return t;
+}
+
+/** Interleaved (NHWC) float tensor data, RGB order, value = (pixel - mean) / std. */
+export function toInterleaved(src: RgbImage, mean: number, std: number): Float32Array {
+  const t = new Float32Array(src.data.length);
+  const inv = 1 / std;
+  for (let i = 0; i < t.length; i++) t[i] = (src.data[i] - mean) * inv;
+  return t;
+}
+
+/** Clips a box to the image; may return a zero-size box. */
+export function clipBox(b: Box, width: number, height: number): Box {
+  const x0 = Math.max(0, Math.min(width, b.x));
+  const y0 = Math.max(0, Math.min(height, b.y));
+  const x1 = Math.max(0, Math.min(width, b.x + b.width));
+  const y1 = Math.max(0, Math.min(height, b.y + b.height));
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** Square box around the centre of `b`, side = max(w, h) * scale. */
+export function squareAround(b: Box, scale: number): Box {
+  const side = Math.max(b.width, b.height) * scale;
+  const cx = b.x + b.width / 2;
+  const cy = b.y + b.height / 2;
+  return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
+}
