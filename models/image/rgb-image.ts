@@ -172,3 +172,18 @@ export function squareAround(b: Box, scale: number): Box {
   const cy = b.y + b.height / 2;
   return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
 }
+
+/**
+ * Scales `b` about its centre by `scale` (limited so that it fits the image), then shifts it to lie
+ * inside the image. This is how the landmark and anti-spoofing models' training crops were made.
+ */
+export function scaledInside(b: Box, scale: number, width: number, height: number): Box {
+  const s = Math.min((height - 1) / b.height, (width - 1) / b.width, scale);
+  const w = b.width * s;
+  const h = b.height * s;
+  let x = b.x + b.width / 2 - w / 2;
+  let y = b.y + b.height / 2 - h / 2;
+  x = Math.max(0, Math.min(x, width - 1 - w));
+  y = Math.max(0, Math.min(y, height - 1 - h));
+  return { x, y, width: w, height: h };
+}

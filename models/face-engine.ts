@@ -1,0 +1,200 @@
+import type { Logger } from '../agent/log.js';
+import { KioskError } from '../agent/errors.js';
+import type { RgbImage } from './image/rgb-image.js';
+import { findModel, modelDigest, readManifest, readVerified, type Manifest, type ManifestModel } from './manifest.js';
+import type { EngineInfo, FaceDecision, FaceEngine } from './engine.js';
+import type { InferenceRuntime, ModelSession } from './runtime/types.js';
+import { OnnxRuntime } from './runtime/onnx.js';
+import { TfjsRuntime } from './runtime/tfjs.js';
+import type { FaceSignals, FrameSignals } from './types.js';
+import { DEFAULT_DETECTOR_OPTIONS, UltrafaceDetector, type DetectorOptions } from './detector/ultraface.js';
+import { fiveFrom68, LANDMARK_INPUT, Landmarks68 } from './landmarks/landmarks68.js';
+import { eyeOpenness } from './eyes/eye-aspect.js';
+import { EyeState } from './eyes/eye-state.js';
+import { estimateHeadPose } from './pose/head-pose.js';
+import { faceQuality } from './quality/quality.js';
+import { SilentFacePad } from './pad/silent-face.js';
+import { HumanAntispoofPad } from './pad/human-antispoof.js';
+import { FaceEmbedder } from './embedding/arcface.js';
+
+/** Which manifest model serves each task; quantized variants are selected here by id. */
+export interface EngineModelChoice {
+  detect: string;
+  landmarks: string;
+  eyeState: string | null;
+  pad: string;
+  embed: string;
+}
+
+export const DEFAULT_MODELS: EngineModelChoice = {
+  detect: 'fr_detect',
+  landmarks: 'fr_landmark',
+  eyeState: 'fr_eye',
+  pad: 'fr_liveness',
+  embed: 'fr_feature',
+};
+
+export interface FaceEngineOptions {
+  models: EngineModelChoice;
+  detector: DetectorOptions;
+  /** Inference threads per model; 1 leaves the other core to capture, transport and the UI. */
+  threads: number;
+  /** Landmarks, eyes and pose are computed for at most this many faces per frame (largest first). */
+  maxAnalysedFaces: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: FaceEngineOptions = {
+  models: DEFAULT_MODELS,
+  detector: DEFAULT_DETECTOR_OPTIONS,
+  threads: 1,
+  maxAnalysedFaces: 4,
+};
+
+export interface FaceEngineDeps {
+  logger?: Logger;
+  modelsDir?: string;
+  manifest?: Manifest;
+  options?: Partial<FaceEngineOptions>;
+}
+
+const now = () => performance.now();
+
+/** The on-device face engine: UltraFace + 68 landmarks + EAR/eye-state + POS pose; MiniFASNet PAD; ArcFace-style embedding. */
+export class OnDeviceFaceEngine implements FaceEngine {
+  private readonly options: FaceEngineOptions;
+  private runtimes = new Map<'onnx' | 'tfjs', InferenceRuntime>();
+  private sessions: ModelSession[] = [];
+  private loaded: ManifestModel[] = [];
+  private parts?: {
+    detector: UltrafaceDetector;
+    landmarks: Landmarks68;
+    eyes: EyeState | null;
+    pad: SilentFacePad | HumanAntispoofPad;
+    embedder: FaceEmbedder;
+  };
+
+  constructor(private readonly deps: FaceEngineDeps = {}) {
+    this.options = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options, models: { ...DEFAULT_MODELS, ...deps.options?.models } };
+  }
+
+  async start(): Promise<EngineInfo> {
+    if (this.parts) return this.info();
+    const manifest = this.deps.manifest ?? (await readManifest());
+    const load = async (id: string): Promise<ModelSession> => {
+      const model = findModel(manifest, id);
+      const files = await readVerified(model, this.deps.modelsDir);
+      const rt = await this.runtime(model.runtime);
+      const s = await rt.load(model, files);
+      this.sessions.push(s);
+      this.loaded.push(model);
+      return s;
+    };
+    const m = this.options.models;
+    try {
+      this.parts = {
+        detector: new UltrafaceDetector(await load(m.detect), this.options.detector),
+        landmarks: new Landmarks68(await load(m.landmarks)),
+        eyes: m.eyeState ? new EyeState(await load(m.eyeState)) : null,
+        pad: await this.padModel(load, m.pad),
+        embedder: new FaceEmbedder(await load(m.embed)),
+      };
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const info = this.info();
+    this.deps.logger?.info({ runtimes: info.runtimes, models: info.models }, 'face engine ready');
+    return info;
+  }
+
+  /** The presentation-attack model: fr_liveness (ONNX) by default, Human's antispoof (tfjs) for comparison. */
+  private async padModel(load: (id: string) => Promise<ModelSession>, id: string): Promise<SilentFacePad | HumanAntispoofPad> {
+    const session = await load(id);
+    return session.model.runtime === 'tfjs' ? new HumanAntispoofPad(session) : new SilentFacePad(session);
+  }
+
+  private async runtime(kind: 'onnx' | 'tfjs'): Promise<InferenceRuntime> {
+    let rt = this.runtimes.get(kind);
+    if (!rt) {
+      rt = kind === 'onnx'
+        ? new OnnxRuntime({ threads: this.options.threads })
+        : new TfjsRuntime({ onSkip: (b, reason) => this.deps.logger?.info({ backend: b, reason }, 'tfjs backend skipped') });
+      await rt.start();
+      this.runtimes.set(kind, rt);
+    }
+    return rt;
+  }
+
+  private ready() {
+    if (!this.parts) throw new KioskError('E_INTERNAL', 'face engine used before start()');
+    return this.parts;
+  }
+
+  async analyze(frame: RgbImage): Promise<FrameSignals> {
+    const p = this.ready();
+    const timings: Record<string, number> = {};
+    let t = now();
+    const detections = await p.detector.detect(frame);
+    timings.detect = now() - t;
+    const ranked = [...detections].sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+    const faces: FaceSignals[] = [];
+    timings.landmarks = 0;
+    timings.eyes = 0;
+    for (const detection of ranked.slice(0, this.options.maxAnalysedFaces)) {
+      t = now();
+      const { points, grey } = await p.landmarks.run(frame, detection.box);
+      timings.landmarks += now() - t;
+      const keypoints = fiveFrom68(points);
+      t = now();
+      const ear = eyeOpenness(points);
+      const state = p.eyes ? await p.eyes.run(frame, points) : null;
+      timings.eyes += now() - t;
+      faces.push({
+        detection: { ...detection, keypoints },
+        landmarks: points,
+        keypoints,
+        eyes: state ? { ...ear, openProbability: (state.left + state.right) / 2 } : ear,
+        pose: estimateHeadPose(points),
+        quality: faceQuality(detection.box, keypoints, grey, LANDMARK_INPUT),
+      });
+    }
+    return { width: frame.width, height: frame.height, faces, timings };
+  }
+
+  async decide(frame: RgbImage, face: FaceSignals): Promise<FaceDecision> {
+    const p = this.ready();
+    const timings: Record<string, number> = {};
+    let t = now();
+    const attackScore = await p.pad.run(frame, face.detection.box);
+    timings.pad = now() - t;
+    t = now();
+    const embedding = await p.embedder.run(frame, face.keypoints);
+    timings.embed = now() - t;
+    return { attackScore, embedding, timings };
+  }
+
+  info(): EngineInfo {
+    return {
+      runtimes: [...this.runtimes.values()].map((r) => r.info()),
+      models: this.loaded.map((m) => ({ ...modelDigest(m), task: m.task, runtime: m.runtime })),
+    };
+  }
+
+  /** Live native tensors per runtime (tfjs) — for leak tests. */
+  memory(): Record<string, { tensors: number; bytes: number }> {
+    return Object.fromEntries([...this.runtimes].map(([k, r]) => [k, r.memory()]));
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sessions) await s.dispose();
+    this.sessions = [];
+    for (const r of this.runtimes.values()) await r.stop();
+    this.runtimes.clear();
+    this.parts = undefined;
+  }
+}
+
+/** Factory used by the commands and the daemon's composition root. */
+export function createFaceEngine(deps: FaceEngineDeps = {}): OnDeviceFaceEngine {
+  return new OnDeviceFaceEngine(deps);
+}

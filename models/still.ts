@@ -1,0 +1,46 @@
+import type { FaceEngine } from './engine.js';
+import { makeImage, type RgbImage } from './image/rgb-image.js';
+import type { FrameSignals } from './types.js';
+
+/** Margin added around a still whose face fills the frame, as a fraction of each side. */
+export const STILL_PAD_FRACTION = 0.4;
+
+/**
+ * Copies `src` into the middle of a larger canvas filled with the mean border colour, so that a
+ * tight face crop (a chip portrait, a dataset crop) looks like a face in a scene to the detector.
+ */
+export function padImage(src: RgbImage, fraction: number): { image: RgbImage; dx: number; dy: number } {
+  const dx = Math.round(src.width * fraction);
+  const dy = Math.round(src.height * fraction);
+  const out = makeImage(src.width + 2 * dx, src.height + 2 * dy);
+  const fill = borderMean(src);
+  for (let i = 0; i < out.data.length; i += 3) out.data.set(fill, i);
+  for (let y = 0; y < src.height; y++) {
+    out.data.set(src.data.subarray(y * src.width * 3, (y + 1) * src.width * 3), ((y + dy) * out.width + dx) * 3);
+  }
+  return { image: out, dx, dy };
+}
+
+function borderMean(src: RgbImage): [number, number, number] {
+  const acc = [0, 0, 0];
+  let n = 0;
+  const add = (x: number, y: number) => {
+    const i = (y * src.width + x) * 3;
+    acc[0] += src.data[i]; acc[1] += src.data[i + 1]; acc[2] += src.data[i + 2];
+    n++;
+  };
+  for (let x = 0; x < src.width; x++) { add(x, 0); add(x, src.height - 1); }
+  for (let y = 0; y < src.height; y++) { add(0, y); add(src.width - 1, y); }
+  return [Math.round(acc[0] / n), Math.round(acc[1] / n), Math.round(acc[2] / n)];
+}
+
+/**
+ * Analyses a still image; when no face is found, tries again with a margin around it. Returns the
+ * frame the faces were found in, which is what `decide` must be given.
+ */
+export async function analyzeStill(engine: FaceEngine, image: RgbImage): Promise<{ frame: RgbImage; signals: FrameSignals; padded: boolean }> {
+  const signals = await engine.analyze(image);
+  if (signals.faces.length > 0) return { frame: image, signals, padded: false };
+  const { image: frame } = padImage(image, STILL_PAD_FRACTION);
+  return { frame, signals: await engine.analyze(frame), padded: true };
+}

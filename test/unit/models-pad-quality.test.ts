@@ -1,0 +1,52 @@
+import t from 'tap';
+import { attackScoreFromLogits, PAD_INPUT, preprocessPad } from '../../models/pad/silent-face.js';
+import { preprocessHumanAntispoof } from '../../models/pad/human-antispoof.js';
+import { preprocessEmbedding, l2normalise } from '../../models/embedding/arcface.js';
+import { greyStats } from '../../models/quality/quality.js';
+import { makeImage } from '../../models/image/rgb-image.js';
+import { ARCFACE_TEMPLATE_112 } from '../../models/embedding/align.js';
+
+function solid(w: number, h: number, rgb: [number, number, number]) {
+  const img = makeImage(w, h);
+  for (let i = 0; i < img.data.length; i += 3) img.data.set(rgb, i);
+  return img;
+}
+
+t.test('PAD input: B,G,R planes of raw 0-255, 128x128', async (t) => {
+  const { data, shape } = preprocessPad(solid(640, 480, [200, 100, 10]), { x: 300, y: 200, width: 80, height: 100 });
+  t.same(shape, [1, 3, 128, 128]);
+  const plane = PAD_INPUT * PAD_INPUT;
+  t.same([data[0], data[plane], data[2 * plane]], [10, 100, 200]);
+});
+
+t.test('PAD score is 1 - P(live class)', async (t) => {
+  t.ok(attackScoreFromLogits([10, 0, 0]) < 0.001, 'live logits -> low attack score');
+  t.ok(attackScoreFromLogits([0, 10, 0]) > 0.999, 'print logits -> high attack score');
+  t.ok(Math.abs(attackScoreFromLogits([0, 0, 0]) - 2 / 3) < 1e-9);
+});
+
+t.test('Human antispoof input: NHWC RGB / 255', async (t) => {
+  const { data, shape } = preprocessHumanAntispoof(solid(300, 300, [255, 0, 51]), { x: 10, y: 10, width: 100, height: 100 });
+  t.same(shape, [1, 128, 128, 3]);
+  t.same([data[0], data[1], data[2]].map((v) => Math.round(v * 100) / 100), [1, 0, 0.2]);
+});
+
+t.test('embedding input: template keypoints give an identity warp of a uniform image', async (t) => {
+  const [eyeRight, eyeLeft, nose, mouthRight, mouthLeft] = ARCFACE_TEMPLATE_112;
+  const { data, shape } = preprocessEmbedding(solid(112, 112, [255, 127.5, 0] as never), { eyeRight, eyeLeft, nose, mouthRight, mouthLeft });
+  t.same(shape, [1, 3, 112, 112]);
+  t.ok(Math.abs(data[5000] - 127.5 / 128) < 1e-6, 'R = (255 - 127.5) / 128');
+  const v = l2normalise(new Float32Array([3, 4]));
+  t.same([...v].map((x) => Math.round(x * 1e6) / 1e6), [0.6, 0.8]);
+});
+
+t.test('quality: flat crop has no contrast or sharpness; a checkerboard is sharp', async (t) => {
+  const side = 64;
+  const flat = new Float32Array(side * side).fill(100);
+  t.same(greyStats(flat, side), { brightness: 100, contrast: 0, sharpness: 0 });
+  const board = new Float32Array(side * side).map((_, i) => (((i % side) + Math.floor(i / side)) % 2 ? 200 : 0));
+  const s = greyStats(board, side);
+  t.equal(s.brightness, 100);
+  t.equal(s.contrast, 100);
+  t.ok(s.sharpness > 100000);
+});
