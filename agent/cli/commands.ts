@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { register as registerEval } from './eval.js';
 
 /** Every command module exports one `register(program)`; this list is the only place they are named. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerEval(program);
 }
