@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'E_USAGE',
   'E_CONFIG_INVALID',
   'E_LABELS_INVALID',
+  // challenge plans: a carrier nonce or an explicit step list that cannot make a plan
+  'E_CHALLENGE_INVALID',
   // trust, transport, device
   'E_KEY_STORE',
   'E_CERTIFICATE',

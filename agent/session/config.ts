@@ -1,0 +1,229 @@
+/**
+ * Session thresholds. Every key has a unit and a default; `resolveSessionConfig` refuses unknown
+ * keys and out-of-range values naming the key. Score thresholds depend on the models: the
+ * defaults are starting points to be calibrated on real sessions, not measured values.
+ */
+import { KioskError } from '../errors.js';
+
+export interface SessionConfig {
+  // --- waiting for a face
+  /** How long to wait for a single face before a `retry` (`no_face` / `multiple_faces`), ms. */
+  faceTimeoutMs: number;
+  /** Faces smaller than this fraction of the largest face (inter-ocular distance) are background passers-by and ignored, 0-1. */
+  backgroundFaceRatio: number;
+
+  // --- quality gate (absolute measurements of one frame)
+  /** Smallest inter-ocular distance, px; below it the customer is asked to move closer. */
+  minInterEyePx: number;
+  /** Largest face box width as a fraction of the frame width; above it the customer is asked to move back, 0-1. */
+  maxFaceWidthRatio: number;
+  /** Darkest acceptable mean grey of the face crop, 0-255. */
+  minBrightness: number;
+  /** Brightest acceptable mean grey of the face crop, 0-255. */
+  maxBrightness: number;
+  /** Lowest variance of the Laplacian of the face crop (sharpness). */
+  minSharpness: number;
+  /** Largest |yaw| of a frontal frame, degrees. */
+  maxFrontalYawDeg: number;
+  /** Largest |pitch| of a frontal frame, degrees (looser than yaw: the camera usually sits above the screen). */
+  maxFrontalPitchDeg: number;
+  /** Largest |roll| of a frontal frame, degrees. */
+  maxFrontalRollDeg: number;
+  /** Consecutive good frames needed to pass the gate. */
+  qualityStableFrames: number;
+  /** How long the gate may take before a `retry` (`quality`), ms from entering it. */
+  qualityTimeoutMs: number;
+
+  // --- eyes
+  /** Mean eye aspect ratio below which the eyes count as closed. */
+  eyeClosedThreshold: number;
+  /** Mean eye aspect ratio at or above which the eyes count as open (hysteresis with the closed threshold). */
+  eyeOpenThreshold: number;
+  /** Longest closure that still counts as a blink, ms. */
+  maxBlinkClosedMs: number;
+
+  // --- head moves (angles relative to the pose of the frame that passed the gate)
+  /** Yaw to reach for `turn_left` / `turn_right`, degrees. */
+  turnYawDeg: number;
+  /** Pitch to reach for `look_up` / `look_down`, degrees. */
+  turnPitchDeg: number;
+  /** Largest |yaw| and |pitch| of the neutral pose each step starts from, degrees. */
+  neutralMaxDeg: number;
+  /** Consecutive frames beyond the threshold to complete a move. */
+  holdFrames: number;
+  /** A move in another direction is a wrong action once it passes that direction's threshold by this margin, degrees. */
+  wrongActionMarginDeg: number;
+  /** Consecutive frames of a wrong move before `challenge_wrong_action`. */
+  wrongActionFrames: number;
+
+  // --- continuity after the gate
+  /** Longest time without a face after the gate, ms; beyond it `face_lost`. */
+  maxFaceLostMs: number;
+  /** Consecutive frames with more than one face before `multiple_faces`. */
+  multiFaceFrames: number;
+
+  // --- captures for the decision path
+  /** Least time between two challenge-phase captures, ms. */
+  captureIntervalMs: number;
+  /** Most decision-path runs per session (anchor + challenge + final). */
+  maxDecisions: number;
+  /** Frontal captures after the last step. */
+  finalCaptureFrames: number;
+  /** Least time between two final captures, ms. */
+  finalCaptureSpacingMs: number;
+  /** How long to wait for the final frontal captures before deciding with what there is, ms. */
+  finalCaptureTimeoutMs: number;
+  /** How long to wait for outstanding decisions once capture is over, ms. */
+  decisionTimeoutMs: number;
+
+  // --- presentation attack
+  /** Captures with |relative yaw| or |relative pitch| above this are not used for the attack score, degrees. */
+  padMaxPoseDeg: number;
+  /** Fewest attack scores needed for a verdict; fewer gives `retry` (`insufficient_samples`) unless an attack is already evident. */
+  minAttackSamples: number;
+  /** Aggregated attack score above which the session is a `presentation_attack`, 0-1. */
+  maxAttackScore: number;
+  /** How attack scores are aggregated: median, or mean after trimming `attackTrimFraction` at each end. */
+  attackAggregate: 'median' | 'trimmed_mean';
+  /** Fraction of scores dropped at each end for `trimmed_mean`, 0-0.45. */
+  attackTrimFraction: number;
+
+  // --- identity
+  /** Cosine similarity to the first face below which a capture is a continuity outlier. */
+  minContinuitySimilarity: number;
+  /** Outliers tolerated before `identity_changed` (one blurred mid-turn frame should not fail a session). */
+  maxContinuityOutliers: number;
+  /** Median cosine similarity of the frontal captures to the reference below which the verdict is `no_match`. */
+  minMatchSimilarity: number;
+
+  // --- motion consistency
+  /** Whether a planar motion can reject the session on its own (`motion_inconsistent`). */
+  motionCanReject: boolean;
+  /**
+   * Residual (homography RMS / inter-ocular distance, see `motion.ts`) below which the head moves
+   * count as planar. Synthetic data: a head turned 10/20/25 degrees gives 0.05/0.12/0.15, a tilted
+   * photo 0 (0.012 with 1 px of landmark noise). A placeholder until measured on real recordings.
+   */
+  motionPlanarMaxResidual: number;
+}
+
+/** The defaults; see each key's doc. */
+export const DEFAULT_SESSION_CONFIG: Readonly<SessionConfig> = Object.freeze({
+  faceTimeoutMs: 15000,
+  backgroundFaceRatio: 0.5,
+  minInterEyePx: 40,
+  maxFaceWidthRatio: 0.8,
+  minBrightness: 50,
+  maxBrightness: 210,
+  minSharpness: 15,
+  maxFrontalYawDeg: 15,
+  maxFrontalPitchDeg: 20,
+  maxFrontalRollDeg: 20,
+  qualityStableFrames: 3,
+  qualityTimeoutMs: 15000,
+  eyeClosedThreshold: 0.15,
+  eyeOpenThreshold: 0.2,
+  maxBlinkClosedMs: 1000,
+  turnYawDeg: 20,
+  turnPitchDeg: 15,
+  neutralMaxDeg: 10,
+  holdFrames: 2,
+  wrongActionMarginDeg: 5,
+  wrongActionFrames: 2,
+  maxFaceLostMs: 1500,
+  multiFaceFrames: 3,
+  captureIntervalMs: 300,
+  maxDecisions: 30,
+  finalCaptureFrames: 3,
+  finalCaptureSpacingMs: 60,
+  finalCaptureTimeoutMs: 3000,
+  decisionTimeoutMs: 3000,
+  padMaxPoseDeg: 20,
+  minAttackSamples: 5,
+  maxAttackScore: 0.5,
+  attackAggregate: 'median',
+  attackTrimFraction: 0.2,
+  minContinuitySimilarity: 0.35,
+  maxContinuityOutliers: 1,
+  minMatchSimilarity: 0.4,
+  motionCanReject: true,
+  motionPlanarMaxResidual: 0.02,
+});
+
+type NumericKey = { [K in keyof SessionConfig]: SessionConfig[K] extends number ? K : never }[keyof SessionConfig];
+
+/** [min, max, integer] per numeric key. */
+const RANGES: Record<NumericKey, [number, number, boolean]> = {
+  faceTimeoutMs: [1, 600000, false],
+  backgroundFaceRatio: [0, 1, false],
+  minInterEyePx: [0, 10000, false],
+  maxFaceWidthRatio: [0, 1, false],
+  minBrightness: [0, 255, false],
+  maxBrightness: [0, 255, false],
+  minSharpness: [0, Number.MAX_VALUE, false],
+  maxFrontalYawDeg: [0, 90, false],
+  maxFrontalPitchDeg: [0, 90, false],
+  maxFrontalRollDeg: [0, 180, false],
+  qualityStableFrames: [1, 1000, true],
+  qualityTimeoutMs: [1, 600000, false],
+  eyeClosedThreshold: [0, 1, false],
+  eyeOpenThreshold: [0, 1, false],
+  maxBlinkClosedMs: [1, 60000, false],
+  turnYawDeg: [1, 90, false],
+  turnPitchDeg: [1, 90, false],
+  neutralMaxDeg: [0, 90, false],
+  holdFrames: [1, 1000, true],
+  wrongActionMarginDeg: [0, 90, false],
+  wrongActionFrames: [1, 1000, true],
+  maxFaceLostMs: [0, 600000, false],
+  multiFaceFrames: [1, 1000, true],
+  captureIntervalMs: [0, 600000, false],
+  maxDecisions: [2, 10000, true],
+  finalCaptureFrames: [0, 1000, true],
+  finalCaptureSpacingMs: [0, 600000, false],
+  finalCaptureTimeoutMs: [0, 600000, false],
+  decisionTimeoutMs: [0, 600000, false],
+  padMaxPoseDeg: [0, 90, false],
+  minAttackSamples: [1, 10000, true],
+  maxAttackScore: [0, 1, false],
+  attackTrimFraction: [0, 0.45, false],
+  minContinuitySimilarity: [-1, 1, false],
+  maxContinuityOutliers: [0, 10000, true],
+  minMatchSimilarity: [-1, 1, false],
+  motionPlanarMaxResidual: [0, 10, false],
+};
+
+/**
+ * Merges `overrides` over the defaults and validates the result; throws `E_CONFIG_INVALID`
+ * naming the key (`session.<key>`) for an unknown key, a wrong type or a value out of range.
+ */
+export function resolveSessionConfig(overrides: Partial<SessionConfig> = {}): SessionConfig {
+  for (const key of Object.keys(overrides)) {
+    if (!(key in DEFAULT_SESSION_CONFIG)) invalid(key, 'is not a session setting');
+  }
+  const cfg: SessionConfig = { ...DEFAULT_SESSION_CONFIG, ...stripUndefined(overrides) };
+  for (const key of Object.keys(RANGES) as NumericKey[]) {
+    const v = cfg[key];
+    const [lo, hi, integer] = RANGES[key];
+    if (typeof v !== 'number' || !Number.isFinite(v)) invalid(key, `must be a number, got ${String(v)}`);
+    if (v < lo || v > hi) invalid(key, `must be within [${lo}, ${hi}], got ${v}`);
+    if (integer && !Number.isInteger(v)) invalid(key, `must be an integer, got ${v}`);
+  }
+  if (typeof cfg.motionCanReject !== 'boolean') invalid('motionCanReject', 'must be true or false');
+  if (cfg.attackAggregate !== 'median' && cfg.attackAggregate !== 'trimmed_mean') {
+    invalid('attackAggregate', `must be "median" or "trimmed_mean", got ${String(cfg.attackAggregate)}`);
+  }
+  if (cfg.eyeClosedThreshold >= cfg.eyeOpenThreshold) invalid('eyeClosedThreshold', 'must be below eyeOpenThreshold');
+  if (cfg.minBrightness >= cfg.maxBrightness) invalid('minBrightness', 'must be below maxBrightness');
+  if (cfg.neutralMaxDeg >= Math.min(cfg.turnYawDeg, cfg.turnPitchDeg)) invalid('neutralMaxDeg', 'must be below turnYawDeg and turnPitchDeg');
+  if (cfg.maxDecisions <= cfg.finalCaptureFrames) invalid('maxDecisions', 'must leave room for the anchor and the final captures');
+  return cfg;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function invalid(key: string, what: string): never {
+  throw new KioskError('E_CONFIG_INVALID', `session setting ${key} ${what}`, { subject: `session.${key}` });
+}

@@ -1,0 +1,60 @@
+/** Ending a session: the result object and the `done` effect. */
+import { assess } from './scores.js';
+import type { SessionState } from './state.js';
+import type { Transition } from './transition.js';
+import { dominantIssue } from './signals.js';
+import type { QualitySummary, ReasonCode, SessionResult, StepStatus, Verdict } from './types.js';
+
+/**
+ * Ends the session with `verdict` and `reasons`. `stepStatus` is what happened to the step in
+ * progress, if any. Scores are reported as far as they were measured.
+ */
+export function finish(tr: Transition, verdict: Verdict, reasons: ReasonCode[], stepStatus: StepStatus = 'interrupted'): Transition {
+  const s = tr.state;
+  const current = s.current;
+  const steps = s.steps.map((st, i) => (current && i === current.index && st.status === 'not_started'
+    ? { ...st, status: stepStatus, startedAtMs: current.startedMs - s.startedMs, peakDeg: st.peakDeg ?? peakOf(s, st.kind) }
+    : { ...st }));
+  const decided = s.samples.filter((x) => x.status === 'done').length;
+  const result: SessionResult = {
+    verdict,
+    reasons: [...reasons],
+    cancelReason: s.cancelReason,
+    endedIn: s.phase,
+    plan: { ...s.plan, steps: s.plan.steps.map((x) => ({ ...x })) },
+    steps,
+    scores: assess(s).scores,
+    quality: qualitySummary(s),
+    timings: {
+      gatePassedAtMs: rel(s, s.gatePassedMs),
+      challengeDoneAtMs: rel(s, s.challengeDoneMs),
+      finishedAtMs: s.nowMs - s.startedMs,
+      framesSeen: s.framesSeen,
+      decisionsRequested: s.samples.length,
+      decisionsReceived: decided,
+      decisionsFailed: s.samples.filter((x) => x.status === 'failed').length,
+    },
+  };
+  tr.set({ phase: 'done', current: null, steps, result });
+  return tr.emit({ type: 'done', result });
+}
+
+function peakOf(s: SessionState, kind: string): number | null {
+  return kind === 'blink' || !s.current ? null : s.current.peakDeg;
+}
+
+function rel(s: SessionState, t: number | null): number | null {
+  return t === null ? null : t - s.startedMs;
+}
+
+function qualitySummary(s: SessionState): QualitySummary {
+  const a = s.anchor;
+  return {
+    gateFrames: s.gateFrames,
+    issues: { ...s.issues },
+    dominantIssue: dominantIssue(s.issues),
+    anchor: a
+      ? { interEyePx: a.interEyePx, brightness: a.brightness, sharpness: a.sharpness, yaw: a.yaw, pitch: a.pitch, roll: a.roll }
+      : null,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * Phase `challenge`: the plan's steps in order. Each step starts from a neutral pose (relative to
+ * the anchor), then must be observed within its window:
+ * - a move when the head passes the threshold in the asked direction for `holdFrames` frames;
+ * - a blink when the eyes, seen open, close (below the closed threshold) and open again within
+ *   `maxBlinkClosedMs`.
+ * A clear move in another direction is `challenge_wrong_action`.
+ */
+import type { FaceSignals } from '../../../models/types.js';
+import { motionResidual } from '../motion.js';
+import { finish } from '../result.js';
+import { eyeOpenness, isNeutral, isPadEligible, isWrongMove, moveExtent, moveThreshold, relativePose } from '../signals.js';
+import type { StepProgress } from '../state.js';
+import type { Transition } from '../transition.js';
+import type { FrameEvent, MoveKind } from '../types.js';
+import { capture } from './capture.js';
+import { checkFaceLost, trackFace } from './continuity.js';
+import { enterFinal } from './final.js';
+
+/** Starts step `index` now; it is armed once a neutral pose is seen. */
+export function startStep(tr: Transition, index: number): Transition {
+  const current: StepProgress = {
+    index,
+    startedMs: tr.state.nowMs,
+    armedMs: null,
+    hold: 0,
+    wrong: 0,
+    peakDeg: 0,
+    peakLandmarks: null,
+    openSeen: false,
+    closedAtMs: null,
+  };
+  return tr.set({ current });
+}
+
+/** Arms the current step when `face` is neutral and shows its prompt; otherwise asks to look straight. */
+export function armStep(tr: Transition, face: FaceSignals): Transition {
+  const s = tr.state;
+  const cur = s.current!;
+  if (cur.armedMs !== null) return tr.prompt(s.plan.steps[cur.index].kind);
+  if (!isNeutral(relativePose(face, s.anchor!), s.config)) return tr.prompt('look_straight');
+  // A blink needs open eyes first; the arming frame may already show them.
+  tr.set({ current: { ...cur, armedMs: s.nowMs, openSeen: eyeOpenness(face) >= s.config.eyeOpenThreshold } });
+  return tr.prompt(s.plan.steps[cur.index].kind);
+}
+
+export function challengeFrame(tr: Transition, e: FrameEvent): Transition {
+  const view = trackFace(tr, e);
+  if (!view || tr.done) return tr;
+  const s = tr.state;
+  const cfg = s.config;
+  const face = view.face!;
+  const rel = relativePose(face, s.anchor!);
+  const due = s.lastCaptureMs === null || s.nowMs - s.lastCaptureMs >= cfg.captureIntervalMs;
+  const budget = s.samples.length < cfg.maxDecisions - cfg.finalCaptureFrames;
+  if (due && budget && face.quality.interEyePx >= cfg.minInterEyePx && face.quality.sharpness >= cfg.minSharpness) {
+    capture(tr, { frameIndex: e.index, faceIndex: view.index, purpose: 'challenge', padEligible: isPadEligible(rel, cfg), frontal: false });
+  }
+
+  armStep(tr, face);
+  const cur = tr.state.current!;
+  if (cur.armedMs === null) return tr;
+  const kind = s.plan.steps[cur.index].kind;
+  if (isWrongMove(kind, rel, cfg)) {
+    const wrong = cur.wrong + 1;
+    if (wrong >= cfg.wrongActionFrames) return finish(tr, 'reject', ['challenge_wrong_action'], 'wrong_action');
+    return tr.set({ current: { ...cur, wrong, hold: 0 } });
+  }
+  const next: StepProgress = { ...cur, wrong: 0 };
+  if (kind === 'blink') return blinkFrame(tr, next, face);
+  return moveFrame(tr, next, kind, face, moveExtent(kind, rel));
+}
+
+function moveFrame(tr: Transition, cur: StepProgress, kind: MoveKind, face: FaceSignals, extent: number): Transition {
+  const cfg = tr.state.config;
+  let next = cur;
+  if (extent > cur.peakDeg) next = { ...next, peakDeg: extent, peakLandmarks: face.landmarks.map((p) => ({ x: p.x, y: p.y })) };
+  next = { ...next, hold: extent >= moveThreshold(kind, cfg) ? cur.hold + 1 : 0 };
+  tr.set({ current: next });
+  return next.hold >= cfg.holdFrames ? completeStep(tr, face) : tr;
+}
+
+function blinkFrame(tr: Transition, cur: StepProgress, face: FaceSignals): Transition {
+  const s = tr.state;
+  const cfg = s.config;
+  const ear = eyeOpenness(face);
+  if (ear >= cfg.eyeOpenThreshold) {
+    if (cur.openSeen && cur.closedAtMs !== null && s.nowMs - cur.closedAtMs <= cfg.maxBlinkClosedMs) {
+      tr.set({ current: cur });
+      return completeStep(tr, face);
+    }
+    // Open, or reopened after a closure too long to be a blink: wait for a proper one.
+    return tr.set({ current: { ...cur, openSeen: true, closedAtMs: null } });
+  }
+  if (ear < cfg.eyeClosedThreshold && cur.openSeen && cur.closedAtMs === null) {
+    return tr.set({ current: { ...cur, closedAtMs: s.nowMs } });
+  }
+  return tr.set({ current: cur });
+}
+
+/** Records the step as passed (with the motion residual of a move) and moves on. */
+function completeStep(tr: Transition, face: FaceSignals): Transition {
+  const s = tr.state;
+  const cur = s.current!;
+  const kind = s.plan.steps[cur.index].kind;
+  const steps = s.steps.map((st, i) => (i !== cur.index ? st : {
+    ...st,
+    status: 'passed' as const,
+    startedAtMs: cur.startedMs - s.startedMs,
+    completedAtMs: s.nowMs - s.startedMs,
+    durationMs: s.nowMs - cur.startedMs,
+    peakDeg: kind === 'blink' ? null : cur.peakDeg,
+  }));
+  tr.set({ steps });
+  if (kind !== 'blink') {
+    tr.set({ motion: [...s.motion, { kind, residual: residualOf(s.anchor!.landmarks, cur.peakLandmarks) }] });
+  }
+  if (cur.index + 1 < s.plan.steps.length) {
+    startStep(tr, cur.index + 1);
+    tr.progress();
+    return armStep(tr, face);
+  }
+  tr.set({ current: null, challengeDoneMs: s.nowMs });
+  return enterFinal(tr);
+}
+
+function residualOf(frontal: readonly { x: number; y: number }[], turned: readonly { x: number; y: number }[] | null): number | null {
+  if (!turned || frontal.length !== 68 || turned.length !== 68) return null;
+  try {
+    const r = motionResidual(frontal, turned).residual;
+    return Number.isFinite(r) ? r : null;
+  } catch {
+    // Degenerate landmarks (all on a line, coincident): no measurement rather than a wrong one.
+    return null;
+  }
+}
+
+/** The current step's window has passed: `challenge_timeout`. Also the face-lost limit. */
+export function challengeTimeout(tr: Transition): Transition {
+  const s = tr.state;
+  const cur = s.current;
+  if (cur && s.nowMs - cur.startedMs > s.plan.steps[cur.index].timeLimitMs) {
+    return finish(tr, 'reject', ['challenge_timeout'], 'timeout');
+  }
+  return checkFaceLost(tr);
+}

@@ -1,0 +1,299 @@
+/**
+ * Data types of the verification session: the challenge plan, the events the runner feeds to
+ * `step()`, the effects it gets back, and the result. Plain data only, so that a plan or a result
+ * can be serialised, signed and recomputed elsewhere.
+ */
+import type { EngineModelInfo } from '../../models/engine.js';
+import type { FrameSignals } from '../../models/types.js';
+
+/** One action the customer is asked to do. Left/right are the SUBJECT's own (see `HeadPose`). */
+export type StepKind = 'blink' | 'turn_left' | 'turn_right' | 'look_up' | 'look_down';
+
+/** Every step kind, in the fixed order the plan derivation indexes into (part of plan version 1). */
+export const STEP_KINDS: readonly StepKind[] = ['blink', 'turn_left', 'turn_right', 'look_up', 'look_down'];
+
+/** The head-movement step kinds (everything but `blink`). */
+export type MoveKind = Exclude<StepKind, 'blink'>;
+
+export const MOVE_KINDS: readonly MoveKind[] = ['turn_left', 'turn_right', 'look_up', 'look_down'];
+
+export interface ChallengeStep {
+  kind: StepKind;
+  /** Window for this step, from the moment it starts (previous step done) until it must be observed, ms. */
+  timeLimitMs: number;
+}
+
+/** Where the plan came from: a carrier nonce, a nonce the device drew itself, or an explicit list. */
+export type NonceSource = 'carrier' | 'device' | 'explicit';
+
+export interface ChallengePlan {
+  /** Derivation algorithm version; a carrier recomputes the plan with the same version. */
+  version: 1;
+  nonceSource: NonceSource;
+  /** The nonce in lower-case hex, or null for an explicit plan. Not secret: the carrier issued it. */
+  nonce: string | null;
+  steps: readonly ChallengeStep[];
+}
+
+/** Messages for the customer screen. Ids only: the screen owns the wording; never a score. */
+export type PromptId =
+  | 'look_at_camera'
+  | 'only_one_person'
+  | 'move_closer'
+  | 'move_back'
+  | 'more_light'
+  | 'less_light'
+  | 'look_straight'
+  | 'hold_still'
+  | 'open_eyes'
+  | 'blink'
+  | 'turn_left'
+  | 'turn_right'
+  | 'look_up'
+  | 'look_down'
+  | 'please_wait';
+
+export type Phase = 'waiting_face' | 'quality_gate' | 'challenge' | 'final_capture' | 'deciding' | 'done';
+
+/** Why the session was stopped from outside. */
+export type CancelReason = 'tamper' | 'customer_left' | 'operator' | 'timeout' | 'shutdown';
+
+/**
+ * Reason codes of a non-accept verdict:
+ * - `no_face`: no face seen while waiting for one (retry);
+ * - `multiple_faces`: more than one person, persistently (retry before the challenge, reject during it);
+ * - `quality`: the quality gate was never passed (retry);
+ * - `face_lost`: the face disappeared for longer than allowed after the gate (reject);
+ * - `challenge_timeout`: a step was not observed within its window (reject);
+ * - `challenge_wrong_action`: a different movement than the one asked was made (reject);
+ * - `presentation_attack`: the aggregated attack score is above threshold (reject);
+ * - `identity_changed`: sampled faces are not the person of the first frame (reject);
+ * - `no_match`: the face does not match the reference portrait (reject);
+ * - `motion_inconsistent`: the head turns moved like a flat plane (reject when enabled);
+ * - `insufficient_samples`: too few frames usable for the attack check (retry);
+ * - `decision_unavailable`: the decision path did not answer for the first face (retry);
+ * - `cancelled`: stopped from outside, see `cancelReason` (reject).
+ */
+export type ReasonCode =
+  | 'no_face'
+  | 'multiple_faces'
+  | 'quality'
+  | 'face_lost'
+  | 'challenge_timeout'
+  | 'challenge_wrong_action'
+  | 'presentation_attack'
+  | 'identity_changed'
+  | 'no_match'
+  | 'motion_inconsistent'
+  | 'insufficient_samples'
+  | 'decision_unavailable'
+  | 'cancelled';
+
+export type Verdict = 'accept' | 'reject' | 'retry';
+
+/** What the quality gate found wrong with a frame, in the order it checks. */
+export type QualityIssue =
+  | 'no_face'
+  | 'multiple_faces'
+  | 'too_small'
+  | 'too_close'
+  | 'too_dark'
+  | 'too_bright'
+  | 'not_frontal'
+  | 'blurry'
+  | 'eyes_closed';
+
+// ---------------------------------------------------------------- events
+
+/** One analysed camera frame. `tMs` is monotonic (any origin, same clock for all events). */
+export interface FrameEvent {
+  type: 'frame';
+  tMs: number;
+  /** Frame number from the source; `capture_for_decision` refers to it. */
+  index: number;
+  signals: FrameSignals;
+}
+
+/**
+ * The decision path's answer for a frame the machine asked for. The runner computes both
+ * similarities itself, so embeddings never enter the machine.
+ */
+export interface DecisionEvent {
+  type: 'decision';
+  tMs: number;
+  frameIndex: number;
+  /** 0 = looks live, 1 = looks like an attack. */
+  attackScore: number;
+  /** Cosine similarity of this face's embedding to the reference template. */
+  referenceSimilarity: number;
+  /** Cosine similarity to the embedding of the `anchor` capture; null for the anchor itself. */
+  anchorSimilarity: number | null;
+}
+
+/** The decision path failed for a frame the machine asked for (no crop, model error). */
+export interface DecisionFailedEvent {
+  type: 'decision_failed';
+  tMs: number;
+  frameIndex: number;
+}
+
+export interface CancelEvent {
+  type: 'cancel';
+  tMs: number;
+  reason: CancelReason;
+}
+
+/** Time passes with no frame (camera stall, slow decision path): lets timeouts fire. */
+export interface TickEvent {
+  type: 'tick';
+  tMs: number;
+}
+
+export type SessionEvent = FrameEvent | DecisionEvent | DecisionFailedEvent | CancelEvent | TickEvent;
+
+// ---------------------------------------------------------------- effects
+
+/** Show this message on the customer screen (emitted only when it changes). */
+export interface PromptEffect {
+  type: 'prompt';
+  id: PromptId;
+}
+
+export interface ProgressEffect {
+  type: 'progress';
+  phase: Phase;
+  completedSteps: number;
+  totalSteps: number;
+}
+
+/** Why a frame is sampled for the decision path. */
+export type CapturePurpose = 'anchor' | 'challenge' | 'final';
+
+/**
+ * Run the decision path (attack score + embedding) on the face `faceIndex` of the frame of the
+ * event that produced this effect, and answer with a `decision` or `decision_failed` event.
+ * The `anchor` capture comes first; its embedding is the session's first face.
+ */
+export interface CaptureEffect {
+  type: 'capture_for_decision';
+  frameIndex: number;
+  faceIndex: number;
+  purpose: CapturePurpose;
+}
+
+export interface DoneEffect {
+  type: 'done';
+  result: SessionResult;
+}
+
+export type SessionEffect = PromptEffect | ProgressEffect | CaptureEffect | DoneEffect;
+
+// ---------------------------------------------------------------- result
+
+export type StepStatus = 'passed' | 'timeout' | 'wrong_action' | 'interrupted' | 'not_started';
+
+/** What happened to one plan step. Times are ms since the session started. */
+export interface StepTiming {
+  kind: StepKind;
+  timeLimitMs: number;
+  status: StepStatus;
+  startedAtMs: number | null;
+  completedAtMs: number | null;
+  /** Time from the step's start to its completion. */
+  durationMs: number | null;
+  /** Largest head angle reached in the asked direction relative to the first frontal frame, degrees (moves only). */
+  peakDeg: number | null;
+}
+
+export interface AttackStats {
+  /** The aggregate compared to the threshold (see `attackAggregate` in the config). */
+  aggregate: number | null;
+  method: 'median' | 'trimmed_mean';
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  samples: number;
+  threshold: number;
+}
+
+export interface MotionStepScore {
+  kind: MoveKind;
+  /** Homography residual between the first frontal frame and this step's peak frame / inter-ocular distance. */
+  residual: number | null;
+}
+
+export interface SessionScores {
+  match: { similarity: number | null; samples: number; threshold: number };
+  attack: AttackStats;
+  continuity: { minSimilarity: number | null; outliers: number; samples: number; threshold: number };
+  motion: {
+    /** Largest per-step residual (the most parallax seen); null when the plan has no head move. */
+    residual: number | null;
+    steps: MotionStepScore[];
+    planarThreshold: number;
+    canReject: boolean;
+    planar: boolean | null;
+  };
+}
+
+export interface QualitySummary {
+  /** Frames evaluated by the quality gate. */
+  gateFrames: number;
+  /** How many gate frames failed each check. */
+  issues: Record<QualityIssue, number>;
+  /** The most frequent issue, null when none. */
+  dominantIssue: QualityIssue | null;
+  /** Measurements of the frame that passed the gate (the anchor), null if none did. */
+  anchor: {
+    interEyePx: number;
+    brightness: number;
+    sharpness: number;
+    yaw: number;
+    pitch: number;
+    roll: number;
+  } | null;
+}
+
+export interface SessionTimings {
+  /** Session-relative times, ms; null when the phase was not reached. */
+  gatePassedAtMs: number | null;
+  challengeDoneAtMs: number | null;
+  finishedAtMs: number;
+  framesSeen: number;
+  decisionsRequested: number;
+  decisionsReceived: number;
+  decisionsFailed: number;
+}
+
+/**
+ * The session result. By construction it holds no image, crop, landmark list or embedding:
+ * no field is an array of numbers or a typed array (checked at compile time below).
+ */
+export interface SessionResult {
+  verdict: Verdict;
+  reasons: ReasonCode[];
+  cancelReason: CancelReason | null;
+  /** Phase the session was in when it ended. */
+  endedIn: Phase;
+  plan: ChallengePlan;
+  steps: StepTiming[];
+  scores: SessionScores;
+  quality: QualitySummary;
+  timings: SessionTimings;
+  /** Filled in by the runner: the models that produced the signals. */
+  models?: EngineModelInfo[];
+}
+
+/** True when some field of T, at any depth, can hold a numeric array or a typed array. */
+type HoldsNumericArray<T> = T extends ArrayBufferView
+  ? true
+  : T extends readonly (infer U)[]
+    ? [U] extends [number]
+      ? true
+      : HoldsNumericArray<U>
+    : T extends object
+      ? { [K in keyof T]-?: HoldsNumericArray<T[K]> }[keyof T]
+      : false;
+
+/** Compile-time guard: fails type-checking if `SessionResult` ever grows a field that could carry an embedding. */
+export const RESULT_HOLDS_NO_EMBEDDING: HoldsNumericArray<SessionResult> extends false ? true : never = true;

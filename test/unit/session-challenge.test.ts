@@ -1,0 +1,174 @@
+import t from 'tap';
+import type { SessionConfig } from '../../agent/session/config.js';
+import { createSession } from '../../agent/session/machine.js';
+import { planFromSteps } from '../../agent/session/plan.js';
+import type { SessionState } from '../../agent/session/state.js';
+import { MOVE_KINDS, type StepKind } from '../../agent/session/types.js';
+import {
+  drive, eyesClosed, frameOf, faceSignals, frontal, noFace, performance, pitched, Script, tick, turned, twoFaces,
+} from '../helpers/session-frames.js';
+
+const session = (steps: string, config: Partial<SessionConfig> = {}, limits?: Partial<Record<StepKind, number>>): SessionState =>
+  createSession({ plan: planFromSteps(steps, { timeLimitsMs: limits }), config, startMs: 0 });
+
+/** A session that has just passed the gate (anchor at t = 67), ready for step 1. */
+const started = (steps: string, config: Partial<SessionConfig> = {}) => drive(session(steps, config), new Script().frontal(100).events);
+
+for (const kind of ['blink', ...MOVE_KINDS] as StepKind[]) {
+  t.test(`a single ${kind} step observed in time: accept`, async (t) => {
+    const r = drive(session(kind), performance([kind]).events);
+    t.equal(r.result?.verdict, 'accept', JSON.stringify(r.result?.reasons));
+    const st = r.result!.steps[0];
+    t.equal(st.status, 'passed');
+    t.ok(st.durationMs! > 0 && st.durationMs! < 1500, `duration ${st.durationMs}`);
+    if (kind === 'blink') t.equal(st.peakDeg, null);
+    else t.ok(st.peakDeg! >= (kind.startsWith('turn') ? 20 : 15), `peak ${st.peakDeg}`);
+    t.ok(r.prompts.includes(kind as never), `prompted ${kind}`);
+  });
+}
+
+t.test('steps in order, progress after each, then final capture', async (t) => {
+  const r = drive(session('turn_left,blink,turn_right'), performance(['turn_left', 'blink', 'turn_right']).events);
+  t.equal(r.result?.verdict, 'accept');
+  const progress = r.effects.flatMap((e) => (e.type === 'progress' ? [`${e.phase}:${e.completedSteps}`] : []));
+  t.same(progress, ['quality_gate:0', 'challenge:0', 'challenge:1', 'challenge:2', 'final_capture:3', 'deciding:3']);
+  t.same(r.result!.steps.map((s) => s.status), ['passed', 'passed', 'passed']);
+  const [a, b, c] = r.result!.steps;
+  t.ok(a.completedAtMs! <= b.startedAtMs! && b.completedAtMs! <= c.startedAtMs!, 'each step starts when the previous one is done');
+});
+
+t.test('the plan order matters: the right moves in the wrong order are rejected', async (t) => {
+  const r = drive(session('turn_right,turn_left'), performance(['turn_left', 'turn_right']).events);
+  t.equal(r.result?.verdict, 'reject');
+  t.same(r.result?.reasons, ['challenge_wrong_action']);
+  t.equal(r.result?.steps[0].status, 'wrong_action');
+  t.equal(r.result?.steps[1].status, 'not_started');
+  t.equal(r.result?.endedIn, 'challenge');
+});
+
+const wrong: [string, string, (t: number) => ReturnType<typeof frontal>][] = [
+  ['turn_left', 'turning right', (t) => turned(t, -28)],
+  ['turn_right', 'turning left', (t) => turned(t, 28)],
+  ['look_up', 'looking down', (t) => pitched(t, -22)],
+  ['look_down', 'looking up', (t) => pitched(t, 22)],
+  ['blink', 'turning the head', (t) => turned(t, 28)],
+  ['look_up', 'turning left', (t) => turned(t, 28)],
+];
+for (const [asked, done, make] of wrong) {
+  t.test(`${asked} asked, ${done} done: challenge_wrong_action`, async (t) => {
+    const r = drive(started(asked).state, [make(100), make(133)]);
+    t.same(r.result?.reasons, ['challenge_wrong_action']);
+  });
+}
+
+t.test('a single wrong frame is tolerated (pose noise)', async (t) => {
+  const r = drive(started('turn_left').state, [turned(100, -28), frontal(133), turned(167, 25), turned(200, 25)]);
+  t.equal(r.state.phase, 'final_capture');
+  t.equal(r.state.steps[0].status, 'passed');
+});
+
+t.test('a move below the threshold is not enough: challenge_timeout at the step limit', async (t) => {
+  const s = drive(session('turn_left', {}, { turn_left: 2000 }), new Script().frontal(100).add(1900, (t) => turned(t, 15)).events);
+  t.equal(s.state.phase, 'challenge', 'still waiting within the window');
+  const r = drive(s.state, [turned(2066, 15), turned(2100, 15)]);
+  t.equal(r.result?.verdict, 'reject');
+  t.same(r.result?.reasons, ['challenge_timeout']);
+  t.equal(r.result?.steps[0].status, 'timeout');
+  t.ok(Math.abs(r.result!.steps[0].peakDeg! - 15) < 1e-9, 'the peak reached is reported');
+});
+
+t.test('challenge_timeout fires on ticks when frames stop', async (t) => {
+  const r = drive(started('blink', { maxFaceLostMs: 10000 }).state, [tick(3000), tick(5067)]);
+  t.equal(r.state.phase, 'challenge', 'not before the limit (started at 67 ms, 5000 ms window)');
+  const r2 = drive(r.state, [tick(5068)]);
+  t.same(r2.result?.reasons, ['challenge_timeout']);
+});
+
+t.test('the face-lost limit comes first when it is shorter than the window', async (t) => {
+  const r = drive(started('blink').state, [tick(3000), tick(5068)]);
+  t.same(r.result?.reasons, ['face_lost']);
+});
+
+t.test('a blink is open -> closed -> open within the limit', async (t) => {
+  const closedFromStart = drive(session('blink'), [frontal(0, { ear: 0.25 }), frontal(33), frontal(67)]).state;
+  t.equal(closedFromStart.phase, 'challenge');
+  const r = drive(closedFromStart, [eyesClosed(100), eyesClosed(133), frontal(167)]);
+  t.equal(r.state.steps[0].status, 'passed', 'the step was armed with open eyes, so this counts');
+  t.equal(r.state.phase, 'final_capture');
+  // Long closure (1.2 s) is not a blink; the next short one is.
+  const s = drive(started('blink').state, new Script(100).add(1200, eyesClosed).frontal(100).events);
+  t.equal(s.state.steps[0].status, 'not_started');
+  const s2 = drive(s.state, new Script(1400).blink().events);
+  t.equal(s2.state.steps[0].status, 'passed');
+  // Eyes half-closed (between the thresholds) is not a closure.
+  const half = drive(started('blink').state, new Script(100).add(300, (t) => frontal(t, { ear: 0.17 })).frontal(100).events);
+  t.equal(half.state.steps[0].status, 'not_started');
+});
+
+t.test('eyes closed when the step starts, then opened, is not a blink (no open frame first)', async (t) => {
+  const s = drive(session('turn_left,blink'), new Script().frontal(100).add(400, (t) => turned(t, 25)).events);
+  t.equal(s.state.steps[0].status, 'passed');
+  const r = drive(s.state, [eyesClosed(500), eyesClosed(533), frontal(567)]);
+  t.equal(r.state.current?.armedMs, 500, 'armed on the first neutral frame, eyes closed');
+  t.equal(r.state.steps[1].status, 'not_started', 'the reopening alone does not count');
+  const r2 = drive(r.state, [eyesClosed(600), frontal(633)]);
+  t.equal(r2.state.steps[1].status, 'passed');
+});
+
+t.test('each step starts from a neutral pose: holding a turn does not pass the next step', async (t) => {
+  const s = drive(session('turn_left,look_up'), new Script().frontal(100).add(400, (t) => turned(t, 25)).events);
+  t.equal(s.state.steps[0].status, 'passed');
+  t.equal(s.prompts[s.prompts.length - 1], 'look_straight');
+  const still = drive(s.state, new Script(500).add(600, (t) => frameOf(t, [faceSignals({ yaw: 25, pitch: 25 })])).events);
+  t.equal(still.state.steps[1].status, 'not_started', 'turned left and up at once: not armed');
+  const back = drive(still.state, [frontal(1133), pitched(1167, 20), pitched(1200, 20)]);
+  t.equal(back.state.steps[1].status, 'passed');
+  t.same(back.prompts, ['look_up', 'look_straight']);
+});
+
+t.test('angles are relative to the anchor pose (camera above the screen)', async (t) => {
+  const down = { pitch: -12 };
+  const s = drive(session('look_down'), new Script(0, down).frontal(100).events);
+  t.equal(s.state.phase, 'challenge');
+  const r = drive(s.state, [pitched(100, -20), pitched(133, -20), pitched(167, -20)]);
+  t.equal(r.state.steps[0].status, 'not_started', '8 degrees below the anchor is not a look down');
+  const r2 = drive(r.state, [pitched(200, -28), pitched(233, -28)]);
+  t.equal(r2.state.steps[0].status, 'passed');
+});
+
+t.test('a short face dropout is tolerated; a long one is face_lost', async (t) => {
+  const s = drive(started('turn_left').state, [noFace(100), noFace(400), noFace(1000), frontal(1100)]);
+  t.equal(s.state.phase, 'challenge');
+  t.ok(s.prompts.includes('look_at_camera'));
+  t.equal(s.prompts[s.prompts.length - 1], 'turn_left', 'the step prompt comes back with the face');
+  const r = drive(s.state, [noFace(1200), noFace(2500), noFace(2601)]);
+  t.same(r.result?.reasons, ['face_lost']);
+  t.equal(r.result?.verdict, 'reject');
+  t.equal(r.result?.steps[0].status, 'interrupted');
+  const ticks = drive(started('turn_left').state, [tick(1000), tick(1568)]);
+  t.same(ticks.result?.reasons, ['face_lost'], 'also on ticks');
+});
+
+t.test('a second person during the challenge: multiple_faces after 3 frames', async (t) => {
+  const s = drive(started('blink').state, [twoFaces(100), twoFaces(133), frontal(167), twoFaces(200), twoFaces(233)]);
+  t.equal(s.state.phase, 'challenge', 'two frames are tolerated (detector noise)');
+  t.equal(s.prompts[s.prompts.length - 1], 'only_one_person');
+  const r = drive(s.state, [twoFaces(267)]);
+  t.equal(r.result?.verdict, 'reject');
+  t.same(r.result?.reasons, ['multiple_faces']);
+});
+
+t.test('captures are spread over the session: anchor first, then at intervals, finals last', async (t) => {
+  const r = drive(session('turn_left,blink,look_down'), performance(['turn_left', 'blink', 'look_down']).events);
+  const c = r.captures;
+  t.equal(c[0].purpose, 'anchor');
+  const challenge = c.filter((x) => x.purpose === 'challenge');
+  t.ok(challenge.length >= 5, `${challenge.length} challenge captures`);
+  for (let i = 1; i < challenge.length; i++) t.ok(challenge[i].frameIndex - challenge[i - 1].frameIndex >= 9, 'at least 300 ms apart');
+  t.equal(c.filter((x) => x.purpose === 'final').length, 3);
+  t.same([...new Set(c.map((x) => x.purpose))], ['anchor', 'challenge', 'final']);
+  t.equal(new Set(c.map((x) => x.frameIndex)).size, c.length, 'no frame twice');
+  const few = drive(session('turn_left', { maxDecisions: 6 }), performance(['turn_left']).events);
+  t.ok(few.captures.length <= 6, 'the budget holds');
+  t.equal(few.captures.filter((x) => x.purpose === 'final').length, 3, 'room is kept for the final captures');
+});

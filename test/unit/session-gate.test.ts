@@ -1,0 +1,141 @@
+import t from 'tap';
+import { isKioskError } from '../../agent/errors.js';
+import { DEFAULT_SESSION_CONFIG, resolveSessionConfig, type SessionConfig } from '../../agent/session/config.js';
+import { createSession, step } from '../../agent/session/machine.js';
+import { planFromSteps } from '../../agent/session/plan.js';
+import type { SessionState } from '../../agent/session/state.js';
+import {
+  drive, during, faceSignals, frameOf, frontal, noFace, tick, twoFaces, type FaceOpts,
+} from '../helpers/session-frames.js';
+
+const plan = planFromSteps('blink');
+const fresh = (config: Partial<SessionConfig> = {}): SessionState => createSession({ plan, config, startMs: 0 });
+
+t.test('waiting_face: no face prompts to look at the camera; one face enters the gate', async (t) => {
+  const r = drive(fresh(), [noFace(0), noFace(33)]);
+  t.equal(r.state.phase, 'waiting_face');
+  t.same(r.prompts, ['look_at_camera'], 'prompted once, not on every frame');
+  const r2 = drive(r.state, [frontal(67)]);
+  t.equal(r2.state.phase, 'quality_gate');
+  t.same(r2.effects[0], { type: 'progress', phase: 'quality_gate', completedSteps: 0, totalSteps: 1 });
+  t.equal(r2.state.gateFrames, 1, 'the same frame is already judged by the gate');
+});
+
+t.test('waiting_face: two people get only_one_person, and stay waiting', async (t) => {
+  const r = drive(fresh(), [twoFaces(0), twoFaces(33)]);
+  t.equal(r.state.phase, 'waiting_face');
+  t.same(r.prompts, ['only_one_person']);
+});
+
+t.test('waiting_face timeout: retry no_face (ticks alone are enough)', async (t) => {
+  const r = drive(fresh(), [tick(0), tick(15000)]);
+  t.equal(r.state.phase, 'waiting_face', 'not before the limit');
+  const r2 = drive(r.state, [tick(15001)]);
+  t.equal(r2.result?.verdict, 'retry');
+  t.same(r2.result?.reasons, ['no_face']);
+  t.equal(r2.result?.endedIn, 'waiting_face');
+});
+
+t.test('waiting_face timeout with mostly two people: retry multiple_faces', async (t) => {
+  const r = drive(fresh({ faceTimeoutMs: 500 }), [noFace(0), ...during(33, 600, twoFaces)]);
+  t.equal(r.result?.verdict, 'retry');
+  t.same(r.result?.reasons, ['multiple_faces']);
+});
+
+t.test('a small face in the background is ignored', async (t) => {
+  const withPasserBy = (t: number) => frameOf(t, [faceSignals({ shift: { x: 200, y: -150 }, interEyePx: 30 }), faceSignals()]);
+  const r = drive(fresh(), [withPasserBy(0), withPasserBy(33), withPasserBy(67)]);
+  t.equal(r.state.phase, 'challenge');
+  t.same(r.captures, [{ type: 'capture_for_decision', frameIndex: 2, faceIndex: 1, purpose: 'anchor' }], 'the main face, not index 0');
+  const equalSize = (t: number) => frameOf(t, [faceSignals({ shift: { x: 200, y: 0 }, interEyePx: 60 }), faceSignals()]);
+  t.equal(drive(fresh(), [equalSize(0), equalSize(33), equalSize(67)]).state.phase, 'waiting_face', 'a face 60% as large counts');
+});
+
+const issues: [string, (t: number) => ReturnType<typeof frontal>, string, string][] = [
+  ['too small', (t) => frontal(t, { interEyePx: 30 }), 'too_small', 'move_closer'],
+  ['too close', (t) => frontal(t, { faceWidthPx: 600 }), 'too_close', 'move_back'],
+  ['too dark', (t) => frontal(t, { brightness: 30 }), 'too_dark', 'more_light'],
+  ['too bright', (t) => frontal(t, { brightness: 240 }), 'too_bright', 'less_light'],
+  ['turned away', (t) => frontal(t, { yaw: 25 }), 'not_frontal', 'look_straight'],
+  ['looking down a lot', (t) => frontal(t, { pitch: -25 }), 'not_frontal', 'look_straight'],
+  ['head tilted', (t) => frontal(t, { roll: 30 }), 'not_frontal', 'look_straight'],
+  ['blurred', (t) => frontal(t, { sharpness: 5 }), 'blurry', 'hold_still'],
+  ['eyes closed', (t) => frontal(t, { ear: 0.1 }), 'eyes_closed', 'open_eyes'],
+  ['second person', (t) => twoFaces(t), 'multiple_faces', 'only_one_person'],
+  ['face gone', (t) => noFace(t), 'no_face', 'look_at_camera'],
+];
+
+for (const [what, make, issue, prompt] of issues) {
+  t.test(`quality_gate: ${what} -> ${prompt}, counted as ${issue}`, async (t) => {
+    const r = drive(fresh(), [frontal(0), make(33), make(67), make(100)]);
+    t.equal(r.state.phase, 'quality_gate');
+    t.equal(r.prompts[r.prompts.length - 1], prompt);
+    t.equal(r.state.issues[issue as keyof typeof r.state.issues], 3);
+    t.equal(r.captures.length, 0);
+  });
+}
+
+t.test('quality_gate: consecutive good frames are needed; the last one becomes the anchor', async (t) => {
+  const r = drive(fresh(), [frontal(0), frontal(33), frontal(67, { sharpness: 1 }), frontal(100), frontal(133)]);
+  t.equal(r.state.phase, 'quality_gate', 'the streak was broken');
+  const r2 = drive(r.state, [frontal(167, { yaw: 5, pitch: -8 })]);
+  t.equal(r2.state.phase, 'challenge');
+  t.same(r2.captures, [{ type: 'capture_for_decision', frameIndex: 5, faceIndex: 0, purpose: 'anchor' }]);
+  t.same(r2.effects.filter((e) => e.type === 'progress'), [{ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 }]);
+  t.same(r2.prompts, ['blink'], 'the first step is asked at once from a neutral pose');
+  t.equal(r2.state.anchor?.yaw, 5);
+  t.equal(r2.state.anchor?.pitch, -8);
+  t.equal(r2.state.gatePassedMs, 167);
+});
+
+t.test('quality_gate timeout: retry quality, with the dominant issue in the summary', async (t) => {
+  const dark = (t: number) => frontal(t, { brightness: 20 });
+  const r = drive(fresh({ qualityTimeoutMs: 1000 }), [...during(0, 1100, dark)]);
+  t.equal(r.result?.verdict, 'retry');
+  t.same(r.result?.reasons, ['quality']);
+  t.equal(r.result?.endedIn, 'quality_gate');
+  t.equal(r.result?.quality.dominantIssue, 'too_dark');
+  t.equal(r.result?.quality.anchor, null);
+  t.equal(r.result?.scores.match.similarity, null);
+  t.ok((r.result?.quality.gateFrames ?? 0) > 25);
+});
+
+t.test('quality_gate timeout: retry no_face or multiple_faces when that was the problem', async (t) => {
+  const lost = drive(fresh({ qualityTimeoutMs: 500 }), [frontal(0), ...during(33, 600, noFace)]);
+  t.same(lost.result?.reasons, ['no_face']);
+  const crowd = drive(fresh({ qualityTimeoutMs: 500 }), [frontal(0), ...during(33, 600, twoFaces)]);
+  t.same(crowd.result?.reasons, ['multiple_faces']);
+  const ticks = drive(fresh({ qualityTimeoutMs: 500 }), [frontal(0, { yaw: 40 } as FaceOpts), tick(400), tick(501)]);
+  t.same(ticks.result?.reasons, ['quality'], 'ticks end the gate too');
+});
+
+t.test('config: defaults resolve, bad settings are refused naming the key', async (t) => {
+  t.same(resolveSessionConfig(), { ...DEFAULT_SESSION_CONFIG });
+  t.equal(resolveSessionConfig({ minInterEyePx: 60 }).minInterEyePx, 60);
+  const bad: [Partial<SessionConfig>, string][] = [
+    [{ maxAttackScore: 2 }, 'maxAttackScore'],
+    [{ holdFrames: 1.5 }, 'holdFrames'],
+    [{ minSharpness: Number.NaN }, 'minSharpness'],
+    [{ eyeClosedThreshold: 0.3 }, 'eyeClosedThreshold'],
+    [{ minBrightness: 220 }, 'minBrightness'],
+    [{ neutralMaxDeg: 25 }, 'neutralMaxDeg'],
+    [{ maxDecisions: 3 }, 'maxDecisions'],
+    [{ attackAggregate: 'mean' as never }, 'attackAggregate'],
+    [{ motionCanReject: 'yes' as never }, 'motionCanReject'],
+    [{ minMatchSimlarity: 0.5 } as never, 'minMatchSimlarity'],
+  ];
+  for (const [cfg, key] of bad) {
+    try {
+      createSession({ plan, config: cfg, startMs: 0 });
+      t.fail(`accepted ${key}`);
+    } catch (err) {
+      t.ok(isKioskError(err, 'E_CONFIG_INVALID') && err.subject === `session.${key}`, `${key}: ${(err as Error).message}`);
+    }
+  }
+});
+
+t.test('createSession and step refuse unusable input', async (t) => {
+  t.throws(() => createSession({ plan: { ...plan, steps: [] }, startMs: 0 }), { code: 'E_CHALLENGE_INVALID' });
+  t.throws(() => createSession({ plan, startMs: Number.NaN }), { code: 'E_USAGE' });
+  t.throws(() => step(fresh(), tick(Number.NaN)), { code: 'E_USAGE' });
+});
