@@ -65,7 +65,7 @@ export function formatMatchReport(r: MatchReport): string {
   } else {
     out.push('', 'no --threshold given: FNMR/FMR at an operating threshold not reported');
   }
-  for (const f of r.failures) out.push(`  ${f.code} ${f.file}: ${f.message}`);
+  for (const f of r.failures) out.push(`  ${f.code}: ${f.message}`);
   return out.join('\n');
 }
 
@@ -92,7 +92,7 @@ export function formatPadReport(r: PadReport): string {
       ],
     ),
   ];
-  for (const f of r.failures) out.push(`  ${f.code} ${f.file}: ${f.message}`);
+  for (const f of r.failures) out.push(`  ${f.code}: ${f.message}`);
   return out.join('\n');
 }
 
