@@ -1,0 +1,357 @@
+import { once } from 'node:events';
+import { basename } from 'node:path';
+import type { Writable } from 'node:stream';
+import { InvalidArgumentError, type Command } from 'commander';
+import { KioskError, toKioskError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { listMediaFiles, openFrameSource, type FrameReadOptions, type FrameSource } from '../media/frame-source.js';
+import { statInput } from '../media/input-file.js';
+import type { FaceEngine } from '../../models/engine.js';
+import type { FaceSignals, FrameSignals } from '../../models/types.js';
+import { EXIT } from './exit.js';
+
+/** Options of `kiosk-agent analyze`. */
+export interface AnalyzeOptions {
+  /** JSON lines on stdout instead of a table. */
+  json?: boolean;
+  /** At most this many frames per input file (videos); default all. */
+  maxFrames?: number;
+  /** Resample videos to this many frames per second; default every frame. */
+  fps?: number;
+  /** Downscale frames wider than this many pixels before analysis; default none. */
+  maxWidth?: number;
+  /** Pixel limit per still image (decompression bombs); default `DEFAULT_MAX_PIXELS` (40 MP). */
+  maxPixels?: number;
+  /** Draw a progress bar on `err`; default: when `err` is a TTY and the output is a table. */
+  progress?: boolean;
+}
+
+export interface AnalyzeDeps {
+  /** Not started yet: `runAnalyze` starts it and stops it at the end. */
+  engine: FaceEngine;
+  out: Writable;
+  err: Writable;
+  /** Opens one input file; default `openFrameSource`. */
+  openSource?: (path: string) => Promise<FrameSource>;
+}
+
+/** One face of one frame in the output (snake_case, rounded; no pixels, no landmarks, no embedding). */
+export interface FaceRecord {
+  box: { x: number; y: number; width: number; height: number };
+  score: number;
+  yaw: number;
+  pitch: number;
+  roll: number;
+  eye_openness: { right: number; left: number; open_probability?: number };
+  quality: { inter_eye_px: number; face_width_px: number; sharpness: number; brightness: number; contrast: number };
+}
+
+export interface FrameRecord {
+  file: string;
+  frame: number;
+  time_ms: number;
+  width: number;
+  height: number;
+  faces: FaceRecord[];
+  timings_ms: Record<string, number>;
+}
+
+export interface ErrorRecord {
+  file: string;
+  /** Frames of this file analysed (and printed) before the error. */
+  frames_read: number;
+  error: { code: string; message: string };
+}
+
+export interface SummaryRecord {
+  summary: {
+    files: number;
+    files_ok: number;
+    files_failed: number;
+    /** Files in the given directories that are neither images nor videos (not analysed). */
+    files_skipped: number;
+    frames: number;
+    frames_with_faces: number;
+    faces: number;
+    exit_code: number;
+  };
+}
+
+const r = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** The output record of one face. */
+export function faceRecord(f: FaceSignals): FaceRecord {
+  const b = f.detection.box;
+  const q = f.quality;
+  return {
+    box: { x: r(b.x, 1), y: r(b.y, 1), width: r(b.width, 1), height: r(b.height, 1) },
+    score: r(f.detection.score, 4),
+    yaw: r(f.pose.yaw, 1),
+    pitch: r(f.pose.pitch, 1),
+    roll: r(f.pose.roll, 1),
+    eye_openness: {
+      right: r(f.eyes.right, 3),
+      left: r(f.eyes.left, 3),
+      ...(f.eyes.openProbability !== undefined ? { open_probability: r(f.eyes.openProbability, 3) } : {}),
+    },
+    quality: {
+      inter_eye_px: r(q.interEyePx, 1),
+      face_width_px: r(q.faceWidthPx, 1),
+      sharpness: r(q.sharpness, 1),
+      brightness: r(q.brightness, 1),
+      contrast: r(q.contrast, 1),
+    },
+  };
+}
+
+/** The output record of one analysed frame. */
+export function frameRecord(file: string, index: number, timeMs: number, s: FrameSignals): FrameRecord {
+  const timings = Object.fromEntries(Object.entries(s.timings).map(([k, v]) => [k, r(v, 2)]));
+  return { file, frame: index, time_ms: r(timeMs, 1), width: s.width, height: s.height, faces: s.faces.map(faceRecord), timings_ms: timings };
+}
+
+const COLUMNS: Array<[string, number]> = [
+  ['file', 28], ['frame', 6], ['time_ms', 9], ['face', 5], ['score', 6], ['box x,y wxh', 22],
+  ['yaw', 7], ['pitch', 7], ['roll', 7], ['eye_r', 6], ['eye_l', 6], ['iod_px', 7], ['sharp', 8], ['bright', 6],
+];
+
+function row(cells: string[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(COLUMNS[i][1]) : c.padStart(COLUMNS[i][1]))).join(' ').trimEnd() + '\n';
+}
+
+function shortName(file: string, width: number): string {
+  return file.length <= width ? file : `…${file.slice(file.length - width + 1)}`;
+}
+
+/** Table rows for one frame: one per face, or one with `-` when there is none. */
+export function tableRows(rec: FrameRecord): string {
+  const head = [shortName(rec.file, COLUMNS[0][1]), String(rec.frame), rec.time_ms.toFixed(1)];
+  if (rec.faces.length === 0) return row([...head, '-']);
+  return rec.faces
+    .map((f, i) => row([
+      ...head, String(i), f.score.toFixed(3), `${f.box.x.toFixed(0)},${f.box.y.toFixed(0)} ${f.box.width.toFixed(0)}x${f.box.height.toFixed(0)}`,
+      f.yaw.toFixed(1), f.pitch.toFixed(1), f.roll.toFixed(1), f.eye_openness.right.toFixed(3), f.eye_openness.left.toFixed(3),
+      f.quality.inter_eye_px.toFixed(1), f.quality.sharpness.toFixed(1), f.quality.brightness.toFixed(0),
+    ]))
+    .join('');
+}
+
+/** A one-line progress bar redrawn in place on a terminal; `clear()` before anything else is printed. */
+class ProgressBar {
+  private shown = false;
+  constructor(private readonly stream: Writable, private readonly enabled: boolean) {}
+  draw(fraction: number, label: string): void {
+    if (!this.enabled) return;
+    const width = 24;
+    const done = Math.max(0, Math.min(width, Math.round(fraction * width)));
+    this.stream.write(`\r\x1b[K[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${label}`);
+    this.shown = true;
+  }
+  clear(): void {
+    if (this.shown) this.stream.write('\r\x1b[K');
+    this.shown = false;
+  }
+}
+
+async function write(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+interface Input {
+  file: string;
+  error?: KioskError;
+}
+
+/** Expands directories into their image and video files; a path that cannot be read becomes an error entry. */
+async function expandInputs(paths: string[]): Promise<{ inputs: Input[]; skipped: number }> {
+  const inputs: Input[] = [];
+  let skipped = 0;
+  for (const path of paths) {
+    try {
+      if (!(await statInput(path)).isDirectory()) {
+        inputs.push({ file: path });
+        continue;
+      }
+      const listed = await listMediaFiles(path, 'media');
+      skipped += listed.skipped.length;
+      if (listed.files.length === 0) throw new KioskError('E_INPUT_EMPTY', 'directory holds no image or video files', { subject: path });
+      inputs.push(...listed.files.map((file) => ({ file })));
+    } catch (err) {
+      inputs.push({ file: path, error: toKioskError(err, 'E_INPUT_UNREADABLE', path) });
+    }
+  }
+  return { inputs, skipped };
+}
+
+/**
+ * Runs the face engine over images, videos and directories and prints per-frame signals. A file that
+ * fails (unreadable, corrupt, truncated, no face in any frame) gets an error line and the batch goes
+ * on. Returns the exit code: 2 if any file failed or the engine did not start, else 0.
+ */
+export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps: AnalyzeDeps): Promise<number> {
+  const { engine, out, err } = deps;
+  const json = options.json ?? false;
+  const open = deps.openSource ?? ((p: string) => openFrameSource(p));
+  const bar = new ProgressBar(err, options.progress ?? (!json && (err as { isTTY?: boolean }).isTTY === true));
+  const readOpts: FrameReadOptions = { fps: options.fps, maxWidth: options.maxWidth, maxPixels: options.maxPixels };
+  const totals = { files_ok: 0, files_failed: 0, frames: 0, frames_with_faces: 0, faces: 0 };
+
+  const emit = async (text: string, stream = out) => {
+    bar.clear();
+    await write(stream, text);
+  };
+  const fail = async (file: string, e: KioskError, framesRead: number) => {
+    totals.files_failed++;
+    const rec: ErrorRecord = { file, frames_read: framesRead, error: { code: e.code, message: e.message } };
+    if (json) await emit(`${JSON.stringify(rec)}\n`);
+    else await emit(`error ${e.code}: ${e.message}${framesRead > 0 ? ` [after ${framesRead} frames]` : ''}\n`, err);
+  };
+
+  try {
+    await engine.start();
+  } catch (e) {
+    const ke = toKioskError(e, 'E_MODEL_LOAD');
+    if (json) await write(out, `${JSON.stringify({ error: { code: ke.code, message: ke.message } })}\n`);
+    else await write(err, `error ${ke.code}: face engine did not start: ${ke.message}\n`);
+    return EXIT.error;
+  }
+  try {
+    const { inputs, skipped } = await expandInputs(paths);
+    if (!json) await write(out, row(COLUMNS.map(([name]) => name)));
+    for (const [n, input] of inputs.entries()) {
+      if (input.error) {
+        await fail(input.file, input.error, 0);
+        continue;
+      }
+      let framesRead = 0;
+      let withFace = 0;
+      try {
+        const source = await open(input.file);
+        for await (const frame of source.frames(readOpts)) {
+          const signals = await engine.analyze(frame.image);
+          const rec = frameRecord(input.file, frame.index, frame.timeMs, signals);
+          framesRead++;
+          totals.frames++;
+          totals.faces += rec.faces.length;
+          if (rec.faces.length > 0) withFace++;
+          await emit(json ? `${JSON.stringify(rec)}\n` : tableRows(rec));
+          const planned = Math.min(source.frameCount ?? Infinity, options.maxFrames ?? Infinity);
+          const frac = Number.isFinite(planned) ? framesRead / planned : 0;
+          bar.draw((n + frac) / inputs.length, `${n + 1}/${inputs.length} files, frame ${framesRead} ${basename(input.file)}`);
+          if (options.maxFrames !== undefined && framesRead >= options.maxFrames) break; // stops and reaps ffmpeg
+        }
+        totals.frames_with_faces += withFace;
+        if (framesRead > 0 && withFace === 0) {
+          const what = framesRead === 1 ? 'the image' : `any of ${framesRead} frames`;
+          await fail(input.file, new KioskError('E_NO_FACE', `no face found in ${what}`, { subject: input.file }), framesRead);
+        } else {
+          totals.files_ok++;
+        }
+      } catch (e) {
+        totals.frames_with_faces += withFace;
+        await fail(input.file, toKioskError(e, 'E_INTERNAL', input.file), framesRead);
+      }
+    }
+    const code = totals.files_failed > 0 ? EXIT.error : EXIT.ok;
+    const summary: SummaryRecord = { summary: { files: inputs.length, ...totals, files_skipped: skipped, exit_code: code } };
+    const s = summary.summary;
+    await emit(
+      json
+        ? `${JSON.stringify(summary)}\n`
+        : `\n${s.files} files: ${s.files_ok} ok, ${s.files_failed} failed${skipped ? `, ${skipped} skipped (not media)` : ''}; ` +
+            `${s.frames} frames, ${s.frames_with_faces} with a face, ${s.faces} faces\n`,
+    );
+    return code;
+  } finally {
+    bar.clear();
+    await engine.stop();
+  }
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}"`);
+    return n;
+  };
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number, got "${v}"`);
+  return n;
+}
+
+/** Builds the on-device engine; the module is imported only when the command runs, keeping `--help` fast. */
+export async function loadOnDeviceEngine(): Promise<FaceEngine> {
+  const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' });
+  const { createFaceEngine } = await import('../../models/face-engine.js');
+  return createFaceEngine({ logger: logger.child({ component: 'face-engine' }) });
+}
+
+const HELP_AFTER = `
+Inputs:
+  image      JPEG, PNG, WebP or TIFF (EXIF orientation applied; at most 40 MP)
+  video      anything ffmpeg decodes (mp4, mkv, webm, avi, animated GIF); needs the ffmpeg package
+  directory  its image and video files in natural name order; other files are skipped
+
+Output:
+  table      one row per face (or "-" when a frame has none), a summary, a progress bar on stderr
+             when stderr is a terminal; errors go to stderr
+  --json     JSON lines on stdout, snake_case keys:
+             {"file","frame","time_ms","width","height","faces":[{"box","score","yaw","pitch","roll",
+              "eye_openness":{"right","left","open_probability"},"quality":{"inter_eye_px",
+              "face_width_px","sharpness","brightness","contrast"}}],"timings_ms"}
+             a failed file: {"file","frames_read","error":{"code","message"}}
+             last line: {"summary":{"files","files_ok","files_failed","files_skipped","frames",
+              "frames_with_faces","faces","exit_code"}}
+  Angles are degrees from the subject's point of view (yaw > 0: head turned to their own left).
+
+Errors per file (the batch goes on): E_INPUT_NOT_FOUND, E_INPUT_EMPTY, E_INPUT_UNREADABLE,
+  E_IMAGE_CORRUPT, E_IMAGE_TOO_LARGE, E_FORMAT_UNSUPPORTED, E_VIDEO_DECODE (frames decoded before
+  the damage are still printed), E_VIDEO_NO_FRAMES, E_DECODER_MISSING, E_NO_FACE (no face in any frame).
+
+Exit status: 0 every file analysed with a face found, 2 any file failed or the engine did not start.
+
+Examples:
+  $ kiosk-agent analyze photo.jpg
+  $ kiosk-agent analyze clip.mp4 --json --fps 10 --max-frames 100 > signals.jsonl
+  $ kiosk-agent analyze ./captures ./more/a.png --json
+`;
+
+export interface RegisterDeps {
+  /** Builds the engine when the command runs; default `loadOnDeviceEngine`. */
+  loadEngine?: () => Promise<FaceEngine>;
+  out?: Writable;
+  err?: Writable;
+}
+
+/** Registers `analyze` on the program; `deps` are for tests (default: the real engine and process streams). */
+export function register(program: Command, deps: RegisterDeps = {}): void {
+  program
+    .command('analyze')
+    .summary('per-frame face signals for images, videos and directories')
+    .description('Run the on-device face engine over images, videos or directories and print per-frame signals: ' +
+      'face boxes and scores, head pose, eye openness and quality. Nothing leaves the device.')
+    .argument('<paths...>', 'image files, video files or directories')
+    .option('--json', 'JSON lines on stdout (one per frame, one per failed file, a summary last)')
+    .option('--max-frames <n>', 'analyse at most n frames of each file (default: all)', positiveInt('--max-frames'))
+    .option('--fps <rate>', 'resample videos to this many frames per second (default: every frame)', positiveNumber)
+    .option('--max-width <px>', 'downscale frames wider than px pixels before analysis (default: none)', positiveInt('--max-width'))
+    .addHelpText('after', HELP_AFTER)
+    .action(async (paths: string[], opts: { json?: boolean; maxFrames?: number; fps?: number; maxWidth?: number }) => {
+      const out = deps.out ?? process.stdout;
+      const err = deps.err ?? process.stderr;
+      let engine: FaceEngine;
+      try {
+        engine = await (deps.loadEngine ?? loadOnDeviceEngine)();
+      } catch (e) {
+        const ke = toKioskError(e, 'E_MODEL_LOAD');
+        if (opts.json) await write(out, `${JSON.stringify({ error: { code: ke.code, message: ke.message } })}\n`);
+        else await write(err, `error ${ke.code}: face engine could not be created: ${ke.message}\n`);
+        process.exitCode = EXIT.error;
+        return;
+      }
+      process.exitCode = await runAnalyze(paths, opts, { engine, out, err });
+    });
+}
