@@ -4,7 +4,8 @@
  */
 import type { FaceEngine } from '../../models/engine.js';
 import type { RgbImage } from '../../models/image/rgb-image.js';
-import type { FaceSignals } from '../../models/types.js';
+import { primaryFace } from '../../models/select.js';
+import { analyzeStill } from '../../models/still.js';
 import { KioskError, toKioskError, type ErrorCode } from '../errors.js';
 
 /** One decoded video frame. */
@@ -32,32 +33,20 @@ export interface FileFailure {
   message: string;
 }
 
-/** The face with the largest box: in a kiosk frame, the customer in front of the camera. */
-export function largestFace(faces: readonly FaceSignals[]): FaceSignals | undefined {
-  let best: FaceSignals | undefined;
-  let bestArea = -1;
-  for (const f of faces) {
-    const area = f.detection.box.width * f.detection.box.height;
-    if (area > bestArea) {
-      best = f;
-      bestArea = area;
-    }
-  }
-  return best;
-}
-
 /** Turns a thrown error into a failure record naming the file. */
 export function failureOf(file: string, err: unknown): FileFailure {
   const e = toKioskError(err, 'E_INTERNAL', file);
   return { file, code: e.code, message: e.message };
 }
 
-/** The decision path on the largest face of one image: loads, analyses, decides. `E_NO_FACE` when none. */
-export async function decideLargestFace(deps: EvalDeps, file: string): Promise<{ attackScore: number; embedding: Float32Array }> {
-  const image = await deps.loadImage(file);
-  const signals = await deps.engine.analyze(image);
-  const face = largestFace(signals.faces);
+/**
+ * The decision path on the primary face of one still image (see primaryFace; a tight crop is retried
+ * with a margin, see analyzeStill): loads, analyses, decides. `E_NO_FACE` when none.
+ */
+export async function decidePrimaryFace(deps: EvalDeps, file: string): Promise<{ attackScore: number; embedding: Float32Array }> {
+  const { frame, signals } = await analyzeStill(deps.engine, await deps.loadImage(file));
+  const face = primaryFace(signals.faces);
   if (!face) throw new KioskError('E_NO_FACE', 'no face detected', { subject: file });
-  const d = await deps.engine.decide(image, face);
+  const d = await deps.engine.decide(frame, face);
   return { attackScore: d.attackScore, embedding: d.embedding };
 }

@@ -5,7 +5,7 @@
  */
 import { cosineSimilarity } from '../../models/engine.js';
 import type { VerifyPair } from './labels.js';
-import { decideLargestFace, failureOf, type EvalDeps, type FileFailure } from './deps.js';
+import { decidePrimaryFace, failureOf, type EvalDeps, type FileFailure } from './deps.js';
 import {
   equalErrorRate, matchRatesAt, rocAuc, share, tarAtFar,
   type EerResult, type MatchRates, type Share, type TarAtFarResult,
@@ -70,7 +70,7 @@ export async function runMatchEval(pairs: readonly VerifyPair[], deps: EvalDeps,
   const failures: FileFailure[] = [];
   for (const [i, file] of images.entries()) {
     try {
-      embeddings.set(file, (await decideLargestFace(deps, file)).embedding);
+      embeddings.set(file, (await decidePrimaryFace(deps, file)).embedding);
     } catch (err) {
       failures.push(failureOf(file, err));
     }

@@ -6,7 +6,7 @@
  * image exactly once, so their counts also add up to an out-of-fold total.
  */
 import { splitBySubject, subjectOf, type SpoofRow } from './labels.js';
-import { decideLargestFace, failureOf, type EvalDeps, type FileFailure } from './deps.js';
+import { decidePrimaryFace, failureOf, type EvalDeps, type FileFailure } from './deps.js';
 import { chooseThreshold, padRatesAt, rocAuc, share, sumRates, type PadSample, type Rate, type Share } from './metrics.js';
 
 export interface PadEvalOptions {
@@ -78,7 +78,7 @@ export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, opti
   const failures: FileFailure[] = [];
   for (const [i, row] of rows.entries()) {
     try {
-      const { attackScore } = await decideLargestFace(deps, row.image);
+      const { attackScore } = await decidePrimaryFace(deps, row.image);
       scored.push({ image: row.image, score: attackScore, bonaFide: row.bonaFide, species: row.species });
     } catch (err) {
       failures.push(failureOf(row.image, err));

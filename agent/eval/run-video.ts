@@ -4,7 +4,8 @@
  * video: a blink found in a video labelled only for head turns counts as a false event.
  */
 import type { VideoRow } from './labels.js';
-import { failureOf, largestFace, type EvalDeps, type FileFailure } from './deps.js';
+import { primaryFace } from '../../models/select.js';
+import { failureOf, type EvalDeps, type FileFailure } from './deps.js';
 import { detectVideoEvents, type DetectedEvent, type FrameSample, type VideoEventParams } from './events.js';
 import { expectedEvents, scoreCategory, scoreEvents, type EventScore, type ExpectedEvent } from './event-match.js';
 
@@ -75,7 +76,7 @@ const ZERO: EventCounts = { labelled: 0, detected: 0, matched: 0, missed: 0, fal
 async function sampleVideo(deps: EvalDeps, video: string): Promise<FrameSample[]> {
   const samples: FrameSample[] = [];
   for await (const frame of deps.frames(video)) {
-    const face = largestFace((await deps.engine.analyze(frame.image)).faces);
+    const face = primaryFace((await deps.engine.analyze(frame.image)).faces);
     samples.push(face
       ? { index: frame.index, timeMs: frame.timeMs, ear: (face.eyes.left + face.eyes.right) / 2, yaw: face.pose.yaw, pitch: face.pose.pitch }
       : { index: frame.index, timeMs: frame.timeMs });
