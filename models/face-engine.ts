@@ -5,7 +5,6 @@ import { findModel, modelDigest, readManifest, readVerified, type Manifest, type
 import type { EngineInfo, FaceDecision, FaceEngine } from './engine.js';
 import type { InferenceRuntime, ModelSession } from './runtime/types.js';
 import { OnnxRuntime } from './runtime/onnx.js';
-import { TfjsRuntime } from './runtime/tfjs.js';
 import type { FaceSignals, FrameSignals } from './types.js';
 import { DEFAULT_DETECTOR_OPTIONS, UltrafaceDetector, type DetectorOptions } from './detector/ultraface.js';
 import { fiveFrom68, LANDMARK_INPUT, Landmarks68 } from './landmarks/landmarks68.js';
@@ -116,9 +115,13 @@ export class OnDeviceFaceEngine implements FaceEngine {
   private async runtime(kind: 'onnx' | 'tfjs'): Promise<InferenceRuntime> {
     let rt = this.runtimes.get(kind);
     if (!rt) {
-      rt = kind === 'onnx'
-        ? new OnnxRuntime({ threads: this.options.threads })
-        : new TfjsRuntime({ onSkip: (b, reason) => this.deps.logger?.info({ backend: b, reason }, 'tfjs backend skipped') });
+      if (kind === 'onnx') {
+        rt = new OnnxRuntime({ threads: this.options.threads });
+      } else {
+        // Imported on demand: loading TensorFlow.js costs ~1.5 s of cold start that the default (ONNX) models never need.
+        const { TfjsRuntime } = await import('./runtime/tfjs.js');
+        rt = new TfjsRuntime({ onSkip: (b, reason) => this.deps.logger?.info({ backend: b, reason }, 'tfjs backend skipped') });
+      }
       await rt.start();
       this.runtimes.set(kind, rt);
     }

@@ -37,6 +37,9 @@ export class OnnxRuntime implements InferenceRuntime {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        // The arena keeps peak activation memory of every session reserved; without it the five
+        // kiosk models need ~17 MB less RSS at no measurable speed cost (measured with bench/cold.ts).
+        enableCpuMemArena: false,
       });
       const s = new OnnxSession(model, session, this.sessions);
       this.sessions.add(s);
