@@ -106,3 +106,8 @@ export class TestBroker {
     return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : '';
   }
 }
+
+/** TLS material of an identity for mqtt.js. */
+export function tlsOf(pki: TestPki, id: { keyPath: string; certPath: string }): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: readFileSync(pki.caPath), cert: readFileSync(id.certPath), key: readFileSync(id.keyPath) };
+}

@@ -1,0 +1,120 @@
+/**
+ * Carrier commands on `cmd/<name>`: validated against a JSON schema, answered on the MQTT 5
+ * response topic with the correlation data. A malformed, unknown or unauthorised command is refused
+ * with a reason (and logged); it never reaches a handler.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Logger } from '../log.js';
+import type { IncomingCommand } from './mqtt-transport.js';
+
+/** Command bodies. */
+export interface StartSession { nonce: string; session_id?: string; expires_at?: number }
+export interface AuthorizeDispense { jti: string; slot?: number }
+export interface ConfigCommand { settings: Record<string, unknown> }
+
+/** Why a command was refused. */
+export type RefusalReason = 'malformed' | 'schema' | 'unknown_command' | 'bad_response_topic' | 'unknown_result' | 'not_accepted' | 'busy' | 'handler_error';
+
+/** What handlers return: a body for the reply, or a refusal. */
+export type CommandOutcome = { ok: true; body?: Record<string, unknown> } | { ok: false; reason: RefusalReason; detail: string };
+
+/** Application handlers (the session runner, the dispenser, the config store). */
+export interface CommandHandlers {
+  start_session(cmd: StartSession): Promise<CommandOutcome>;
+  /** Called only when `jti` names a result of this device whose verdict was accept. */
+  authorize_dispense(cmd: AuthorizeDispense): Promise<CommandOutcome>;
+  config(cmd: ConfigCommand): Promise<CommandOutcome>;
+}
+
+export interface CommandRouterDeps {
+  transport: {
+    readonly events: { on(e: 'command', fn: (c: IncomingCommand) => void): unknown; off(e: 'command', fn: (c: IncomingCommand) => void): unknown };
+    readonly topics: { replyPrefix: string };
+    reply(c: IncomingCommand, body: Record<string, unknown>): Promise<void>;
+  };
+  handlers: CommandHandlers;
+  /** The verdict of a result this device signed, by jti (undefined when unknown). */
+  resultVerdict(jti: string): Promise<string | undefined>;
+  logger: Logger;
+}
+
+const SCHEMAS = {
+  start_session: {
+    type: 'object', additionalProperties: false, required: ['nonce'],
+    properties: { nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' }, session_id: { type: 'string', maxLength: 128 }, expires_at: { type: 'integer', minimum: 0 } },
+  },
+  authorize_dispense: {
+    type: 'object', additionalProperties: false, required: ['jti'],
+    properties: { jti: { type: 'string', minLength: 1, maxLength: 128 }, slot: { type: 'integer', minimum: 0, maximum: 63 } },
+  },
+  config: {
+    type: 'object', additionalProperties: false, required: ['settings'],
+    properties: { settings: { type: 'object', maxProperties: 64 } },
+  },
+} as const;
+
+type Name = keyof typeof SCHEMAS;
+
+/** Validates and dispatches commands; one instance per transport. */
+export class CommandRouter {
+  private validators?: Record<Name, ValidateFunction>;
+  private readonly onCommand = (c: IncomingCommand): void => { void this.handle(c); };
+
+  constructor(private readonly deps: CommandRouterDeps) {}
+
+  async start(): Promise<void> {
+    const ajv = new Ajv({ allErrors: false, strict: true });
+    this.validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)])) as Record<Name, ValidateFunction>;
+    this.deps.transport.events.on('command', this.onCommand);
+  }
+
+  async stop(): Promise<void> {
+    this.deps.transport.events.off('command', this.onCommand);
+  }
+
+  /** Handles one command and replies; returns the outcome (tests call it directly). */
+  async handle(c: IncomingCommand): Promise<CommandOutcome> {
+    const outcome = await this.decide(c);
+    const log = { command: c.name, ...(outcome.ok ? {} : { reason: outcome.reason, detail: outcome.detail }) };
+    if (outcome.ok) this.deps.logger.info(log, 'command accepted');
+    else this.deps.logger.warn(log, 'command refused');
+    if (c.responseTopic && c.responseTopic.startsWith(this.deps.transport.topics.replyPrefix) && !/[+#]/.test(c.responseTopic)) {
+      const body = outcome.ok ? { ok: true, command: c.name, ...outcome.body } : { ok: false, command: c.name, code: 'E_COMMAND_INVALID', reason: outcome.reason, detail: outcome.detail };
+      await this.deps.transport.reply(c, body).catch((err: Error) => this.deps.logger.warn({ err: { message: err.message } }, 'could not reply to a command'));
+    }
+    return outcome;
+  }
+
+  private async decide(c: IncomingCommand): Promise<CommandOutcome> {
+    const refuse = (reason: RefusalReason, detail: string): CommandOutcome => ({ ok: false, reason, detail });
+    if (c.responseTopic !== undefined && (!c.responseTopic.startsWith(this.deps.transport.topics.replyPrefix) || /[+#]/.test(c.responseTopic))) {
+      return refuse('bad_response_topic', `response topic must be under ${this.deps.transport.topics.replyPrefix}`);
+    }
+    if (!(c.name in SCHEMAS)) return refuse('unknown_command', `no command named ${JSON.stringify(c.name.slice(0, 64))}`);
+    const name = c.name as Name;
+    let body: unknown;
+    try {
+      body = JSON.parse(c.payload.toString('utf8'));
+    } catch {
+      return refuse('malformed', 'payload is not JSON');
+    }
+    const validate = this.validators![name];
+    if (!validate(body)) {
+      const e = validate.errors?.[0];
+      return refuse('schema', `${e?.instancePath || '/'} ${e?.message ?? 'invalid'}`);
+    }
+    try {
+      if (name === 'authorize_dispense') {
+        const { jti } = body as AuthorizeDispense;
+        const verdict = await this.deps.resultVerdict(jti);
+        if (verdict === undefined) return refuse('unknown_result', 'no result of this device has this jti');
+        if (verdict !== 'accept') return refuse('not_accepted', `the result's verdict is ${verdict}`);
+        return await this.deps.handlers.authorize_dispense(body as AuthorizeDispense);
+      }
+      if (name === 'start_session') return await this.deps.handlers.start_session(body as StartSession);
+      return await this.deps.handlers.config(body as ConfigCommand);
+    } catch (err) {
+      return refuse('handler_error', (err as Error).message);
+    }
+  }
+}
