@@ -148,13 +148,22 @@ class ProgressBar {
     this.shown = true;
   }
   clear(): void {
-    if (this.shown) this.stream.write('\r\x1b[K');
+    if (this.shown && !this.stream.destroyed) this.stream.write('\r\x1b[K');
     this.shown = false;
   }
 }
 
+/** The reader of our output went away (`analyze ... | head`): stop quietly, it is nobody's error. */
+class OutputClosed extends Error {}
+
+/** Writes with backpressure; a closed or failed stream (EPIPE) becomes `OutputClosed`. */
 async function write(stream: Writable, text: string): Promise<void> {
-  if (!stream.write(text)) await once(stream, 'drain');
+  if (stream.destroyed || stream.writableEnded || stream.errored) throw new OutputClosed();
+  try {
+    if (!stream.write(text)) await once(stream, 'drain');
+  } catch {
+    throw new OutputClosed();
+  }
 }
 
 interface Input {
@@ -207,64 +216,77 @@ export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps:
     else await emit(`error ${e.code}: ${e.message}${framesRead > 0 ? ` [after ${framesRead} frames]` : ''}\n`, err);
   };
 
+  // Without a listener an EPIPE on stdout is an uncaught exception; `write` notices the errored stream.
+  const ignore = () => {};
+  out.on('error', ignore);
+  err.on('error', ignore);
   try {
-    await engine.start();
-  } catch (e) {
-    const ke = toKioskError(e, 'E_MODEL_LOAD');
-    if (json) await write(out, `${JSON.stringify({ error: { code: ke.code, message: ke.message } })}\n`);
-    else await write(err, `error ${ke.code}: face engine did not start: ${ke.message}\n`);
-    return EXIT.error;
-  }
-  try {
-    const { inputs, skipped } = await expandInputs(paths);
-    if (!json) await write(out, row(COLUMNS.map(([name]) => name)));
-    for (const [n, input] of inputs.entries()) {
-      if (input.error) {
-        await fail(input.file, input.error, 0);
-        continue;
-      }
-      let framesRead = 0;
-      let withFace = 0;
-      try {
-        const source = await open(input.file);
-        for await (const frame of source.frames(readOpts)) {
-          const signals = await engine.analyze(frame.image);
-          const rec = frameRecord(input.file, frame.index, frame.timeMs, signals);
-          framesRead++;
-          totals.frames++;
-          totals.faces += rec.faces.length;
-          if (rec.faces.length > 0) withFace++;
-          await emit(json ? `${JSON.stringify(rec)}\n` : tableRows(rec));
-          const planned = Math.min(source.frameCount ?? Infinity, options.maxFrames ?? Infinity);
-          const frac = Number.isFinite(planned) ? framesRead / planned : 0;
-          bar.draw((n + frac) / inputs.length, `${n + 1}/${inputs.length} files, frame ${framesRead} ${basename(input.file)}`);
-          if (options.maxFrames !== undefined && framesRead >= options.maxFrames) break; // stops and reaps ffmpeg
-        }
-        totals.frames_with_faces += withFace;
-        if (framesRead > 0 && withFace === 0) {
-          const what = framesRead === 1 ? 'the image' : `any of ${framesRead} frames`;
-          await fail(input.file, new KioskError('E_NO_FACE', `no face found in ${what}`, { subject: input.file }), framesRead);
-        } else {
-          totals.files_ok++;
-        }
-      } catch (e) {
-        totals.frames_with_faces += withFace;
-        await fail(input.file, toKioskError(e, 'E_INTERNAL', input.file), framesRead);
-      }
+    try {
+      await engine.start();
+    } catch (e) {
+      const ke = toKioskError(e, 'E_MODEL_LOAD');
+      if (json) await write(out, `${JSON.stringify({ error: { code: ke.code, message: ke.message } })}\n`);
+      else await write(err, `error ${ke.code}: face engine did not start: ${ke.message}\n`);
+      return EXIT.error;
     }
-    const code = totals.files_failed > 0 ? EXIT.error : EXIT.ok;
-    const summary: SummaryRecord = { summary: { files: inputs.length, ...totals, files_skipped: skipped, exit_code: code } };
-    const s = summary.summary;
-    await emit(
-      json
-        ? `${JSON.stringify(summary)}\n`
-        : `\n${s.files} files: ${s.files_ok} ok, ${s.files_failed} failed${skipped ? `, ${skipped} skipped (not media)` : ''}; ` +
-            `${s.frames} frames, ${s.frames_with_faces} with a face, ${s.faces} faces\n`,
-    );
-    return code;
+    try {
+      const { inputs, skipped } = await expandInputs(paths);
+      if (!json) await write(out, row(COLUMNS.map(([name]) => name)));
+      for (const [n, input] of inputs.entries()) {
+        if (input.error) {
+          await fail(input.file, input.error, 0);
+          continue;
+        }
+        let framesRead = 0;
+        let withFace = 0;
+        try {
+          const source = await open(input.file);
+          for await (const frame of source.frames(readOpts)) {
+            const signals = await engine.analyze(frame.image);
+            const rec = frameRecord(input.file, frame.index, frame.timeMs, signals);
+            framesRead++;
+            totals.frames++;
+            totals.faces += rec.faces.length;
+            if (rec.faces.length > 0) withFace++;
+            await emit(json ? `${JSON.stringify(rec)}\n` : tableRows(rec));
+            const planned = Math.min(source.frameCount ?? Infinity, options.maxFrames ?? Infinity);
+            const frac = Number.isFinite(planned) ? framesRead / planned : 0;
+            bar.draw((n + frac) / inputs.length, `${n + 1}/${inputs.length} files, frame ${framesRead} ${basename(input.file)}`);
+            if (options.maxFrames !== undefined && framesRead >= options.maxFrames) break; // stops and reaps ffmpeg
+          }
+          totals.frames_with_faces += withFace;
+          if (framesRead > 0 && withFace === 0) {
+            const what = framesRead === 1 ? 'the image' : `any of ${framesRead} frames`;
+            await fail(input.file, new KioskError('E_NO_FACE', `no face found in ${what}`, { subject: input.file }), framesRead);
+          } else {
+            totals.files_ok++;
+          }
+        } catch (e) {
+          if (e instanceof OutputClosed) throw e;
+          totals.frames_with_faces += withFace;
+          await fail(input.file, toKioskError(e, 'E_INTERNAL', input.file), framesRead);
+        }
+      }
+      const code = totals.files_failed > 0 ? EXIT.error : EXIT.ok;
+      const summary: SummaryRecord = { summary: { files: inputs.length, ...totals, files_skipped: skipped, exit_code: code } };
+      const s = summary.summary;
+      await emit(
+        json
+          ? `${JSON.stringify(summary)}\n`
+          : `\n${s.files} files: ${s.files_ok} ok, ${s.files_failed} failed${skipped ? `, ${skipped} skipped (not media)` : ''}; ` +
+              `${s.frames} frames, ${s.frames_with_faces} with a face, ${s.faces} faces\n`,
+      );
+      return code;
+    } finally {
+      bar.clear();
+      await engine.stop();
+    }
+  } catch (e) {
+    if (e instanceof OutputClosed) return totals.files_failed > 0 ? EXIT.error : EXIT.ok;
+    throw e;
   } finally {
-    bar.clear();
-    await engine.stop();
+    out.off('error', ignore);
+    err.off('error', ignore);
   }
 }
 

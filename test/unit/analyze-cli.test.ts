@@ -225,6 +225,25 @@ t.test('progress bar on stderr only when it is a TTY, cleared before other outpu
   t.equal(json.err.text, '', 'no bar with --json');
 });
 
+t.test('a reader that goes away (EPIPE, `| head -1`) stops the run quietly', async (t) => {
+  const dir = t.testdir();
+  const files = await Promise.all(['a', 'b', 'c'].map((n) => png(join(dir, `${n}.png`), 'red')));
+  class ClosingSink extends Sink {
+    override _write(chunk: Buffer, enc: BufferEncoding, cb: (e?: Error) => void): void {
+      super._write(chunk, enc, () => {});
+      cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    }
+  }
+  const out = new ClosingSink();
+  const engine = new FakeEngine();
+  const code = await runAnalyze(files, { json: true }, { engine, out, err: new Sink() });
+  t.equal(code, 0);
+  t.equal(out.lines().length, 1, 'only the line the reader took');
+  t.ok(engine.analysed < 3, `stopped early (${engine.analysed} analysed)`);
+  t.same(engine.calls, ['start', 'stop']);
+  t.equal(out.listenerCount('error'), 0, 'no listener left behind');
+});
+
 t.test('register: help text, option parsing, the action wired to the loader', async (t) => {
   const make = (engine: FaceEngine, out = new Sink(), err = new Sink()) => {
     const program = new Command('kiosk-agent').exitOverride();
