@@ -14,7 +14,7 @@ import { NO_ISSUES, type SessionState } from './state.js';
 import { Transition, type StepOutput } from './transition.js';
 import { recordDecision } from './transitions/capture.js';
 import { challengeFrame, challengeTimeout } from './transitions/challenge.js';
-import { decidingTimeout, decisionArrived } from './transitions/decide.js';
+import { decidingTimeout, decisionArrived, toDeciding } from './transitions/decide.js';
 import { finalFrame, finalTimeout } from './transitions/final.js';
 import { gateFrame, gateTimeout } from './transitions/gate.js';
 import { waitFrame, waitTimeout } from './transitions/wait.js';
@@ -95,6 +95,8 @@ export function step(state: SessionState, event: SessionEvent): StepOutput {
       return tr.output();
     case 'tick':
       return onTime(tr).output();
+    case 'end':
+      return onEnd(tr).output();
     case 'frame':
       tr.set({ framesSeen: tr.state.framesSeen + 1 });
       onTime(tr);
@@ -126,6 +128,23 @@ function onTime(tr: Transition): Transition {
     case 'deciding':
       return decidingTimeout(tr);
     case 'done':
+      return tr;
+  }
+}
+
+function onEnd(tr: Transition): Transition {
+  switch (tr.state.phase) {
+    case 'waiting_face':
+      return waitTimeout(tr, true);
+    case 'quality_gate':
+      return gateTimeout(tr, true);
+    case 'challenge':
+      return finish(tr, 'reject', ['challenge_timeout'], 'timeout');
+    case 'final_capture':
+      return toDeciding(tr);
+    case 'deciding':
+    case 'done':
+      // Deciding waits for answers, not frames.
       return tr;
   }
 }

@@ -149,7 +149,16 @@ export interface TickEvent {
   tMs: number;
 }
 
-export type SessionEvent = FrameEvent | DecisionEvent | DecisionFailedEvent | CancelEvent | TickEvent;
+/**
+ * No more frames will come (a recording ended): the phase waiting for frames ends as if its
+ * limit had passed; a step in progress is a `challenge_timeout`; final capture goes to deciding.
+ */
+export interface EndEvent {
+  type: 'end';
+  tMs: number;
+}
+
+export type SessionEvent = FrameEvent | DecisionEvent | DecisionFailedEvent | CancelEvent | TickEvent | EndEvent;
 
 // ---------------------------------------------------------------- effects
 

@@ -40,10 +40,10 @@ export function gateFrame(tr: Transition, e: FrameEvent): Transition {
   return armStep(tr, f);
 }
 
-/** After `qualityTimeoutMs` in the gate: retry, with the reason the gate mostly failed on. */
-export function gateTimeout(tr: Transition): Transition {
+/** After `qualityTimeoutMs` in the gate (or at the end of the input, `force`): retry, with the reason the gate mostly failed on. */
+export function gateTimeout(tr: Transition, force = false): Transition {
   const s = tr.state;
-  if (s.nowMs - s.phaseStartedMs <= s.config.qualityTimeoutMs) return tr;
+  if (!force && s.nowMs - s.phaseStartedMs <= s.config.qualityTimeoutMs) return tr;
   const dominant = dominantIssue(s.issues);
   const reason: ReasonCode = dominant === 'no_face' || dominant === 'multiple_faces' ? dominant : 'quality';
   return finish(tr, 'retry', [reason]);

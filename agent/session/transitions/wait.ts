@@ -13,9 +13,9 @@ export function waitFrame(tr: Transition, e: FrameEvent): Transition {
   return gateFrame(tr, e);
 }
 
-/** After `faceTimeoutMs` without a single face: retry, `multiple_faces` if that is what was mostly seen. */
-export function waitTimeout(tr: Transition): Transition {
+/** After `faceTimeoutMs` (or at the end of the input, `force`) without a single face: retry, `multiple_faces` if that is what was mostly seen. */
+export function waitTimeout(tr: Transition, force = false): Transition {
   const s = tr.state;
-  if (s.nowMs - s.phaseStartedMs <= s.config.faceTimeoutMs) return tr;
+  if (!force && s.nowMs - s.phaseStartedMs <= s.config.faceTimeoutMs) return tr;
   return finish(tr, 'retry', [s.waitMulti > s.waitNoFace ? 'multiple_faces' : 'no_face']);
 }
