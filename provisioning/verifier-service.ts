@@ -57,13 +57,16 @@ export class VerifierService {
         this.deps.logger.error({ err: { message: err.message }, topic }, 'verification failed; message not acknowledged');
       });
     };
-    client.on('connect', () => this.events.emit('connected'));
+    // Unsubscribe and subscribe again on every connect: mosquitto 2.0.11 restores a shared
+    // subscription from its persistence file in a state that no longer matches (publishers get
+    // PUBACK 0x10), and a plain re-subscribe does not repair it.
+    const filter = `$share/${VERIFIER_GROUP}/${o.prefix ?? DEFAULT_PREFIX}+/result`;
+    client.on('connect', () => {
+      client.unsubscribeAsync(filter).catch(() => undefined).then(() => client.subscribeAsync(filter, { qos: 1 })).then(() => this.events.emit('connected'), (err: Error) => this.deps.logger.error({ err: { message: err.message } }, 'verifier could not subscribe'));
+    });
     client.on('error', (err) => this.deps.logger.warn({ err: { message: err.message } }, 'verifier mqtt error'));
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', (connack) => {
-        if (connack.sessionPresent) return resolve();
-        client.subscribeAsync(`$share/${VERIFIER_GROUP}/${o.prefix ?? DEFAULT_PREFIX}+/result`, { qos: 1 }).then(() => resolve(), reject);
-      });
+      this.events.once('connected', resolve);
       client.once('error', reject);
     });
   }

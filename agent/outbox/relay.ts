@@ -8,11 +8,12 @@ import { EventEmitter } from 'node:events';
 import { isKioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
+import { fullJitterDelay, type BackoffOptions } from '../transport/backoff.js';
 
 /** The part of the transport the relay uses. */
 export interface RelayTransport {
   readonly online: boolean;
-  publish(topic: string, payload: Buffer): Promise<void>;
+  publish(topic: string, payload: Buffer, options?: { requireSubscriber?: boolean }): Promise<void>;
   readonly events: { on(event: 'online', fn: () => void): unknown; off(event: 'online', fn: () => void): unknown };
 }
 
@@ -29,6 +30,9 @@ export interface OutboxRelayDeps {
   /** Messages in flight at once (default 16). */
   window?: number;
   clock?: () => number;
+  /** Retry delays after a transient failure while still online (default 1 s base, 30 s cap). */
+  backoff?: BackoffOptions;
+  random?: () => number;
 }
 
 export class OutboxRelay {
@@ -36,6 +40,8 @@ export class OutboxRelay {
   private running = false;
   private again = false;
   private draining?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private failures = 0;
   private readonly kick = (): void => { void this.drain(); };
 
   constructor(private readonly deps: OutboxRelayDeps) {}
@@ -51,6 +57,7 @@ export class OutboxRelay {
     this.running = false;
     this.deps.transport.events.off('online', this.kick);
     this.deps.outbox.events.off('stored', this.kick);
+    clearTimeout(this.retryTimer);
     await this.draining;
   }
 
@@ -83,18 +90,32 @@ export class OutboxRelay {
         const batch = await outbox.pending(this.deps.window ?? 16);
         if (batch.length === 0) return;
         const results = await Promise.all(batch.map((m) => this.send(m)));
-        if (results.includes('transient')) return; // wait for the next `online`
+        if (results.includes('transient')) {
+          // Offline: the next `online` kicks. Online but refused for now (no subscriber): retry later.
+          if (transport.online) this.scheduleRetry();
+          return;
+        }
+        this.failures = 0;
       }
     } catch (err) {
       logger.error({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'outbox relay failed; messages stay stored');
     }
   }
 
+  private scheduleRetry(): void {
+    if (this.retryTimer || !this.running) return;
+    const delay = fullJitterDelay(this.failures++, this.deps.backoff, this.deps.random);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, delay);
+  }
+
   private async send(m: OutboxMessage): Promise<'ok' | 'parked' | 'transient'> {
     const { outbox, transport, logger } = this.deps;
     await outbox.attempted(m.id);
     try {
-      await transport.publish(m.topic, m.payload);
+      await transport.publish(m.topic, m.payload, { requireSubscriber: true });
     } catch (err) {
       const permanent = isKioskError(err) && (err.code === 'E_NOT_AUTHORIZED' || err.details?.permanent === true);
       if (!permanent) return 'transient';

@@ -73,6 +73,8 @@ export class MqttTransport {
   private timer?: unknown;
   private stopping = false;
   private connected = false;
+  /** Message ids whose PUBACK said 0x10 "no matching subscribers" (mqtt.js resolves those as success). */
+  private readonly noSubscribers = new Set<number>();
 
   constructor(private readonly deps: MqttTransportDeps) {
     this.topics = deviceTopics(deps.options.deviceId, deps.options.prefix);
@@ -102,6 +104,9 @@ export class MqttTransport {
     client.on('close', () => this.onClose());
     client.on('error', (err) => this.deps.logger.warn({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'mqtt error'));
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' && packet.reasonCode === 0x10 && packet.messageId !== undefined) this.noSubscribers.add(packet.messageId);
+    });
   }
 
   /** Publishes offline status, disconnects, cancels the reconnect timer. */
@@ -118,17 +123,26 @@ export class MqttTransport {
     this.connected = false;
   }
 
-  /** QoS 1 publish; resolves on a successful PUBACK. E_NOT_AUTHORIZED or E_TRANSPORT (with `details.permanent`) otherwise. */
-  async publish(topic: string, payload: Buffer | string, options: { retain?: boolean; expirySec?: number; qos?: 0 | 1 } = {}): Promise<void> {
+  /**
+   * QoS 1 publish; resolves on a successful PUBACK. E_NOT_AUTHORIZED or E_TRANSPORT (with
+   * `details.permanent`) otherwise. With `requireSubscriber`, PUBACK 0x10 (nobody subscribed: the
+   * carrier's verifiers are not there yet) is a transient failure, so a result is kept and sent again.
+   */
+  async publish(topic: string, payload: Buffer | string, options: { retain?: boolean; expirySec?: number; qos?: 0 | 1; requireSubscriber?: boolean } = {}): Promise<void> {
     const client = this.client;
     if (!client || !this.connected) throw new KioskError('E_TRANSPORT', 'not connected to the broker', { subject: topic, details: { permanent: false } });
     try {
-      await client.publishAsync(topic, payload, {
+      const sent = await client.publishAsync(topic, payload, {
         qos: options.qos ?? 1,
         retain: options.retain ?? false,
         ...(options.expirySec ? { properties: { messageExpiryInterval: options.expirySec } } : {}),
       });
+      const id = sent?.messageId;
+      if (id !== undefined && this.noSubscribers.delete(id) && options.requireSubscriber) {
+        throw new KioskError('E_TRANSPORT', 'the broker has no subscriber for this topic (PUBACK 0x10); kept for a later retry', { subject: topic, details: { reasonCode: 0x10, permanent: false } });
+      }
     } catch (err) {
+      if (err instanceof KioskError) throw err;
       const code = (err as { code?: unknown }).code;
       if (code === 0x87) throw new KioskError('E_NOT_AUTHORIZED', 'the broker refused the publish: not authorised (PUBACK 0x87)', { subject: topic, cause: err, details: { reasonCode: code, permanent: true } });
       const permanent = typeof code === 'number' && PERMANENT_REASONS.has(code);
