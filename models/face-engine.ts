@@ -6,6 +6,7 @@ import type { EngineInfo, FaceDecision, FaceEngine } from './engine.js';
 import type { InferenceRuntime, ModelSession } from './runtime/types.js';
 import { OnnxRuntime } from './runtime/onnx.js';
 import type { FaceSignals, FrameSignals } from './types.js';
+import { variantId, type ModelVariant } from './variants.js';
 import { DEFAULT_DETECTOR_OPTIONS, UltrafaceDetector, type DetectorOptions } from './detector/ultraface.js';
 import { fiveFrom68, LANDMARK_INPUT, Landmarks68 } from './landmarks/landmarks68.js';
 import { eyeOpenness } from './eyes/eye-aspect.js';
@@ -40,6 +41,8 @@ export interface FaceEngineOptions {
   threads: number;
   /** Landmarks, eyes and pose are computed for at most this many faces per frame (largest first). */
   maxAnalysedFaces: number;
+  /** Weight variant of every model that has one (see models/variants.ts). */
+  variant: ModelVariant;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: FaceEngineOptions = {
@@ -47,6 +50,8 @@ export const DEFAULT_ENGINE_OPTIONS: FaceEngineOptions = {
   detector: DEFAULT_DETECTOR_OPTIONS,
   threads: 1,
   maxAnalysedFaces: 4,
+  // float16 weights: half the size, drift within the noise of the dev sets (README, "Quantization").
+  variant: 'fp16',
 };
 
 export interface FaceEngineDeps {
@@ -80,7 +85,7 @@ export class OnDeviceFaceEngine implements FaceEngine {
     if (this.parts) return this.info();
     const manifest = this.deps.manifest ?? (await readManifest());
     const load = async (id: string): Promise<ModelSession> => {
-      const model = findModel(manifest, id);
+      const model = findModel(manifest, variantId(manifest, id, this.options.variant));
       const files = await readVerified(model, this.deps.modelsDir);
       const rt = await this.runtime(model.runtime);
       const s = await rt.load(model, files);

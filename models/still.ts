@@ -1,6 +1,7 @@
 import type { FaceEngine } from './engine.js';
 import { makeImage, type RgbImage } from './image/rgb-image.js';
 import type { FrameSignals } from './types.js';
+import { primaryFace } from './select.js';
 
 /** Margin added around a still whose face fills the frame, as a fraction of each side. */
 export const STILL_PAD_FRACTION = 0.4;
@@ -34,13 +35,20 @@ function borderMean(src: RgbImage): [number, number, number] {
   return [Math.round(acc[0] / n), Math.round(acc[1] / n), Math.round(acc[2] / n)];
 }
 
+/** Below this detection score a still is also tried with a margin, and the more confident result kept. */
+export const STILL_CONFIDENT_SCORE = 0.9;
+
+const best = (s: FrameSignals) => primaryFace(s.faces)?.detection.score ?? 0;
+
 /**
- * Analyses a still image; when no face is found, tries again with a margin around it. Returns the
- * frame the faces were found in, which is what `decide` must be given.
+ * Analyses a still image; when no confident face is found (a tight crop cuts the face at the frame
+ * edge, which the detector was not trained on), tries again with a margin around it and keeps the
+ * more confident result. Returns the frame the faces were found in, which `decide` must be given.
  */
 export async function analyzeStill(engine: FaceEngine, image: RgbImage): Promise<{ frame: RgbImage; signals: FrameSignals; padded: boolean }> {
   const signals = await engine.analyze(image);
-  if (signals.faces.length > 0) return { frame: image, signals, padded: false };
+  if (best(signals) >= STILL_CONFIDENT_SCORE) return { frame: image, signals, padded: false };
   const { image: frame } = padImage(image, STILL_PAD_FRACTION);
-  return { frame, signals: await engine.analyze(frame), padded: true };
+  const retry = await engine.analyze(frame);
+  return best(retry) > best(signals) ? { frame, signals: retry, padded: true } : { frame: image, signals, padded: false };
 }

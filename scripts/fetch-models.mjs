@@ -83,6 +83,22 @@ for (const [spec, list] of byPackage) {
   }
 }
 
-const ok = files.length - missing.length + missing.length - failed;
+const ok = files.length - failed;
 console.error(`[models] ${ok}/${files.length} model files present and verified in ${dest}`);
 if (failed) process.exit(1);
+
+// The quantized variants (the engine's default weights) are derived from the originals by
+// `npm run quantize`, deterministically, so their committed hashes hold here too. It needs the dev
+// tools (tsx, onnx-proto): a production install (`--omit=dev`) must ship models/files/quantized
+// from its build step instead.
+const derived = manifest.models.flatMap((m) => m.files.filter((f) => f.derivedFrom));
+const stale = derived.filter((f) => valid(join(dest, f.path), f) !== null);
+if (stale.length > 0) {
+  const canDerive = ['tsx', 'onnx-proto'].every((p) => existsSync(join(root, 'node_modules', p)));
+  if (!canDerive) {
+    console.error(`[models] ${stale.length} quantized model file(s) missing and the dev tools to derive them are not installed: run \`npm run quantize\` where they are`);
+  } else {
+    console.error(`[models] deriving ${stale.length} quantized model file(s): npm run quantize`);
+    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'quantize.ts')], { cwd: root, stdio: 'inherit' });
+  }
+}

@@ -50,3 +50,13 @@ t.test('quality: flat crop has no contrast or sharpness; a checkerboard is sharp
   t.equal(s.contrast, 100);
   t.ok(s.sharpness > 100000);
 });
+
+t.test('padImage puts the image in the middle of a canvas of its border colour', async (t) => {
+  const { padImage } = await import('../../models/still.js');
+  const src = solid(10, 4, [10, 20, 30]);
+  src.data.set([250, 250, 250], (1 * 10 + 5) * 3); // an inner pixel does not change the border mean
+  const { image, dx, dy } = padImage(src, 0.5);
+  t.same([image.width, image.height, dx, dy], [20, 8, 5, 2]);
+  t.same([...image.data.subarray(0, 3)], [10, 20, 30], 'margin filled with the border mean');
+  t.same([...image.data.subarray(((dy + 1) * 20 + dx + 5) * 3, ((dy + 1) * 20 + dx + 5) * 3 + 3)], [250, 250, 250], 'content copied at the offset');
+});
