@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { register as registerAnalyze } from './analyze.js';
 import { register as registerEval } from './eval.js';
+import { register as registerCarrier } from './carrier.js';
+import { register as registerProvision } from './provision.js';
 
 /** Every command module exports one `register(program)`; this list is the only place they are named. */
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
   registerEval(program);
+  registerCarrier(program);
+  registerProvision(program);
 }
