@@ -1,6 +1,6 @@
 import type { FaceEngine } from './engine.js';
 import { makeImage, type RgbImage } from './image/rgb-image.js';
-import type { FrameSignals } from './types.js';
+import type { FaceSignals, FiveKeypoints, FrameSignals, Point } from './types.js';
 import { primaryFace } from './select.js';
 
 /** Margin added around a still whose face fills the frame, as a fraction of each side. */
@@ -40,15 +40,35 @@ export const STILL_CONFIDENT_SCORE = 0.9;
 
 const best = (s: FrameSignals) => primaryFace(s.faces)?.detection.score ?? 0;
 
+const shift = (p: Point, dx: number, dy: number): Point => ({ x: p.x - dx, y: p.y - dy });
+
+function shiftKeypoints(k: FiveKeypoints, dx: number, dy: number): FiveKeypoints {
+  return { eyeRight: shift(k.eyeRight, dx, dy), eyeLeft: shift(k.eyeLeft, dx, dy), nose: shift(k.nose, dx, dy), mouthRight: shift(k.mouthRight, dx, dy), mouthLeft: shift(k.mouthLeft, dx, dy) };
+}
+
+/** Moves a face found in the padded canvas back into the original image's coordinates. */
+export function unpadFace(f: FaceSignals, dx: number, dy: number): FaceSignals {
+  const keypoints = shiftKeypoints(f.keypoints, dx, dy);
+  return {
+    ...f,
+    detection: { ...f.detection, box: { ...f.detection.box, x: f.detection.box.x - dx, y: f.detection.box.y - dy }, keypoints },
+    landmarks: f.landmarks.map((p) => shift(p, dx, dy)),
+    keypoints,
+  };
+}
+
 /**
  * Analyses a still image; when no confident face is found (a tight crop cuts the face at the frame
  * edge, which the detector was not trained on), tries again with a margin around it and keeps the
- * more confident result. Returns the frame the faces were found in, which `decide` must be given.
+ * more confident result, mapped back to the original image's coordinates. `frame` is always the
+ * original image: the decision path must see real pixels only, never the synthetic margin (the
+ * presentation-attack model reads the context around the face).
  */
 export async function analyzeStill(engine: FaceEngine, image: RgbImage): Promise<{ frame: RgbImage; signals: FrameSignals; padded: boolean }> {
   const signals = await engine.analyze(image);
   if (best(signals) >= STILL_CONFIDENT_SCORE) return { frame: image, signals, padded: false };
-  const { image: frame } = padImage(image, STILL_PAD_FRACTION);
-  const retry = await engine.analyze(frame);
-  return best(retry) > best(signals) ? { frame, signals: retry, padded: true } : { frame: image, signals, padded: false };
+  const { image: canvas, dx, dy } = padImage(image, STILL_PAD_FRACTION);
+  const retry = await engine.analyze(canvas);
+  if (best(retry) <= best(signals)) return { frame: image, signals, padded: false };
+  return { frame: image, signals: { ...retry, width: image.width, height: image.height, faces: retry.faces.map((f) => unpadFace(f, dx, dy)) }, padded: true };
 }

@@ -78,7 +78,9 @@ t.test('a tight face crop is found through the padded retry', { skip: hasData ? 
   const { signals, padded, frame } = await analyzeStill(engine, img);
   t.equal(signals.faces.length, 1);
   t.ok(padded);
-  t.ok(frame.width > img.width);
+  t.equal(frame, img, 'the decision path gets the original pixels');
+  const box = signals.faces[0].detection.box;
+  t.ok(box.x + box.width / 2 > 0 && box.x + box.width / 2 < img.width, 'face mapped back into the original image');
 });
 
 t.test('no tensor or memory growth over 200 frames', { skip: hasData ? false : NO_DATA }, async (t) => {
