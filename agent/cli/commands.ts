@@ -3,11 +3,14 @@ import { register as registerAnalyze } from './analyze.js';
 import { register as registerEval } from './eval.js';
 import { register as registerCarrier } from './carrier.js';
 import { register as registerProvision } from './provision.js';
+import { register as registerVerify } from './verify.js';
+import { register as registerEvalSessions } from './eval-sessions.js';
 
 /** Every command module exports one `register(program)`; this list is the only place they are named. */
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
-  registerEval(program);
+  registerEvalSessions(registerEval(program));
   registerCarrier(program);
   registerProvision(program);
+  registerVerify(program);
 }

@@ -39,6 +39,16 @@ export interface SessionConfig {
   eyeClosedThreshold: number;
   /** Mean eye aspect ratio at or above which the eyes count as open (hysteresis with the closed threshold). */
   eyeOpenThreshold: number;
+  /**
+   * When the engine's eye-state model answers (`openProbability`), it decides instead of the eye
+   * aspect ratio: eyes closed below this probability of being open. Reason: the 68-point landmark
+   * model smooths fast blinks, so the EAR of a real 24 fps blink only falls from ~0.38 to ~0.20 and
+   * never crosses an absolute closed threshold, while the eye-state model reads the same frames as
+   * closed (p < 0.01). 0.25 = at least 3:1 odds of closed; a round value, not fitted.
+   */
+  eyeClosedProbability: number;
+  /** Eyes open at or above this probability (0.5: more likely open than closed); hysteresis with the closed one. */
+  eyeOpenProbability: number;
   /** Longest closure that still counts as a blink, ms. */
   maxBlinkClosedMs: number;
 
@@ -123,6 +133,8 @@ export const DEFAULT_SESSION_CONFIG: Readonly<SessionConfig> = Object.freeze({
   qualityTimeoutMs: 15000,
   eyeClosedThreshold: 0.15,
   eyeOpenThreshold: 0.2,
+  eyeClosedProbability: 0.25,
+  eyeOpenProbability: 0.5,
   maxBlinkClosedMs: 1000,
   turnYawDeg: 20,
   turnPitchDeg: 15,
@@ -168,6 +180,8 @@ const RANGES: Record<NumericKey, [number, number, boolean]> = {
   qualityTimeoutMs: [1, 600000, false],
   eyeClosedThreshold: [0, 1, false],
   eyeOpenThreshold: [0, 1, false],
+  eyeClosedProbability: [0, 1, false],
+  eyeOpenProbability: [0, 1, false],
   maxBlinkClosedMs: [1, 60000, false],
   turnYawDeg: [1, 90, false],
   turnPitchDeg: [1, 90, false],
@@ -214,6 +228,7 @@ export function resolveSessionConfig(overrides: Partial<SessionConfig> = {}): Se
     invalid('attackAggregate', `must be "median" or "trimmed_mean", got ${String(cfg.attackAggregate)}`);
   }
   if (cfg.eyeClosedThreshold >= cfg.eyeOpenThreshold) invalid('eyeClosedThreshold', 'must be below eyeOpenThreshold');
+  if (cfg.eyeClosedProbability >= cfg.eyeOpenProbability) invalid('eyeClosedProbability', 'must be below eyeOpenProbability');
   if (cfg.minBrightness >= cfg.maxBrightness) invalid('minBrightness', 'must be below maxBrightness');
   if (cfg.neutralMaxDeg >= Math.min(cfg.turnYawDeg, cfg.turnPitchDeg)) invalid('neutralMaxDeg', 'must be below turnYawDeg and turnPitchDeg');
   if (cfg.maxDecisions <= cfg.finalCaptureFrames) invalid('maxDecisions', 'must leave room for the anchor and the final captures');

@@ -8,9 +8,26 @@ import type { QualitySummary, ReasonCode, SessionResult, StepStatus, Verdict } f
 /**
  * Ends the session with `verdict` and `reasons`. `stepStatus` is what happened to the step in
  * progress, if any. Scores are reported as far as they were measured.
+ *
+ * An evident attack is never hidden behind a procedural reason: when a session ends early
+ * (face lost, timeout, wrong action, second face; not a cancellation) and the attack scores
+ * gathered so far already aggregate above the threshold over at least `minAttackSamples`
+ * samples, `presentation_attack` comes first and a retry becomes a reject. (A replay that
+ * loses the face while the screen is tilted is reported as the attack it is.)
  */
 export function finish(tr: Transition, verdict: Verdict, reasons: ReasonCode[], stepStatus: StepStatus = 'interrupted'): Transition {
   const s = tr.state;
+  const assessment = assess(s);
+  if (
+    verdict !== 'accept' &&
+    s.cancelReason === null &&
+    !reasons.includes('presentation_attack') &&
+    assessment.reject.includes('presentation_attack') &&
+    assessment.scores.attack.samples >= s.config.minAttackSamples
+  ) {
+    verdict = 'reject';
+    reasons = ['presentation_attack', ...reasons];
+  }
   const current = s.current;
   const steps = s.steps.map((st, i) => (current && i === current.index && st.status === 'not_started'
     ? { ...st, status: stepStatus, startedAtMs: current.startedMs - s.startedMs, peakDeg: st.peakDeg ?? peakOf(s, st.kind) }
@@ -23,7 +40,7 @@ export function finish(tr: Transition, verdict: Verdict, reasons: ReasonCode[], 
     endedIn: s.phase,
     plan: { ...s.plan, steps: s.plan.steps.map((x) => ({ ...x })) },
     steps,
-    scores: assess(s).scores,
+    scores: assessment.scores,
     quality: qualitySummary(s),
     timings: {
       gatePassedAtMs: rel(s, s.gatePassedMs),

@@ -31,6 +31,18 @@ export function eyeOpenness(face: FaceSignals): number {
   return (face.eyes.left + face.eyes.right) / 2;
 }
 
+/** Eyes open for the blink step: the eye-state model when it answered, else the eye aspect ratio. */
+export function eyesOpen(face: FaceSignals, cfg: SessionConfig): boolean {
+  const p = face.eyes.openProbability;
+  return p !== undefined ? p >= cfg.eyeOpenProbability : eyeOpenness(face) >= cfg.eyeOpenThreshold;
+}
+
+/** Eyes closed for the blink step: the eye-state model when it answered, else the eye aspect ratio. */
+export function eyesClosed(face: FaceSignals, cfg: SessionConfig): boolean {
+  const p = face.eyes.openProbability;
+  return p !== undefined ? p < cfg.eyeClosedProbability : eyeOpenness(face) < cfg.eyeClosedThreshold;
+}
+
 /** The first quality check a frame fails, in the gate's order, or null when it passes. */
 export function qualityIssue(frame: FrameSignals, view: FaceView, cfg: SessionConfig): QualityIssue | null {
   const f = view.face;

@@ -72,7 +72,9 @@ export type CancelReason = 'tamper' | 'customer_left' | 'operator' | 'timeout' |
  * - `motion_inconsistent`: the head turns moved like a flat plane (reject when enabled);
  * - `insufficient_samples`: too few frames usable for the attack check (retry);
  * - `decision_unavailable`: the decision path did not answer for the first face (retry);
- * - `cancelled`: stopped from outside, see `cancelReason` (reject).
+ * - `cancelled`: stopped from outside, see `cancelReason` (reject);
+ * - `attempts_exceeded`: too many failed sessions against this reference lately; the session was
+ *   not run (reject, see `retryAfterMs`).
  */
 export type ReasonCode =
   | 'no_face'
@@ -87,7 +89,8 @@ export type ReasonCode =
   | 'motion_inconsistent'
   | 'insufficient_samples'
   | 'decision_unavailable'
-  | 'cancelled';
+  | 'cancelled'
+  | 'attempts_exceeded';
 
 export type Verdict = 'accept' | 'reject' | 'retry';
 
@@ -272,6 +275,19 @@ export interface SessionTimings {
   decisionsRequested: number;
   decisionsReceived: number;
   decisionsFailed: number;
+  // --- filled in by the runner (wall-clock measurements; absent from a bare machine result)
+  /** Frames the source delivered. */
+  framesReceived?: number;
+  /** Frames dropped because the engine was still busy with an earlier one (live-rate sources). */
+  framesDropped?: number;
+  /** Liveness path (`analyze`) per frame, ms. */
+  analyzeMs?: { median: number; p95: number; max: number };
+  /** Decision path (`decide`) per capture, ms. */
+  decideMs?: { median: number; max: number } | null;
+  /** Wall time from the frame that completed the last challenge step to the verdict, ms. */
+  verdictAfterLastStepMs?: number | null;
+  /** Wall time of the whole run, ms. */
+  wallMs?: number;
 }
 
 /**
@@ -291,6 +307,8 @@ export interface SessionResult {
   timings: SessionTimings;
   /** Filled in by the runner: the models that produced the signals. */
   models?: EngineModelInfo[];
+  /** `attempts_exceeded` only: when sessions against this reference are allowed again, ms from now. */
+  retryAfterMs?: number;
 }
 
 /** True when some field of T, at any depth, can hold a numeric array or a typed array. */

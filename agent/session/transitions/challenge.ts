@@ -9,7 +9,7 @@
 import type { FaceSignals } from '../../../models/types.js';
 import { motionResidual } from '../motion.js';
 import { finish } from '../result.js';
-import { eyeOpenness, isNeutral, isPadEligible, isWrongMove, moveExtent, moveThreshold, relativePose } from '../signals.js';
+import { eyesClosed, eyesOpen, isNeutral, isPadEligible, isWrongMove, moveExtent, moveThreshold, relativePose } from '../signals.js';
 import type { StepProgress } from '../state.js';
 import type { Transition } from '../transition.js';
 import type { FrameEvent, MoveKind } from '../types.js';
@@ -40,7 +40,7 @@ export function armStep(tr: Transition, face: FaceSignals): Transition {
   if (cur.armedMs !== null) return tr.prompt(s.plan.steps[cur.index].kind);
   if (!isNeutral(relativePose(face, s.anchor!), s.config)) return tr.prompt('look_straight');
   // A blink needs open eyes first; the arming frame may already show them.
-  tr.set({ current: { ...cur, armedMs: s.nowMs, openSeen: eyeOpenness(face) >= s.config.eyeOpenThreshold } });
+  tr.set({ current: { ...cur, armedMs: s.nowMs, openSeen: eyesOpen(face, s.config) } });
   return tr.prompt(s.plan.steps[cur.index].kind);
 }
 
@@ -83,8 +83,7 @@ function moveFrame(tr: Transition, cur: StepProgress, kind: MoveKind, face: Face
 function blinkFrame(tr: Transition, cur: StepProgress, face: FaceSignals): Transition {
   const s = tr.state;
   const cfg = s.config;
-  const ear = eyeOpenness(face);
-  if (ear >= cfg.eyeOpenThreshold) {
+  if (eyesOpen(face, cfg)) {
     if (cur.openSeen && cur.closedAtMs !== null && s.nowMs - cur.closedAtMs <= cfg.maxBlinkClosedMs) {
       tr.set({ current: cur });
       return completeStep(tr, face);
@@ -92,7 +91,7 @@ function blinkFrame(tr: Transition, cur: StepProgress, face: FaceSignals): Trans
     // Open, or reopened after a closure too long to be a blink: wait for a proper one.
     return tr.set({ current: { ...cur, openSeen: true, closedAtMs: null } });
   }
-  if (ear < cfg.eyeClosedThreshold && cur.openSeen && cur.closedAtMs === null) {
+  if (eyesClosed(face, cfg) && cur.openSeen && cur.closedAtMs === null) {
     return tr.set({ current: { ...cur, closedAtMs: s.nowMs } });
   }
   return tr.set({ current: cur });

@@ -1,0 +1,63 @@
+/**
+ * `kiosk-agent eval sessions`: runs a suite of verification sessions (see agent/session/suite.ts)
+ * and prints expected vs actual verdicts with reasons. Exit code 0 when every case is as expected,
+ * 1 when one is not, 2 on an error that stops the suite.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { createLogger } from '../log.js';
+import { EXIT, reportError } from './exit.js';
+
+function intArg(name: string, min: number) {
+  return (value: string): number => {
+    const v = Number(value);
+    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return v;
+  };
+}
+
+/** Adds `sessions` under the `eval` command and returns it. */
+export function register(evalCmd: Command): Command {
+  return evalCmd
+    .command('sessions')
+    .summary('a suite of verification sessions: expected vs actual verdicts with reasons')
+    .description(
+      'Runs every case of a suite file (tab-separated: case, kind, id, video, challenge, expected, expected_reason, note; ' +
+        'see test/fixtures/sessions-dev.tsv) with one engine, every frame (as verify --fast). kind=session runs a whole ' +
+        'session; kind=document compares the reference templates of two documents at the session\'s match threshold. ' +
+        'A case passes when the verdict is the expected one and, when an expected reason is given, the first reason is it.',
+    )
+    .requiredOption('--suite <tsv>', 'suite file (e.g. test/fixtures/sessions-dev.tsv)')
+    .requiredOption('--root <dir>', 'folder the paths in the suite are relative to (e.g. ../shared/data)')
+    .option('--max-width <px>', 'downscale camera frames wider than this before analysis', intArg('--max-width', 64))
+    .option('--json', 'print one JSON document: per case its expected and actual verdict and reasons')
+    .action(async (opts: { suite: string; root: string; maxWidth?: number; json?: boolean }) => {
+      const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval-sessions' });
+      let engine: { stop(): Promise<void> } | null = null;
+      try {
+        const [{ createFaceEngine }, { readSuite, runSuite, formatSuite }] = await Promise.all([
+          import('../../models/face-engine.js'),
+          import('../session/suite.js'),
+        ]);
+        const cases = await readSuite(opts.suite);
+        const e = createFaceEngine({ logger });
+        engine = e;
+        await e.start();
+        const progress = !opts.json && process.stderr.isTTY;
+        const report = await runSuite(e, cases, {
+          root: opts.root,
+          maxWidth: opts.maxWidth,
+          onCase: progress ? (done, total, name) => process.stderr.write(`\r\x1b[K${done}/${total} ${name}${done === total ? '\n' : ''}`) : undefined,
+        });
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ command: 'eval sessions', suite: opts.suite, root: opts.root, models: e.info().models, ...report }, null, 2)}\n`);
+        } else {
+          process.stdout.write(`${formatSuite(report)}\n`);
+        }
+        process.exitCode = report.passed === report.total ? EXIT.ok : EXIT.reject;
+      } catch (err) {
+        reportError(err, opts.json);
+      } finally {
+        await engine?.stop();
+      }
+    });
+}

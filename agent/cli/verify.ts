@@ -1,0 +1,172 @@
+/**
+ * `kiosk-agent verify`: one verification session on a recording, as if it came from the camera.
+ * Customer prompts and a progress line go to stderr, the verdict to stdout.
+ * Exit code: 0 accept, 1 reject or retry, 2 error.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { createLogger } from '../log.js';
+import type { PromptId, SessionEffect, SessionResult } from '../session/types.js';
+import type { VerifyOutcome } from '../session/verify.js';
+import { EXIT, reportError } from './exit.js';
+import { MODEL_VARIANTS, type ModelVariant } from '../../models/variants.js';
+
+/** What the development "screen" prints for each prompt (a kiosk's screen owns its own wording). */
+export const PROMPT_TEXT: Readonly<Record<PromptId, string>> = {
+  look_at_camera: 'Please look at the camera',
+  only_one_person: 'Only one person, please',
+  move_closer: 'Move closer',
+  move_back: 'Move back a little',
+  more_light: 'More light, please',
+  less_light: 'Too bright: step out of direct light',
+  look_straight: 'Look straight at the camera',
+  hold_still: 'Hold still',
+  open_eyes: 'Open your eyes',
+  blink: 'Blink',
+  turn_left: 'Turn your head to your left',
+  turn_right: 'Turn your head to your right',
+  look_up: 'Look up',
+  look_down: 'Look down',
+  please_wait: 'Please wait…',
+};
+
+interface VerifyCliOptions {
+  id: string;
+  video: string;
+  nonce?: string;
+  challenge?: string;
+  fast?: boolean;
+  json?: boolean;
+  maxWidth?: number;
+  stillSeconds: number;
+  variant: ModelVariant;
+}
+
+function intArg(name: string, min: number) {
+  return (value: string): number => {
+    const v = Number(value);
+    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return v;
+  };
+}
+
+function variantArg(value: string): ModelVariant {
+  if (!(MODEL_VARIANTS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--variant must be one of ${MODEL_VARIANTS.join(', ')}`);
+  return value as ModelVariant;
+}
+
+const f2 = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x.toFixed(2));
+const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x.toFixed(3));
+
+/** The verdict as text: verdict, reasons, steps, scores, timings. */
+export function formatVerdict(outcome: VerifyOutcome): string {
+  const r = outcome.result;
+  const s = r.scores;
+  const lines = [
+    `verdict: ${r.verdict}${r.reasons.length ? ` (${r.reasons.join(', ')})` : ''}${r.cancelReason ? ` cancel=${r.cancelReason}` : ''}`,
+    `plan: ${r.plan.steps.map((x) => x.kind).join(', ')} (${r.plan.nonceSource}${r.plan.nonce ? ` nonce ${r.plan.nonce}` : ''})`,
+    ...r.steps.map((st) => `  step ${st.kind}: ${st.status}${st.durationMs !== null ? ` in ${(st.durationMs / 1000).toFixed(1)} s` : ''}${st.peakDeg !== null ? `, peak ${st.peakDeg.toFixed(0)} deg` : ''}`),
+    `match: similarity ${f3(s.match.similarity)} over ${s.match.samples} frontal frames (accept >= ${s.match.threshold})`,
+    `attack: ${s.attack.method} ${f3(s.attack.aggregate)} over ${s.attack.samples} frames, range ${f2(s.attack.min)}-${f2(s.attack.max)} (reject > ${s.attack.threshold})`,
+    `continuity: min similarity ${f3(s.continuity.minSimilarity)}, ${s.continuity.outliers} outliers of ${s.continuity.samples}`,
+    `motion: residual ${f3(s.motion.residual)} (${s.motion.steps.map((m) => `${m.kind} ${f3(m.residual)}`).join(', ') || 'no move'}; planar below ${s.motion.planarThreshold})`,
+    `reference: ${outcome.reference.interEyePx} px between the eyes, sharpness ${outcome.reference.sharpness}, ${outcome.reference.facesFound} face(s) found${outcome.reference.ignored.length ? `, ${outcome.reference.ignored.length} ignored (${outcome.reference.ignored.map((g) => g.reason).join(', ')})` : ''}`,
+    `timings: ${r.timings.framesSeen} frames analysed, ${r.timings.framesDropped ?? 0} dropped; analyze median ${r.timings.analyzeMs?.median ?? '-'} ms (p95 ${r.timings.analyzeMs?.p95 ?? '-'}); ` +
+      `verdict ${r.timings.challengeDoneAtMs !== null ? `${((r.timings.finishedAtMs - r.timings.challengeDoneAtMs) / 1000).toFixed(2)} s after the last step (recording time), ` : ''}` +
+      `${r.timings.verdictAfterLastStepMs ?? '-'} ms of wall time after it`,
+    `models: ${(r.models ?? []).map((m) => `${m.id}@${m.sha256.slice(0, 12)}`).join(' ')}`,
+  ];
+  return lines.join('\n');
+}
+
+/** The exit code of a result: 0 accept, 1 reject or retry. */
+export function exitCodeOf(result: Pick<SessionResult, 'verdict'>): number {
+  return result.verdict === 'accept' ? EXIT.ok : EXIT.reject;
+}
+
+/** stderr "screen": each new prompt on its own line, and a progress line rewritten in place on a TTY. */
+function screen(err: NodeJS.WriteStream, enabled: boolean) {
+  const tty = err.isTTY === true;
+  let phase = 'waiting_face';
+  let steps = '';
+  let progressShown = false;
+  const clear = () => {
+    if (tty && progressShown) err.write('\r\x1b[K');
+    progressShown = false;
+  };
+  return {
+    effect(e: SessionEffect) {
+      if (!enabled) return;
+      if (e.type === 'prompt') {
+        clear();
+        err.write(`» ${PROMPT_TEXT[e.id]}\n`);
+      } else if (e.type === 'progress') {
+        phase = e.phase;
+        steps = `${e.completedSteps}/${e.totalSteps}`;
+      }
+    },
+    frame(index: number, timeMs: number) {
+      if (!enabled || !tty) return;
+      err.write(`\r\x1b[K[${phase} ${steps}] frame ${index} at ${(timeMs / 1000).toFixed(1)} s`);
+      progressShown = true;
+    },
+    done() {
+      clear();
+    },
+  };
+}
+
+export function register(program: Command): Command {
+  return program
+    .command('verify')
+    .summary('run one verification session on a recording (liveness challenge, attack checks, match to the ID portrait)')
+    .description(
+      'Runs one session on a recording as if it came from the camera: at the recording\'s frame rate (frames the ' +
+        'engine cannot keep up with are dropped, as from a live camera), or every frame as fast as possible with ' +
+        '--fast. Customer prompts and a progress line go to stderr, the verdict to stdout. Exit code 0 accept, ' +
+        '1 reject or retry, 2 error.\n\n' +
+        '--id takes an image (an ID document photo or a chip portrait) or one frame of a video as clip.mp4#frame=N ' +
+        '(0-based). --video takes a video, a directory of frames (30 fps), or a still image / clip.mp4#frame=N, ' +
+        'which is shown to the camera unchanged for --still-seconds (a photo attack).',
+    )
+    .requiredOption('--id <image>', 'reference portrait: image file, or video#frame=N')
+    .requiredOption('--video <file|dir>', 'camera input: video file, directory of frames, or a still (looped)')
+    .option('--nonce <hex>', 'carrier nonce (>= 64 bits of hex): the plan is derived from it')
+    .option('--challenge <steps>', 'explicit plan, comma-separated: blink, turn_left, turn_right, look_up, look_down (subject\'s own left/right)')
+    .option('--fast', 'every frame, as fast as the engine goes (no pacing, no dropped frames)')
+    .option('--max-width <px>', 'downscale camera frames wider than this before analysis', intArg('--max-width', 64))
+    .option('--still-seconds <s>', 'how long a still --video is shown to the camera', intArg('--still-seconds', 1), 10)
+    .option('--variant <name>', 'model weights: float, fp16 or int8', variantArg, 'fp16')
+    .option('--json', 'print the result as JSON (no image, crop or embedding in it)')
+    .action(async (opts: VerifyCliOptions) => {
+      const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'verify' });
+      const ui = screen(process.stderr, true);
+      let engine: Awaited<ReturnType<typeof import('../../models/face-engine.js').createFaceEngine>> | null = null;
+      const ac = new AbortController();
+      const onSignal = () => ac.abort('operator');
+      process.once('SIGINT', onSignal);
+      try {
+        const [{ createFaceEngine }, { verifyFiles, planOf }] = await Promise.all([import('../../models/face-engine.js'), import('../session/verify.js')]);
+        planOf(opts); // usage errors before the models load
+        engine = createFaceEngine({ logger, options: { variant: opts.variant } });
+        await engine.start();
+        const outcome = await verifyFiles(engine, opts, {
+          fast: opts.fast,
+          maxWidth: opts.maxWidth,
+          stillSeconds: opts.stillSeconds,
+          onEffect: (e) => ui.effect(e),
+          onFrame: (i, t) => ui.frame(i, t),
+          signal: ac.signal,
+        });
+        ui.done();
+        logger.info({ verdict: outcome.result.verdict, reasons: outcome.result.reasons }, 'session finished');
+        process.stdout.write(opts.json ? `${JSON.stringify(outcome, null, 2)}\n` : `${formatVerdict(outcome)}\n`);
+        process.exitCode = exitCodeOf(outcome.result);
+      } catch (err) {
+        ui.done();
+        reportError(err, opts.json);
+      } finally {
+        process.off('SIGINT', onSignal);
+        await engine?.stop();
+      }
+    });
+}

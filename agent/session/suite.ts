@@ -1,0 +1,189 @@
+/**
+ * A suite of verification sessions with expected verdicts (`eval sessions`). Tab-separated, one
+ * case per line, `#` comments and a header line allowed:
+ *
+ *   case  kind  id  video  challenge  expected  expected_reason  note
+ *
+ * - kind `session`: a whole session (`verifyFiles`, every frame, `--fast`) with the reference `id`
+ *   (image or `clip.mp4#frame=N`), the camera `video`, and `challenge` (comma-separated steps, or
+ *   `nonce:<hex>`);
+ * - kind `document`: the matching stage only: the reference templates of two documents `id` and
+ *   `video` compared at the session's match threshold (accept, or reject `no_match`).
+ *
+ * A case passes when the verdict is the expected one and, if `expected_reason` is not `-`, the
+ * FIRST reason is that one (the right verdict for the wrong reason fails).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FaceEngine } from '../../models/engine.js';
+import { cosineSimilarity } from '../../models/engine.js';
+import { KioskError, toKioskError } from '../errors.js';
+import type { ReferencePortrait } from '../reference/portrait.js';
+import { resolveSessionConfig, type SessionConfig } from './config.js';
+import { isStepKind } from './plan.js';
+import type { ReasonCode, SessionResult, Verdict } from './types.js';
+import { loadReference, verifyFiles } from './verify.js';
+
+export interface SuiteCase {
+  name: string;
+  kind: 'session' | 'document';
+  id: string;
+  video: string;
+  challenge: string;
+  expected: Verdict;
+  expectedReason: ReasonCode | null;
+  note: string;
+}
+
+export interface CaseOutcome {
+  case: string;
+  kind: SuiteCase['kind'];
+  expected: { verdict: Verdict; reason: ReasonCode | null };
+  actual: { verdict: Verdict | 'error'; reasons: string[] };
+  pass: boolean;
+  /** Scores worth a glance in the table; no embedding. */
+  scores: { match: number | null; attack: number | null; attackSamples: number; motionResidual: number | null; motionSteps: string | null };
+  framesSeen: number | null;
+  error?: { code: string; message: string };
+  note: string;
+}
+
+export interface SuiteReport {
+  cases: CaseOutcome[];
+  passed: number;
+  total: number;
+}
+
+const VERDICTS: readonly Verdict[] = ['accept', 'reject', 'retry'];
+
+/** Parses a suite file's text; throws E_LABELS_INVALID naming the line. */
+export function parseSuite(text: string, file = 'suite'): SuiteCase[] {
+  const out: SuiteCase[] = [];
+  const lines = text.split(/\r?\n/);
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trimEnd();
+    if (line === '' || line.startsWith('#') || (i === 0 && line.startsWith('case\t'))) continue;
+    const cols = line.split('\t');
+    const bad = (what: string) => new KioskError('E_LABELS_INVALID', `line ${i + 1}: ${what}`, { subject: file });
+    if (cols.length < 7) throw bad(`expected at least 7 tab-separated columns, got ${cols.length}`);
+    const [name, kind, id, video, challenge, expected, reason, note = ''] = cols;
+    if (kind !== 'session' && kind !== 'document') throw bad(`kind must be session or document, got "${kind}"`);
+    if (!(VERDICTS as readonly string[]).includes(expected)) throw bad(`expected must be accept, reject or retry, got "${expected}"`);
+    if (kind === 'session' && !challenge.startsWith('nonce:') && !challenge.split(',').every((s) => isStepKind(s.trim()))) {
+      throw bad(`challenge must be step kinds or nonce:<hex>, got "${challenge}"`);
+    }
+    out.push({ name, kind, id, video, challenge, expected: expected as Verdict, expectedReason: reason === '-' ? null : (reason as ReasonCode), note });
+  }
+  if (out.length === 0) throw new KioskError('E_LABELS_INVALID', 'the suite has no cases', { subject: file });
+  return out;
+}
+
+export async function readSuite(path: string): Promise<SuiteCase[]> {
+  return parseSuite(await readFile(path, 'utf8'), path);
+}
+
+export interface SuiteOptions {
+  root: string;
+  /** Downscale camera frames wider than this (the references are never downscaled). */
+  maxWidth?: number;
+  config?: Partial<SessionConfig>;
+  onCase?: (done: number, total: number, name: string) => void;
+}
+
+function judge(c: SuiteCase, verdict: Verdict, reasons: readonly string[]): boolean {
+  return verdict === c.expected && (c.expectedReason === null ? true : reasons[0] === c.expectedReason);
+}
+
+function scoresOf(r: SessionResult): CaseOutcome['scores'] {
+  return {
+    match: r.scores.match.similarity,
+    attack: r.scores.attack.aggregate,
+    attackSamples: r.scores.attack.samples,
+    motionResidual: r.scores.motion.residual,
+    motionSteps: r.scores.motion.steps.length ? r.scores.motion.steps.map((m) => `${m.kind}:${m.residual === null ? '-' : m.residual.toFixed(3)}`).join(' ') : null,
+  };
+}
+
+/** Runs every case with one started engine, in order; a case that errors is reported, not thrown. */
+export async function runSuite(engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>, cases: readonly SuiteCase[], options: SuiteOptions): Promise<SuiteReport> {
+  const cfg = resolveSessionConfig(options.config);
+  const refs = new Map<string, ReferencePortrait>();
+  const reference = async (p: string) => {
+    let r = refs.get(p);
+    if (!r) {
+      r = await loadReference(engine, join(options.root, p));
+      refs.set(p, r);
+    }
+    return r;
+  };
+  const outcomes: CaseOutcome[] = [];
+  try {
+    for (const [i, c] of cases.entries()) {
+      const base = { case: c.name, kind: c.kind, expected: { verdict: c.expected, reason: c.expectedReason }, note: c.note };
+      try {
+        if (c.kind === 'document') {
+          const a = await reference(c.id);
+          const b = await reference(c.video);
+          const similarity = cosineSimilarity(a.template, b.template);
+          const verdict: Verdict = similarity >= cfg.minMatchSimilarity ? 'accept' : 'reject';
+          const reasons = verdict === 'accept' ? [] : ['no_match'];
+          outcomes.push({
+            ...base,
+            actual: { verdict, reasons },
+            pass: judge(c, verdict, reasons),
+            scores: { match: similarity, attack: null, attackSamples: 0, motionResidual: null, motionSteps: null },
+            framesSeen: null,
+          });
+        } else {
+          const challenge = c.challenge.startsWith('nonce:') ? { nonce: c.challenge.slice(6) } : { challenge: c.challenge };
+          const { result } = await verifyFiles(
+            engine,
+            { id: join(options.root, c.id), video: join(options.root, c.video), ...challenge },
+            { fast: true, maxWidth: options.maxWidth, config: options.config },
+          );
+          outcomes.push({
+            ...base,
+            actual: { verdict: result.verdict, reasons: [...result.reasons] },
+            pass: judge(c, result.verdict, result.reasons),
+            scores: scoresOf(result),
+            framesSeen: result.timings.framesSeen,
+          });
+        }
+      } catch (err) {
+        const e = toKioskError(err);
+        outcomes.push({
+          ...base,
+          actual: { verdict: 'error', reasons: [e.code] },
+          pass: false,
+          scores: { match: null, attack: null, attackSamples: 0, motionResidual: null, motionSteps: null },
+          framesSeen: null,
+          error: { code: e.code, message: e.message },
+        });
+      }
+      options.onCase?.(i + 1, cases.length, c.name);
+    }
+  } finally {
+    for (const r of refs.values()) r.template.fill(0);
+    refs.clear();
+  }
+  return { cases: outcomes, passed: outcomes.filter((o) => o.pass).length, total: outcomes.length };
+}
+
+/** The suite as a text table: expected vs actual with reasons and the main scores. */
+export function formatSuite(report: SuiteReport): string {
+  const head = ['case', 'expected', 'actual', 'ok', 'match', 'attack (n)', 'motion', 'frames'];
+  const rows = report.cases.map((o) => [
+    o.case,
+    `${o.expected.verdict}${o.expected.reason ? ` ${o.expected.reason}` : ''}`,
+    `${o.actual.verdict}${o.actual.reasons.length ? ` ${o.actual.reasons.join(',')}` : ''}`,
+    o.pass ? 'yes' : 'NO',
+    o.scores.match === null ? '-' : o.scores.match.toFixed(3),
+    o.scores.attack === null ? '-' : `${o.scores.attack.toFixed(3)} (${o.scores.attackSamples})`,
+    o.scores.motionResidual === null ? '-' : o.scores.motionResidual.toFixed(3),
+    o.framesSeen === null ? '-' : String(o.framesSeen),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const errors = report.cases.filter((o) => o.error).map((o) => `  ${o.case}: ${o.error!.code} ${o.error!.message}`);
+  return [fmt(head), ...rows.map(fmt), `${report.passed}/${report.total} cases as expected`, ...(errors.length ? ['errors:', ...errors] : [])].join('\n');
+}
