@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { reportError } from './exit.js';
+import { KioskError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { EvalDeps } from '../eval/deps.js';
 import { formatMatchReport, formatPadReport, formatVideoReport } from '../eval/format.js';
@@ -98,11 +99,14 @@ function addMatch(parent: Command): Command {
     .requiredOption('--pairs <tsv>', 'pairs file: image_a, image_b, same (1/0), source (e.g. ../shared/data/labels/verify-pairs.tsv)')
     .requiredOption('--root <dir>', 'folder the image paths in the file are relative to (e.g. ../shared/data)')
     .option('--threshold <similarity>', 'also report FNMR and FMR at this cosine similarity (accept when >=)', floatArg('--threshold', -1, 1))
+    .option('--source <text>', 'only the pairs whose source column contains this text (choose a threshold on one source, report on another)')
     .option('--variant <name>', VARIANT_HELP, variantArg, 'float')
     .option('--json', 'print one JSON document (snake_case keys, counts beside every rate)')
-    .action(async (opts: CommonOptions & { pairs: string; threshold?: number }) => {
+    .action(async (opts: CommonOptions & { pairs: string; threshold?: number; source?: string }) => {
       try {
-        const pairs = await readLabelFile(opts.pairs, parseVerifyPairs);
+        const all = await readLabelFile(opts.pairs, parseVerifyPairs);
+        const pairs = opts.source === undefined ? all : all.filter((p) => p.source.includes(opts.source!));
+        if (pairs.length === 0) throw new KioskError('E_USAGE', `no pair's source contains "${opts.source}"`, { subject: opts.pairs });
         const result = await withEngine(opts, (deps) => runMatchEval(pairs, deps, { threshold: opts.threshold }));
         print(opts, 'eval match', opts.pairs, result, formatMatchReport(result.report));
       } catch (err) {

@@ -84,9 +84,14 @@ export function warpAffine(src: RgbImage, m: Affine, outW: number, outH: number,
 export function cropResize(src: RgbImage, box: Box, outW: number, outH: number, fill = 0): RgbImage {
   let img = src;
   let bx = box;
-  while (bx.width / outW >= 4 && bx.height / outH >= 4 && img.width >= 4 && img.height >= 4) {
+  // Halve while the ratio is at least 2: a 2x2 box filter equals bilinear sampling at the new pixel
+  // centres for an exact 2x step, is several times faster, and does not alias on larger steps.
+  while (bx.width / outW >= 2 && bx.height / outH >= 2 && img.width >= 4 && img.height >= 4) {
     img = halve(img);
     bx = { x: bx.x / 2, y: bx.y / 2, width: bx.width / 2, height: bx.height / 2 };
+  }
+  if (bx.x === 0 && bx.y === 0 && bx.width === img.width && bx.height === img.height && img.width === outW && img.height === outH) {
+    return img === src ? { width: outW, height: outH, data: src.data.slice() } : img;
   }
   const sx = bx.width / outW;
   const sy = bx.height / outH;
@@ -138,12 +143,16 @@ export function toPlanar(src: RgbImage, order: ChannelOrder, mean: number, std: 
   const n = src.width * src.height;
   const t = out ?? new Float32Array(n * 3);
   const d = src.data;
-  const [c0, c2] = order === 'rgb' ? [0, 2] : [2, 0];
   const inv = 1 / std;
+  const first = order === 'rgb' ? 0 : 2;
+  const last = 2 - first;
+  // A lookup table turns the per-pixel arithmetic into three loads.
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = (v - mean) * inv;
   for (let i = 0, j = 0; i < n; i++, j += 3) {
-    t[i] = (d[j + c0] - mean) * inv;
-    t[n + i] = (d[j + 1] - mean) * inv;
-    t[2 * n + i] = (d[j + c2] - mean) * inv;
+    t[i] = lut[d[j + first]];
+    t[n + i] = lut[d[j + 1]];
+    t[2 * n + i] = lut[d[j + last]];
   }
   return t;
 }
