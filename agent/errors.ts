@@ -41,7 +41,14 @@ export const ERROR_CODES = [
   'E_COMMAND_INVALID',
   'E_DEVICE',
   'E_CAMERA',
+  'E_CAMERA_VIRTUAL',
   'E_GPIO',
+  // SIM dispenser (device/kiosk): the dispense was not confirmed, and why
+  'E_DISPENSE_TIMEOUT',
+  'E_DISPENSE_JAM',
+  'E_DISPENSER_EMPTY',
+  'E_DISPENSER_BUSY',
+  'E_TAMPERED',
   'E_ABORTED',
   'E_INTERNAL',
 ] as const;

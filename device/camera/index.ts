@@ -1,0 +1,10 @@
+export * from './frame-source.js';
+export { BufferedFrameSource, type SourceCommonOptions } from './base-source.js';
+export { FrameBuffer } from './frame-buffer.js';
+export * from './commands.js';
+export { rgb24, rgbPadded, i420, type PixelLayout } from './pixel-format.js';
+export { identifyV4l2, parseV4l2Info, virtualReason, VIRTUAL_CAMERA_PATTERNS, type IdentifyOptions } from './identity.js';
+export { PipeFrameSource, type PipeSourceOptions, type RestartPolicy } from './pipe-source.js';
+export { createV4l2Source, createRpicamSource, createGstreamerSource } from './sources.js';
+export { ReplayFrameSource, type ReplayOptions } from './replay-source.js';
+export { FakeFrameSource, fakeFrame, type FakeSourceOptions } from './fake-source.js';

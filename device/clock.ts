@@ -1,0 +1,44 @@
+/**
+ * The clock every device component takes in its deps, so that debouncing, hold times, pulses, LED
+ * patterns and restart backoff are tested with a fake clock instead of real sleeps.
+ */
+
+/** An opaque timer handle returned by `Clock.setTimeout`. */
+export type TimerHandle = object;
+
+export interface Clock {
+  /** Monotonic milliseconds (not wall time); only differences are meaningful. */
+  now(): number;
+  /** Calls `fn` once after `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer; a handle that already fired or was cleared is ignored. */
+  clearTimeout(handle: TimerHandle | undefined): void;
+}
+
+/**
+ * The real clock: `performance.now()` and Node timers. Timers are not unref'd: a pending pulse or
+ * restart should keep the process alive, and `stop()` of each component clears its timers.
+ */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
+  clearTimeout(handle) {
+    if (handle) clearTimeout(handle as NodeJS.Timeout);
+  },
+};
+
+/** Resolves after `ms` on `clock`, or rejects with `signal.reason` when aborted first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clock.clearTimeout(handle);
+      reject(signal!.reason);
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
