@@ -61,8 +61,8 @@ t.test('every-frame delivery: nothing dropped; timings and models in the result,
 
 t.test('latest-frame delivery: a slow engine behind a live-rate source drops frames instead of queueing them', async (t) => {
   const events = frameEvents(['turn_right']);
-  const fake = fakeEngine(events, { analyzeDelayMs: 12 });
-  // The source delivers at 30 fps in real time (33 ms) but twice as fast: 16.7 ms per frame.
+  const fake = fakeEngine(events, { analyzeDelayMs: 40 });
+  // The source delivers a 30 fps recording at twice its rate (a frame every 16.7 ms); the engine needs 40 ms per frame.
   const frames = paceFrames(fake.source(), { speed: 2 });
   const res = await runSession({ engine: fake.engine, frames, reference: ALICE }, { plan: planFromSteps(['turn_right']), delivery: 'latest' });
   t.ok(res.timings.framesDropped! > 0, `${res.timings.framesDropped} dropped of ${res.timings.framesReceived}`);
