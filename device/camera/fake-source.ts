@@ -17,10 +17,17 @@ export interface FakeSourceOptions extends SourceCommonOptions {
 
 /** The pattern of generated frame `n`: byte i is (i + n) mod 251, so a misplaced or stale frame shows. */
 export function fakeFrame(width: number, height: number, n: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = (i + n) % 251;
-  return { width, height, data };
+  const size = width * height * 3;
+  let ramp = ramps.get(size);
+  if (!ramp) {
+    ramp = Uint8Array.from({ length: size + 251 }, (_, i) => i % 251);
+    ramps.set(size, ramp);
+  }
+  const k = n % 251;
+  return { width, height, data: ramp.slice(k, k + size) }; // a copy: consumers may keep or modify frames
 }
+
+const ramps = new Map<number, Uint8Array>();
 
 /**
  * A camera in memory with the same behaviour as the real ones (bounded buffer, drops, restart
