@@ -5,6 +5,8 @@ import { register as registerCarrier } from './carrier.js';
 import { register as registerProvision } from './provision.js';
 import { register as registerVerify } from './verify.js';
 import { register as registerEvalSessions } from './eval-sessions.js';
+import { register as registerRun } from './run.js';
+import { register as registerConfig } from './config.js';
 
 /** Every command module exports one `register(program)`; this list is the only place they are named. */
 export function registerCommands(program: Command): void {
@@ -13,4 +15,6 @@ export function registerCommands(program: Command): void {
   registerCarrier(program);
   registerProvision(program);
   registerVerify(program);
+  registerRun(program);
+  registerConfig(program);
 }

@@ -8,12 +8,19 @@ import type { Logger } from '../log.js';
 import type { IncomingCommand } from './mqtt-transport.js';
 
 /** Command bodies. */
-export interface StartSession { nonce: string; session_id?: string; expires_at?: number }
+export interface StartSession {
+  nonce: string; session_id?: string; expires_at?: number;
+  /** Path on the device of the ID portrait (image, or clip.mp4#frame=N) when no document reader hands it over. */
+  reference?: string;
+}
+/** Puts a kiosk that was taken out of service (tamper) back in service. */
+export interface ClearAlarm { note?: string }
 export interface AuthorizeDispense { jti: string; slot?: number }
 export interface ConfigCommand { settings: Record<string, unknown> }
 
 /** Why a command was refused. */
-export type RefusalReason = 'malformed' | 'schema' | 'unknown_command' | 'bad_response_topic' | 'unknown_result' | 'not_accepted' | 'busy' | 'handler_error';
+export type RefusalReason = 'malformed' | 'schema' | 'unknown_command' | 'bad_response_topic' | 'unknown_result' | 'not_accepted' | 'busy' | 'handler_error'
+  | 'expired' | 'already_used' | 'out_of_service' | 'no_reference' | 'still_open';
 
 /** What handlers return: a body for the reply, or a refusal. */
 export type CommandOutcome = { ok: true; body?: Record<string, unknown> } | { ok: false; reason: RefusalReason; detail: string };
@@ -24,6 +31,8 @@ export interface CommandHandlers {
   /** Called only when `jti` names a result of this device whose verdict was accept. */
   authorize_dispense(cmd: AuthorizeDispense): Promise<CommandOutcome>;
   config(cmd: ConfigCommand): Promise<CommandOutcome>;
+  /** Optional: without it `clear_alarm` is an unknown command. */
+  clear_alarm?(cmd: ClearAlarm): Promise<CommandOutcome>;
 }
 
 export interface CommandRouterDeps {
@@ -41,7 +50,7 @@ export interface CommandRouterDeps {
 const SCHEMAS = {
   start_session: {
     type: 'object', additionalProperties: false, required: ['nonce'],
-    properties: { nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' }, session_id: { type: 'string', maxLength: 128 }, expires_at: { type: 'integer', minimum: 0 } },
+    properties: { nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' }, session_id: { type: 'string', maxLength: 128 }, expires_at: { type: 'integer', minimum: 0 }, reference: { type: 'string', minLength: 1, maxLength: 4096 } },
   },
   authorize_dispense: {
     type: 'object', additionalProperties: false, required: ['jti'],
@@ -50,6 +59,10 @@ const SCHEMAS = {
   config: {
     type: 'object', additionalProperties: false, required: ['settings'],
     properties: { settings: { type: 'object', maxProperties: 64 } },
+  },
+  clear_alarm: {
+    type: 'object', additionalProperties: false,
+    properties: { note: { type: 'string', maxLength: 256 } },
   },
 } as const;
 
@@ -112,6 +125,10 @@ export class CommandRouter {
         return await this.deps.handlers.authorize_dispense(body as AuthorizeDispense);
       }
       if (name === 'start_session') return await this.deps.handlers.start_session(body as StartSession);
+      if (name === 'clear_alarm') {
+        const clear = this.deps.handlers.clear_alarm;
+        return clear ? await clear.call(this.deps.handlers, body as ClearAlarm) : refuse('unknown_command', 'clear_alarm is not handled here');
+      }
       return await this.deps.handlers.config(body as ConfigCommand);
     } catch (err) {
       return refuse('handler_error', (err as Error).message);

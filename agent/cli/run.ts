@@ -1,0 +1,68 @@
+/**
+ * `kiosk-agent run [--config <file>] [--video <file>]`: the daemon. Without --config it runs the
+ * embedded defaults: a simulated kiosk (in-memory GPIO driven from the local API or the terminal,
+ * the first camera found or the --video recording, results kept in the outbox when no broker is
+ * configured). An invalid config refuses to start naming the key (E_CONFIG_INVALID, exit 2).
+ */
+import type { Command } from 'commander';
+import { simulatedConfig } from '../config/defaults.js';
+import { loadConfigFile } from '../config/load.js';
+import type { KioskConfig } from '../config/types.js';
+import { createLogger } from '../log.js';
+import { reportError } from './exit.js';
+
+interface RunOptions { config?: string; video?: string; state?: string }
+
+/** Applies --video and --state over a loaded config. */
+function withFlags(cfg: KioskConfig, o: RunOptions): KioskConfig {
+  const out = { ...cfg };
+  if (o.state) out.stateDir = o.state;
+  if (o.video) out.camera = { ...cfg.camera, kind: 'replay', path: o.video, allowVirtual: true };
+  return out;
+}
+
+export function register(program: Command): Command {
+  return program
+    .command('run')
+    .summary('run the kiosk daemon (without --config: a simulated kiosk)')
+    .description(
+      'Runs the kiosk agent: camera, face engine, sessions, signed results through the outbox to the broker, ' +
+        'carrier commands, SIM dispenser, tamper alarm, health (systemd notify, loopback /metrics and /health). ' +
+        'Without --config it starts a simulated kiosk and says what it simulates. Config keys: `kiosk-agent config schema`.',
+    )
+    .option('--config <file>', 'JSON config file (see `kiosk-agent config schema`)')
+    .option('--video <file>', 'replay this recording as the camera (implies camera.allowVirtual)')
+    .option('--state <dir>', 'state directory (overrides stateDir)')
+    .action(async (o: RunOptions) => {
+      let logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info' });
+      try {
+        const cfg = withFlags(o.config ? await loadConfigFile(o.config) : simulatedConfig({ video: o.video, stateDir: o.state }), o);
+        logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? cfg.log.level });
+        if (!o.config) logger.warn('no --config: starting the embedded simulated kiosk');
+        const [{ buildDaemonDeps }, { KioskDaemon }, { FakeGpioPort }, { terminalKeys }] = await Promise.all([
+          import('../daemon/build.js'), import('../daemon/daemon.js'), import('../../device/gpio/fake-gpio.js'), import('../daemon/sim.js'),
+        ]);
+        const deps = await buildDaemonDeps(cfg, logger);
+        const daemon = new KioskDaemon(deps);
+        let stopping: Promise<void> | undefined;
+        let removeKeys = () => {};
+        const shutdown = (signal: string) => {
+          stopping ??= (async () => {
+            logger.info({ signal }, 'stopping');
+            removeKeys();
+            await daemon.stop();
+            logger.flush();
+            process.exit(0);
+          })();
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+        await daemon.start();
+        if (cfg.simulate && cfg.sim.terminal && deps.gpio instanceof FakeGpioPort) removeKeys = terminalKeys(deps.gpio, process.stdin, () => shutdown('terminal'), logger);
+      } catch (err) {
+        logger.flush();
+        reportError(err);
+        process.exit(process.exitCode ?? 2);
+      }
+    });
+}

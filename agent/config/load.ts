@@ -1,0 +1,88 @@
+/**
+ * Loading the config: JSON file -> schema (types, ranges, unknown keys, defaults filled in) ->
+ * the modules' own checks (pin map, kiosk pins, session thresholds, abuse limit). The first problem
+ * refuses the start with E_CONFIG_INVALID naming the key, e.g. `camera.width` or `gpio.pins.tamper.line`.
+ */
+import { readFile } from 'node:fs/promises';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { validatePinMap } from '../../device/gpio/gpio-port.js';
+import { validateKioskPins } from '../../device/kiosk/config.js';
+import { KioskError } from '../errors.js';
+import { createAbuseState } from '../session/abuse.js';
+import { resolveSessionConfig } from '../session/config.js';
+import { configSchema } from './schema.js';
+import type { KioskConfig } from './types.js';
+
+let validator: ValidateFunction | undefined;
+
+function compile(): ValidateFunction {
+  if (validator) return validator;
+  const ajv = new Ajv({ allErrors: false, strict: true, useDefaults: true });
+  ajv.addKeyword({ keyword: 'unit', schemaType: 'string' });
+  validator = ajv.compile(configSchema());
+  return validator;
+}
+
+function keyOf(e: ErrorObject): string {
+  const path = e.instancePath.split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'additionalProperties') path.push(String((e.params as { additionalProperty: string }).additionalProperty));
+  if (e.keyword === 'required') path.push(String((e.params as { missingProperty: string }).missingProperty));
+  return path.join('.') || '(root)';
+}
+
+function describe(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') return 'is not a setting';
+  if (e.keyword === 'required') return 'is required';
+  if (e.keyword === 'enum') return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  return e.message ?? 'is invalid';
+}
+
+function invalid(key: string, why: string): never {
+  throw new KioskError('E_CONFIG_INVALID', `config key ${key} ${why}`, { subject: key });
+}
+
+/** Validates a parsed config object and fills in defaults; throws E_CONFIG_INVALID naming the first bad key. */
+export function validateConfig(input: unknown): KioskConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) invalid('(root)', 'must be a JSON object');
+  const cfg = structuredClone(input) as Record<string, unknown>;
+  const validate = compile();
+  if (!validate(cfg)) {
+    const e = validate.errors![0];
+    invalid(keyOf(e), describe(e));
+  }
+  const c = cfg as unknown as KioskConfig;
+  for (const [name, pin] of Object.entries(c.gpio.pins)) {
+    const l = pin.line as Record<string, unknown>;
+    if (('bcm' in l) === ('chip' in l || 'offset' in l)) invalid(`gpio.pins.${name}.line`, 'must be {"bcm": N} or {"chip": "<label>", "offset": N}');
+  }
+  validatePinMap(c.gpio.pins);
+  validateKioskPins(c.gpio.pins);
+  if (c.dispenser.confirmTimeoutMs < c.dispenser.pulseMs) invalid('dispenser.confirmTimeoutMs', 'must be at least dispenser.pulseMs');
+  c.session = resolveSessionConfig(c.session);
+  createAbuseState(c.abuse);
+  if (c.camera.restartCapMs < c.camera.restartBaseMs) invalid('camera.restartCapMs', 'must be at least camera.restartBaseMs');
+  if ((c.camera.kind === 'replay' || c.camera.kind === 'ffmpeg') && !c.camera.path) invalid('camera.path', `is required for camera.kind "${c.camera.kind}"`);
+  if (c.camera.kind === 'gstreamer' && !c.camera.pipeline.trim()) invalid('camera.pipeline', 'is required for camera.kind "gstreamer"');
+  if (c.transport.url && !/^mqtts:\/\/[^\s/]+/.test(c.transport.url)) invalid('transport.url', 'must be an mqtts:// URL (mutual TLS)');
+  if (c.transport.backoffBaseMs > c.transport.backoffCapMs) invalid('transport.backoffCapMs', 'must be at least transport.backoffBaseMs');
+  if (c.gpio.driver === 'fake' && !c.simulate) invalid('gpio.driver', 'may be "fake" only on a simulated kiosk (simulate: true)');
+  return c;
+}
+
+/** Reads and validates a JSON config file. */
+export async function loadConfigFile(path: string, overrides: (raw: Record<string, unknown>) => void = () => {}): Promise<KioskConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new KioskError('E_CONFIG_INVALID', `cannot read the config file: ${(err as Error).message}`, { subject: path, cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new KioskError('E_CONFIG_INVALID', `the config file is not JSON: ${(err as Error).message}`, { subject: path, cause: err });
+  }
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) overrides(raw as Record<string, unknown>);
+  return validateConfig(raw);
+}

@@ -1,0 +1,96 @@
+/**
+ * Real components from config, for `kiosk-agent run`: the only place that constructs them. Tests
+ * build `DaemonDeps` themselves (or call this and replace a part, e.g. the fake GPIO they drive).
+ */
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
+import { OnoffGpioPort } from '../../device/gpio/onoff-gpio.js';
+import { SystemdNotifier } from '../../device/systemd/notify.js';
+import { createFaceEngine } from '../../models/face-engine.js';
+import { CarrierCa } from '../../provisioning/ca.js';
+import { FileKeyStore, writeFileAtomic } from '../../provisioning/file-key-store.js';
+import { createCsr, parseCertificate, type x509 } from '../../provisioning/x509.js';
+import type { KioskConfig } from '../config/types.js';
+import { KioskError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { MqttTransport } from '../transport/mqtt-transport.js';
+import { createCamera } from './camera.js';
+import type { DaemonDeps } from './daemon.js';
+import { Ledger } from './ledger.js';
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** Paths of the provisioned files (`kiosk-agent provision` writes them into the state directory). */
+export function identityFiles(cfg: KioskConfig): { ca: string; cert: string; key: string } {
+  const t = cfg.transport;
+  return { ca: t.caFile || join(cfg.stateDir, 'ca.crt'), cert: t.certFile || join(cfg.stateDir, 'device.crt'), key: t.keyFile || join(cfg.stateDir, 'device.key') };
+}
+
+/**
+ * The device certificate: the provisioned one, or on a simulated kiosk without one a certificate
+ * from a local simulation CA in `<stateDir>/sim-ca` (trusted by nobody; results still are real JWS).
+ */
+async function certificateFor(cfg: KioskConfig, keyStore: FileKeyStore, files: { cert: string }, logger: Logger): Promise<x509.X509Certificate> {
+  if (await exists(files.cert)) return parseCertificate(await readFile(files.cert, 'utf8'), files.cert);
+  if (!cfg.simulate) throw new KioskError('E_CERTIFICATE', 'no device certificate: run `kiosk-agent provision` first', { subject: files.cert });
+  const dir = join(cfg.stateDir, 'sim-ca');
+  const certPath = join(dir, `${cfg.deviceId}.crt`);
+  if (await exists(certPath)) return parseCertificate(await readFile(certPath, 'utf8'), certPath);
+  await keyStore.start();
+  const ca = (await exists(join(dir, 'ca.crt'))) ? await CarrierCa.open(dir) : await CarrierCa.init(dir, 'Kiosk Simulation CA (not trusted)');
+  const cert = await ca.signCsr(await createCsr(keyStore, cfg.deviceId), { profile: 'device' });
+  await writeFileAtomic(certPath, cert.toString('pem'));
+  logger.warn({ certificate: certPath }, 'simulated kiosk: results are signed with a certificate of a local simulation CA that no carrier trusts');
+  return cert;
+}
+
+/** Everything the daemon needs, from config. `video` (the --video flag) replays a recording as the camera. */
+export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise<DaemonDeps> {
+  const files = identityFiles(cfg);
+  const keyStore = new FileKeyStore({ path: files.key, create: cfg.simulate });
+  const certificate = await certificateFor(cfg, keyStore, files, logger);
+  const { source: camera, describe } = await createCamera(cfg, logger);
+  const gpio = cfg.gpio.driver === 'fake'
+    ? new FakeGpioPort({ pins: cfg.gpio.pins })
+    : new OnoffGpioPort({ pins: cfg.gpio.pins, sysfsRoot: cfg.gpio.sysfsRoot });
+  let transport: MqttTransport | undefined;
+  if (cfg.transport.url) {
+    const [ca, cert, key] = await Promise.all([files.ca, files.cert, files.key].map((p) => readFile(p).catch((err: Error) => {
+      throw new KioskError('E_CONFIG_INVALID', `cannot read ${p}: ${err.message}`, { subject: 'transport', cause: err });
+    })));
+    transport = new MqttTransport({
+      logger: logger.child({ component: 'transport' }),
+      options: {
+        url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key,
+        keepaliveSec: cfg.transport.keepaliveSec, telemetryExpirySec: cfg.transport.telemetryExpirySec,
+        backoff: { baseMs: cfg.transport.backoffBaseMs, capMs: cfg.transport.backoffCapMs },
+      },
+    });
+  }
+  if (cfg.simulate) {
+    logger.warn({
+      gpio: cfg.gpio.driver === 'fake' ? 'in memory (drive it with POST /sim/presence, /sim/tamper, /sim/confirm or the terminal keys)' : cfg.gpio.driver,
+      camera: describe,
+      broker: cfg.transport.url || 'none: results stay in the outbox',
+      reference: cfg.reference.source || 'none configured: give `reference` in start_session',
+    }, 'SIMULATED KIOSK: nothing here is a real kiosk');
+  } else {
+    logger.info({ camera: describe, gpio: cfg.gpio.driver }, 'kiosk hardware');
+  }
+  return {
+    config: cfg,
+    logger,
+    engine: createFaceEngine({ logger: logger.child({ component: 'engine' }), modelsDir: cfg.engine.modelsDir || undefined, options: { variant: cfg.engine.variant, threads: cfg.engine.threads } }),
+    camera,
+    gpio,
+    keyStore,
+    keyFile: files.key,
+    certificate,
+    transport,
+    outbox: new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db'), limits: cfg.outbox }),
+    ledger: new Ledger({ path: join(cfg.stateDir, 'results.db') }),
+    notifier: new SystemdNotifier(),
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Dispensing on the carrier's word only: an `authorize_dispense` naming an accepted result of this
+ * kiosk, arriving within `dispenser.authorizeWithinMs` of it, claims that result once (ledger
+ * transaction) and pulses the dispenser; the card-out sensor confirms it (`dispensed`) or it is
+ * reported failed (`dispense_failed`). A claimed result never dispenses again, even after a failure:
+ * the carrier runs a new session (a card may have left without the sensor seeing it).
+ */
+import type { EventEmitter } from 'node:events';
+import type { KioskHardware } from '../../device/kiosk/kiosk.js';
+import { toKioskError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { AuthorizeDispense, CommandOutcome } from '../transport/commands.js';
+import type { DaemonEvents } from './events.js';
+import type { Ledger } from './ledger.js';
+
+export interface DispenseDeps {
+  kiosk: KioskHardware;
+  ledger: Ledger;
+  authorizeWithinMs: number;
+  bus: EventEmitter<DaemonEvents>;
+  logger: Logger;
+  inService: () => boolean;
+}
+
+export class DispenseController {
+  dispensed = 0;
+  failed = 0;
+
+  constructor(private readonly deps: DispenseDeps) {}
+
+  async authorize(cmd: AuthorizeDispense): Promise<CommandOutcome> {
+    const { kiosk, ledger, bus, logger } = this.deps;
+    if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service' };
+    const claim = ledger.claim(cmd.jti, this.deps.authorizeWithinMs);
+    if (!claim.ok) return { ok: false, reason: claim.reason, detail: claim.detail };
+    bus.emit('dispense_started', { jti: cmd.jti });
+    try {
+      const r = await kiosk.dispense();
+      ledger.finish(cmd.jti, 'dispensed');
+      this.dispensed++;
+      bus.emit('dispensed', { jti: cmd.jti, confirmMs: r.confirmMs });
+      return { ok: true, body: { state: 'dispensed', confirm_ms: r.confirmMs } };
+    } catch (err) {
+      const e = toKioskError(err, 'E_DEVICE', 'dispenser');
+      ledger.finish(cmd.jti, 'failed', e.code);
+      this.failed++;
+      logger.error({ jti: cmd.jti, err: e.toJSON() }, 'dispense failed');
+      bus.emit('dispense_failed', { jti: cmd.jti, code: e.code, message: e.message });
+      return { ok: true, body: { state: 'failed', code: e.code } };
+    }
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * One verification session at a time. A session starts from a carrier `start_session` (its nonce)
+ * or from a customer's arrival (after `flow.carrierNonceWaitMs` without a command: the device draws
+ * the nonce and says so). It runs on the camera with the ID portrait, and its result is signed and
+ * recorded (ledger, then outbox) before anything is published. Cancellable at once (tamper,
+ * customer left, timeout, shutdown) through one AbortController.
+ */
+import { randomUUID } from 'node:crypto';
+import { resolve, sep } from 'node:path';
+import type { EventEmitter } from 'node:events';
+import type { FaceEngine } from '../../models/engine.js';
+import type { FrameSource } from '../../device/camera/frame-source.js';
+import type { KioskHardware } from '../../device/kiosk/kiosk.js';
+import { toKioskError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Outbox } from '../outbox/outbox.js';
+import { buildReference } from '../reference/portrait.js';
+import { loadStill, parseStillSpec } from '../reference/source.js';
+import type { AbuseLimiter } from '../session/abuse-limiter.js';
+import { derivePlan, drawNonce } from '../session/plan.js';
+import { runSession } from '../session/runner.js';
+import type { CancelReason, SessionResult } from '../session/types.js';
+import type { CommandOutcome } from '../transport/commands.js';
+import type { ResultSigner } from '../transport/result-signer.js';
+import type { KioskConfig } from '../config/types.js';
+import type { DaemonEvents } from './events.js';
+import type { Ledger } from './ledger.js';
+
+export interface SessionControllerDeps {
+  config: KioskConfig;
+  engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>;
+  camera: FrameSource;
+  kiosk: KioskHardware;
+  signer: () => ResultSigner;
+  outbox: Outbox;
+  ledger: Ledger;
+  resultTopic: string;
+  abuse: AbuseLimiter;
+  bus: EventEmitter<DaemonEvents>;
+  logger: Logger;
+  /** False while the kiosk is out of service. */
+  inService: () => boolean;
+  /** Called with each finished session's figures (metrics). */
+  onFinished?: (result: SessionResult, jti: string | null) => void;
+}
+
+/** What starts a session. */
+export interface SessionRequest {
+  trigger: 'presence' | 'command';
+  /** The carrier's nonce; absent: the device draws one. */
+  nonce?: string;
+  /** Portrait path from the command (checked against `reference.allowedDirs`). */
+  reference?: string;
+  sessionId?: string;
+}
+
+interface Running {
+  id: string;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class SessionController {
+  private current?: Running;
+  private starting = false;
+
+  constructor(private readonly deps: SessionControllerDeps) {}
+
+  /** True while a session is starting or running. */
+  get busy(): boolean {
+    return this.starting || this.current !== undefined;
+  }
+
+  get sessionId(): string | undefined {
+    return this.current?.id;
+  }
+
+  /** Resolves when the running session (if any) has finished and its result is stored. */
+  async idle(): Promise<void> {
+    await this.current?.done;
+  }
+
+  /** Cancels the running session with `reason` (kept in its result). */
+  abort(reason: CancelReason): void {
+    if (this.current && !this.current.abort.signal.aborted) {
+      this.deps.logger.warn({ sessionId: this.current.id, reason }, 'session cancelled');
+      this.current.abort.abort(reason);
+    }
+  }
+
+  /**
+   * Starts a session; resolves once it runs (the reference is loaded and the plan derived) with the
+   * command's reply, or a refusal (busy, out of service, no reference).
+   */
+  async request(req: SessionRequest): Promise<CommandOutcome> {
+    const { config, logger } = this.deps;
+    if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service until the carrier clears the alarm' };
+    if (this.busy) return { ok: false, reason: 'busy', detail: `a session is running (${this.current?.id ?? 'starting'})` };
+    this.starting = true;
+    try {
+      const spec = this.referenceSpec(req.reference);
+      if ('reason' in spec) return { ok: false, ...spec };
+      const nonceSource = req.nonce ? 'carrier' : 'device';
+      const nonce = req.nonce ?? drawNonce();
+      if (!req.nonce) logger.warn({ trigger: req.trigger }, 'no carrier nonce: the device drew its own (nonceSource "device"); the carrier must accept device nonces for this result to count');
+      const plan = derivePlan(nonce, { nonceSource });
+      let reference;
+      try {
+        reference = await buildReference(this.deps.engine, await loadStill(spec.path), { subject: spec.path });
+      } catch (err) {
+        const e = toKioskError(err, 'E_INPUT_UNREADABLE', spec.path);
+        return { ok: false, reason: 'no_reference', detail: `${e.code}: ${e.message}` };
+      }
+      const id = req.sessionId ?? randomUUID();
+      const abort = new AbortController();
+      const running: Running = { id, abort, done: Promise.resolve() };
+      running.done = this.run(running, nonce, plan, reference).finally(() => {
+        if (this.current === running) this.current = undefined;
+      });
+      this.current = running;
+      this.deps.bus.emit('session_started', { sessionId: id, trigger: req.trigger, nonceSource, steps: plan.steps.length });
+      return { ok: true, body: { session_id: id, nonce_source: nonceSource, ...(nonceSource === 'device' ? { nonce } : {}), steps: plan.steps.length } };
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private referenceSpec(fromCommand?: string): { path: string } | { reason: 'no_reference'; detail: string } {
+    const { reference } = this.deps.config;
+    if (fromCommand !== undefined) {
+      const file = resolve(parseStillSpec(fromCommand).path);
+      const allowed = reference.allowedDirs.some((d) => file.startsWith(resolve(d) + sep));
+      if (!allowed) return { reason: 'no_reference', detail: 'the reference path is not inside reference.allowedDirs' };
+      return { path: fromCommand };
+    }
+    if (!reference.source) return { reason: 'no_reference', detail: 'no ID portrait: give `reference` in start_session or set reference.source' };
+    return { path: reference.source };
+  }
+
+  private async run(running: Running, nonce: string, plan: ReturnType<typeof derivePlan>, reference: Awaited<ReturnType<typeof buildReference>>): Promise<void> {
+    const { config, camera, kiosk, logger } = this.deps;
+    const log = logger.child({ sessionId: running.id });
+    const signal = running.abort.signal;
+    const timeout = setTimeout(() => this.abort('timeout'), config.flow.maxSessionMs);
+    const perSession = config.camera.capture === 'session';
+    let result: SessionResult | undefined;
+    try {
+      kiosk.setStatus('busy');
+      if (perSession) await camera.start();
+      result = await kiosk.withRingLight(() => runSession(
+        {
+          engine: this.deps.engine,
+          frames: camera.frames(signal),
+          reference: reference.template,
+          referenceId: reference.templateId,
+          abuse: this.deps.abuse,
+          signal,
+          onEffect: (e) => { if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt'); },
+        },
+        { plan, config: config.session, delivery: config.flow.delivery },
+      ));
+    } catch (err) {
+      log.error({ err: toKioskError(err).toJSON() }, 'session failed before a verdict');
+    } finally {
+      clearTimeout(timeout);
+      reference.template.fill(0);
+      if (perSession) await camera.stop().catch(() => undefined);
+    }
+    let jti: string | null = null;
+    if (result) {
+      try {
+        jti = await this.store(running.id, nonce, result);
+      } catch (err) {
+        log.error({ err: toKioskError(err).toJSON() }, 'the result could not be signed or stored');
+      }
+      this.deps.bus.emit('session_finished', { sessionId: running.id, jti, verdict: result.verdict, reasons: result.reasons, cancelReason: result.cancelReason });
+      this.deps.onFinished?.(result, jti);
+    }
+    if (this.deps.inService()) kiosk.setStatus(result ? 'idle' : 'error');
+  }
+
+  /** Signs the result, records it in the ledger, then stores it in the outbox (the relay publishes it). */
+  private async store(sessionId: string, nonce: string, result: SessionResult): Promise<string> {
+    const id = this.deps.camera.identity;
+    const camera = id ? { kind: id.kind, driver: id.driver ?? null, card: id.card ?? null, bus: id.bus ?? null, virtual: id.virtual } : null;
+    const signed = await this.deps.signer().sign(nonce, { ...result, session_id: sessionId, camera } as unknown as Parameters<ResultSigner['sign']>[1]);
+    this.deps.ledger.record(signed.jti, result.verdict);
+    const stored = await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
+    this.deps.logger.info({ sessionId, jti: signed.jti, verdict: result.verdict, reasons: result.reasons, outboxId: stored.id }, 'result signed and stored in the outbox');
+    return signed.jti;
+  }
+}

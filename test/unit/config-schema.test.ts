@@ -1,0 +1,83 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateConfig, loadConfigFile } from '../../agent/config/load.js';
+import { configSchema } from '../../agent/config/schema.js';
+import { schemaMarkdown, schemaRows } from '../../agent/config/format.js';
+import { undocumentedSessionKeys } from '../../agent/config/session-keys.js';
+import { simulatedConfig } from '../../agent/config/defaults.js';
+import { DEFAULT_SESSION_CONFIG } from '../../agent/session/config.js';
+import { DEFAULT_KIOSK_TIMINGS } from '../../device/kiosk/config.js';
+import { isKioskError } from '../../agent/errors.js';
+
+const subjectOf = (input: unknown): string | undefined => {
+  try {
+    validateConfig(input);
+  } catch (err) {
+    if (isKioskError(err, 'E_CONFIG_INVALID')) return err.subject;
+    throw err;
+  }
+  return undefined;
+};
+
+t.test('every key has a type, a default, a unit and a description', async (t) => {
+  const rows = schemaRows(configSchema());
+  t.ok(rows.length > 80, `${rows.length} keys`);
+  for (const r of rows) {
+    if (!r.type || r.default === '' || !r.unit || !r.description) t.fail(`incomplete: ${JSON.stringify(r)}`);
+  }
+  t.same(undocumentedSessionKeys(), [], 'every session threshold is described in agent/config/session-keys.ts');
+  t.match(schemaMarkdown(configSchema()), /\| `camera\.width` \| integer \| `640` \| px \|/);
+});
+
+t.test('defaults are the owning modules\' defaults, not copies', async (t) => {
+  const c = validateConfig({});
+  t.same(c.session, DEFAULT_SESSION_CONFIG);
+  t.equal(c.dispenser.pulseMs, DEFAULT_KIOSK_TIMINGS.pulseMs);
+  t.equal(c.kiosk.arriveMs, DEFAULT_KIOSK_TIMINGS.arriveMs);
+  t.equal(c.gpio.pins.presence.line && 'bcm' in c.gpio.pins.presence.line ? c.gpio.pins.presence.line.bcm : -1, 17);
+  t.equal(c.outbox.maxMessages, 10000);
+  t.equal(c.transport.url, '', 'no broker by default');
+  const a = validateConfig({}); a.gpio.pins.presence.activeLow = true;
+  t.notOk(validateConfig({}).gpio.pins.presence.activeLow, 'defaults are not shared between loads');
+});
+
+t.test('an invalid config names the key', async (t) => {
+  t.equal(subjectOf({ camera: { width: 'wide' } }), 'camera.width', 'wrong type');
+  t.equal(subjectOf({ camera: { widht: 640 } }), 'camera.widht', 'unknown key');
+  t.equal(subjectOf({ camera: { kind: 'webcam' } }), 'camera.kind', 'not in the enum');
+  t.equal(subjectOf({ camera: { kind: 'replay' } }), 'camera.path', 'replay needs a path');
+  t.equal(subjectOf({ session: { turnYawDeg: 120 } }), 'session.turnYawDeg', 'session range from resolveSessionConfig');
+  t.equal(subjectOf({ session: { neutralMaxDeg: 30 } }), 'session.neutralMaxDeg', 'cross-key session check');
+  t.equal(subjectOf({ abuse: { maxFailures: 0 } }), 'abuse.maxFailures');
+  t.equal(subjectOf({ dispenser: { pulseMs: 500, confirmTimeoutMs: 100 } }), 'dispenser.confirmTimeoutMs');
+  t.equal(subjectOf({ transport: { url: 'mqtt://broker:1883' } }), 'transport.url', 'mutual TLS only');
+  t.equal(subjectOf({ gpio: { driver: 'fake' } }), 'gpio.driver', 'fake GPIO only on a simulated kiosk');
+  t.equal(subjectOf({ gpio: { pins: { presence: { line: { bcm: 17 }, direction: 'in' } } } }), 'gpio.pins.tamper', 'a required kiosk pin is missing');
+  t.equal(subjectOf({ gpio: { pins: { presence: { line: { bcm: 17, chip: 'x', offset: 1 }, direction: 'in' } } } }), 'gpio.pins.presence.line');
+  t.equal(subjectOf({ health: { httpPort: 70000 } }), 'health.httpPort');
+  t.equal(subjectOf({ deviceId: 'Kiosk 1' }), 'deviceId');
+  t.equal(subjectOf([]), '(root)');
+});
+
+t.test('files: unreadable and non-JSON files are E_CONFIG_INVALID naming the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, '{ "camera": ');
+  await t.rejects(loadConfigFile(bad), { code: 'E_CONFIG_INVALID', subject: bad });
+  await t.rejects(loadConfigFile(join(dir, 'missing.json')), { code: 'E_CONFIG_INVALID' });
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ deviceId: 'kiosk-042', camera: { kind: 'v4l2', device: '/dev/video2' } }));
+  const c = await loadConfigFile(good);
+  t.equal(c.camera.device, '/dev/video2');
+  t.equal(c.camera.fps, 30);
+});
+
+t.test('the embedded defaults are a simulated kiosk', async (t) => {
+  const c = simulatedConfig({ video: 'clip.mp4', stateDir: '/tmp/x' });
+  t.equal(c.simulate, true);
+  t.equal(c.gpio.driver, 'fake');
+  t.match(c.camera, { kind: 'replay', path: 'clip.mp4', allowVirtual: true });
+  t.equal(simulatedConfig({ stateDir: '/tmp/x' }).camera.kind, 'auto');
+});
