@@ -90,7 +90,7 @@ function addMatch(parent: Command): Command {
     .command('match')
     .summary('1:1 matching accuracy on labelled image pairs')
     .description(
-      'Embeds the largest face of every distinct image once, scores each pair by cosine similarity, and reports ' +
+      'Embeds the primary face (most confident, then largest) of every distinct image once, scores each pair by cosine similarity, and reports ' +
         'AUC, EER (with its threshold), TAR at FAR 1% and 0.1%, and FNMR/FMR at --threshold, all with counts. ' +
         'TAR at FAR x uses the smallest observed similarity whose FAR on these impostor pairs is <= x; the FAR ' +
         'it achieves is printed beside it. Images without a face are failures to detect (FTD): counted, listed, ' +
@@ -120,7 +120,7 @@ function addPad(parent: Command): Command {
     .command('pad')
     .summary('presentation-attack detection: APCER per species, BPCER, AUC')
     .description(
-      'Scores the largest face of every labelled image with the presentation-attack model (higher = attack). ' +
+      'Scores the primary face (most confident, then largest) of every labelled image with the presentation-attack model (higher = attack). ' +
         'Reports AUC over all images, then splits the SUBJECTS in two disjoint halves (NUAA: the folder under ' +
         'ClientFace/ImposterFace; any other set is one subject): the threshold is chosen on one half as the ' +
         'lowest with BPCER <= --bpcer there, and APCER per species and BPCER (ISO/IEC 30107-3) are reported on ' +

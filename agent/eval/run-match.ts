@@ -1,6 +1,6 @@
 /**
  * `eval match`: 1:1 verification accuracy on labelled pairs. Each distinct image is embedded
- * once (largest face); images without a face are failures to detect (FTD), counted and listed,
+ * once (primary face: most confident, then largest); images without a face are failures to detect (FTD), counted and listed,
  * and the pairs that use them are left out of the rates (and counted as left out).
  */
 import { cosineSimilarity } from '../../models/engine.js';

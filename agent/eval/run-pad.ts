@@ -71,7 +71,7 @@ function fold(calibration: readonly ScoredRow[], test: readonly ScoredRow[], sub
   };
 }
 
-/** Scores each image's largest face, then reports AUC and the two cross-subject folds. */
+/** Scores each image's primary face (most confident, then largest), then reports AUC and the two cross-subject folds. */
 export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, options: PadEvalOptions = {}): Promise<PadReport> {
   const bpcerMax = options.bpcerTarget ?? 0.05;
   const scored: ScoredRow[] = [];

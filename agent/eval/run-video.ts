@@ -72,7 +72,7 @@ function add(a: EventCounts, b: EventCounts): EventCounts {
 
 const ZERO: EventCounts = { labelled: 0, detected: 0, matched: 0, missed: 0, false: 0, wrong_direction: 0 };
 
-/** Per-frame signals of the largest face; frames without a face become gaps. */
+/** Per-frame signals of the primary face (most confident, then largest); frames without a face become gaps. */
 async function sampleVideo(deps: EvalDeps, video: string): Promise<FrameSample[]> {
   const samples: FrameSample[] = [];
   for await (const frame of deps.frames(video)) {
