@@ -71,8 +71,9 @@ export function formatVerdict(outcome: VerifyOutcome): string {
     `motion: residual ${f3(s.motion.residual)} (${s.motion.steps.map((m) => `${m.kind} ${f3(m.residual)}`).join(', ') || 'no move'}; planar below ${s.motion.planarThreshold})`,
     `reference: ${outcome.reference.interEyePx} px between the eyes, sharpness ${outcome.reference.sharpness}, ${outcome.reference.facesFound} face(s) found${outcome.reference.ignored.length ? `, ${outcome.reference.ignored.length} ignored (${outcome.reference.ignored.map((g) => g.reason).join(', ')})` : ''}`,
     `timings: ${r.timings.framesSeen} frames analysed, ${r.timings.framesDropped ?? 0} dropped; analyze median ${r.timings.analyzeMs?.median ?? '-'} ms (p95 ${r.timings.analyzeMs?.p95 ?? '-'}); ` +
-      `verdict ${r.timings.challengeDoneAtMs !== null ? `${((r.timings.finishedAtMs - r.timings.challengeDoneAtMs) / 1000).toFixed(2)} s after the last step (recording time), ` : ''}` +
-      `${r.timings.verdictAfterLastStepMs ?? '-'} ms of wall time after it`,
+      (r.timings.lastStepToVerdictMs !== null
+        ? `verdict ${r.timings.lastStepToVerdictMs.toFixed(0)} ms of recording time after the frame of the last step, ${r.timings.lastStepToVerdictWallMs ?? '-'} ms of wall time`
+        : 'challenge not completed'),
     `models: ${(r.models ?? []).map((m) => `${m.id}@${m.sha256.slice(0, 12)}`).join(' ')}`,
   ];
   return lines.join('\n');

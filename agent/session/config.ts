@@ -75,13 +75,27 @@ export interface SessionConfig {
   // --- captures for the decision path
   /** Least time between two challenge-phase captures, ms. */
   captureIntervalMs: number;
-  /** Most decision-path runs per session (anchor + challenge + final). */
+  /** Most decision-path runs per session (anchor, challenge, step and final captures). */
   maxDecisions: number;
-  /** Frontal captures after the last step. */
+  /**
+   * Decisions the interval captures of the challenge leave unused, for the end of the session:
+   * frontal or attack samples still missing after the last step (`final` captures). The frame that
+   * arms each step and the one that completes the last step have room of their own (see
+   * `captureLimit` in `transitions/capture.ts`).
+   */
   finalCaptureFrames: number;
-  /** Least time between two final captures, ms. */
+  /**
+   * Least time between two captures taken to make up missing frontal or attack samples (right
+   * after the gate while the customer still looks straight, and after the last step), ms.
+   */
   finalCaptureSpacingMs: number;
-  /** How long to wait for the final frontal captures before deciding with what there is, ms. */
+  /**
+   * Fewest frontal samples (the anchor and good, near-anchor-pose frames of the challenge or after
+   * it) whose median similarity to the reference makes the match; fewer gives `retry`
+   * (`insufficient_samples`). 3: the median then tolerates one odd frame; a round value, not fitted.
+   */
+  minFrontalSamples: number;
+  /** How long to wait after the last step for missing samples before deciding with what there is, ms. */
   finalCaptureTimeoutMs: number;
   /** How long to wait for outstanding decisions once capture is over, ms. */
   decisionTimeoutMs: number;
@@ -148,6 +162,7 @@ export const DEFAULT_SESSION_CONFIG: Readonly<SessionConfig> = Object.freeze({
   maxDecisions: 30,
   finalCaptureFrames: 3,
   finalCaptureSpacingMs: 60,
+  minFrontalSamples: 3,
   finalCaptureTimeoutMs: 3000,
   decisionTimeoutMs: 3000,
   padMaxPoseDeg: 20,
@@ -195,6 +210,7 @@ const RANGES: Record<NumericKey, [number, number, boolean]> = {
   maxDecisions: [2, 10000, true],
   finalCaptureFrames: [0, 1000, true],
   finalCaptureSpacingMs: [0, 600000, false],
+  minFrontalSamples: [1, 1000, true],
   finalCaptureTimeoutMs: [0, 600000, false],
   decisionTimeoutMs: [0, 600000, false],
   padMaxPoseDeg: [0, 90, false],
@@ -231,7 +247,7 @@ export function resolveSessionConfig(overrides: Partial<SessionConfig> = {}): Se
   if (cfg.eyeClosedProbability >= cfg.eyeOpenProbability) invalid('eyeClosedProbability', 'must be below eyeOpenProbability');
   if (cfg.minBrightness >= cfg.maxBrightness) invalid('minBrightness', 'must be below maxBrightness');
   if (cfg.neutralMaxDeg >= Math.min(cfg.turnYawDeg, cfg.turnPitchDeg)) invalid('neutralMaxDeg', 'must be below turnYawDeg and turnPitchDeg');
-  if (cfg.maxDecisions <= cfg.finalCaptureFrames) invalid('maxDecisions', 'must leave room for the anchor and the final captures');
+  if (cfg.maxDecisions <= cfg.finalCaptureFrames) invalid('maxDecisions', 'must leave room for the anchor and the reserved decisions');
   return cfg;
 }
 

@@ -3,9 +3,11 @@
  * No clock (times come with the events), no models (the runner turns frames into signals and
  * answers `capture_for_decision` effects), no I/O. The same events always give the same effects.
  *
- * Phases: waiting_face -> quality_gate -> challenge (the plan's steps) -> final_capture ->
- * deciding -> done. Any phase can end early (timeouts, wrong action, second face, face lost,
- * cancel); `done` ignores every further event.
+ * Phases: waiting_face -> quality_gate -> challenge (the plan's steps) -> deciding -> done.
+ * The decision samples are taken during the session (anchor, intervals, step marks), so the last
+ * step usually leads straight to deciding; only when frontal or attack samples are still missing
+ * does `final_capture` wait for more frames first. Any phase can end early (timeouts, wrong
+ * action, second face, face lost, cancel); `done` ignores every further event.
  */
 import { KioskError } from '../errors.js';
 import { resolveSessionConfig, type SessionConfig } from './config.js';
@@ -68,7 +70,6 @@ export function createSession(init: SessionInit): SessionState {
     challengeDoneMs: null,
     samples: [],
     lastCaptureMs: null,
-    finalCaptures: 0,
     cancelReason: null,
     result: null,
   };

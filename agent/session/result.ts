@@ -50,6 +50,7 @@ export function finish(tr: Transition, verdict: Verdict, reasons: ReasonCode[], 
       decisionsRequested: s.samples.length,
       decisionsReceived: decided,
       decisionsFailed: s.samples.filter((x) => x.status === 'failed').length,
+      lastStepToVerdictMs: s.challengeDoneMs === null ? null : s.nowMs - s.challengeDoneMs,
     },
   };
   tr.set({ phase: 'done', current: null, steps, result });

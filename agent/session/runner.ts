@@ -182,6 +182,8 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
   let lastMs = 0;
   const analyzeMs: number[] = [];
   const decideMs: number[] = [];
+  // Wall time at which the runner took the frame being processed (before its analysis).
+  let frameWall = 0;
   let lastStepWall: number | null = null;
   let doneWall: number | null = null;
 
@@ -189,7 +191,7 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
     const before = state!;
     const out = step(before, event);
     state = out.state;
-    if (before.challengeDoneMs === null && state.challengeDoneMs !== null) lastStepWall = now();
+    if (before.challengeDoneMs === null && state.challengeDoneMs !== null) lastStepWall = frameWall;
     for (const effect of out.effects) {
       if (effect.type === 'done') doneWall = now();
       if (effect.type === 'prompt' || effect.type === 'progress') deps.onEffect?.(effect);
@@ -237,6 +239,7 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
         break;
       }
       const t0 = now();
+      frameWall = t0;
       const signals = await deps.engine.analyze(frame.image);
       analyzeMs.push(now() - t0);
       await feed({ type: 'frame', tMs: frame.timeMs, index: frame.index, signals }, frame.image, signals);
@@ -266,7 +269,7 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
       framesDropped: latest ? latest.slot.dropped : 0,
       analyzeMs: summary(analyzeMs),
       decideMs: decideMs.length ? (({ median: m, max }) => ({ median: m, max }))(summary(decideMs)) : null,
-      verdictAfterLastStepMs: lastStepWall === null ? null : Math.round((end - lastStepWall) * 10) / 10,
+      lastStepToVerdictWallMs: lastStepWall === null ? null : Math.round((end - lastStepWall) * 10) / 10,
       wallMs: Math.round((end - wallStart) * 10) / 10,
     },
     models: models(),

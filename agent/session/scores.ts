@@ -56,7 +56,7 @@ export function assess(state: SessionState): Assessment {
 
   let retry: ReasonCode | null = null;
   if (!anchor || anchor.status !== 'done') retry = 'decision_unavailable';
-  else if (attackScores.length < cfg.minAttackSamples) retry = 'insufficient_samples';
+  else if (attackScores.length < cfg.minAttackSamples || matches.length < cfg.minFrontalSamples) retry = 'insufficient_samples';
   return { scores, reject, retry };
 }
 

@@ -50,7 +50,7 @@ export interface Sample {
   purpose: CapturePurpose;
   /** Close enough to the anchor pose for the attack model. */
   padEligible: boolean;
-  /** Frontal (anchor or final): used for matching against the reference. */
+  /** Frontal (good quality, near the anchor pose): used for matching against the reference. */
   frontal: boolean;
   status: 'pending' | 'done' | 'failed';
   attackScore: number | null;
@@ -84,7 +84,6 @@ export interface SessionState {
   readonly challengeDoneMs: number | null;
   readonly samples: readonly Sample[];
   readonly lastCaptureMs: number | null;
-  readonly finalCaptures: number;
   readonly cancelReason: CancelReason | null;
   readonly result: SessionResult | null;
 }

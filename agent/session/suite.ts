@@ -15,14 +15,17 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FaceEngine } from '../../models/engine.js';
+import type { FaceDecision, FaceEngine } from '../../models/engine.js';
 import { cosineSimilarity } from '../../models/engine.js';
+import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { FaceSignals, FrameSignals } from '../../models/types.js';
 import { KioskError, toKioskError } from '../errors.js';
 import type { ReferencePortrait } from '../reference/portrait.js';
 import { resolveSessionConfig, type SessionConfig } from './config.js';
 import { isStepKind } from './plan.js';
 import type { ReasonCode, SessionResult, Verdict } from './types.js';
-import { loadReference, verifyFiles } from './verify.js';
+import type { RunnerFrame } from './runner.js';
+import { cameraFrames, loadReference, verifyFiles } from './verify.js';
 
 export interface SuiteCase {
   name: string;
@@ -82,6 +85,83 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
   return parseSuite(await readFile(path, 'utf8'), path);
 }
 
+/**
+ * The camera frames of one input, decoded once (lazily, as far as the cases go) and replayed to
+ * every case that uses it: the same image objects each time, so the engine's analysis of a frame
+ * is reused (see `memoEngine`).
+ */
+class SharedFrames {
+  private readonly decoded: RunnerFrame[] = [];
+  private source: AsyncIterator<RunnerFrame> | null = null;
+  private ended = false;
+
+  constructor(private readonly open: () => Promise<AsyncIterable<RunnerFrame>>) {}
+
+  async *replay(): AsyncGenerator<RunnerFrame> {
+    for (let i = 0; ; i++) {
+      if (i >= this.decoded.length) {
+        if (this.ended) return;
+        this.source ??= (await this.open())[Symbol.asyncIterator]();
+        const n = await this.source.next();
+        if (n.done) {
+          this.ended = true;
+          return;
+        }
+        this.decoded.push(n.value);
+      }
+      yield this.decoded[i];
+    }
+  }
+
+  /** Stops the decoder (ffmpeg) and drops the frames. */
+  async close(): Promise<void> {
+    this.decoded.length = 0;
+    await this.source?.return?.();
+    this.source = null;
+  }
+}
+
+/**
+ * The engine with its answers remembered per frame (analysis by image object, decision by face
+ * object), for the cases that replay the same frames. The engine is deterministic and stateless
+ * per frame (no tracking across frames), so a case sees exactly the signals it would get from a
+ * fresh analysis; it only no longer pays for them twice. `clear()` zeroes the kept embeddings.
+ */
+function memoEngine(engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>) {
+  const analysed = new WeakMap<RgbImage, Promise<FrameSignals>>();
+  const decided = new WeakMap<FaceSignals, Promise<FaceDecision>>();
+  const embeddings: Float32Array[] = [];
+  const memo: Pick<FaceEngine, 'analyze' | 'decide' | 'info'> = {
+    analyze(image) {
+      let p = analysed.get(image);
+      if (!p) {
+        p = engine.analyze(image);
+        analysed.set(image, p);
+      }
+      return p;
+    },
+    decide(image, face) {
+      let p = decided.get(face);
+      if (!p) {
+        p = engine.decide(image, face).then((d) => {
+          embeddings.push(d.embedding);
+          return d;
+        });
+        decided.set(face, p);
+      }
+      return p;
+    },
+    info: () => engine.info(),
+  };
+  return {
+    engine: memo,
+    clear(): void {
+      for (const e of embeddings) e.fill(0);
+      embeddings.length = 0;
+    },
+  };
+}
+
 export interface SuiteOptions {
   root: string;
   /** Downscale camera frames wider than this (the references are never downscaled). */
@@ -104,9 +184,18 @@ function scoresOf(r: SessionResult): CaseOutcome['scores'] {
   };
 }
 
-/** Runs every case with one started engine, in order; a case that errors is reported, not thrown. */
-export async function runSuite(engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>, cases: readonly SuiteCase[], options: SuiteOptions): Promise<SuiteReport> {
+/**
+ * Runs every case with one started engine, in order; a case that errors is reported, not thrown.
+ * Work shared by cases is done once: each reference is built once, each camera input is decoded
+ * once and its frames are analysed once (and decided on once) for all the cases that use it.
+ */
+export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>, cases: readonly SuiteCase[], options: SuiteOptions): Promise<SuiteReport> {
   const cfg = resolveSessionConfig(options.config);
+  const memo = memoEngine(baseEngine);
+  const engine = memo.engine;
+  const cameras = new Map<string, SharedFrames>();
+  const lastUse = new Map<string, number>();
+  for (const [i, c] of cases.entries()) if (c.kind === 'session') lastUse.set(c.video, i);
   const refs = new Map<string, ReferencePortrait>();
   const reference = async (p: string) => {
     let r = refs.get(p);
@@ -136,10 +225,16 @@ export async function runSuite(engine: Pick<FaceEngine, 'analyze' | 'decide' | '
           });
         } else {
           const challenge = c.challenge.startsWith('nonce:') ? { nonce: c.challenge.slice(6) } : { challenge: c.challenge };
+          const video = join(options.root, c.video);
+          let camera = cameras.get(c.video);
+          if (!camera) {
+            camera = new SharedFrames(() => cameraFrames(video, { maxWidth: options.maxWidth }));
+            cameras.set(c.video, camera);
+          }
           const { result } = await verifyFiles(
             engine,
-            { id: join(options.root, c.id), video: join(options.root, c.video), ...challenge },
-            { fast: true, maxWidth: options.maxWidth, config: options.config },
+            { id: join(options.root, c.id), video, ...challenge },
+            { fast: true, maxWidth: options.maxWidth, config: options.config, portrait: await reference(c.id), camera: camera.replay() },
           );
           outcomes.push({
             ...base,
@@ -160,11 +255,18 @@ export async function runSuite(engine: Pick<FaceEngine, 'analyze' | 'decide' | '
           error: { code: e.code, message: e.message },
         });
       }
+      if (c.kind === 'session' && lastUse.get(c.video) === i) {
+        await cameras.get(c.video)?.close();
+        cameras.delete(c.video);
+      }
       options.onCase?.(i + 1, cases.length, c.name);
     }
   } finally {
+    for (const cam of cameras.values()) await cam.close();
+    cameras.clear();
     for (const r of refs.values()) r.template.fill(0);
     refs.clear();
+    memo.clear();
   }
   return { cases: outcomes, passed: outcomes.filter((o) => o.pass).length, total: outcomes.length };
 }

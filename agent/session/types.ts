@@ -178,8 +178,13 @@ export interface ProgressEffect {
   totalSteps: number;
 }
 
-/** Why a frame is sampled for the decision path. */
-export type CapturePurpose = 'anchor' | 'challenge' | 'final';
+/**
+ * Why a frame is sampled for the decision path: `anchor` (the gate frame, the session's first
+ * face), `challenge` (at intervals, and right after the gate while samples are missing), `step`
+ * (the frame that arms a step, and the one that completes the last step), `final` (after the last
+ * step, only while frontal or attack samples are still missing).
+ */
+export type CapturePurpose = 'anchor' | 'challenge' | 'step' | 'final';
 
 /**
  * Run the decision path (attack score + embedding) on the face `faceIndex` of the frame of the
@@ -275,6 +280,12 @@ export interface SessionTimings {
   decisionsRequested: number;
   decisionsReceived: number;
   decisionsFailed: number;
+  /**
+   * From the frame on which the last step was observed to the verdict, on the clock of the events
+   * (recording time in a replay, frame timestamps from a camera), ms; null when the challenge was
+   * not completed. 0 = decided on that very frame, without waiting for another one.
+   */
+  lastStepToVerdictMs: number | null;
   // --- filled in by the runner (wall-clock measurements; absent from a bare machine result)
   /** Frames the source delivered. */
   framesReceived?: number;
@@ -284,8 +295,12 @@ export interface SessionTimings {
   analyzeMs?: { median: number; p95: number; max: number };
   /** Decision path (`decide`) per capture, ms. */
   decideMs?: { median: number; max: number } | null;
-  /** Wall time from the frame that completed the last challenge step to the verdict, ms. */
-  verdictAfterLastStepMs?: number | null;
+  /**
+   * Wall time from the moment the runner took the frame on which the last step was observed (before
+   * its analysis) to the `done` effect, ms: analysis of that frame, the decisions still needed,
+   * and any frames waited for. Null when the challenge was not completed.
+   */
+  lastStepToVerdictWallMs?: number | null;
   /** Wall time of the whole run, ms. */
   wallMs?: number;
 }

@@ -40,6 +40,10 @@ export interface VerifyOptions {
   /** Called after every analysed frame, for a progress line. */
   onFrame?: (index: number, timeMs: number) => void;
   signal?: AbortSignal;
+  /** A reference the caller built from `input.id` and owns (not zeroed here); default: built and zeroed here. */
+  portrait?: ReferencePortrait;
+  /** Camera frames the caller already has for `input.video` (a suite replaying one recording to several cases); default: decoded here. */
+  camera?: AsyncIterable<RunnerFrame>;
 }
 
 export interface VerifyOutcome {
@@ -73,15 +77,15 @@ export async function cameraFrames(spec: string, opts: Pick<VerifyOptions, 'maxW
 /** Runs one session. `engine` must be started. */
 export async function verifyFiles(engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>, input: VerifyInput, options: VerifyOptions = {}): Promise<VerifyOutcome> {
   const plan = planOf(input);
-  const ref = await loadReference(engine, input.id, options.reference);
-  const raw = await cameraFrames(input.video, options);
+  const ref = options.portrait ?? (await loadReference(engine, input.id, options.reference));
+  const raw = options.camera ?? (await cameraFrames(input.video, options));
   const counted = onEach(raw, options.onFrame);
   const frames = options.fast ? counted : paceFrames(counted, { signal: options.signal });
   const result = await runSession(
     { engine, frames, reference: ref.template, referenceId: ref.templateId, abuse: options.abuse, onEffect: options.onEffect, signal: options.signal },
     { plan, config: options.config, delivery: options.fast ? 'every' : 'latest' },
   );
-  ref.template.fill(0);
+  if (!options.portrait) ref.template.fill(0);
   return { reference: ref.summary, result };
 }
 

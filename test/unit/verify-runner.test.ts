@@ -54,7 +54,9 @@ t.test('every-frame delivery: nothing dropped; timings and models in the result,
   t.equal(res.timings.framesDropped, 0);
   t.equal(res.timings.framesReceived, res.timings.framesSeen);
   t.ok(res.timings.analyzeMs && res.timings.analyzeMs.max >= 0);
-  t.type(res.timings.verdictAfterLastStepMs, 'number');
+  t.type(res.timings.lastStepToVerdictWallMs, 'number');
+  t.ok(res.timings.lastStepToVerdictWallMs! >= 0);
+  t.equal(res.timings.lastStepToVerdictMs, 0, 'decided on the frame of the last step (every sample was already in)');
   t.match(res.models, [{ id: 'fake', sha256: /^[0-9a-f]{64}$/ }]);
   t.notOk(hasNumericArray(JSON.parse(JSON.stringify(res))), 'no embedding-like array');
 });

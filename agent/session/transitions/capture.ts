@@ -1,4 +1,5 @@
 /** Asking the runner for decisions on frames, and recording its answers. */
+import type { SessionState } from '../state.js';
 import type { Transition } from '../transition.js';
 import type { CapturePurpose, DecisionEvent, DecisionFailedEvent } from '../types.js';
 
@@ -10,10 +11,30 @@ export interface CaptureRequest {
   frontal: boolean;
 }
 
+/**
+ * How many decisions a capture of this purpose may bring the session to. The budget
+ * (`maxDecisions`) is shared out so that the interval captures can never starve what the end of
+ * the session needs:
+ * - `challenge` captures leave room for the step marks still ahead (one per step not yet armed,
+ *   one for the frame that completes the last step) and for `finalCaptureFrames`;
+ * - `step` marks leave room for `finalCaptureFrames`;
+ * - the anchor and `final` captures may use the whole budget.
+ * So whoever does the last step is always sampled (identity continuity up to the last frame that
+ * counts), however long the challenge took.
+ */
+export function captureLimit(s: SessionState, purpose: CapturePurpose): number {
+  const cfg = s.config;
+  if (purpose === 'anchor' || purpose === 'final') return cfg.maxDecisions;
+  if (purpose === 'step') return cfg.maxDecisions - cfg.finalCaptureFrames;
+  const cur = s.current;
+  const unarmed = cur ? s.plan.steps.length - cur.index - (cur.armedMs !== null ? 1 : 0) : 0;
+  return cfg.maxDecisions - cfg.finalCaptureFrames - unarmed - 1;
+}
+
 /** Requests a decision on a frame of the current event; false when the budget is spent or the frame was already asked for. */
 export function capture(tr: Transition, req: CaptureRequest): boolean {
   const s = tr.state;
-  if (s.samples.length >= s.config.maxDecisions) return false;
+  if (s.samples.length >= captureLimit(s, req.purpose)) return false;
   if (s.samples.some((x) => x.frameIndex === req.frameIndex)) return false;
   tr.set({
     samples: [
@@ -62,4 +83,25 @@ export function recordDecision(tr: Transition, e: DecisionEvent | DecisionFailed
 /** Captures still waiting for an answer. */
 export function pendingCaptures(tr: Transition): number {
   return tr.state.samples.filter((x) => x.status === 'pending').length;
+}
+
+/** Samples not known to have failed (answered, or still pending). */
+function usable(s: SessionState) {
+  return s.samples.filter((x) => x.status !== 'failed');
+}
+
+/** Attack and frontal samples still missing for a verdict (pending captures count as there). */
+export function missingSamples(s: SessionState): { attack: number; frontal: number } {
+  const u = usable(s);
+  return {
+    attack: Math.max(0, s.config.minAttackSamples - u.filter((x) => x.padEligible).length),
+    frontal: Math.max(0, s.config.minFrontalSamples - u.filter((x) => x.frontal).length),
+  };
+}
+
+/** Enough samples for a verdict, or no budget left to get more. */
+export function enoughSamples(s: SessionState): boolean {
+  if (s.samples.length >= s.config.maxDecisions) return true;
+  const m = missingSamples(s);
+  return m.attack === 0 && m.frontal === 0;
 }

@@ -9,11 +9,13 @@
 import type { FaceSignals } from '../../../models/types.js';
 import { motionResidual } from '../motion.js';
 import { finish } from '../result.js';
-import { eyesClosed, eyesOpen, isNeutral, isPadEligible, isWrongMove, moveExtent, moveThreshold, relativePose } from '../signals.js';
+import {
+  eyesClosed, eyesOpen, isNeutral, isPadEligible, isWrongMove, moveExtent, moveThreshold, qualityIssue, relativePose, type FaceView,
+} from '../signals.js';
 import type { StepProgress } from '../state.js';
 import type { Transition } from '../transition.js';
 import type { FrameEvent, MoveKind } from '../types.js';
-import { capture } from './capture.js';
+import { capture, missingSamples, type CaptureRequest } from './capture.js';
 import { checkFaceLost, trackFace } from './continuity.js';
 import { enterFinal } from './final.js';
 
@@ -51,15 +53,21 @@ export function challengeFrame(tr: Transition, e: FrameEvent): Transition {
   const cfg = s.config;
   const face = view.face!;
   const rel = relativePose(face, s.anchor!);
-  const due = s.lastCaptureMs === null || s.nowMs - s.lastCaptureMs >= cfg.captureIntervalMs;
-  const budget = s.samples.length < cfg.maxDecisions - cfg.finalCaptureFrames;
-  if (due && budget && face.quality.interEyePx >= cfg.minInterEyePx && face.quality.sharpness >= cfg.minSharpness) {
-    capture(tr, { frameIndex: e.index, faceIndex: view.index, purpose: 'challenge', padEligible: isPadEligible(rel, cfg), frontal: false });
+  const sample = sampleOf(tr, e, view, rel);
+  if (sample) {
+    const since = s.lastCaptureMs === null ? Number.POSITIVE_INFINITY : s.nowMs - s.lastCaptureMs;
+    const missing = missingSamples(s);
+    // Samples the verdict still needs are taken sooner (mostly right after the gate, while the
+    // customer still looks straight), so that nothing is missing when the last step is done.
+    const fills = (sample.frontal && missing.frontal > 0) || (sample.padEligible && missing.attack > 0);
+    if (since >= cfg.captureIntervalMs || (fills && since >= cfg.finalCaptureSpacingMs)) capture(tr, { ...sample, purpose: 'challenge' });
   }
 
+  const wasArmed = tr.state.current!.armedMs !== null;
   armStep(tr, face);
   const cur = tr.state.current!;
   if (cur.armedMs === null) return tr;
+  if (!wasArmed) markStep(tr, sample);
   const kind = s.plan.steps[cur.index].kind;
   if (isWrongMove(kind, rel, cfg)) {
     const wrong = cur.wrong + 1;
@@ -67,26 +75,44 @@ export function challengeFrame(tr: Transition, e: FrameEvent): Transition {
     return tr.set({ current: { ...cur, wrong, hold: 0 } });
   }
   const next: StepProgress = { ...cur, wrong: 0 };
-  if (kind === 'blink') return blinkFrame(tr, next, face);
-  return moveFrame(tr, next, kind, face, moveExtent(kind, rel));
+  if (kind === 'blink') return blinkFrame(tr, next, face, sample);
+  return moveFrame(tr, next, kind, face, moveExtent(kind, rel), sample);
 }
 
-function moveFrame(tr: Transition, cur: StepProgress, kind: MoveKind, face: FaceSignals, extent: number): Transition {
+/** What a capture of this frame would be, or null when the face is too small or blurred to decide on. */
+type Sampling = Omit<CaptureRequest, 'purpose'> | null;
+
+function sampleOf(tr: Transition, e: FrameEvent, view: FaceView, rel: { yaw: number; pitch: number }): Sampling {
+  const cfg = tr.state.config;
+  const face = view.face!;
+  if (face.quality.interEyePx < cfg.minInterEyePx || face.quality.sharpness < cfg.minSharpness) return null;
+  // Frontal: a frame that would pass the quality gate, near the anchor pose, eyes open.
+  const frontal = qualityIssue(e.signals, view, cfg) === null && isNeutral(rel, cfg) && eyesOpen(face, cfg);
+  return { frameIndex: e.index, faceIndex: view.index, padEligible: isPadEligible(rel, cfg), frontal };
+}
+
+/** Captures a step mark (the frame that arms a step, or completes the last one). */
+function markStep(tr: Transition, sample: Sampling): Transition {
+  if (sample) capture(tr, { ...sample, purpose: 'step' });
+  return tr;
+}
+
+function moveFrame(tr: Transition, cur: StepProgress, kind: MoveKind, face: FaceSignals, extent: number, sample: Sampling): Transition {
   const cfg = tr.state.config;
   let next = cur;
   if (extent > cur.peakDeg) next = { ...next, peakDeg: extent, peakLandmarks: face.landmarks.map((p) => ({ x: p.x, y: p.y })) };
   next = { ...next, hold: extent >= moveThreshold(kind, cfg) ? cur.hold + 1 : 0 };
   tr.set({ current: next });
-  return next.hold >= cfg.holdFrames ? completeStep(tr, face) : tr;
+  return next.hold >= cfg.holdFrames ? completeStep(tr, face, sample) : tr;
 }
 
-function blinkFrame(tr: Transition, cur: StepProgress, face: FaceSignals): Transition {
+function blinkFrame(tr: Transition, cur: StepProgress, face: FaceSignals, sample: Sampling): Transition {
   const s = tr.state;
   const cfg = s.config;
   if (eyesOpen(face, cfg)) {
     if (cur.openSeen && cur.closedAtMs !== null && s.nowMs - cur.closedAtMs <= cfg.maxBlinkClosedMs) {
       tr.set({ current: cur });
-      return completeStep(tr, face);
+      return completeStep(tr, face, sample);
     }
     // Open, or reopened after a closure too long to be a blink: wait for a proper one.
     return tr.set({ current: { ...cur, openSeen: true, closedAtMs: null } });
@@ -97,8 +123,12 @@ function blinkFrame(tr: Transition, cur: StepProgress, face: FaceSignals): Trans
   return tr.set({ current: cur });
 }
 
-/** Records the step as passed (with the motion residual of a move) and moves on. */
-function completeStep(tr: Transition, face: FaceSignals): Transition {
+/**
+ * Records the step as passed (with the motion residual of a move) and moves on: to the next step
+ * (armed on this frame already if it is neutral), or, after the last one, to the verdict, with
+ * this frame sampled too (whoever completed the challenge is compared to the first face).
+ */
+function completeStep(tr: Transition, face: FaceSignals, sample: Sampling): Transition {
   const s = tr.state;
   const cur = s.current!;
   const kind = s.plan.steps[cur.index].kind;
@@ -117,8 +147,10 @@ function completeStep(tr: Transition, face: FaceSignals): Transition {
   if (cur.index + 1 < s.plan.steps.length) {
     startStep(tr, cur.index + 1);
     tr.progress();
-    return armStep(tr, face);
+    armStep(tr, face);
+    return tr.state.current!.armedMs !== null ? markStep(tr, sample) : tr;
   }
+  markStep(tr, sample);
   tr.set({ current: null, challengeDoneMs: s.nowMs });
   return enterFinal(tr);
 }
