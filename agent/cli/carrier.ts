@@ -1,4 +1,4 @@
-/** `kiosk-agent carrier ...`: the carrier-side tools (CA, CSR signing, nonces, result verification, broker policy). */
+/** `kiosk-agent carrier ...`: the carrier-side tools (CA, CSR signing, nonces, result verification, broker policy, enrolment). */
 import type { Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -10,6 +10,10 @@ import { dynsecConfig } from '../../provisioning/broker/policy.js';
 import { SqliteNonceStore } from '../../provisioning/nonce-store.js';
 import { ResultVerifier, type PlanCheck } from '../../provisioning/verifier.js';
 import { EXIT, reportError } from './exit.js';
+import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
+import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
+import { EnrolmentService } from '../../provisioning/enrol/service.js';
+import { createLogger } from '../log.js';
 
 /**
  * The plan check from the session module (agent/session/plan.ts, derivePlan), loaded at run time so
@@ -80,11 +84,51 @@ export function register(program: Command): void {
       } catch (err) { reportError(err); } finally { await nonces.stop(); }
     });
 
+  carrier.command('enrol-token <deviceId>').description('issue a one-time enrolment token for a device (only its hash is kept, in enrolment.db)')
+    .option(...dirOpt)
+    .action(async (deviceId: string, o: { dir: string }) => {
+      const registry = new EnrolmentRegistry(join(resolve(o.dir), 'enrolment.db'));
+      try {
+        process.stdout.write(`${await registry.issueToken(deviceId)}\n`);
+      } catch (err) { reportError(err); } finally { await registry.stop(); }
+    });
+
+  carrier.command('enrol-service').description('answer enrolment (claim) and renewal requests over MQTT 5 until SIGTERM; one JSON line per decision')
+    .option(...dirOpt).requiredOption('--broker <url>', 'broker URL').requiredOption('--cert <file>', 'service certificate (OU=service)').requiredOption('--key <file>', 'service key')
+    .option('--client-id <id>', 'MQTT client id', 'carrier-enrol').option('--allow <id...>', 'device ids that may enrol without a token (kept in enrolment.db)', [])
+    .option('--days <n>', 'validity of issued device certificates, days', Number, 365)
+    .option('--register-with-broker', 'add each enrolled device to the broker policy through $CONTROL (needs the dynsec-admin role)')
+    .action(async (o: { dir: string; broker: string; cert: string; key: string; clientId: string; allow: string[]; days: number; registerWithBroker?: boolean }) => {
+      const dir = resolve(o.dir);
+      const registry = new EnrolmentRegistry(join(dir, 'enrolment.db'));
+      let ca: CarrierCa | undefined;
+      let service: EnrolmentService | undefined;
+      try {
+        ca = await CarrierCa.open(dir);
+        await registry.allow(o.allow);
+        const [cert, key] = await Promise.all([readFile(o.cert), readFile(o.key)]);
+        service = new EnrolmentService({
+          options: { url: o.broker, ca: ca.pem, cert, key, clientId: o.clientId, registerWithBroker: o.registerWithBroker },
+          authority: new EnrolmentAuthority({ ca, registry, validityDays: o.days }),
+          logger: createLogger().child({ component: 'enrol-service' }),
+        });
+        service.events.on('decision', (d) => process.stdout.write(`${JSON.stringify(d)}\n`));
+        await service.start();
+        process.stdout.write(`${JSON.stringify({ ready: true, broker: o.broker })}\n`);
+        await new Promise<void>((done) => { process.once('SIGTERM', done); process.once('SIGINT', done); });
+      } catch (err) { reportError(err); } finally {
+        await service?.stop();
+        await ca?.stop();
+        await registry.stop();
+      }
+    });
+
   carrier.command('broker-policy').description('print the dynamic-security JSON for mosquitto')
     .option('--device <id...>', 'device ids', []).option('--claim <cn...>', 'claim CNs', []).option('--service <cn...>', 'carrier service CNs', [])
-    .action((o: { device: string[]; claim: string[]; service: string[] }) => {
+    .option('--admin <cn...>', 'services that may add enrolled devices at run time ($CONTROL/dynamic-security)', [])
+    .action((o: { device: string[]; claim: string[]; service: string[]; admin: string[] }) => {
       try {
-        process.stdout.write(`${JSON.stringify(dynsecConfig({ devices: o.device, claims: o.claim, services: o.service }), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(dynsecConfig({ devices: o.device, claims: o.claim, services: o.service, admins: o.admin }), null, 2)}\n`);
       } catch (err) { reportError(err); }
     });
 }

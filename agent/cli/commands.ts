@@ -3,6 +3,7 @@ import { register as registerAnalyze } from './analyze.js';
 import { register as registerEval } from './eval.js';
 import { register as registerCarrier } from './carrier.js';
 import { register as registerProvision } from './provision.js';
+import { register as registerSimulate } from './simulate.js';
 import { register as registerVerify } from './verify.js';
 import { register as registerEvalSessions } from './eval-sessions.js';
 import { register as registerRun } from './run.js';
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerEvalSessions(registerEval(program));
   registerCarrier(program);
   registerProvision(program);
+  registerSimulate(program);
   registerVerify(program);
   registerRun(program);
   registerConfig(program);

@@ -29,7 +29,7 @@ export interface PolicyInput {
 
 const allow = (acltype: AclType, topic: string): DynsecAcl => ({ acltype, topic, allow: true });
 
-/** The topics of one device: publish its own result/status/telemetry/events/replies/renewal; subscribe its own cmd/#. */
+/** The topics of one device: publish its own result/status/telemetry/events/replies/renewal; subscribe its own cmd/# and renewal replies. */
 export function deviceRole(deviceId: string, prefix = DEFAULT_PREFIX): DynsecRole {
   if (!DEVICE_ID_PATTERN.test(deviceId)) throw new KioskError('E_USAGE', 'not a device id', { subject: deviceId });
   const base = `${prefix}${deviceId}/`;
@@ -38,6 +38,7 @@ export function deviceRole(deviceId: string, prefix = DEFAULT_PREFIX): DynsecRol
     acls: [
       ...['result', 'status', 'telemetry', 'events', 'renew', 'reply/#'].map((s) => allow('publishClientSend', base + s)),
       allow('subscribePattern', `${base}cmd/#`),
+      allow('subscribePattern', `${base}renew/reply/+`),
     ],
   };
 }
@@ -61,6 +62,7 @@ export function carrierRole(prefix = DEFAULT_PREFIX): DynsecRole {
       ...['+/status', '+/telemetry', '+/events', '+/reply/#', '+/result', '+/renew', 'enrol/request'].map((s) => allow('subscribePattern', prefix + s)),
       allow('publishClientSend', `${prefix}+/cmd/#`),
       allow('publishClientSend', `${prefix}enrol/reply/+`),
+      allow('publishClientSend', `${prefix}+/renew/reply/+`),
     ],
   };
 }

@@ -1,0 +1,130 @@
+/**
+ * The kiosk side of enrolment and renewal over MQTT 5: connect (with the claim certificate, or the
+ * current device certificate), subscribe to a fresh reply topic, publish the CSR with that response
+ * topic and random correlation data, wait for the matching answer, and check the certificate it
+ * carries (issued by the carrier CA, a device certificate, CN = this device, for this key) before
+ * anything is installed. Installing is {@link installCertificate}'s job (renewal.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions } from 'mqtt';
+import { KioskError } from '../../agent/errors.js';
+import { certificateProfile } from '../ca.js';
+import type { KeyStore } from '../key-store.js';
+import { certificateMatchesKey, commonName, createCsr, parseCertificate, type x509 } from '../x509.js';
+import { enrolTopics, type EnrolReply } from './protocol.js';
+
+/** How to reach the broker. */
+export interface BrokerConnection {
+  url: string;
+  /** PEM of the carrier CA (the broker's certificate must chain to it). */
+  ca: string | Buffer;
+  /** PEM certificate and key this connection authenticates with. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  prefix?: string;
+  /** Give up after this long without an answer (default 15000 ms). */
+  timeoutMs?: number;
+  /** MQTT client id (default: derived from the device id, unique per request). */
+  clientId?: string;
+}
+
+/** Enrolment by claim: the claim identity's connection, the device id, the key to certify. */
+export interface EnrolOptions extends BrokerConnection {
+  deviceId: string;
+  keyStore: KeyStore;
+  /** One-time enrolment token, when the carrier's policy asks for one. */
+  token?: string;
+}
+
+/** Renewal: the device's current connection and the key to certify (the current one or a new one). */
+export interface RenewOptions extends BrokerConnection {
+  deviceId: string;
+  keyStore: KeyStore;
+}
+
+/** Asks the carrier for a device certificate with the claim certificate; returns it checked. */
+export async function enrolOverMqtt(o: EnrolOptions): Promise<x509.X509Certificate> {
+  const t = enrolTopics(o.prefix);
+  const csr = await createCsr(o.keyStore, o.deviceId);
+  const body = { v: 1, device_id: o.deviceId, csr, ...(o.token ? { token: o.token } : {}) };
+  const reply = await request(o, t.request, t.replyPrefix, body, `enrol-${o.deviceId}`);
+  return acceptCertificate(reply, o);
+}
+
+/** Asks the carrier, as the device itself, for a new certificate for `keyStore`'s key. */
+export async function renewOverMqtt(o: RenewOptions): Promise<x509.X509Certificate> {
+  const t = enrolTopics(o.prefix);
+  const csr = await createCsr(o.keyStore, o.deviceId);
+  const reply = await request(o, t.renew(o.deviceId), t.renewReplyPrefix(o.deviceId), { v: 1, csr }, `${o.deviceId}-renew`);
+  return acceptCertificate(reply, o);
+}
+
+/** Checks an issued certificate against what was asked for; E_CERTIFICATE names the first mismatch. */
+export async function checkIssuedCertificate(pem: string, o: { ca: string | Buffer; deviceId: string; keyStore: KeyStore; now?: Date }): Promise<x509.X509Certificate> {
+  const cert = parseCertificate(pem, 'issued certificate');
+  const ca = parseCertificate(o.ca.toString(), 'carrier CA');
+  const bad = (why: string) => new KioskError('E_CERTIFICATE', `issued certificate refused: ${why}`, { subject: o.deviceId });
+  if (cert.issuer !== ca.subject || !(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }).catch(() => false))) throw bad('not signed by the carrier CA');
+  if (commonName(cert) !== o.deviceId) throw bad(`it names ${String(commonName(cert))}`);
+  if (certificateProfile(cert) !== 'device') throw bad('not a device certificate');
+  if (!certificateMatchesKey(cert, o.keyStore)) throw bad('it is not for this key');
+  const now = o.now ?? new Date();
+  if (now < cert.notBefore || now > cert.notAfter) throw bad('not valid now');
+  return cert;
+}
+
+async function acceptCertificate(reply: EnrolReply, o: EnrolOptions | RenewOptions): Promise<x509.X509Certificate> {
+  if (!reply.ok) {
+    const code = reply.code === 'E_NOT_AUTHORIZED' ? 'E_NOT_AUTHORIZED' : 'E_CERTIFICATE';
+    throw new KioskError(code, `the carrier refused: ${reply.reason}: ${reply.detail}`, { subject: o.deviceId, details: { reason: reply.reason } });
+  }
+  return checkIssuedCertificate(reply.certificate, o);
+}
+
+/** One MQTT 5 request/response round trip on a short-lived connection. */
+async function request(c: BrokerConnection, topic: string, replyPrefix: string, body: unknown, clientBase: string): Promise<EnrolReply> {
+  const responseTopic = replyPrefix + randomBytes(16).toString('base64url');
+  const correlationData = randomBytes(16);
+  const opts: IClientOptions = {
+    protocolVersion: 5, clientId: c.clientId ?? `${clientBase}-${randomBytes(4).toString('hex')}`, clean: true,
+    reconnectPeriod: 0, connectTimeout: c.timeoutMs ?? 15_000, ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: true,
+  };
+  let client: mqtt.MqttClient;
+  try {
+    client = await mqtt.connectAsync(c.url, opts);
+  } catch (err) {
+    throw new KioskError('E_TRANSPORT', `cannot connect to the broker: ${(err as Error).message}`, { subject: c.url, cause: err });
+  }
+  try {
+    const answer = new Promise<EnrolReply>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new KioskError('E_TRANSPORT', `no answer from the carrier within ${c.timeoutMs ?? 15_000} ms`, { subject: topic })), c.timeoutMs ?? 15_000);
+      client.on('message', (t, payload, packet) => {
+        if (t !== responseTopic || !packet.properties?.correlationData || !Buffer.from(packet.properties.correlationData).equals(correlationData)) return;
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(payload.toString('utf8')) as EnrolReply);
+        } catch (err) {
+          reject(new KioskError('E_TRANSPORT', 'the carrier answered with something that is not JSON', { subject: topic, cause: err }));
+        }
+      });
+      // PUBACK 0x10: no enrolment service is subscribed; waiting for an answer would be in vain.
+      client.on('packetreceive', (packet) => {
+        if (packet.cmd === 'puback' && packet.reasonCode === 0x10) { clearTimeout(timer); reject(new KioskError('E_TRANSPORT', 'no carrier service is listening for this request (PUBACK 0x10)', { subject: topic })); }
+      });
+      client.once('close', () => { clearTimeout(timer); reject(new KioskError('E_TRANSPORT', 'the broker closed the connection before the answer', { subject: topic })); });
+    });
+    answer.catch(() => undefined);
+    const granted = await client.subscribeAsync(responseTopic, { qos: 1 }).then((g) => g[0]?.qos, (err: { packet?: { granted?: number[] } }) => err.packet?.granted?.[0] ?? 0x80);
+    if (granted === undefined || granted > 2) throw new KioskError('E_NOT_AUTHORIZED', `the broker refused the reply subscription (SUBACK ${granted})`, { subject: responseTopic, details: { reasonCode: granted } });
+    try {
+      await client.publishAsync(topic, JSON.stringify(body), { qos: 1, properties: { responseTopic, correlationData, contentType: 'application/json' } });
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      throw new KioskError(code === 0x87 ? 'E_NOT_AUTHORIZED' : 'E_TRANSPORT', `the broker refused the request: ${(err as Error).message}`, { subject: topic, cause: err, details: { reasonCode: code } });
+    }
+    return await answer;
+  } finally {
+    client.removeAllListeners('close');
+    await client.endAsync(true).catch(() => undefined);
+  }
+}
