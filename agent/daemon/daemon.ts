@@ -9,7 +9,7 @@ import { open, unlink } from 'node:fs/promises';
 import type { FrameSource } from '../../device/camera/frame-source.js';
 import type { GpioPort } from '../../device/gpio/gpio-port.js';
 import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
-import { KioskHardware } from '../../device/kiosk/kiosk.js';
+import { KioskHardware, type KioskEvents } from '../../device/kiosk/kiosk.js';
 import type { SystemdNotifier } from '../../device/systemd/notify.js';
 import type { FaceEngine, EngineInfo } from '../../models/engine.js';
 import type { KeyStore } from '../../provisioning/key-store.js';
@@ -69,6 +69,7 @@ export class KioskDaemon {
   private keyDestroyed = false;
   private startedAt = Date.now();
   private offlineSince: number | null = null;
+  private online = false;
   private lastFrameAt = Date.now();
   private lastCaptured = 0;
   private lastStatus = '';
@@ -142,8 +143,9 @@ export class KioskDaemon {
       await this.router.start();
       this.relay = new OutboxRelay({ outbox: deps.outbox, transport, logger: deps.logger.child({ component: 'relay' }), backoff: { baseMs: 500, capMs: 10_000 } });
       await this.relay.start();
-      const offline = () => { this.offlineSince ??= Date.now(); };
-      const online = () => { this.offlineSince = null; };
+      // Online once the transport says so with its event: that comes after the command subscription.
+      const offline = () => { this.offlineSince ??= Date.now(); this.online = false; };
+      const online = () => { this.offlineSince = null; this.online = true; };
       transport.events.on('offline', offline);
       transport.events.on('online', online);
       this.undo.push(() => { transport.events.off('offline', offline); transport.events.off('online', online); });
@@ -211,9 +213,10 @@ export class KioskDaemon {
   private wireKiosk(): void {
     const k = this.kiosk.events;
     const { config } = this.deps;
-    const on = <E extends keyof typeof k extends never ? never : Parameters<typeof k.on>[0]>(e: E, fn: (...a: never[]) => void) => {
-      (k as EventEmitter).on(e as string, fn as (...a: unknown[]) => void);
-      this.undo.push(() => (k as EventEmitter).off(e as string, fn as (...a: unknown[]) => void));
+    const on = (e: keyof KioskEvents, fn: (...a: never[]) => void) => {
+      const listener = fn as (...a: unknown[]) => void;
+      (k as EventEmitter).on(e, listener);
+      this.undo.push(() => (k as EventEmitter).off(e, listener));
     };
     on('arrived', () => {
       this.events.emit('arrived', {});
@@ -328,7 +331,7 @@ export class KioskDaemon {
     else if (!s.running) frameLoop = { ok: false, reason: 'not capturing' };
     else if (Date.now() - this.lastFrameAt > config.health.frameStallMs) frameLoop = { ok: false, reason: `no frame for ${Math.round((Date.now() - this.lastFrameAt) / 1000)} s` };
     else frameLoop = { ok: true, reason: 'capturing' };
-    const online = transport?.online ?? false;
+    const online = transport !== undefined && this.online && transport.online;
     const offlineMs = this.offlineSince === null ? 0 : Date.now() - this.offlineSince;
     const t = !transport ? { ok: true, reason: 'no broker configured' }
       : online ? { ok: true, reason: 'online' }

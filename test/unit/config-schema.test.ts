@@ -81,3 +81,9 @@ t.test('the embedded defaults are a simulated kiosk', async (t) => {
   t.match(c.camera, { kind: 'replay', path: 'clip.mp4', allowVirtual: true });
   t.equal(simulatedConfig({ stateDir: '/tmp/x' }).camera.kind, 'auto');
 });
+
+t.test('docs/daemon.md carries the generated config table', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../../docs/daemon.md', import.meta.url), 'utf8');
+  t.ok(doc.includes(schemaMarkdown(configSchema())), 'regenerate with: sed -n "1,/^## Config keys/p" + `kiosk-agent config schema`');
+});
