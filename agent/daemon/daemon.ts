@@ -106,7 +106,8 @@ export class KioskDaemon {
   }
 
   async start(): Promise<void> {
-    const { config, deps } = { config: this.deps.config, deps: this.deps };
+    const { config } = this.deps;
+    const deps = this.deps;
     this.startedAt = Date.now();
     await deps.ledger.start();
     await deps.outbox.start();

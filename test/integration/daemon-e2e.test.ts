@@ -74,11 +74,13 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false | Promis
 /** The carrier's operations client: commands with a response topic, events of the kiosk. */
 class Carrier {
   events: Array<Record<string, unknown> & { type: string }> = [];
+  telemetry: Array<Record<string, unknown>> = [];
   private replies = new Map<string, (b: Record<string, unknown>) => void>();
   constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       const body = JSON.parse(payload.toString()) as Record<string, unknown>;
       if (topic === `${PREFIX}events`) this.events.push(body as Record<string, unknown> & { type: string });
+      if (topic === `${PREFIX}telemetry`) this.telemetry.push(body);
       const id = packet.properties?.correlationData?.toString();
       if (id && this.replies.has(id)) this.replies.get(id)!(body);
     });
@@ -86,8 +88,8 @@ class Carrier {
   static async connect(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<Carrier> {
     const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `carrier-ops-${randomUUID().slice(0, 8)}`, reconnectPeriod: 500, rejectUnauthorized: true, ...tls });
     const c = new Carrier(client);
-    client.on('connect', () => void client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`], { qos: 1 }));
-    await client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`], { qos: 1 });
+    client.on('connect', () => void client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`, `${PREFIX}telemetry`], { qos: 1 }));
+    await client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`, `${PREFIX}telemetry`], { qos: 1 });
     return c;
   }
   async send(name: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -134,7 +136,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     flow: { carrierNonceWaitMs: 60_000, delivery: 'every' },
     reference: { allowedDirs: [DATA_DIR] },
     transport: { url: broker.url, caFile: pki.caPath, certFile: dev.certPath, keyFile: keyCopy, backoffBaseMs: 200, backoffCapMs: 2000 },
-    health: { httpPort: 0 },
+    health: { httpPort: 0, telemetryIntervalMs: 1000 },
     sim: { autoConfirmMs: 0, terminal: false },
     ...over,
   });
@@ -242,6 +244,8 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     const metrics = await (await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`)).text();
     t.match(metrics, /kiosk_sessions_total\{verdict="\w+"\} 1/);
     t.match(metrics, /kiosk_outbox_messages\{state="pending"\} 0/);
+    const telemetry = await waitFor('telemetry', () => carrier.telemetry.at(-1), 5000);
+    t.match(telemetry, { fps: Number, framesDropped: Number, outboxDepth: 0, memoryRssBytes: Number, inService: true }, 'telemetry over MQTT');
 
     gpio.drive('tamper', true);
     await carrier.event('out_of_service', () => carrier.events.filter((e) => e.type === 'out_of_service').length >= 2);
