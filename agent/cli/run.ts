@@ -11,12 +11,13 @@ import type { KioskConfig } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { reportError } from './exit.js';
 
-interface RunOptions { config?: string; video?: string; state?: string }
+interface RunOptions { config?: string; video?: string; state?: string; reference?: string }
 
-/** Applies --video and --state over a loaded config. */
+/** Applies --video, --reference and --state over a loaded config. */
 function withFlags(cfg: KioskConfig, o: RunOptions): KioskConfig {
   const out = { ...cfg };
   if (o.state) out.stateDir = o.state;
+  if (o.reference) out.reference = { ...cfg.reference, source: o.reference };
   if (o.video) out.camera = { ...cfg.camera, kind: 'replay', path: o.video, allowVirtual: true };
   return out;
 }
@@ -33,6 +34,7 @@ export function register(program: Command): Command {
     .option('--config <file>', 'JSON config file (see `kiosk-agent config schema`)')
     .option('--video <file>', 'replay this recording as the camera (implies camera.allowVirtual)')
     .option('--state <dir>', 'state directory (overrides stateDir)')
+    .option('--reference <image>', 'the ID portrait for sessions that do not name one (overrides reference.source; `clip.mp4#frame=N` takes a video frame)')
     .action(async (o: RunOptions) => {
       let logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info' });
       try {
