@@ -39,6 +39,8 @@ interface VerifyCliOptions {
   maxWidth?: number;
   stillSeconds: number;
   variant: ModelVariant;
+  screen?: boolean;
+  screenPort?: number;
 }
 
 function intArg(name: string, min: number) {
@@ -138,10 +140,13 @@ export function register(program: Command): Command {
     .option('--still-seconds <s>', 'how long a still --video is shown to the camera', intArg('--still-seconds', 1), 10)
     .option('--variant <name>', 'model weights: float, fp16 or int8', variantArg, 'fp16')
     .option('--json', 'print the result as JSON (no image, crop or embedding in it)')
+    .option('--screen', 'serve the customer screen on 127.0.0.1 and print its URL; the session starts when a page connects (or after 60 s)')
+    .option('--screen-port <n>', 'port of the customer screen (0: any free port)', intArg('--screen-port', 0), 8741)
     .action(async (opts: VerifyCliOptions) => {
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'verify' });
       const ui = screen(process.stderr, true);
       let engine: Awaited<ReturnType<typeof import('../../models/face-engine.js').createFaceEngine>> | null = null;
+      let customer: import('../screen/verify-screen.js').VerifyScreen | null = null;
       const ac = new AbortController();
       const onSignal = () => ac.abort('operator');
       process.once('SIGINT', onSignal);
@@ -150,23 +155,35 @@ export function register(program: Command): Command {
         planOf(opts); // usage errors before the models load
         engine = createFaceEngine({ logger, options: { variant: opts.variant } });
         await engine.start();
+        if (opts.screen) {
+          const { openVerifyScreen } = await import('../screen/verify-screen.js');
+          customer = await openVerifyScreen({ logger, plan: planOf(opts), port: opts.screenPort, out: (l) => process.stderr.write(`${l}\n`), onCancel: () => ac.abort('customer_left'), signal: ac.signal });
+        }
         const outcome = await verifyFiles(engine, opts, {
           fast: opts.fast,
           maxWidth: opts.maxWidth,
           stillSeconds: opts.stillSeconds,
-          onEffect: (e) => ui.effect(e),
-          onFrame: (i, t) => ui.frame(i, t),
+          onEffect: (e) => {
+            ui.effect(e);
+            customer?.onEffect(e);
+          },
+          onFrame: (i, t, image) => {
+            ui.frame(i, t);
+            customer?.onFrame(image);
+          },
           signal: ac.signal,
         });
         ui.done();
         logger.info({ verdict: outcome.result.verdict, reasons: outcome.result.reasons }, 'session finished');
         process.stdout.write(opts.json ? `${JSON.stringify(outcome, null, 2)}\n` : `${formatVerdict(outcome)}\n`);
         process.exitCode = exitCodeOf(outcome.result);
+        await customer?.finish(outcome.result);
       } catch (err) {
         ui.done();
         reportError(err, opts.json);
       } finally {
         process.off('SIGINT', onSignal);
+        await customer?.stop();
         await engine?.stop();
       }
     });

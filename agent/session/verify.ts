@@ -4,6 +4,7 @@
  * directory of frames, or a still image looped for `stillSeconds` (a photo held up to the camera).
  */
 import type { FaceEngine } from '../../models/engine.js';
+import type { RgbImage } from '../../models/image/rgb-image.js';
 import { KioskError } from '../errors.js';
 import { DEFAULT_FPS } from '../media/video.js';
 import { openFrameSource } from '../media/frame-source.js';
@@ -37,8 +38,8 @@ export interface VerifyOptions {
   reference?: Partial<ReferenceOptions>;
   abuse?: AbuseLimiter;
   onEffect?: (effect: SessionEffect) => void;
-  /** Called after every analysed frame, for a progress line. */
-  onFrame?: (index: number, timeMs: number) => void;
+  /** Called with every camera frame before the runner takes it (a progress line, the screen's preview); must not keep `image`. */
+  onFrame?: (index: number, timeMs: number, image: RgbImage) => void;
   signal?: AbortSignal;
   /** A reference the caller built from `input.id` and owns (not zeroed here); default: built and zeroed here. */
   portrait?: ReferencePortrait;
@@ -89,9 +90,9 @@ export async function verifyFiles(engine: Pick<FaceEngine, 'analyze' | 'decide' 
   return { reference: ref.summary, result };
 }
 
-async function* onEach(frames: AsyncIterable<RunnerFrame>, fn?: (index: number, timeMs: number) => void): AsyncGenerator<RunnerFrame> {
+async function* onEach(frames: AsyncIterable<RunnerFrame>, fn?: (index: number, timeMs: number, image: RgbImage) => void): AsyncGenerator<RunnerFrame> {
   for await (const f of frames) {
-    fn?.(f.index, f.timeMs);
+    fn?.(f.index, f.timeMs, f.image);
     yield f;
   }
 }

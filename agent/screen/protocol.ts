@@ -1,0 +1,121 @@
+/**
+ * The customer screen's WebSocket protocol (version 1). The agent sends JSON text messages
+ * (`ScreenMessage`) and binary messages (one JPEG preview frame each); the page sends JSON text
+ * messages (`PageMessage`) that are validated here before anything acts on them.
+ * No score, image or embedding is ever part of a text message: the page shows ids, the
+ * catalogue on the page owns the wording.
+ */
+import type { Phase, PromptId, ReasonCode, StepKind, Verdict } from '../session/types.js';
+import { STEP_KINDS } from '../session/types.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Languages the page offers; the first is the default. */
+export const LANGUAGES = ['zh-Hans', 'en'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+/** What happens after the verdict, as the screen tells the customer. */
+export type NextStep = 'collect_sim' | 'try_again' | 'see_staff' | 'come_back_later';
+
+/** Agent -> page. */
+export type ScreenMessage =
+  | { type: 'hello'; protocol: number; languages: readonly Language[]; language: Language }
+  | { type: 'session'; steps: StepKind[] }
+  | { type: 'prompt'; id: PromptId }
+  | { type: 'progress'; phase: Phase; completedSteps: number; totalSteps: number }
+  | { type: 'verdict'; verdict: Verdict; reasons: ReasonCode[]; next: NextStep }
+  | { type: 'reset' }
+  | { type: 'language'; language: Language }
+  | { type: 'refused'; reason: string };
+
+/** Page -> agent. */
+export type PageMessage =
+  | { type: 'language'; language: Language }
+  | { type: 'cancel' }
+  | { type: 'help' };
+
+/** Longest page message accepted, bytes (a socket that sends more than 8x this is closed by `ws`). */
+export const MAX_PAGE_MESSAGE_BYTES = 512;
+
+export type ParseResult = { ok: true; message: PageMessage } | { ok: false; reason: string };
+
+const isLanguage = (x: unknown): x is Language => typeof x === 'string' && (LANGUAGES as readonly string[]).includes(x);
+
+/** Validates one message from the page; the reason names what is wrong (never echoes the content). */
+export function parsePageMessage(raw: Buffer | string, isBinary = false): ParseResult {
+  if (isBinary) return { ok: false, reason: 'binary messages are not accepted' };
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  if (Buffer.byteLength(text) > MAX_PAGE_MESSAGE_BYTES) return { ok: false, reason: `message longer than ${MAX_PAGE_MESSAGE_BYTES} bytes` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
+  const msg = value as Record<string, unknown>;
+  const keys = Object.keys(msg);
+  const only = (allowed: string[]) => keys.filter((k) => !allowed.includes(k));
+  switch (msg.type) {
+    case 'language': {
+      if (!isLanguage(msg.language)) return { ok: false, reason: `language must be one of ${LANGUAGES.join(', ')}` };
+      const extra = only(['type', 'language']);
+      if (extra.length) return { ok: false, reason: `unexpected field(s) ${extra.join(', ')}` };
+      return { ok: true, message: { type: 'language', language: msg.language } };
+    }
+    case 'cancel':
+    case 'help': {
+      const extra = only(['type']);
+      if (extra.length) return { ok: false, reason: `unexpected field(s) ${extra.join(', ')}` };
+      return { ok: true, message: { type: msg.type } };
+    }
+    default:
+      return { ok: false, reason: typeof msg.type === 'string' ? 'unknown message type' : 'missing type' };
+  }
+}
+
+/** The next step the screen announces for a verdict. */
+export function nextStepOf(verdict: Verdict, reasons: readonly ReasonCode[]): NextStep {
+  if (verdict === 'accept') return 'collect_sim';
+  if (reasons.includes('attempts_exceeded')) return 'come_back_later';
+  return verdict === 'retry' ? 'try_again' : 'see_staff';
+}
+
+/** Every prompt id, at run time (the compile-time check below keeps it complete). */
+export const PROMPT_IDS = [
+  'look_at_camera', 'only_one_person', 'move_closer', 'move_back', 'more_light', 'less_light', 'look_straight',
+  'hold_still', 'open_eyes', 'blink', 'turn_left', 'turn_right', 'look_up', 'look_down', 'please_wait',
+] as const satisfies readonly PromptId[];
+type MissingPrompt = Exclude<PromptId, (typeof PROMPT_IDS)[number]>;
+const promptsComplete: MissingPrompt extends never ? true : false = true;
+void promptsComplete;
+
+/** Every reason code, at run time (kept complete as above). */
+export const REASON_CODES = [
+  'no_face', 'multiple_faces', 'quality', 'face_lost', 'challenge_timeout', 'challenge_wrong_action', 'presentation_attack',
+  'identity_changed', 'no_match', 'motion_inconsistent', 'insufficient_samples', 'decision_unavailable', 'cancelled', 'attempts_exceeded',
+] as const satisfies readonly ReasonCode[];
+type MissingReason = Exclude<ReasonCode, (typeof REASON_CODES)[number]>;
+const reasonsComplete: MissingReason extends never ? true : false = true;
+void reasonsComplete;
+
+export const PHASES = ['waiting_face', 'quality_gate', 'challenge', 'final_capture', 'deciding', 'done'] as const satisfies readonly Phase[];
+export const NEXT_STEPS = ['collect_sim', 'try_again', 'see_staff', 'come_back_later'] as const satisfies readonly NextStep[];
+
+/** Labels of the page itself (buttons, headings). */
+export const UI_KEYS = [
+  'title', 'welcome', 'welcome_hint', 'language', 'help', 'help_sent', 'cancel', 'cancel_sent', 'steps', 'verdict_accept',
+  'verdict_reject', 'verdict_retry', 'connecting', 'disconnected', 'face_guide',
+] as const;
+
+/** Every key a catalogue must hold: `prompt.<id>`, `step.<kind>`, `phase.<p>`, `reason.<code>`, `next.<n>`, `ui.<key>`. */
+export function catalogueKeys(): string[] {
+  return [
+    ...PROMPT_IDS.map((k) => `prompt.${k}`),
+    ...STEP_KINDS.map((k) => `step.${k}`),
+    ...PHASES.map((k) => `phase.${k}`),
+    ...REASON_CODES.map((k) => `reason.${k}`),
+    ...NEXT_STEPS.map((k) => `next.${k}`),
+    ...UI_KEYS.map((k) => `ui.${k}`),
+  ];
+}

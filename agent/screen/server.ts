@@ -1,0 +1,263 @@
+/**
+ * The customer screen server: a static page and one WebSocket on 127.0.0.1 only. The agent calls
+ * `show()` with typed events (session, prompt, progress, verdict, reset) and `preview()` with
+ * camera frames; the page's buttons come back through `deps.onAction`, validated.
+ * Preview frames go only to the sockets of this server: they are never logged, stored or kept
+ * after they are sent, and none are sent outside a session (before `session`, after `verdict`).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { RgbImage } from '../../models/image/rgb-image.js';
+import { KioskError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { PreviewEncoder, type PreviewOptions } from './preview.js';
+import { LANGUAGES, MAX_PAGE_MESSAGE_BYTES, PROTOCOL_VERSION, parsePageMessage, type Language, type PageMessage, type ScreenMessage } from './protocol.js';
+
+/** The events the agent shows (the rest of `ScreenMessage` is the server's own). */
+export type ScreenEvent = Extract<ScreenMessage, { type: 'session' | 'prompt' | 'progress' | 'verdict' | 'reset' }>;
+
+export interface ScreenDeps {
+  logger: Logger;
+  /** TCP port on 127.0.0.1; 0 picks a free one. Default 8741. */
+  port?: number;
+  /** Directory of the static page; default `public/` beside this module (or the source tree's, when run from `dist/`). */
+  publicDir?: string;
+  preview?: Partial<PreviewOptions>;
+  /** Language shown until the customer picks one. Default `zh-Hans`. */
+  language?: Language;
+  /** The customer pressed a button (language, cancel, help), already validated. */
+  onAction?: (message: PageMessage) => void;
+  now?: () => number;
+}
+
+export const DEFAULT_SCREEN_PORT = 8741;
+const HOST = '127.0.0.1';
+/** Bytes queued on a socket above which preview frames are skipped for it (a slow page never queues frames). */
+const MAX_BUFFERED = 256 * 1024;
+
+const FILES: Readonly<Record<string, { file: string; type: string }>> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/screen.css': { file: 'screen.css', type: 'text/css; charset=utf-8' },
+  '/screen.js': { file: 'screen.js', type: 'text/javascript; charset=utf-8' },
+  '/i18n.js': { file: 'i18n.js', type: 'text/javascript; charset=utf-8' },
+  '/i18n/en.json': { file: 'i18n/en.json', type: 'application/json; charset=utf-8' },
+  '/i18n/zh-Hans.json': { file: 'i18n/zh-Hans.json', type: 'application/json; charset=utf-8' },
+};
+
+/** `public/` beside this module, else the source tree's (the build does not copy static files). */
+export function defaultPublicDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'public'), resolve(here, '../../../agent/screen/public')];
+  return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0];
+}
+
+export class CustomerScreen {
+  private server: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private readonly clients = new Set<WebSocket>();
+  private readonly files = new Map<string, Buffer>();
+  private readonly encoder: PreviewEncoder;
+  private readonly log: Logger;
+  private language: Language;
+  /** What a page that connects mid-session must be told: the session's messages so far, latest of each type. */
+  private snapshot: ScreenEvent[] = [];
+  private inSession = false;
+  private port = 0;
+  private clientWaiters: Array<() => void> = [];
+
+  constructor(private readonly deps: ScreenDeps) {
+    this.log = deps.logger.child({ component: 'screen' });
+    this.language = deps.language ?? LANGUAGES[0];
+    this.encoder = new PreviewEncoder({ send: (jpeg) => this.sendPreview(jpeg), wanted: () => this.inSession && this.clients.size > 0, now: deps.now }, deps.preview);
+  }
+
+  /** `http://127.0.0.1:<port>/` once started. */
+  get url(): string {
+    if (!this.server) throw new KioskError('E_INTERNAL', 'customer screen not started', { subject: 'screen' });
+    return `http://${HOST}:${this.port}/`;
+  }
+
+  /** Number of pages connected. */
+  get connected(): number {
+    return this.clients.size;
+  }
+
+  /** Loads the page and listens on 127.0.0.1. */
+  async start(): Promise<string> {
+    const dir = this.deps.publicDir ?? defaultPublicDir();
+    for (const { file } of Object.values(FILES)) {
+      try {
+        this.files.set(file, await readFile(join(dir, file)));
+      } catch (err) {
+        throw new KioskError('E_INPUT_NOT_FOUND', 'customer screen page file missing', { subject: join(dir, file), cause: err });
+      }
+    }
+    const server = createServer((req, res) => this.serve(req, res));
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * MAX_PAGE_MESSAGE_BYTES });
+    server.on('upgrade', (req, socket, head) => {
+      if (req.url !== '/ws' || !this.trustedOrigin(req)) {
+        this.log.warn({ url: req.url, origin: req.headers.origin ?? null }, 'websocket upgrade refused');
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+    });
+    await new Promise<void>((ok, fail) => {
+      server.once('error', (err) => fail(new KioskError('E_DEVICE', `customer screen cannot listen on ${HOST}:${this.deps.port ?? DEFAULT_SCREEN_PORT}`, { subject: 'screen', cause: err })));
+      server.listen(this.deps.port ?? DEFAULT_SCREEN_PORT, HOST, () => ok());
+    });
+    this.server = server;
+    this.wss = wss;
+    this.port = (server.address() as AddressInfo).port;
+    this.log.info({ url: this.url }, 'customer screen listening');
+    return this.url;
+  }
+
+  /** Closes every page's socket and the server; drops the session state. */
+  async stop(): Promise<void> {
+    this.inSession = false;
+    this.snapshot = [];
+    await this.encoder.idle();
+    for (const ws of this.clients) ws.terminate();
+    this.clients.clear();
+    for (const w of this.clientWaiters) w();
+    this.clientWaiters = [];
+    const server = this.server;
+    this.server = null;
+    this.wss?.close();
+    this.wss = null;
+    if (server) await new Promise<void>((ok) => server.close(() => ok()));
+    this.files.clear();
+  }
+
+  /** Shows an event on every page (and on pages that connect later, until the next `session` or `reset`). */
+  show(event: ScreenEvent): void {
+    switch (event.type) {
+      case 'session':
+        this.snapshot = [event];
+        this.inSession = true;
+        break;
+      case 'reset':
+        this.snapshot = [];
+        this.inSession = false;
+        break;
+      case 'verdict':
+        this.inSession = false;
+        this.snapshot = [...this.snapshot.filter((e) => e.type === 'session'), event];
+        break;
+      default:
+        this.snapshot = [...this.snapshot.filter((e) => e.type !== event.type), event];
+    }
+    this.broadcast(event);
+  }
+
+  /** Offers a camera frame for the preview (dropped unless a session is on and a page is watching). */
+  preview(image: RgbImage): void {
+    this.encoder.offer(image);
+  }
+
+  /** Resolves when a page is connected, or after `timeoutMs` (false), or on abort (false). */
+  async waitForClient(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.clients.size > 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    let wake: () => void = () => undefined;
+    await new Promise<void>((ok) => {
+      wake = ok;
+      this.clientWaiters.push(ok);
+      timer = setTimeout(ok, timeoutMs);
+      signal?.addEventListener('abort', () => ok(), { once: true });
+    });
+    clearTimeout(timer);
+    this.clientWaiters = this.clientWaiters.filter((w) => w !== wake);
+    return this.clients.size > 0;
+  }
+
+  private trustedOrigin(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    return this.trustedHost(req) && (origin === `http://${HOST}:${this.port}` || origin === `http://localhost:${this.port}`);
+  }
+
+  /** Only requests addressed to the loopback name and our port (a DNS-rebinding page sends its own host). */
+  private trustedHost(req: IncomingMessage): boolean {
+    const host = req.headers.host;
+    return host === `${HOST}:${this.port}` || host === `localhost:${this.port}`;
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    const entry = FILES[path];
+    if (!this.trustedHost(req)) {
+      res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (!entry) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    const body = this.files.get(entry.file)!;
+    res.writeHead(200, {
+      'content-type': entry.type,
+      'content-length': body.length,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      // The page loads nothing from elsewhere and talks only to this server.
+      'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self' ws://${HOST}:${this.port} ws://localhost:${this.port}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  private attach(ws: WebSocket): void {
+    this.clients.add(ws);
+    this.log.info({ pages: this.clients.size }, 'customer page connected');
+    this.send(ws, { type: 'hello', protocol: PROTOCOL_VERSION, languages: LANGUAGES, language: this.language });
+    for (const e of this.snapshot) this.send(ws, e);
+    ws.on('message', (data, isBinary) => this.receive(ws, data as Buffer, isBinary));
+    ws.on('close', () => {
+      this.clients.delete(ws);
+      this.log.info({ pages: this.clients.size }, 'customer page disconnected');
+    });
+    ws.on('error', (err) => this.log.warn({ err: err.message }, 'customer page socket error'));
+    for (const w of this.clientWaiters) w();
+  }
+
+  private receive(ws: WebSocket, data: Buffer, isBinary: boolean): void {
+    const parsed = parsePageMessage(data, isBinary);
+    if (!parsed.ok) {
+      this.log.warn({ reason: parsed.reason, bytes: data.length }, 'page message refused');
+      this.send(ws, { type: 'refused', reason: parsed.reason });
+      return;
+    }
+    const msg = parsed.message;
+    this.log.info({ action: msg.type, ...(msg.type === 'language' ? { language: msg.language } : {}) }, 'customer action');
+    if (msg.type === 'language') {
+      this.language = msg.language;
+      this.broadcast({ type: 'language', language: msg.language });
+    }
+    this.deps.onAction?.(msg);
+  }
+
+  private broadcast(msg: ScreenMessage): void {
+    for (const ws of this.clients) this.send(ws, msg);
+  }
+
+  private send(ws: WebSocket, msg: ScreenMessage): void {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+  }
+
+  private sendPreview(jpeg: Buffer): void {
+    if (!this.inSession) return;
+    for (const ws of this.clients) {
+      if (ws.readyState === ws.OPEN && ws.bufferedAmount < MAX_BUFFERED) ws.send(jpeg, { binary: true });
+    }
+  }
+}
