@@ -174,7 +174,7 @@ t.test('data-free session from a fake effect stream, both languages, by touch', 
   bridge.onImage(gradient()); // a late frame after the verdict must not reach the page
   await page.waitForFunction(() => document.body.dataset.view === 'verdict');
   t.equal(await text(page, '#verdict-title'), 'Verified');
-  t.equal(await text(page, '#verdict-next'), 'Your SIM card is being dispensed below. Please take it.');
+  t.equal(await text(page, '#verdict-next'), 'Once your carrier confirms, your SIM card comes out below. Please take it.');
   await page.waitForTimeout(400);
   t.same(await imageData(page), [], 'no image data in the page after the verdict');
   await shot('08-verdict-accept-en', 'verdict-accept-en');
@@ -182,7 +182,7 @@ t.test('data-free session from a fake effect stream, both languages, by touch', 
   // Back to Chinese by touch on the verdict screen.
   await page.locator('.lang-btn[data-lang="zh-Hans"]').tap();
   t.equal(await text(page, '#verdict-title'), '核验通过');
-  t.equal(await text(page, '#verdict-next'), 'SIM 卡正在从下方出卡口送出，请取走。');
+  t.equal(await text(page, '#verdict-next'), '运营商确认后，SIM 卡将从下方出卡口送出，请取走。');
 
   // A reject with a reason, then a reset to the welcome screen.
   const again = bridgeSession(screen, { steps: [{ kind: 'look_up' }] as any });
