@@ -49,6 +49,8 @@ export const ERROR_CODES = [
   'E_DISPENSER_EMPTY',
   'E_DISPENSER_BUSY',
   'E_TAMPERED',
+  // remote assistance: no operator answered, the call failed, or an operator decision was refused
+  'E_ASSIST',
   'E_ABORTED',
   'E_INTERNAL',
 ] as const;

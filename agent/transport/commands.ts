@@ -17,6 +17,8 @@ export interface StartSession {
 export interface ClearAlarm { note?: string }
 export interface AuthorizeDispense { jti: string; slot?: number }
 export interface ConfigCommand { settings: Record<string, unknown> }
+/** Opens a remote-assistance call to a carrier operator; `nonce` (carrier hex) goes into the operator-decided result. */
+export interface AssistStart { nonce: string; session_id?: string; failed_checks?: string[]; reason?: string }
 
 /** Why a command was refused. */
 export type RefusalReason = 'malformed' | 'schema' | 'unknown_command' | 'bad_response_topic' | 'unknown_result' | 'not_accepted' | 'busy' | 'handler_error'
@@ -33,6 +35,8 @@ export interface CommandHandlers {
   config(cmd: ConfigCommand): Promise<CommandOutcome>;
   /** Optional: without it `clear_alarm` is an unknown command. */
   clear_alarm?(cmd: ClearAlarm): Promise<CommandOutcome>;
+  /** Optional: without it `assist_start` is an unknown command (see agent/assist). */
+  assist_start?(cmd: AssistStart): Promise<CommandOutcome>;
 }
 
 export interface CommandRouterDeps {
@@ -63,6 +67,13 @@ const SCHEMAS = {
   clear_alarm: {
     type: 'object', additionalProperties: false,
     properties: { note: { type: 'string', maxLength: 256 } },
+  },
+  assist_start: {
+    type: 'object', additionalProperties: false, required: ['nonce'],
+    properties: {
+      nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' }, session_id: { type: 'string', maxLength: 128 },
+      failed_checks: { type: 'array', maxItems: 16, items: { type: 'string', pattern: '^[a-z0-9_]{1,64}$' } }, reason: { type: 'string', maxLength: 256 },
+    },
   },
 } as const;
 
@@ -128,6 +139,10 @@ export class CommandRouter {
       if (name === 'clear_alarm') {
         const clear = this.deps.handlers.clear_alarm;
         return clear ? await clear.call(this.deps.handlers, body as ClearAlarm) : refuse('unknown_command', 'clear_alarm is not handled here');
+      }
+      if (name === 'assist_start') {
+        const assist = this.deps.handlers.assist_start;
+        return assist ? await assist.call(this.deps.handlers, body as AssistStart) : refuse('unknown_command', 'assist_start is not handled here');
       }
       return await this.deps.handlers.config(body as ConfigCommand);
     } catch (err) {

@@ -20,6 +20,10 @@ export interface DeviceTopics {
   replyPrefix: string;
   /** Certificate renewal requests. */
   renew: string;
+  /** Remote-assistance signalling the kiosk sends to the operator (offer, ICE), QoS 1. */
+  assistToOperator: string;
+  /** Remote-assistance signalling the kiosk receives from an operator (answer, ICE, hang-up). */
+  assistFromOperator: string;
 }
 
 /** Topics of `deviceId` under `prefix`. */
@@ -36,5 +40,7 @@ export function deviceTopics(deviceId: string, prefix = DEFAULT_PREFIX): DeviceT
     commandPrefix: `${base}cmd/`,
     replyPrefix: `${base}reply/`,
     renew: `${base}renew`,
+    assistToOperator: `${base}assist/signal/kiosk`,
+    assistFromOperator: `${base}assist/signal/operator`,
   };
 }

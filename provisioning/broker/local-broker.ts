@@ -39,6 +39,8 @@ export interface LocalBrokerOptions {
   policy: PolicyInput;
   /** Per-client queue bound (default 100000): mosquitto drops silently past it, even QoS 1. */
   maxQueuedMessages?: number;
+  /** Also listen for MQTT over WebSocket on loopback (plain WS, or WSS with the broker's certificate). */
+  websockets?: 'ws' | 'wss';
 }
 
 /** One mosquitto child process. */
@@ -46,6 +48,10 @@ export class LocalBroker {
   private child?: ChildProcess;
   readonly confPath: string;
   readonly logPath: string;
+
+  /** Port of the WebSocket listener, when asked for. */
+  wsPort?: number;
+  private wsTls = false;
 
   private constructor(readonly dir: string, readonly port: number) {
     this.confPath = join(dir, 'mosquitto.conf');
@@ -57,6 +63,10 @@ export class LocalBroker {
     const { dir } = o;
     mkdirSync(join(dir, 'data'), { recursive: true });
     const broker = new LocalBroker(dir, await freePort());
+    if (o.websockets) {
+      broker.wsPort = await freePort();
+      broker.wsTls = o.websockets === 'wss';
+    }
     const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), dynsec: join(dir, 'dynsec.json') };
     writeFileSync(files.ca, o.tls.ca);
     writeFileSync(files.cert, o.tls.cert);
@@ -67,6 +77,7 @@ export class LocalBroker {
       port: broker.port, caFile: files.ca, certFile: files.cert, keyFile: files.key,
       dynsecFile: files.dynsec, persistenceDir: join(dir, 'data'), logFile: broker.logPath,
       maxQueuedMessages: o.maxQueuedMessages,
+      ...(broker.wsPort ? { websockets: { port: broker.wsPort, tls: broker.wsTls } } : {}),
     }));
     if (userInfo().uid === 0) {
       // mosquitto refuses to keep root; it runs as its own user, which must read the key and write its state.
@@ -80,6 +91,11 @@ export class LocalBroker {
 
   get url(): string {
     return `mqtts://127.0.0.1:${this.port}`;
+  }
+
+  /** URL of the WebSocket listener (ws:// or wss://), when asked for. */
+  get wsUrl(): string | undefined {
+    return this.wsPort ? `${this.wsTls ? 'wss' : 'ws'}://127.0.0.1:${this.wsPort}` : undefined;
   }
 
   /** The broker's process id while it runs (setpriv execs mosquitto, so it is mosquitto's own). */
@@ -96,6 +112,7 @@ export class LocalBroker {
     const child = spawn(cmd, args, { stdio: 'ignore' });
     this.child = child;
     await waitForPort(this.port, child, this.logPath);
+    if (this.wsPort) await waitForPort(this.wsPort, child, this.logPath);
   }
 
   /** Stops the broker (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */

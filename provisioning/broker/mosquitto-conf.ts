@@ -16,6 +16,11 @@ export interface MosquittoConfOptions {
   pluginPath?: string;
   /** Per-client queue bound; mosquitto silently drops past it, so size it for the outage you must ride out. */
   maxQueuedMessages?: number;
+  /**
+   * An extra MQTT-over-WebSocket listener for the remote-assistance operator page (password logins
+   * through dynamic security). `tls` false is for loopback tests only; production uses WSS.
+   */
+  websockets?: { port: number; host?: string; tls: boolean };
 }
 
 /** The configuration text: TLS 1.2+ with client certificates, CN as username, dynamic security, persistence. */
@@ -44,6 +49,11 @@ export function mosquittoConf(o: MosquittoConfOptions): string {
     'tls_version tlsv1.2',
     'require_certificate true',
     'use_identity_as_username true',
+    ...(o.websockets ? [
+      `listener ${o.websockets.port} ${o.websockets.host ?? '127.0.0.1'}`,
+      'protocol websockets',
+      ...(o.websockets.tls ? [`cafile ${o.caFile}`, `certfile ${o.certFile}`, `keyfile ${o.keyFile}`, 'tls_version tlsv1.2', 'require_certificate false'] : []),
+    ] : []),
     '',
   ].join('\n');
 }

@@ -4,6 +4,7 @@
  * 2.0.11 never denies SUBSCRIBE through `acl_file` (a device could join `$share/verifiers/...` and
  * swallow results); the plugin does deny, but does not expand %u, hence one role per device.
  */
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { DEVICE_ID_PATTERN } from '../ca.js';
 import { KioskError } from '../../agent/errors.js';
 
@@ -15,7 +16,16 @@ export const VERIFIER_GROUP = 'verifiers';
 type AclType = 'publishClientSend' | 'publishClientReceive' | 'subscribePattern' | 'subscribeLiteral' | 'unsubscribePattern';
 export interface DynsecAcl { acltype: AclType; topic: string; allow: boolean; priority?: number }
 export interface DynsecRole { rolename: string; acls: DynsecAcl[] }
-export interface DynsecClient { username: string; textName?: string; roles: { rolename: string }[] }
+export interface DynsecClient { username: string; textName?: string; roles: { rolename: string }[]; password?: string; salt?: string; iterations?: number }
+
+/**
+ * Operator names of remote assistance start with `carrier-op-`: `carrier-` is a prefix the CA issues
+ * only to the carrier's own service certificates, so no device certificate can log in as an operator.
+ */
+export const OPERATOR_NAME_PATTERN = /^carrier-op-[a-z0-9-]{1,52}$/;
+
+/** A remote-assistance operator login: a password (browser over MQTT-over-WebSocket) or, without one, a service certificate with this CN. */
+export interface OperatorLogin { username: string; password?: string }
 
 /** Who may connect: device ids, claim CNs (claim-*), carrier service CNs (carrier-*). */
 export interface PolicyInput {
@@ -24,6 +34,8 @@ export interface PolicyInput {
   services?: string[];
   /** Services that may also administer the policy at run time ($CONTROL/dynamic-security). */
   admins?: string[];
+  /** Remote-assistance operators (role `operator`: assistance signalling with any kiosk, nothing else). */
+  operators?: OperatorLogin[];
   prefix?: string;
 }
 
@@ -37,8 +49,10 @@ export function deviceRole(deviceId: string, prefix = DEFAULT_PREFIX): DynsecRol
     rolename: `device-${deviceId}`,
     acls: [
       ...['result', 'status', 'telemetry', 'events', 'renew', 'reply/#'].map((s) => allow('publishClientSend', base + s)),
+      allow('publishClientSend', `${base}assist/signal/kiosk`),
       allow('subscribePattern', `${base}cmd/#`),
       allow('subscribePattern', `${base}renew/reply/+`),
+      allow('subscribePattern', `${base}assist/signal/operator`),
     ],
   };
 }
@@ -67,6 +81,20 @@ export function carrierRole(prefix = DEFAULT_PREFIX): DynsecRole {
   };
 }
 
+/** Remote-assistance operators: send signalling to any kiosk and read what kiosks send back; no commands, no results. */
+export function operatorRole(prefix = DEFAULT_PREFIX): DynsecRole {
+  return {
+    rolename: 'operator',
+    acls: [allow('publishClientSend', `${prefix}+/assist/signal/operator`), allow('subscribePattern', `${prefix}+/assist/signal/kiosk`)],
+  };
+}
+
+/** The dynamic-security password fields of `password` (PBKDF2-HMAC-SHA512, 64 bytes, as mosquitto 2.0 checks it). */
+export function dynsecPassword(password: string, iterations = 101, salt: Buffer = randomBytes(12)): { password: string; salt: string; iterations: number } {
+  const hash = pbkdf2Sync(password, salt, iterations, 64, 'sha512');
+  return { password: hash.toString('base64'), salt: salt.toString('base64'), iterations };
+}
+
 /** Run-time administration of this policy (adding enrolled devices). */
 export function adminRole(): DynsecRole {
   return {
@@ -83,11 +111,18 @@ export function adminRole(): DynsecRole {
 export function dynsecConfig(input: PolicyInput): Record<string, unknown> {
   const prefix = input.prefix ?? DEFAULT_PREFIX;
   const roles: DynsecRole[] = [claimRole(prefix), carrierRole(prefix), adminRole(), ...input.devices.map((d) => deviceRole(d, prefix))];
+  const operators = input.operators ?? [];
+  if (operators.length > 0) roles.push(operatorRole(prefix));
+  for (const o of operators) {
+    if (!OPERATOR_NAME_PATTERN.test(o.username)) throw new KioskError('E_USAGE', 'an operator name must match carrier-op-<name>', { subject: o.username });
+    if ((input.services ?? []).includes(o.username)) throw new KioskError('E_USAGE', 'an operator cannot also be a carrier service', { subject: o.username });
+  }
   const admins = new Set(input.admins ?? []);
   const clients: DynsecClient[] = [
     ...input.devices.map((d) => ({ username: d, roles: [{ rolename: `device-${d}` }] })),
     ...(input.claims ?? []).map((c) => ({ username: c, roles: [{ rolename: 'claim' }] })),
     ...(input.services ?? []).map((s) => ({ username: s, roles: [{ rolename: 'carrier' }, ...(admins.has(s) ? [{ rolename: 'dynsec-admin' }] : [])] })),
+    ...operators.map((o) => ({ username: o.username, roles: [{ rolename: 'operator' }], ...(o.password ? dynsecPassword(o.password) : {}) })),
   ];
   return {
     clients,

@@ -1,0 +1,138 @@
+// Operator side of kiosk remote assistance (plain browser JS, no build step, no CDN).
+// Signalling: MQTT over WebSocket (mqtt.js browser bundle, global `mqtt`, served from vendor/).
+// Decisions: compact JWS ES256 signed with the operator's WebCrypto P-256 key, sent on the data channel.
+const DECISION_TYP = 'kiosk-assist-decision+jwt';
+const $ = (id) => document.getElementById(id);
+const enc = new TextEncoder();
+const b64u = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+const state = {
+  client: null, prefix: 'kiosk/v1/', iceServers: [], pc: null, channel: null, call: null,
+  key: null, operatorId: null, acks: [], framesRendered: 0, log: [],
+};
+
+function status(text) { $('status').textContent = text; state.log.push(text); }
+
+/** Imports the operator's private key (JWK) as a non-extractable WebCrypto signing key. */
+async function importKey(jwk, operatorId) {
+  const { d, x, y } = jwk;
+  state.key = await crypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', d, x, y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  state.operatorId = operatorId;
+}
+
+/** Signs a decision for the open call (WebCrypto ECDSA output is r||s, the JWS ES256 format). */
+async function signDecision(decision, note) {
+  if (!state.key || !state.call) throw new Error('no key or no call');
+  const header = { alg: 'ES256', typ: DECISION_TYP, kid: state.operatorId };
+  const payload = { assist_id: state.call.assist_id, kiosk: state.call.kiosk, challenge: state.call.challenge, decision, iat: Math.floor(Date.now() / 1000), ...(note ? { note } : {}) };
+  const input = `${b64u(enc.encode(JSON.stringify(header)))}.${b64u(enc.encode(JSON.stringify(payload)))}`;
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, state.key, enc.encode(input));
+  return `${input}.${b64u(sig)}`;
+}
+
+/** Sends a decision and resolves with the kiosk's ack. */
+async function decide(decision, note) {
+  const token = await signDecision(decision, note);
+  const before = state.acks.length;
+  state.channel.send(JSON.stringify({ type: 'decision', token }));
+  for (let i = 0; i < 200 && state.acks.length === before; i++) await new Promise((r) => setTimeout(r, 50));
+  const ack = state.acks[before];
+  $('ack').textContent = ack ? JSON.stringify(ack) : 'no answer from the kiosk';
+  return ack;
+}
+
+function topicOf(kiosk, dir) { return `${state.prefix}${kiosk}/assist/signal/${dir}`; }
+
+async function send(kiosk, msg) {
+  await state.client.publishAsync(topicOf(kiosk, 'operator'), JSON.stringify(msg), { qos: 1 });
+}
+
+async function onOffer(m) {
+  if (state.pc) { state.pc.close(); }
+  const kiosk = m.kiosk;
+  state.call = { assist_id: m.assist_id, kiosk, challenge: null, failed_checks: m.failed_checks || [] };
+  $('checks').textContent = (m.failed_checks || []).join(', ') || 'none';
+  const pc = new RTCPeerConnection({ iceServers: state.iceServers });
+  state.pc = pc;
+  pc.ontrack = (e) => {
+    const video = $('video');
+    video.srcObject = e.streams[0] || new MediaStream([e.track]);
+    video.play().catch(() => undefined);
+    const count = () => { state.framesRendered += 1; video.requestVideoFrameCallback(count); };
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(count);
+  };
+  pc.ondatachannel = (e) => {
+    state.channel = e.channel;
+    e.channel.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      if (msg.type === 'hello' && msg.assist_id === state.call.assist_id) {
+        state.call.challenge = msg.challenge;
+        $('approve').disabled = $('reject').disabled = false;
+        status(`in call with ${msg.kiosk}`);
+      } else if (msg.type === 'ack') {
+        state.acks.push(msg);
+      }
+    };
+  };
+  pc.onicecandidate = (e) => {
+    send(kiosk, { type: 'candidate', assist_id: m.assist_id, candidate: e.candidate ? e.candidate.toJSON() : null }).catch(() => undefined);
+  };
+  pc.onconnectionstatechange = () => status(`connection ${pc.connectionState}`);
+  await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+  const answer = await pc.createAnswer();
+  await pc.setLocalDescription(answer);
+  await send(kiosk, { type: 'answer', assist_id: m.assist_id, sdp: answer.sdp });
+}
+
+async function onSignal(topic, payload) {
+  let m;
+  try { m = JSON.parse(payload.toString()); } catch { return; }
+  if (m.type === 'offer') return onOffer(m);
+  if (!state.call || m.assist_id !== state.call.assist_id || !state.pc) return;
+  if (m.type === 'candidate' && m.candidate) await state.pc.addIceCandidate(m.candidate).catch(() => undefined);
+  if (m.type === 'bye') { status('call ended by the kiosk'); $('approve').disabled = $('reject').disabled = true; }
+}
+
+/** Connects to the broker and waits for kiosks' offers. */
+async function connect({ url, username, password, kiosk = '*', prefix = 'kiosk/v1/', iceServers = [] }) {
+  state.prefix = prefix;
+  state.iceServers = iceServers;
+  const client = await mqtt.connectAsync(url, { protocolVersion: 5, username, password, clientId: `${username}-${Math.random().toString(16).slice(2, 10)}`, reconnectPeriod: 0, connectTimeout: 10000 });
+  state.client = client;
+  client.on('message', (t, p) => { onSignal(t, p).catch((err) => status(`error: ${err.message}`)); });
+  const granted = await client.subscribeAsync(topicOf(kiosk === '*' ? '+' : kiosk, 'kiosk'), { qos: 1 });
+  if (granted.some((g) => g.qos > 2)) throw new Error('the broker refused the subscription');
+  status(`connected as ${username}, waiting for a kiosk`);
+}
+
+/** Video figures for the operator (and the browser test). */
+async function stats() {
+  const video = $('video');
+  const out = { width: video.videoWidth, height: video.videoHeight, framesRendered: state.framesRendered, framesDecoded: 0, dtlsState: null, srtpCipher: null, connectionState: state.pc ? state.pc.connectionState : null };
+  if (state.pc) {
+    const report = await state.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') { out.framesDecoded = s.framesDecoded || 0; out.frameWidth = s.frameWidth; out.frameHeight = s.frameHeight; }
+      if (s.type === 'transport') { out.dtlsState = s.dtlsState; out.srtpCipher = s.srtpCipher; }
+    });
+  }
+  return out;
+}
+
+async function hangup() {
+  if (state.call && state.client) await send(state.call.kiosk, { type: 'bye', assist_id: state.call.assist_id }).catch(() => undefined);
+  if (state.pc) state.pc.close();
+  if (state.client) await state.client.endAsync();
+}
+
+window.assistOperator = { connect, importKey, decide, stats, hangup, state };
+
+$('connect').onclick = async () => {
+  try {
+    const file = $('keyfile').files[0];
+    if (file) await importKey(JSON.parse(await file.text()), $('username').value);
+    await connect({ url: $('url').value, username: $('username').value, password: $('password').value, kiosk: $('kiosk').value || '*' });
+  } catch (err) { status(`error: ${err.message}`); }
+};
+$('approve').onclick = () => decide('approve', $('note').value).catch((err) => status(`error: ${err.message}`));
+$('reject').onclick = () => decide('reject', $('note').value).catch((err) => status(`error: ${err.message}`));

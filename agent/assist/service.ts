@@ -1,0 +1,135 @@
+/**
+ * Remote assistance as a daemon extension: `request()` (a failed session, the customer button) or
+ * the carrier command `assist_start` opens one call at a time; an operator's verified decision
+ * becomes a result signed by the device key and stored in the outbox like every session result,
+ * saying that an operator decided, which operator, and which automatic checks had failed.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { FrameSource } from '../../device/camera/frame-source.js';
+import type { SessionResult } from '../../provisioning/eat.js';
+import type { Logger } from '../log.js';
+import type { AssistStart, CommandOutcome } from '../transport/commands.js';
+import { AssistCall, assistError, DEFAULT_ASSIST_OPTIONS, type AssistOptions, type CallOutcome } from './call.js';
+import { DecisionVerifier, type OperatorDecision, type OperatorKeyConfig } from './decision.js';
+import type { AssistSignalling, SignalMessage } from './signalling.js';
+import { loadWrtc, type WrtcLike } from './wrtc.js';
+
+/** Why assistance is asked for. */
+export interface AssistRequest {
+  /** The carrier nonce of the session being decided (hex), signed into the result. */
+  nonce: string;
+  sessionId?: string;
+  /** Automatic checks that failed (reason codes of the session), shown to the operator and put in the result. */
+  failedChecks?: string[];
+  /** Free text for the operator: `quality`, `customer_button`, ... */
+  reason?: string;
+}
+
+export interface AssistServiceDeps {
+  kioskId: string;
+  camera: FrameSource;
+  signalling: AssistSignalling;
+  /** The device's result signer (agent/transport/result-signer.ts). */
+  signer: { sign(nonce: string, result: SessionResult): Promise<{ token: string; jti: string }> };
+  /** The result outbox; the relay publishes it like any session result. */
+  outbox: { put(m: { jti: string; topic: string; payload: Buffer }): Promise<unknown> };
+  resultTopic: string;
+  /** Operators whose signed decisions are trusted. */
+  operators: OperatorKeyConfig[];
+  options?: AssistOptions;
+  /** Largest age of a decision's iat, seconds (default 120). */
+  decisionMaxAgeSec?: number;
+  logger: Logger;
+  loadWrtc?: () => Promise<WrtcLike>;
+  clock?: () => number;
+}
+
+export interface AssistEvents {
+  started: [{ assistId: string; failedChecks: string[] }];
+  /** A result was signed and stored for an operator decision. */
+  decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }];
+  ended: [{ assistId: string; outcome: CallOutcome['kind']; reason?: string; framesSent: number }];
+}
+
+/** One call at a time; `stop()` hangs up. */
+export class AssistService {
+  readonly events = new EventEmitter<AssistEvents>();
+  private readonly decisions: DecisionVerifier;
+  private call?: { id: string; call: AssistCall; abort: AbortController; done: Promise<void> };
+  private readonly onSignal = (m: SignalMessage): void => { void this.call?.call.signal(m); };
+
+  constructor(private readonly deps: AssistServiceDeps) {
+    this.decisions = new DecisionVerifier({ operators: deps.operators, clock: deps.clock, maxAgeSec: deps.decisionMaxAgeSec });
+  }
+
+  async start(): Promise<void> {
+    await this.decisions.start();
+    this.deps.signalling.events.on('message', this.onSignal);
+    await this.deps.signalling.start();
+  }
+
+  async stop(): Promise<void> {
+    const c = this.call;
+    c?.abort.abort();
+    await c?.done;
+    this.deps.signalling.events.off('message', this.onSignal);
+    await this.deps.signalling.stop();
+  }
+
+  /** True while a call is open. */
+  get busy(): boolean {
+    return this.call !== undefined;
+  }
+
+  /** Opens a call (returns at once with its id); E_ASSIST `busy` while another one is open. */
+  async request(req: AssistRequest): Promise<{ assistId: string }> {
+    if (this.call) throw assistError('a remote-assistance call is already open', 'busy');
+    if (!/^[0-9a-f]{32,128}$/.test(req.nonce)) throw assistError('nonce must be 32..128 lower-case hex characters', 'bad_nonce');
+    const assistId = randomUUID();
+    const failedChecks = [...(req.failedChecks ?? [])];
+    const abort = new AbortController();
+    const wrtc = await (this.deps.loadWrtc ?? loadWrtc)();
+    const call = new AssistCall({
+      wrtc, camera: this.deps.camera, decisions: this.decisions,
+      send: (m) => this.deps.signalling.send(m),
+      kioskId: this.deps.kioskId, assistId, challenge: randomBytes(16).toString('hex'), failedChecks, reason: req.reason,
+      onDecision: (d) => this.record(req, assistId, failedChecks, d),
+      options: { ...DEFAULT_ASSIST_OPTIONS, ...this.deps.options },
+      logger: this.deps.logger,
+    });
+    const done = call.run(abort.signal).then((outcome) => {
+      this.call = undefined;
+      this.deps.logger.info({ assistId, outcome: outcome.kind, framesSent: outcome.framesSent }, 'assist call ended');
+      this.events.emit('ended', { assistId, outcome: outcome.kind, ...(outcome.kind === 'ended' ? { reason: outcome.reason } : {}), framesSent: outcome.framesSent });
+    });
+    this.call = { id: assistId, call, abort, done };
+    this.events.emit('started', { assistId, failedChecks });
+    return { assistId };
+  }
+
+  /** The `assist_start` command handler for the command router. */
+  async assistStart(cmd: AssistStart): Promise<CommandOutcome> {
+    if (this.call) return { ok: false, reason: 'busy', detail: 'a remote-assistance call is already open' };
+    const { assistId } = await this.request({ nonce: cmd.nonce, sessionId: cmd.session_id, failedChecks: cmd.failed_checks, reason: cmd.reason });
+    return { ok: true, body: { assist_id: assistId } };
+  }
+
+  /** Signs and stores the result of an operator decision. */
+  private async record(req: AssistRequest, assistId: string, failedChecks: string[], d: OperatorDecision): Promise<Record<string, unknown>> {
+    const result: SessionResult = {
+      verdict: d.decision === 'approve' ? 'accept' : 'reject',
+      reasons: [d.decision === 'approve' ? 'operator_approved' : 'operator_rejected'],
+      decided_by: 'operator',
+      operator: { id: d.operatorId, key_thumbprint: d.keyThumbprint, decided_at: d.iat },
+      failed_checks: failedChecks,
+      assist_id: assistId,
+      ...(req.sessionId ? { session_id: req.sessionId } : {}),
+      operator_decision: d.token,
+    };
+    const signed = await this.deps.signer.sign(req.nonce, result);
+    await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
+    this.events.emit('decided', { assistId, jti: signed.jti, decision: d.decision, operatorId: d.operatorId });
+    return { jti: signed.jti };
+  }
+}

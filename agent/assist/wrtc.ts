@@ -1,0 +1,53 @@
+/**
+ * The part of `@roamhq/wrtc` the assist call uses, typed here (its own types need the DOM lib).
+ * Loaded lazily: a process that created an RTCVideoSource segfaults on natural exit (see
+ * docs/assist.md), so nothing loads it until a call starts.
+ */
+export interface IceCandidateInit { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }
+export interface SessionDescriptionInit { type: 'offer' | 'answer'; sdp?: string }
+
+export interface DataChannelLike {
+  readonly readyState: string;
+  onopen: (() => void) | null;
+  onclose: (() => void) | null;
+  onmessage: ((e: { data: unknown }) => void) | null;
+  send(data: string): void;
+  close(): void;
+}
+
+export interface TrackLike { stop(): void }
+
+export interface PeerConnectionLike {
+  readonly connectionState: string;
+  onicecandidate: ((e: { candidate: IceCandidateInit | null }) => void) | null;
+  onconnectionstatechange: (() => void) | null;
+  createOffer(): Promise<SessionDescriptionInit>;
+  setLocalDescription(d: SessionDescriptionInit): Promise<void>;
+  setRemoteDescription(d: SessionDescriptionInit): Promise<void>;
+  addIceCandidate(c: IceCandidateInit): Promise<void>;
+  addTrack(track: TrackLike): unknown;
+  createDataChannel(label: string, init?: { ordered?: boolean }): DataChannelLike;
+  close(): void;
+}
+
+/** ICE server entry (STUN or the carrier's TURN). */
+export interface IceServer { urls: string | string[]; username?: string; credential?: string }
+
+/** RTCPeerConnection settings the agent sets; nothing here can turn DTLS-SRTP off (no `certificates`, no insecure flags). */
+export interface PeerConfig { iceServers: IceServer[]; iceTransportPolicy: 'all' | 'relay'; bundlePolicy: 'max-bundle'; rtcpMuxPolicy: 'require' }
+
+export interface VideoSourceLike {
+  createTrack(): TrackLike;
+  onFrame(frame: { width: number; height: number; data: Uint8ClampedArray }): void;
+}
+
+export interface WrtcLike {
+  RTCPeerConnection: new (config: PeerConfig) => PeerConnectionLike;
+  nonstandard: { RTCVideoSource: new (init?: { isScreencast?: boolean }) => VideoSourceLike };
+}
+
+/** Loads `@roamhq/wrtc`. */
+export async function loadWrtc(): Promise<WrtcLike> {
+  const mod = (await import('@roamhq/wrtc')) as unknown as { default?: WrtcLike } & WrtcLike;
+  return mod.default ?? mod;
+}
