@@ -15,10 +15,10 @@ import { MODEL_VARIANTS, type ModelVariant } from '../../models/variants.js';
 interface CommonOptions {
   root: string;
   json?: boolean;
-  variant: ModelVariant;
+  variant?: ModelVariant;
 }
 
-const VARIANT_HELP = 'model weights: float (the originals), fp16 or int8 (derived by `npm run quantize`)';
+const VARIANT_HELP = 'model weights: float (the originals), fp16 or int8 (derived by `npm run quantize`); default: the engine\'s default (fp16)';
 
 function variantArg(value: string): ModelVariant {
   if (!(MODEL_VARIANTS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--variant must be one of ${MODEL_VARIANTS.join(', ')}`);
@@ -59,7 +59,7 @@ async function withEngine<T>(opts: CommonOptions & { maxWidth?: number }, fn: (d
     import('../media/image.js'),
     import('../media/video.js'),
   ]);
-  const engine = createFaceEngine({ logger, options: { variant: opts.variant } });
+  const engine = createFaceEngine({ logger, options: opts.variant ? { variant: opts.variant } : {} });
   const progress = !opts.json && process.stderr.isTTY;
   const deps: EvalDeps = {
     engine,
@@ -100,7 +100,7 @@ function addMatch(parent: Command): Command {
     .requiredOption('--root <dir>', 'folder the image paths in the file are relative to (e.g. ../shared/data)')
     .option('--threshold <similarity>', 'also report FNMR and FMR at this cosine similarity (accept when >=)', floatArg('--threshold', -1, 1))
     .option('--source <text>', 'only the pairs whose source column contains this text (choose a threshold on one source, report on another)')
-    .option('--variant <name>', VARIANT_HELP, variantArg, 'float')
+    .option('--variant <name>', VARIANT_HELP, variantArg)
     .option('--json', 'print one JSON document (snake_case keys, counts beside every rate)')
     .action(async (opts: CommonOptions & { pairs: string; threshold?: number; source?: string }) => {
       try {
@@ -130,7 +130,7 @@ function addPad(parent: Command): Command {
     .requiredOption('--root <dir>', 'folder the image paths in the file are relative to (e.g. ../shared/data)')
     .option('--bpcer <rate>', 'BPCER allowed on the calibration half when choosing the threshold', floatArg('--bpcer', 0, 1), 0.05)
     .option('--seed <n>', 'shuffle subjects with this seed before halving (default: alternate sorted subjects)', intArg('--seed', 0))
-    .option('--variant <name>', VARIANT_HELP, variantArg, 'float')
+    .option('--variant <name>', VARIANT_HELP, variantArg)
     .option('--json', 'print one JSON document (snake_case keys, counts beside every rate)')
     .action(async (opts: CommonOptions & { labels: string; bpcer: number; seed?: number }) => {
       try {
@@ -160,7 +160,7 @@ function addVideo(parent: Command): Command {
     .option('--tolerance <frames>', "match tolerance in frames (default: the row's stated +-N frames, else 5)", intArg('--tolerance', 0))
     .option('--mirrored', 'the videos are mirrored (swaps turn_left/turn_right for the image-side labels)')
     .option('--max-width <px>', 'downscale frames to at most this width before analysis', intArg('--max-width', 64), 640)
-    .option('--variant <name>', VARIANT_HELP, variantArg, 'float')
+    .option('--variant <name>', VARIANT_HELP, variantArg)
     .option('--json', 'print one JSON document (snake_case keys, per video and totals)')
     .action(async (opts: CommonOptions & { labels: string; tolerance?: number; mirrored?: boolean; maxWidth: number }) => {
       try {
