@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { validatePinMap } from '../../device/gpio/gpio-port.js';
 import { validateKioskPins } from '../../device/kiosk/config.js';
+import { OPERATOR_NAME_PATTERN } from '../../provisioning/broker/policy.js';
 import { KioskError } from '../errors.js';
 import { createAbuseState } from '../session/abuse.js';
 import { resolveSessionConfig } from '../session/config.js';
@@ -65,6 +66,9 @@ export function validateConfig(input: unknown): KioskConfig {
   if (c.camera.kind === 'gstreamer' && !c.camera.pipeline.trim()) invalid('camera.pipeline', 'is required for camera.kind "gstreamer"');
   if (c.transport.url && !/^mqtts:\/\/[^\s/]+/.test(c.transport.url)) invalid('transport.url', 'must be an mqtts:// URL (mutual TLS)');
   if (c.transport.backoffBaseMs > c.transport.backoffCapMs) invalid('transport.backoffCapMs', 'must be at least transport.backoffBaseMs');
+  c.assist.operators.forEach((o, i) => { if (!OPERATOR_NAME_PATTERN.test(o.id)) invalid(`assist.operators.${i}.id`, 'must be an operator name (carrier-op-<name>)'); });
+  if (c.assist.enabled && c.assist.operators.length === 0) invalid('assist.operators', 'must name at least one operator when assist.enabled');
+  if (c.assist.enabled && !c.transport.url) invalid('assist.enabled', 'needs a broker (transport.url): signalling goes over MQTT');
   if (c.gpio.driver === 'fake' && !c.simulate) invalid('gpio.driver', 'may be "fake" only on a simulated kiosk (simulate: true)');
   return c;
 }

@@ -134,6 +134,38 @@ export function configSchema(): JsonSchema {
         transportGraceMs: ms(300000, 'the transport is unhealthy when offline for longer than this (systemd then restarts the agent)', 1),
         thermalPath: p('string', '/sys/class/thermal/thermal_zone0/temp', 'path', 'CPU temperature in millidegrees (skipped when absent)'),
       }),
+      screen: obj('the customer screen: a page on 127.0.0.1 for the kiosk browser (agent/screen, docs/screen.md)', {
+        enabled: p('boolean', true, '-', 'serve the customer screen (instructions, preview, verdict, Cancel and Help buttons) on 127.0.0.1'),
+        port: p('integer', 8741, 'port', 'loopback port of the page and its WebSocket (0 = any free port)', { minimum: 0, maximum: 65535 }),
+        previewFps: p('number', 5, 'frames/s', 'most camera preview frames per second sent to the page, during sessions only', { exclusiveMinimum: 0, maximum: 15 }),
+        previewWidth: p('integer', 320, 'px', 'widest preview frame (never enlarged)', { minimum: 32, maximum: 640 }),
+      }),
+      assist: obj('remote assistance by a carrier operator over WebRTC (agent/assist, docs/assist.md)', {
+        enabled: p('boolean', false, '-', 'offer remote assistance (assist_start command, quality failures, the Help button); needs a broker and operators'),
+        operators: {
+          type: 'array', default: [], unit: '-', description: 'operators whose signed decisions are trusted: [{id: "carrier-op-<name>", publicKey: <P-256 public JWK>}]',
+          items: {
+            type: 'object', additionalProperties: false, required: ['id', 'publicKey'],
+            properties: {
+              id: { type: 'string', minLength: 1 },
+              publicKey: {
+                type: 'object', additionalProperties: false, required: ['kty', 'crv', 'x', 'y'],
+                properties: { kty: { type: 'string', enum: ['EC'] }, crv: { type: 'string', enum: ['P-256'] }, x: { type: 'string', minLength: 1 }, y: { type: 'string', minLength: 1 }, kid: { type: 'string' }, alg: { type: 'string' }, use: { type: 'string' }, key_ops: { type: 'array', items: { type: 'string' } }, ext: { type: 'boolean' } },
+              },
+            },
+          },
+        },
+        iceServers: {
+          type: 'array', default: [], unit: '-', description: 'STUN/TURN servers [{urls, username?, credential?}]; empty: host candidates only',
+          items: {
+            type: 'object', additionalProperties: false, required: ['urls'],
+            properties: { urls: { oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] }, username: { type: 'string' }, credential: { type: 'string' } },
+          },
+        },
+        relayOnly: p('boolean', false, '-', 'send all media through the carrier\'s TURN (iceTransportPolicy relay)'),
+        width: p('integer', 640, 'px', 'widest video frame sent to the operator (aspect kept)', { minimum: 64, maximum: 1920 }),
+        fps: p('number', 10, 'frames/s', 'most video frames per second sent to the operator', { exclusiveMinimum: 0, maximum: 30 }),
+      }),
       log: obj('logging (pino, JSON lines on stderr)', {
         level: p('string', 'info', '-', 'log level', { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
       }),

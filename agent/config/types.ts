@@ -30,6 +30,13 @@ export interface KioskConfig {
   outbox: { maxMessages: number; maxBytes: number; maxAgeMs: number };
   tamper: { destroyFileKey: boolean };
   health: { httpPort: number; telemetryIntervalMs: number; watchdog: boolean; frameStallMs: number; transportGraceMs: number; thermalPath: string };
+  screen: { enabled: boolean; port: number; previewFps: number; previewWidth: number };
+  assist: {
+    enabled: boolean;
+    operators: Array<{ id: string; publicKey: { kty: 'EC'; crv: 'P-256'; x: string; y: string; [k: string]: unknown } }>;
+    iceServers: Array<{ urls: string | string[]; username?: string; credential?: string }>;
+    relayOnly: boolean; width: number; fps: number;
+  };
   log: { level: string };
   sim: { autoConfirmMs: number; terminal: boolean };
 }

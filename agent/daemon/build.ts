@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { MqttTransport } from '../transport/mqtt-transport.js';
 import { createCamera } from './camera.js';
-import type { DaemonDeps } from './daemon.js';
+import type { AssistFactory, DaemonDeps } from './daemon.js';
 import { Ledger } from './ledger.js';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -56,6 +56,8 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise
     ? new FakeGpioPort({ pins: cfg.gpio.pins })
     : new OnoffGpioPort({ pins: cfg.gpio.pins, sysfsRoot: cfg.gpio.sysfsRoot });
   let transport: MqttTransport | undefined;
+  let assist: AssistFactory | undefined;
+  const outbox = new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db'), limits: cfg.outbox });
   if (cfg.transport.url) {
     const [ca, cert, key] = await Promise.all([files.ca, files.cert, files.key].map((p) => readFile(p).catch((err: Error) => {
       throw new KioskError('E_CONFIG_INVALID', `cannot read ${p}: ${err.message}`, { subject: 'transport', cause: err });
@@ -68,6 +70,23 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise
         backoff: { baseMs: cfg.transport.backoffBaseMs, capMs: cfg.transport.backoffCapMs },
       },
     });
+    const resultTopic = transport.topics.result;
+    // agent/assist (and with it @roamhq/wrtc, whose RTCVideoSource makes a natural exit segfault)
+    // is imported only here, only when remote assistance is enabled.
+    if (cfg.assist.enabled) {
+      assist = async ({ signer }) => {
+        const [{ AssistService }, { MqttAssistSignalling }] = await Promise.all([import('../assist/service.js'), import('../assist/signalling.js')]);
+        const log = logger.child({ component: 'assist' });
+        return new AssistService({
+          kioskId: cfg.deviceId, camera,
+          signalling: new MqttAssistSignalling({ options: { url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key }, logger: log }),
+          signer, outbox, resultTopic,
+          operators: cfg.assist.operators.map((o) => ({ id: o.id, publicKey: { ...o.publicKey } })),
+          options: { iceServers: cfg.assist.iceServers, iceTransportPolicy: cfg.assist.relayOnly ? 'relay' : 'all', maxWidth: cfg.assist.width, fps: cfg.assist.fps },
+          logger: log,
+        });
+      };
+    }
   }
   if (cfg.simulate) {
     logger.warn({
@@ -89,8 +108,9 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise
     keyFile: files.key,
     certificate,
     transport,
-    outbox: new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db'), limits: cfg.outbox }),
+    outbox,
     ledger: new Ledger({ path: join(cfg.stateDir, 'results.db') }),
     notifier: new SystemdNotifier(),
+    ...(assist ? { assist } : {}),
   };
 }

@@ -3,6 +3,11 @@
  * outbox, transport, command router and kiosk hardware. Everything is passed in (`DaemonDeps`,
  * built from config by `build.ts`); `start()` does the I/O in dependency order, `stop()` undoes it
  * in reverse and releases every listener, timer and child process.
+ *
+ * Optional parts: the customer screen (`screen.enabled`: a loopback page fed with each session's
+ * prompts, progress, a reduced preview and the verdict; its Cancel aborts the session, its Help asks
+ * for an operator) and remote assistance (`assist.enabled`: `deps.assist` builds the AssistService,
+ * which alone loads `@roamhq/wrtc`; a daemon without it never loads the module).
  */
 import { EventEmitter } from 'node:events';
 import { open, unlink } from 'node:fs/promises';
@@ -23,7 +28,11 @@ import { OutboxRelay } from '../outbox/relay.js';
 import { agentVersion } from '../paths.js';
 import { AbuseLimiter } from '../session/abuse-limiter.js';
 import type { SessionResult } from '../session/types.js';
-import { CommandRouter, type CommandOutcome } from '../transport/commands.js';
+import { CommandRouter, type AssistStart, type CommandHandlers, type CommandOutcome } from '../transport/commands.js';
+import type { AssistService, AssistRequest } from '../assist/service.js';
+import type { PageMessage, NextStep } from '../screen/protocol.js';
+import { CustomerScreen } from '../screen/server.js';
+import { drawNonce } from '../session/plan.js';
 import type { MqttTransport } from '../transport/mqtt-transport.js';
 import { ResultSigner } from '../transport/result-signer.js';
 import { DispenseController } from './dispense.js';
@@ -48,7 +57,16 @@ export interface DaemonDeps {
   outbox: Outbox;
   ledger: Ledger;
   notifier: SystemdNotifier;
+  /**
+   * Remote assistance (`assist.enabled`): builds the service once the device's result signer
+   * exists. build.ts imports agent/assist only inside this factory.
+   */
+  assist?: AssistFactory;
 }
+
+/** What the daemon uses of the AssistService (a fake in tests). */
+export type AssistLike = Pick<AssistService, 'events' | 'busy' | 'start' | 'stop' | 'request' | 'assistStart'>;
+export type AssistFactory = (ctx: { signer: ResultSigner }) => Promise<AssistLike>;
 
 const OUT_OF_SERVICE = 'out_of_service';
 
@@ -76,17 +94,36 @@ export class KioskDaemon {
   private lastResult?: SessionResult;
   private verdicts = { accept: 0, reject: 0, retry: 0 };
   private readonly log: Logger;
+  /** The customer screen (`screen.enabled`). */
+  readonly screen?: CustomerScreen;
+  private assist?: AssistLike;
+  private assistStarted?: Promise<void>;
+  /** A call is being opened (camera starting); no session may start meanwhile. */
+  private callOpening = false;
+  /** The camera was started for a call (capture: session) and is stopped when it ends. */
+  private cameraForCall = false;
+  /** The customer pressed Help during a session: call an operator once it has ended. */
+  private helpAfterSession = false;
 
   constructor(private readonly deps: DaemonDeps) {
     const { config } = deps;
     this.log = deps.logger.child({ component: 'daemon' });
     this.kiosk = new KioskHardware({ gpio: deps.gpio, pins: config.gpio.pins, timings: { ...config.kiosk, pulseMs: config.dispenser.pulseMs, confirmTimeoutMs: config.dispenser.confirmTimeoutMs } });
     const inService = () => this.outOfService === null;
+    if (config.screen.enabled) {
+      this.screen = new CustomerScreen({
+        logger: deps.logger, port: config.screen.port,
+        preview: { fps: config.screen.previewFps, maxWidth: config.screen.previewWidth },
+        onAction: (m) => this.onScreenAction(m),
+      });
+    }
     this.sessions = new SessionController({
       config, engine: deps.engine, camera: deps.camera, kiosk: this.kiosk, outbox: deps.outbox, ledger: deps.ledger,
       signer: () => this.signer!, resultTopic: this.resultTopic(), abuse: new AbuseLimiter(config.abuse), bus: this.events,
       logger: deps.logger.child({ component: 'session' }), inService,
-      onFinished: (r) => { this.lastResult = r; this.verdicts[r.verdict]++; },
+      onFinished: (r, _jti, s) => this.onSessionFinished(r, s),
+      screen: this.screen,
+      blocked: () => (this.assist?.busy || this.callOpening ? 'a remote-assistance call is using the camera' : undefined),
     });
     this.dispenser = new DispenseController({ kiosk: this.kiosk, ledger: deps.ledger, authorizeWithinMs: config.dispenser.authorizeWithinMs, bus: this.events, logger: deps.logger.child({ component: 'dispense' }), inService });
     this.publisher = new EventPublisher({ bus: this.events, transport: deps.transport, logger: deps.logger.child({ component: 'events' }) });
@@ -129,17 +166,14 @@ export class KioskDaemon {
     this.wireCamera();
     if (config.camera.capture === 'always') await deps.camera.start();
     this.publisher.start();
+    if (this.screen) await this.screen.start();
+    if (deps.assist) this.useAssist(await deps.assist({ signer: this.signer }));
     if (deps.transport) {
       const transport = deps.transport;
       this.router = new CommandRouter({
         transport, logger: deps.logger.child({ component: 'commands' }),
         resultVerdict: async (jti) => deps.ledger.verdict(jti),
-        handlers: {
-          start_session: async (c) => this.startSession(c),
-          authorize_dispense: async (c) => this.dispenser.authorize(c),
-          config: async () => ({ ok: false, reason: 'handler_error', detail: 'settings are changed in the config file (restart needed); not over MQTT' }),
-          clear_alarm: async () => this.clearAlarm(),
-        },
+        handlers: this.commandHandlers(),
       });
       await this.router.start();
       this.relay = new OutboxRelay({ outbox: deps.outbox, transport, logger: deps.logger.child({ component: 'relay' }), backoff: { baseMs: 500, capMs: 10_000 } });
@@ -152,6 +186,14 @@ export class KioskDaemon {
       this.undo.push(() => { transport.events.off('offline', offline); transport.events.off('online', online); });
       this.offlineSince = Date.now();
       await transport.start();
+      // Its own MQTT connection: not awaited, so that an unreachable broker does not hold up the start.
+      const assist = this.assist;
+      if (assist) {
+        this.assistStarted = assist.start().catch((err) => {
+          this.log.error({ err: toKioskError(err).toJSON() }, 'remote assistance could not start; calls are refused');
+          if (this.assist === assist) this.assist = undefined;
+        });
+      }
     } else {
       this.log.warn('no broker configured (transport.url empty): signed results are kept in the outbox');
     }
@@ -179,6 +221,9 @@ export class KioskDaemon {
     this.sessions.abort('shutdown');
     await this.sessions.idle();
     for (const u of this.undo.splice(0).reverse()) u();
+    await this.assistStarted;
+    await this.assist?.stop().catch((err) => this.log.warn({ err: toKioskError(err).toJSON() }, 'remote assistance stop failed'));
+    await this.screen?.stop();
     await this.http?.stop();
     await this.router?.stop();
     await this.relay?.stop();
@@ -190,6 +235,135 @@ export class KioskDaemon {
     await d.keyStore.stop();
     await d.outbox.stop();
     await d.ledger.stop();
+  }
+
+  /** The carrier commands this daemon handles (`assist_start` only with remote assistance). */
+  commandHandlers(): CommandHandlers {
+    const handlers: CommandHandlers = {
+      start_session: async (c) => this.startSession(c),
+      authorize_dispense: async (c) => this.dispenser.authorize(c),
+      config: async () => ({ ok: false, reason: 'handler_error', detail: 'settings are changed in the config file (restart needed); not over MQTT' }),
+      clear_alarm: async () => this.clearAlarm(),
+    };
+    if (this.assist) handlers.assist_start = async (c) => this.assistStart(c);
+    return handlers;
+  }
+
+  /**
+   * Wires remote assistance: its events become daemon events, and an operator's decision is
+   * recorded in the ledger (so `authorize_dispense` accepts an operator-approved result).
+   * `start()` calls it with the factory's service; tests with a fake.
+   */
+  useAssist(assist: AssistLike): void {
+    this.assist = assist;
+    const decided = (e: { assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }) => {
+      this.deps.ledger.record(e.jti, e.decision === 'approve' ? 'accept' : 'reject');
+      this.events.emit('assist_decided', e);
+    };
+    const ended = (e: { assistId: string; outcome: string; reason?: string; framesSent: number }) => {
+      this.events.emit('assist_ended', e);
+      if (this.cameraForCall && !this.sessions.busy) {
+        this.cameraForCall = false;
+        void this.deps.camera.stop().catch(() => undefined);
+      }
+    };
+    assist.events.on('decided', decided);
+    assist.events.on('ended', ended);
+    this.undo.push(() => { assist.events.off('decided', decided); assist.events.off('ended', ended); });
+  }
+
+  /** The carrier's `assist_start`. */
+  async assistStart(c: AssistStart): Promise<CommandOutcome> {
+    const assist = this.assist;
+    if (!assist) return { ok: false, reason: 'handler_error', detail: 'remote assistance is not running' };
+    const refused = this.callRefusal();
+    if (refused) return refused;
+    return this.openCall(async () => {
+      const o = await assist.assistStart(c);
+      if (o.ok) this.events.emit('assist_started', { assistId: String(o.body?.assist_id ?? ''), reason: c.reason ?? 'command', failedChecks: c.failed_checks ?? [] });
+      return o;
+    });
+  }
+
+  /** Asks for an operator (quality failure, the Help button); false when refused. */
+  async requestAssist(req: AssistRequest): Promise<boolean> {
+    const assist = this.assist;
+    const refused = this.callRefusal();
+    if (!assist || refused) {
+      this.log.warn({ reason: req.reason, refused: refused?.detail ?? 'remote assistance is not running' }, 'remote assistance not requested');
+      return false;
+    }
+    try {
+      await this.openCall(async () => {
+        const { assistId } = await assist.request(req);
+        this.events.emit('assist_started', { assistId, reason: req.reason ?? 'request', failedChecks: req.failedChecks ?? [] });
+      });
+      return true;
+    } catch (err) {
+      this.log.warn({ err: toKioskError(err).toJSON(), reason: req.reason }, 'remote assistance request failed');
+      return false;
+    }
+  }
+
+  private callRefusal(): CommandOutcome & { ok: false } | undefined {
+    if (!this.inService) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service' };
+    if (this.assist?.busy || this.callOpening) return { ok: false, reason: 'busy', detail: 'a remote-assistance call is already open' };
+    if (this.sessions.busy) return { ok: false, reason: 'busy', detail: 'a session is using the camera' };
+    return undefined;
+  }
+
+  /** Starts the camera for a call when it only runs during sessions; no session starts meanwhile. */
+  private async openCall<T>(open: () => Promise<T>): Promise<T> {
+    this.callOpening = true;
+    let started = false;
+    try {
+      if (this.deps.config.camera.capture === 'session' && !this.deps.camera.stats().running) {
+        await this.deps.camera.start();
+        started = true;
+      }
+      const out = await open();
+      if (started) {
+        if (this.assist?.busy) this.cameraForCall = true;
+        else await this.deps.camera.stop().catch(() => undefined);
+      }
+      return out;
+    } catch (err) {
+      if (started) await this.deps.camera.stop().catch(() => undefined);
+      throw err;
+    } finally {
+      this.callOpening = false;
+    }
+  }
+
+  private onSessionFinished(r: SessionResult, s: { sessionId: string; nonce: string }): NextStep | void {
+    this.lastResult = r;
+    this.verdicts[r.verdict]++;
+    const help = this.helpAfterSession;
+    this.helpAfterSession = false;
+    const quality = r.verdict === 'retry' && r.reasons.includes('quality');
+    if (!this.assist || !(help || quality)) return undefined;
+    const req: AssistRequest = { nonce: s.nonce, sessionId: s.sessionId, failedChecks: [...r.reasons], reason: help ? 'customer_button' : 'quality' };
+    // The call opens once the session has let go of the camera.
+    void this.sessions.idle().then(() => this.requestAssist(req));
+    return 'see_staff';
+  }
+
+  private onScreenAction(m: PageMessage): void {
+    if (m.type === 'cancel') {
+      this.log.info('the customer cancelled on the screen');
+      this.sessions.abort('customer_left');
+    } else if (m.type === 'help') {
+      if (!this.assist) {
+        this.log.info('the customer asked for help (remote assistance is not enabled)');
+      } else if (this.sessions.busy) {
+        this.log.info('the customer asked for help: the session ends and an operator is called');
+        this.helpAfterSession = true;
+        this.sessions.abort('operator');
+      } else {
+        this.log.info('the customer asked for help: calling an operator');
+        void this.requestAssist({ nonce: drawNonce(), failedChecks: [], reason: 'customer_button' });
+      }
+    }
   }
 
   /** A carrier `start_session`: the command's nonce and reference. */
@@ -233,6 +407,7 @@ export class KioskDaemon {
     on('left', () => {
       clearTimeout(this.presenceTimer);
       this.events.emit('left', {});
+      if (!this.sessions.busy) this.screen?.show({ type: 'reset' });
       if (config.flow.cancelOnLeave) this.sessions.abort('customer_left');
     });
     on('tamper', (e: { open: boolean }) => void this.onTamper(e.open));

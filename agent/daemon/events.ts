@@ -25,6 +25,11 @@ export interface DaemonEvents {
   camera: [{ state: 'started' | 'exited' | 'restarting' | 'stalled' | 'unplugged' | 'replugged' | 'failed' | 'ended'; reason?: string }];
   cassette: [{ empty: boolean }];
   jam: [{ active: boolean }];
+  /** Remote assistance: a call to an operator opened (`reason`: command, quality, customer_button). */
+  assist_started: [{ assistId: string; reason: string; failedChecks: string[] }];
+  /** An operator's verified decision became a device-signed result (`jti`, recorded in the ledger). */
+  assist_decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }];
+  assist_ended: [{ assistId: string; outcome: string; reason?: string; framesSent: number }];
 }
 
 export type DaemonEventName = keyof DaemonEvents;
@@ -48,7 +53,7 @@ export class EventPublisher {
   constructor(private readonly deps: { bus: EventEmitter<DaemonEvents>; transport?: EventTransport; logger: Logger; maxQueued?: number; now?: () => number }) {}
 
   start(): void {
-    const names: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam'];
+    const names: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_decided', 'assist_ended'];
     for (const name of names) {
       const fn = (payload: unknown) => this.push(name, payload as Record<string, unknown>);
       (this.deps.bus as EventEmitter).on(name, fn);

@@ -23,6 +23,9 @@ import type { CancelReason, SessionResult } from '../session/types.js';
 import type { CommandOutcome } from '../transport/commands.js';
 import type { ResultSigner } from '../transport/result-signer.js';
 import type { KioskConfig } from '../config/types.js';
+import type { NextStep } from '../screen/protocol.js';
+import { bridgeSession, type ScreenSink } from '../screen/session-bridge.js';
+import type { CameraFrame } from '../../device/camera/frame-source.js';
 import type { DaemonEvents } from './events.js';
 import type { Ledger } from './ledger.js';
 
@@ -40,8 +43,15 @@ export interface SessionControllerDeps {
   logger: Logger;
   /** False while the kiosk is out of service. */
   inService: () => boolean;
-  /** Called with each finished session's figures (metrics). */
-  onFinished?: (result: SessionResult, jti: string | null) => void;
+  /**
+   * Called with each finished session's result (metrics, remote assistance); may return what the
+   * customer screen says happens next (default: from the verdict).
+   */
+  onFinished?: (result: SessionResult, jti: string | null, session: { sessionId: string; nonce: string }) => NextStep | void;
+  /** The customer screen (prompts, progress, preview, verdict); absent: no screen. */
+  screen?: ScreenSink;
+  /** A reason no session may start now (e.g. a remote-assistance call holds the camera). */
+  blocked?: () => string | undefined;
 }
 
 /** What starts a session. */
@@ -96,6 +106,8 @@ export class SessionController {
     const { config, logger } = this.deps;
     if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service until the carrier clears the alarm' };
     if (this.busy) return { ok: false, reason: 'busy', detail: `a session is running (${this.current?.id ?? 'starting'})` };
+    const blocked = this.deps.blocked?.();
+    if (blocked) return { ok: false, reason: 'busy', detail: blocked };
     this.starting = true;
     try {
       const spec = this.referenceSpec(req.reference);
@@ -144,18 +156,24 @@ export class SessionController {
     const timeout = setTimeout(() => this.abort('timeout'), config.flow.maxSessionMs);
     const perSession = config.camera.capture === 'session';
     let result: SessionResult | undefined;
+    const bridge = this.deps.screen ? bridgeSession(this.deps.screen, plan) : undefined;
+    const frames = bridge ? previewed(camera.frames(signal), (f) => bridge.onImage(f.image)) : camera.frames(signal);
     try {
       kiosk.setStatus('busy');
       if (perSession) await camera.start();
       result = await kiosk.withRingLight(() => runSession(
         {
           engine: this.deps.engine,
-          frames: camera.frames(signal),
+          frames,
           reference: reference.template,
           referenceId: reference.templateId,
           abuse: this.deps.abuse,
           signal,
-          onEffect: (e) => { if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt'); },
+          onEffect: (e) => {
+            if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt');
+            // The verdict is shown once the result is stored (the daemon may say what happens next).
+            if (e.type !== 'done') bridge?.onEffect(e);
+          },
         },
         { plan, config: config.session, delivery: config.flow.delivery },
       ));
@@ -174,7 +192,10 @@ export class SessionController {
         log.error({ err: toKioskError(err).toJSON() }, 'the result could not be signed or stored');
       }
       this.deps.bus.emit('session_finished', { sessionId: running.id, jti, verdict: result.verdict, reasons: result.reasons, cancelReason: result.cancelReason });
-      this.deps.onFinished?.(result, jti);
+      const next = this.deps.onFinished?.(result, jti, { sessionId: running.id, nonce });
+      bridge?.finish(result, next ?? undefined);
+    } else {
+      this.deps.screen?.show({ type: 'reset' });
     }
     if (this.deps.inService()) kiosk.setStatus(result ? 'idle' : 'error');
   }
@@ -188,5 +209,13 @@ export class SessionController {
     const stored = await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
     this.deps.logger.info({ sessionId, jti: signed.jti, verdict: result.verdict, reasons: result.reasons, outboxId: stored.id }, 'result signed and stored in the outbox');
     return signed.jti;
+  }
+}
+
+/** Passes each frame to `see` (the screen's preview keeps a few per second) on its way to the session. */
+async function* previewed(frames: AsyncIterableIterator<CameraFrame>, see: (f: CameraFrame) => void): AsyncIterableIterator<CameraFrame> {
+  for await (const f of frames) {
+    see(f);
+    yield f;
   }
 }

@@ -138,6 +138,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     transport: { url: broker.url, caFile: pki.caPath, certFile: dev.certPath, keyFile: keyCopy, backoffBaseMs: 200, backoffCapMs: 2000 },
     health: { httpPort: 0, telemetryIntervalMs: 1000 },
     sim: { autoConfirmMs: 0, terminal: false },
+    screen: { port: 0 }, // the customer screen is on by default; any free loopback port here
     ...over,
   });
   const startDaemon = async (cfg: KioskConfigInput, name: string) => {

@@ -39,6 +39,9 @@ t.test('defaults are the owning modules\' defaults, not copies', async (t) => {
   t.equal(c.gpio.pins.presence.line && 'bcm' in c.gpio.pins.presence.line ? c.gpio.pins.presence.line.bcm : -1, 17);
   t.equal(c.outbox.maxMessages, 10000);
   t.equal(c.transport.url, '', 'no broker by default');
+  t.match(c.screen, { enabled: true, port: 8741, previewFps: 5, previewWidth: 320 }, 'the customer screen is on by default');
+  t.equal(c.assist.enabled, false, 'remote assistance is off by default (it needs operators)');
+  t.equal(simulatedConfig({ stateDir: '/tmp/x' }).screen.enabled, true, 'the simulated kiosk has the screen');
   const a = validateConfig({}); a.gpio.pins.presence.activeLow = true;
   t.notOk(validateConfig({}).gpio.pins.presence.activeLow, 'defaults are not shared between loads');
 });
@@ -59,6 +62,13 @@ t.test('an invalid config names the key', async (t) => {
   t.equal(subjectOf({ health: { httpPort: 70000 } }), 'health.httpPort');
   t.equal(subjectOf({ deviceId: 'Kiosk 1' }), 'deviceId');
   t.equal(subjectOf([]), '(root)');
+  t.equal(subjectOf({ screen: { previewFps: 30 } }), 'screen.previewFps', 'preview rate capped');
+  t.equal(subjectOf({ assist: { enabled: true } }), 'assist.operators', 'assist needs operators');
+  const op = { id: 'carrier-op-alice', publicKey: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'BB' } };
+  t.equal(subjectOf({ assist: { enabled: true, operators: [op] } }), 'assist.enabled', 'assist needs a broker');
+  t.equal(subjectOf({ assist: { operators: [{ ...op, id: 'kiosk-1' }] } }), 'assist.operators.0.id', 'operator names only');
+  t.equal(subjectOf({ assist: { operators: [{ ...op, publicKey: { ...op.publicKey, d: 'secret' } }] } }), 'assist.operators.0.publicKey.d', 'no private key in the config');
+  t.equal(subjectOf({ transport: { url: 'mqtts://broker:8883' }, assist: { enabled: true, operators: [op], iceServers: [{ urls: ['turn:turn.example:3478'], username: 'u', credential: 'c' }], relayOnly: true } }), undefined);
 });
 
 t.test('files: unreadable and non-JSON files are E_CONFIG_INVALID naming the file', async (t) => {

@@ -1,0 +1,126 @@
+/**
+ * The daemon's customer screen: served on loopback by the daemon itself, fed by a real session
+ * (the real face engine on tranvanluyt real.mp4 replayed as the camera, no broker: the result stays
+ * in the outbox). A WebSocket client stands in for the kiosk browser (the page itself is tested in
+ * a browser by screen-browser.test.ts): it receives the session's steps, prompts, progress, preview
+ * frames (only during the session) and the verdict with what happens next; its Cancel aborts the
+ * session through the session's AbortSignal.
+ */
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import { validateConfig } from '../../agent/config/load.js';
+import { buildDaemonDeps } from '../../agent/daemon/build.js';
+import { KioskDaemon } from '../../agent/daemon/daemon.js';
+import type { DaemonEvents } from '../../agent/daemon/events.js';
+import { createLogger } from '../../agent/log.js';
+import { derivePlan } from '../../agent/session/plan.js';
+import { dataPath, DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
+
+const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
+const OWNER = `${REAL}#frame=600`;
+const MOTIONS = ['turn_left', 'turn_right', 'look_down', 'look_up'];
+
+/** Deterministic nonces whose plans are prefixes of real.mp4's motions (see daemon-e2e.test.ts). */
+function matchingNonces(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const nonce = createHash('sha256').update(`daemon-screen-${i}`).digest('hex').slice(0, 32);
+    const kinds = derivePlan(nonce).steps.map((s) => s.kind);
+    if (kinds.every((k, j) => k === MOTIONS[j]) && kinds.length <= 3) out.push(nonce);
+  }
+  return out;
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+type Msg = Record<string, unknown> & { type: string };
+
+/** A page: the kiosk browser's WebSocket, recording what the agent sends. */
+async function page(url: string) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}ws`, { origin: url.replace(/\/$/, '') });
+  const messages: Msg[] = [];
+  const frames: number[] = []; // index into messages at which each binary frame arrived
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) frames.push(messages.length);
+    else messages.push(JSON.parse(data.toString()) as Msg);
+  });
+  await new Promise<void>((ok, fail) => { ws.once('open', () => ok()); ws.once('error', fail); });
+  return { ws, messages, frames, send: (m: unknown) => ws.send(JSON.stringify(m)) };
+}
+
+t.test('the daemon serves the customer screen and drives it through a session', { skip: hasData && existsSync(REAL) ? false : NO_DATA, timeout: 180_000 }, async (t) => {
+  const dir = t.testdir({});
+  const cfg = validateConfig({
+    deviceId: 'kiosk-screen', simulate: true, stateDir: join(dir, 'state'),
+    gpio: { driver: 'fake' },
+    camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
+    flow: { presenceStartsSession: false, delivery: 'every' },
+    reference: { allowedDirs: [DATA_DIR] },
+    health: { httpPort: 0 },
+    sim: { autoConfirmMs: 0, terminal: false },
+    screen: { port: 0, previewFps: 5, previewWidth: 160 },
+  });
+  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'daemon.log'), sync: true }) });
+  const deps = await buildDaemonDeps(cfg, logger);
+  t.equal(deps.assist, undefined, 'no remote assistance configured: no assist factory (agent/assist never imported)');
+  const daemon = new KioskDaemon(deps);
+  await daemon.start();
+  let stopped = false;
+  t.teardown(async () => { if (!stopped) await daemon.stop(); });
+  const finished: Array<DaemonEvents['session_finished'][0]> = [];
+  daemon.events.on('session_finished', (e) => finished.push(e));
+
+  const url = daemon.screen!.url;
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'served on loopback');
+  const res = await fetch(url);
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /text\/html/);
+  t.match(await res.text(), /<html/i, 'the page');
+
+  const p = await page(url);
+  await waitFor('hello', () => p.messages.find((m) => m.type === 'hello'));
+  const [nonce, cancelNonce] = matchingNonces(2);
+  const kinds = derivePlan(nonce).steps.map((s) => s.kind);
+
+  t.match(await daemon.startSession({ nonce, reference: OWNER, session_id: 's-screen' }), { ok: true });
+  const done = await waitFor('session_finished', () => finished.find((e) => e.sessionId === 's-screen'), 120_000);
+  const verdict = await waitFor('verdict on the page', () => p.messages.find((m) => m.type === 'verdict'), 5000);
+  const types = p.messages.map((m) => m.type);
+  t.same(p.messages.find((m) => m.type === 'session'), { type: 'session', steps: kinds }, 'the plan\'s steps');
+  t.ok(types.includes('prompt'), `prompts (${p.messages.filter((m) => m.type === 'prompt').map((m) => m.id).join(', ')})`);
+  t.ok(types.includes('progress'), 'progress');
+  t.ok(types.indexOf('session') < types.indexOf('prompt') && types.indexOf('prompt') < types.indexOf('verdict'), 'session, prompts, verdict in order');
+  t.match(verdict, { verdict: done.verdict, reasons: done.reasons }, `the session's verdict (${done.verdict} ${JSON.stringify(done.reasons)})`);
+  if (done.verdict === 'accept') t.equal(verdict.next, 'collect_sim', 'what happens next');
+  t.ok(p.frames.length > 0, `preview frames during the session (${p.frames.length})`);
+  const verdictAt = p.messages.indexOf(verdict);
+  t.ok(p.frames.every((i) => i <= verdictAt), 'no preview frame after the verdict');
+  const frameCount = p.frames.length;
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(p.frames.length, frameCount, 'the preview stops with the session');
+
+  t.match(await daemon.startSession({ nonce: cancelNonce, reference: OWNER, session_id: 's-cancel' }), { ok: true });
+  await waitFor('the second session on the page', () => p.messages.filter((m) => m.type === 'session').length === 2 && p.messages.at(-1)!.type !== 'verdict');
+  p.send({ type: 'cancel' });
+  const cancelled = await waitFor('the cancelled session', () => finished.find((e) => e.sessionId === 's-cancel'), 30_000);
+  t.equal(cancelled.cancelReason, 'customer_left', 'Cancel on the page aborts the session');
+  t.equal(cancelled.verdict, 'reject');
+  await waitFor('its verdict on the page', () => p.messages.at(-1)?.type === 'verdict', 5000);
+
+  p.ws.close();
+  stopped = true;
+  await daemon.stop();
+  await t.rejects(fetch(url), 'the screen stops with the daemon');
+});
