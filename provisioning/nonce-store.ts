@@ -3,9 +3,10 @@
  * exactly one result (`jti`). A second token with the same nonce and the same jti is a redelivery
  * (duplicate); with another jti it is a replay.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { KioskError } from '../agent/errors.js';
+import { openSqlite } from '../agent/storage/sqlite.js';
 
 /** What consuming a nonce found. */
 export type NonceCheck = 'ok' | 'duplicate' | 'unknown' | 'expired' | 'replay' | 'wrong_device';
@@ -61,10 +62,7 @@ export class SqliteNonceStore implements NonceStore {
   private open(): Database.Database {
     if (this.db) return this.db;
     try {
-      const db = new Database(this.path);
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
-      db.exec('CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, device TEXT NOT NULL, expires INTEGER NOT NULL, jti TEXT)');
+      const db = openSqlite(this.path, { schema: 'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, device TEXT NOT NULL, expires INTEGER NOT NULL, jti TEXT)' });
       this.db = db;
       return db;
     } catch (err) {

@@ -3,10 +3,9 @@
  * what happened to its dispense, and whether the kiosk is out of service. A dispense is claimed in
  * one transaction, so a result dispenses at most once, across restarts too.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
 import { KioskError } from '../errors.js';
+import { openSqlite } from '../storage/sqlite.js';
 
 /** Why an authorisation cannot dispense. */
 export type ClaimRefusal = 'unknown_result' | 'not_accepted' | 'expired' | 'already_used';
@@ -18,13 +17,9 @@ export class Ledger {
 
   async start(): Promise<void> {
     try {
-      mkdirSync(dirname(this.options.path), { recursive: true, mode: 0o700 });
-      const db = new Database(this.options.path);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.exec(`CREATE TABLE IF NOT EXISTS results (jti TEXT PRIMARY KEY, verdict TEXT NOT NULL, created_at INTEGER NOT NULL,
+      const db = openSqlite(this.options.path, { createDir: true, durable: true, schema: `CREATE TABLE IF NOT EXISTS results (jti TEXT PRIMARY KEY, verdict TEXT NOT NULL, created_at INTEGER NOT NULL,
         dispense TEXT, dispense_at INTEGER, dispense_code TEXT);
-        CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+        CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)` });
       this.db = db;
     } catch (err) {
       throw new KioskError('E_STORAGE', `cannot open the results ledger: ${(err as Error).message}`, { subject: this.options.path, cause: err });

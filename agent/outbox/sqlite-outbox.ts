@@ -1,8 +1,7 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { KioskError } from '../errors.js';
+import { openSqlite } from '../storage/sqlite.js';
 import { checkRoom, resolveLimits, type Outbox, type OutboxEvents, type OutboxLimits, type OutboxMessage, type OutboxStats } from './outbox.js';
 
 interface Row { id: number; jti: string; topic: string; payload: Buffer; created_at: number; attempts: number; state: OutboxMessage['state']; reason: string | null }
@@ -26,14 +25,9 @@ export class SqliteOutbox implements Outbox {
 
   async start(): Promise<void> {
     try {
-      mkdirSync(dirname(this.options.path), { recursive: true, mode: 0o700 });
-      const db = new Database(this.options.path);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      db.exec(`CREATE TABLE IF NOT EXISTS outbox (
+      const db = openSqlite(this.options.path, { createDir: true, durable: true, schema: `CREATE TABLE IF NOT EXISTS outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT, jti TEXT NOT NULL UNIQUE, topic TEXT NOT NULL, payload BLOB NOT NULL,
-        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending', reason TEXT)`);
+        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending', reason TEXT)` });
       this.db = db;
     } catch (err) {
       throw this.storageError('cannot open the outbox', err);

@@ -4,9 +4,10 @@
  * and revocations. Shared by enrolment-service instances on one host; every decision that changes
  * state is one immediate transaction, so two instances cannot both spend a token.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { KioskError } from '../../agent/errors.js';
+import { openSqlite } from '../../agent/storage/sqlite.js';
 
 /** What an enrolment attempt found. */
 export type EnrolCheck = 'ok' | 'not_allowed' | 'bad_token' | 'already_enrolled' | 'revoked';
@@ -34,12 +35,9 @@ export class EnrolmentRegistry {
   private open(): Database.Database {
     if (this.db) return this.db;
     try {
-      const db = new Database(this.path);
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
-      db.exec(`CREATE TABLE IF NOT EXISTS allowed (device TEXT PRIMARY KEY);
+      const db = openSqlite(this.path, { schema: `CREATE TABLE IF NOT EXISTS allowed (device TEXT PRIMARY KEY);
         CREATE TABLE IF NOT EXISTS tokens (device TEXT PRIMARY KEY, hash BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL, serial TEXT, not_after INTEGER, revoked INTEGER NOT NULL DEFAULT 0)`);
+        CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL, serial TEXT, not_after INTEGER, revoked INTEGER NOT NULL DEFAULT 0)` });
       this.db = db;
       return db;
     } catch (err) {
