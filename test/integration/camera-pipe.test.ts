@@ -26,7 +26,14 @@ const size = W * H * 3;
 let pending = Buffer.alloc(0);
 let n = 0;
 const tick = () => {
-  if (n >= frames) return exitAfter ? process.exit(3) : undefined;
+  if (n >= frames) {
+    // Flush the tail kept back by the last write, or the last frame never arrives complete.
+    const done = () => (exitAfter ? process.exit(3) : undefined);
+    if (pending.length === 0) return done();
+    const rest = pending;
+    pending = Buffer.alloc(0);
+    return process.stdout.write(rest, done);
+  }
   const f = Buffer.alloc(size);
   for (let i = 0; i < size; i++) f[i] = (i * 7 + n) % 256;
   n++;
