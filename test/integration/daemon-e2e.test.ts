@@ -9,7 +9,8 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -104,7 +105,11 @@ class Carrier {
 }
 
 t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO_DATA, timeout: 280_000 }, async (t) => {
-  const dir = t.testdir({});
+  // Not t.testdir(): tap removes a testdir before running teardowns, i.e. while the broker and daemons
+  // still write into it. Teardowns run last-in first-out, so this one, registered first, runs last.
+  const dir = mkdtempSync(join(tmpdir(), 'daemon-e2e-'));
+  chmodSync(dir, 0o755); // mkdtemp makes it 0700; the broker runs as the unprivileged mosquitto user
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pki = await TestPki.create(join(dir, 'pki'));
   const dev = await pki.issue(DEVICE);
   const verifierId = await pki.issue('carrier-verifier', 'service');
@@ -269,7 +274,14 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
       health: { httpPort: port },
     })));
     const children = new Set<ChildProcess>();
-    t.teardown(() => { for (const c of children) c.kill('SIGKILL'); });
+    // Wait for each child to be gone: one still writing its state folder makes the test folder's removal fail (ENOTEMPTY).
+    t.teardown(async () => {
+      await Promise.all([...children].map((c) => new Promise((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
+        c.once('exit', resolve);
+        c.kill('SIGKILL');
+      })));
+    });
     const run = (n: number) => {
       const log = openSync(join(dir, `child-${n}.log`), 'w');
       const c = spawn(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', 'run', '--config', cfgPath], { stdio: ['ignore', log, log] });

@@ -8,7 +8,8 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
@@ -61,7 +62,9 @@ async function page(url: string) {
 }
 
 t.test('the daemon serves the customer screen and drives it through a session', { skip: hasData && existsSync(REAL) ? false : NO_DATA, timeout: 180_000 }, async (t) => {
-  const dir = t.testdir({});
+  // Not t.testdir(): tap removes it before teardowns run, while the daemon may still write its state.
+  const dir = mkdtempSync(join(tmpdir(), 'daemon-screen-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const cfg = validateConfig({
     deviceId: 'kiosk-screen', simulate: true, stateDir: join(dir, 'state'),
     gpio: { driver: 'fake' },
