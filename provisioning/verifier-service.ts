@@ -9,15 +9,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../agent/log.js';
 import { DEFAULT_PREFIX, VERIFIER_GROUP } from './broker/policy.js';
 import type { ResultVerifier, VerifyOutcome } from './verifier.js';
+import type { MqttTlsEndpoint } from '../agent/transport/endpoint.js';
 
-export interface VerifierServiceOptions {
-  url: string;
-  ca: string | Buffer;
-  cert: string | Buffer;
-  key: string | Buffer;
+export interface VerifierServiceOptions extends MqttTlsEndpoint {
   /** Unique per instance; the persistent session is keyed by it. */
   clientId: string;
-  prefix?: string;
   /** Session expiry in seconds (default 3600). */
   sessionExpirySec?: number;
 }

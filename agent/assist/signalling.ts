@@ -9,6 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { deviceTopics } from '../transport/topics.js';
+import type { MqttTlsEndpoint } from '../transport/endpoint.js';
 
 /** One signalling message; `assist_id` names the call. */
 export interface SignalMessage {
@@ -44,13 +45,8 @@ export function parseSignal(payload: Buffer | string): SignalMessage | undefined
 }
 
 /** Connection of the assist signalling: the device's own mutual-TLS identity. */
-export interface MqttSignallingOptions {
-  url: string;
+export interface MqttSignallingOptions extends MqttTlsEndpoint {
   deviceId: string;
-  prefix?: string;
-  ca: string | Buffer;
-  cert: string | Buffer;
-  key: string | Buffer;
   /** Client id (default `<deviceId>-assist`, beside the transport's own connection). */
   clientId?: string;
 }

@@ -9,18 +9,11 @@ import { KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fullJitterDelay, type BackoffOptions } from './backoff.js';
 import { deviceTopics, type DeviceTopics } from './topics.js';
+import type { MqttTlsEndpoint } from './endpoint.js';
 
 /** Connection settings. */
-export interface MqttTransportOptions {
-  /** Broker URL, e.g. mqtts://127.0.0.1:8883. */
-  url: string;
+export interface MqttTransportOptions extends MqttTlsEndpoint {
   deviceId: string;
-  /** Topic prefix (default kiosk/v1/). */
-  prefix?: string;
-  /** PEM of the carrier CA, the device certificate and its private key (file key store). */
-  ca: string | Buffer;
-  cert: string | Buffer;
-  key: string | Buffer;
   /** MQTT client id (default: the device id). */
   clientId?: string;
   /** Keepalive in seconds (default 30). */

@@ -13,15 +13,11 @@ import type { Logger } from '../../agent/log.js';
 import { addDeviceCommands, DEFAULT_PREFIX } from '../broker/policy.js';
 import type { Decision, EnrolmentAuthority } from './authority.js';
 import { enrolTopics, isReplyTopic, parseEnrolRequest, parseRenewRequest, renewTopicDevice, type EnrolReply } from './protocol.js';
+import type { MqttTlsEndpoint } from '../../agent/transport/endpoint.js';
 
-export interface EnrolmentServiceOptions {
-  url: string;
-  /** PEM: carrier CA, and this service's certificate (OU=service, CN carrier-*) and key. */
-  ca: string | Buffer;
-  cert: string | Buffer;
-  key: string | Buffer;
+/** The certificate is this service's (OU=service, CN carrier-*). */
+export interface EnrolmentServiceOptions extends MqttTlsEndpoint {
   clientId: string;
-  prefix?: string;
   /** Add each newly enrolled device to the broker's dynamic-security policy (needs the dynsec-admin role). */
   registerWithBroker?: boolean;
 }
