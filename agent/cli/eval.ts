@@ -150,7 +150,7 @@ function addVideo(parent: Command): Command {
     .description(
       'Runs the face engine on every frame, detects eye closures (EAR below 0.7 x a running median of open ' +
         'frames, hysteresis to 0.85, >= 60 ms) and head movements (yaw >= 15 deg / pitch >= 12 deg from a running ' +
-        'neutral, >= 200 ms), and matches them to the labelled ranges: same kind, overlapping within the ' +
+        'neutral, >= 200 ms; frames without a face scored >= 0.9 are gaps, a movement survives gaps up to 1 s), and matches them to the labelled ranges: same kind, overlapping within the ' +
         'tolerance. Label directions yaw_image_right/left are the image\'s; they are mapped to the subject\'s ' +
         'turn_left/turn_right (unmirrored camera). Per video: labelled, detected, matched, missed, false, wrong ' +
         'direction, for eyes and head separately.',

@@ -15,6 +15,8 @@ export interface FrameSample {
   yaw?: number;
   /** Degrees; > 0 = the subject looks up. */
   pitch?: number;
+  /** Detection score of the face the signals came from (0-1); absent = treated as confident. */
+  faceScore?: number;
 }
 
 /** Event kinds in the SUBJECT's frame of reference (never the image's). */
@@ -73,7 +75,19 @@ export interface HeadMoveParams {
   warmupFrames: number;
   /** Shorter movements are dropped (a deliberate movement lasts well over 200 ms; pose spikes do not). */
   minDurationMs: number;
+  /**
+   * How long the face may be missing (or only weakly detected) before a movement under way is ended
+   * at the last frame seen. Frames without a confident face are absence of evidence, not evidence
+   * that the head came back: the detector often loses a face at the far end of a steep nod or turn,
+   * and a movement (1-3 s) must not be split in two by that. 1 s: longer than such losses, shorter
+   * than a person leaving and coming back.
+   */
   maxGapMs: number;
+  /**
+   * Pose from a detection scored below this is not used (its box, so its landmarks and pose, are
+   * unreliable); such frames count as gaps. 0.9: the engine's "confident" level (STILL_CONFIDENT_SCORE).
+   */
+  minFaceScore: number;
 }
 
 export const DEFAULT_HEAD_PARAMS: HeadMoveParams = {
@@ -84,7 +98,8 @@ export const DEFAULT_HEAD_PARAMS: HeadMoveParams = {
   baselineFrames: 60,
   warmupFrames: 10,
   minDurationMs: 200,
-  maxGapMs: 300,
+  maxGapMs: 1000,
+  minFaceScore: 0.9,
 };
 
 function median(values: readonly number[]): number {
@@ -185,6 +200,7 @@ export function detectHeadMovements(samples: readonly FrameSample[], params: Par
   for (const s of samples) {
     if (current && s.timeMs - lastSeenMs > p.maxGapMs) current = sink.close(current);
     if (s.yaw === undefined || s.pitch === undefined || !Number.isFinite(s.yaw) || !Number.isFinite(s.pitch)) continue;
+    if (s.faceScore !== undefined && s.faceScore < p.minFaceScore) continue;
     lastSeenMs = s.timeMs;
     if (seen++ < p.warmupFrames) {
       pushWindow(yaws, s.yaw, p.baselineFrames);

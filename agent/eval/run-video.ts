@@ -78,7 +78,7 @@ async function sampleVideo(deps: EvalDeps, video: string): Promise<FrameSample[]
   for await (const frame of deps.frames(video)) {
     const face = primaryFace((await deps.engine.analyze(frame.image)).faces);
     samples.push(face
-      ? { index: frame.index, timeMs: frame.timeMs, ear: (face.eyes.left + face.eyes.right) / 2, yaw: face.pose.yaw, pitch: face.pose.pitch }
+      ? { index: frame.index, timeMs: frame.timeMs, ear: (face.eyes.left + face.eyes.right) / 2, yaw: face.pose.yaw, pitch: face.pose.pitch, faceScore: face.detection.score }
       : { index: frame.index, timeMs: frame.timeMs });
   }
   return samples;

@@ -79,6 +79,24 @@ t.test('head movements: neutral is the person\'s own, and a turn may flow into a
   t.same(spans(both), ['turn_right@50-70']);
 });
 
+t.test('head movements: losing the face mid-movement does not split or end it', async (t) => {
+  // a steep look-down 100-190; the detector loses the face 130-149 (667 ms) and gives two weak
+  // detections with a wrong pose (yaw 25 = "turn left", pitch +5) at 140 and 142
+  const steep = (i: number): Omit<FrameSample, 'index' | 'timeMs'> | undefined => {
+    if (i === 140 || i === 142) return { yaw: 25, pitch: 5, faceScore: 0.8 };
+    if (i >= 130 && i <= 149) return undefined;
+    return { yaw: 0, pitch: i >= 100 && i <= 190 ? -35 : 0, faceScore: 0.99 };
+  };
+  t.same(spans(detectHeadMovements(series(260, steep))), ['look_down@100-190'], 'one movement, weak frames ignored');
+  // the same weak frames are used when told to (minFaceScore 0): they end the look-down early
+  t.same(spans(detectHeadMovements(series(260, steep), { minFaceScore: 0 })), ['look_down@100-129', 'look_down@150-190']);
+  // gone for longer than maxGapMs (1 s): the movement ends at the last frame seen, a new one starts after
+  const gone = detectHeadMovements(series(300, (i) => (i >= 130 && i <= 170 ? undefined : { yaw: 0, pitch: i >= 100 && i <= 200 ? -35 : 0 })));
+  t.same(spans(gone), ['look_down@100-129', 'look_down@171-200']);
+  // samples without a score (older callers) are taken as confident
+  t.same(spans(detectHeadMovements(series(200, (i) => ({ yaw: i >= 50 && i <= 80 ? 30 : 0, pitch: 0 })))), ['turn_left@50-80']);
+});
+
 t.test('video events: eye closures are ignored during a head movement', async (t) => {
   // looking down 100-140 lowers the apparent EAR; a real blink at 20-23 stays
   const samples = series(200, (i) => {
