@@ -84,12 +84,14 @@ async function runTests(): Promise<void> {
   const { exportJWK, generateKeyPair, compactVerify, importJWK } = await import('jose');
   const { TestBroker, tlsOf } = await import('../helpers/mosquitto.js');
   const { TestPki } = await import('../helpers/pki.js');
+  const { ownTempDir } = await import('../helpers/tempdir.js');
   const { serveOperatorPage } = await import('../../agent/assist/operator-server.js');
   const { ResultVerifier } = await import('../../provisioning/verifier.js');
   const { MemoryNonceStore } = await import('../../provisioning/nonce-store.js');
   const { parseCertificate } = await import('../../provisioning/x509.js');
 
-  const dir = t.testdir({});
+  // First, before the broker and the agent child: removed by the last teardown (see helpers/tempdir.ts).
+  const dir = ownTempDir(t, 'assist-webrtc-');
   const pki = await TestPki.create(join(dir, 'pki'));
   const kiosk = await pki.issue('kiosk-001');
   const svc = await pki.issue('carrier-svc-1', 'service');

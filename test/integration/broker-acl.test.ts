@@ -3,8 +3,10 @@ import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
+import { ownTempDir } from '../helpers/tempdir.js';
 
-const dir = t.testdir({});
+// First, before the broker: removed by the last teardown (see helpers/tempdir.ts).
+const dir = ownTempDir(t, 'broker-acl-');
 const pki = await TestPki.create(join(dir, 'pki'));
 const k1 = await pki.issue('kiosk-001');
 await pki.issue('kiosk-002');

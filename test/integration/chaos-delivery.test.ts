@@ -9,12 +9,14 @@ import { ResultVerifier, type VerifyOutcome } from '../../provisioning/verifier.
 import { VerifierService } from '../../provisioning/verifier-service.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
+import { ownTempDir } from '../helpers/tempdir.js';
 
 const N = 150; // results
 const K = 4; // SIGKILLs of the publisher
 
 t.test(`chaos: ${N} results, publisher SIGKILLed ${K} times, broker restarted: every result exactly once after dedupe`, async (t) => {
-  const dir = t.testdir({});
+  // First, before the broker and the publishers: removed by the last teardown (see helpers/tempdir.ts).
+  const dir = ownTempDir(t, 'chaos-delivery-');
   const pki = await TestPki.create(join(dir, 'pki'));
   const dev = await pki.issue('kiosk-001');
   const v = [await pki.issue('carrier-verifier-1', 'service'), await pki.issue('carrier-verifier-2', 'service')];
@@ -35,7 +37,8 @@ t.test(`chaos: ${N} results, publisher SIGKILLed ${K} times, broker restarted: e
   writeFileSync(cfgPath, JSON.stringify({ url: broker.url, deviceId: 'kiosk-001', caPath: pki.caPath, certPath: dev.certPath, keyPath: dev.keyPath, stateDir: join(dir, 'state'), nonces: list, intervalMs: 40 }));
 
   const children = new Set<ChildProcess>();
-  t.teardown(() => { for (const c of children) c.kill('SIGKILL'); });
+  // Killed and waited for: a publisher still running would write its outbox into `dir` during its removal.
+  t.teardown(() => Promise.all([...children].map((c) => new Promise((resolve) => { c.once('exit', resolve); c.kill('SIGKILL'); }))));
   const run = () => {
     const c = spawn(process.execPath, ['--import', 'tsx', 'provisioning/sim/device-main.ts', cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.add(c);

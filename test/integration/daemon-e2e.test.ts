@@ -9,8 +9,7 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -28,6 +27,7 @@ import { VerifierService } from '../../provisioning/verifier-service.js';
 import { dataPath, DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
 import { freePort, TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
+import { ownTempDir } from '../helpers/tempdir.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
 const OWNER = `${REAL}#frame=600`; // a frontal frame after the last move: the "ID portrait" of the subject
@@ -105,11 +105,8 @@ class Carrier {
 }
 
 t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO_DATA, timeout: 280_000 }, async (t) => {
-  // Not t.testdir(): tap removes a testdir before running teardowns, i.e. while the broker and daemons
-  // still write into it. Teardowns run last-in first-out, so this one, registered first, runs last.
-  const dir = mkdtempSync(join(tmpdir(), 'daemon-e2e-'));
-  chmodSync(dir, 0o755); // mkdtemp makes it 0700; the broker runs as the unprivileged mosquitto user
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // First, before the broker and children: removed by the last teardown (see helpers/tempdir.ts).
+  const dir = ownTempDir(t, 'daemon-e2e-');
   const pki = await TestPki.create(join(dir, 'pki'));
   const dev = await pki.issue(DEVICE);
   const verifierId = await pki.issue('carrier-verifier', 'service');

@@ -8,8 +8,7 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
@@ -20,6 +19,7 @@ import type { DaemonEvents } from '../../agent/daemon/events.js';
 import { createLogger } from '../../agent/log.js';
 import { derivePlan } from '../../agent/session/plan.js';
 import { dataPath, DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
+import { ownTempDir } from '../helpers/tempdir.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
 const OWNER = `${REAL}#frame=600`;
@@ -62,9 +62,8 @@ async function page(url: string) {
 }
 
 t.test('the daemon serves the customer screen and drives it through a session', { skip: hasData && existsSync(REAL) ? false : NO_DATA, timeout: 180_000 }, async (t) => {
-  // Not t.testdir(): tap removes it before teardowns run, while the daemon may still write its state.
-  const dir = mkdtempSync(join(tmpdir(), 'daemon-screen-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // First, before the daemon: removed by the last teardown (see helpers/tempdir.ts).
+  const dir = ownTempDir(t, 'daemon-screen-');
   const cfg = validateConfig({
     deviceId: 'kiosk-screen', simulate: true, stateDir: join(dir, 'state'),
     gpio: { driver: 'fake' },

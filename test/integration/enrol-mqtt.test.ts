@@ -1,7 +1,6 @@
 import t from 'tap';
 import mqtt from 'mqtt';
 import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -19,9 +18,11 @@ import { VerifierService } from '../../provisioning/verifier-service.js';
 import { certificateMatchesKey, commonName } from '../../provisioning/x509.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
+import { ownTempDir } from '../helpers/tempdir.js';
 
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
-const dir = t.testdir({});
+// First, before the broker and the enrol-service child: removed by the last teardown (see helpers/tempdir.ts).
+const dir = ownTempDir(t, 'enrol-mqtt-');
 const pki = await TestPki.create(join(dir, 'pki'));
 const claim = await pki.issue('claim-batch-1', 'claim', { validityDays: 1 });
 const enrolId = await pki.issue('carrier-enrol', 'service');
@@ -93,7 +94,8 @@ t.test('CLI: carrier enrol-service + provision --enrol-mqtt', async (t) => {
   const cli = ['--import', 'tsx', 'agent/cli/main.ts'];
   const svc = spawn(process.execPath, [...cli, 'carrier', 'enrol-service', '--dir', join(dir, 'pki', 'ca'), '--broker', broker.url,
     '--cert', enrolId.certPath, '--key', enrolId.keyPath, '--allow', 'kiosk-201', '--register-with-broker', '--days', '7'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KIOSK_LOG_LEVEL: 'silent' } });
-  t.teardown(() => { if (svc.exitCode === null) svc.kill('SIGKILL'); });
+  const svcExited = new Promise<[number | null]>((resolve) => svc.once('exit', (code) => resolve([code])));
+  t.teardown(async () => { if (svc.exitCode === null && svc.signalCode === null) { svc.kill('SIGKILL'); await svcExited; } });
   let out = '';
   svc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   let err = '';
@@ -113,7 +115,7 @@ t.test('CLI: carrier enrol-service + provision --enrol-mqtt', async (t) => {
   t.equal(denied.status, 2);
   t.match(denied.stderr, /E_NOT_AUTHORIZED.*not_allowed/);
   svc.kill('SIGTERM');
-  const [exitCode] = await once(svc, 'exit');
+  const [exitCode] = await svcExited;
   t.equal(exitCode, 0, 'the service stops cleanly on SIGTERM');
   t.match(out, /"kind":"enrol","deviceId":"kiosk-201","ok":true/);
 });

@@ -14,9 +14,11 @@ import { FileKeyStore } from '../../provisioning/file-key-store.js';
 import { certificateMatchesKey, parseCertificate } from '../../provisioning/x509.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
+import { ownTempDir } from '../helpers/tempdir.js';
 
 const logger = pino({ level: 'silent' });
-const dir = t.testdir({});
+// First, before the broker: removed by the last teardown (see helpers/tempdir.ts).
+const dir = ownTempDir(t, 'renewal-mqtt-');
 const pki = await TestPki.create(join(dir, 'pki'));
 const enrolId = await pki.issue('carrier-enrol', 'service');
 const broker = await TestBroker.start(pki, join(dir, 'broker'), { devices: ['kiosk-301', 'kiosk-302'], services: ['carrier-enrol'] });

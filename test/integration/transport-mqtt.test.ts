@@ -13,9 +13,11 @@ import { ResultVerifier, type VerifyOutcome } from '../../provisioning/verifier.
 import { VerifierService } from '../../provisioning/verifier-service.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki, stubPlan, stubPlanCheck } from '../helpers/pki.js';
+import { ownTempDir } from '../helpers/tempdir.js';
 
 const logger = pino({ level: 'silent' });
-const dir = t.testdir({});
+// First, before the broker and the outbox: removed by the last teardown (see helpers/tempdir.ts).
+const dir = ownTempDir(t, 'transport-mqtt-');
 const pki = await TestPki.create(join(dir, 'pki'));
 const dev = await pki.issue('kiosk-001');
 const carrierId = await pki.issue('carrier-ops', 'service');
