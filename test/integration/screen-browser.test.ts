@@ -6,7 +6,7 @@
  * Screenshots of each step go to test/artifacts/screen/; with KIOSK_SCREEN_DOCS=1 the data-free
  * ones also go to docs/screen/ (synthetic preview only: never a real face in the docs).
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -47,7 +47,7 @@ function gradient(w = 640, h = 480, shift = 0) {
   return img;
 }
 
-async function openPage(t: Tap.Test, url: string): Promise<{ browser: Browser; page: Page; errors: string[] }> {
+async function openPage(t: Test, url: string): Promise<{ browser: Browser; page: Page; errors: string[] }> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 20_000 });
   t.teardown(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, hasTouch: true, isMobile: false });

@@ -13,7 +13,7 @@ const UNITS = ['kiosk-agent.service', 'kiosk-agent-provision.service'];
 const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim();
 
 if (!analyze) {
-  t.skip('systemd-analyze is not installed (Debian package systemd)');
+  t.skip('systemd-analyze is not installed (Debian package systemd)', () => {});
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'units-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
