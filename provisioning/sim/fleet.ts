@@ -114,7 +114,14 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     let duplicates = 0;
     const rejectReasons: string[] = [];
     const children: ChildProcess[] = [];
-    cleanup.push(async () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
+    // On an error path: kill the verifiers and wait for them to exit (they hold nonces.db open in o.dir).
+    cleanup.push(async () => {
+      await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map(async (c) => {
+        const exited = once(c, 'exit');
+        c.kill('SIGKILL');
+        await exited;
+      }));
+    });
     await Promise.all(services.map(async (s, i) => {
       const cfgPath = join(o.dir, `verifier-${i + 1}.json`);
       const cfg: SimVerifierConfig = { url: broker.url, clientId: `verifier-${i + 1}`, caPath: join(o.dir, 'ca', 'ca.crt'), certPath: s.certPath, keyPath: s.keyPath, noncesPath };
