@@ -1,0 +1,104 @@
+/**
+ * Out of service after tamper: the enclosure opening aborts the session, puts the kiosk out of
+ * service (persisted in the ledger, so a restart does not clear it) and, with
+ * `tamper.destroyFileKey`, destroys the file device key. The carrier's `clear_alarm` puts it back
+ * in service once the enclosure is closed.
+ */
+import type { EventEmitter } from 'node:events';
+import { open, unlink } from 'node:fs/promises';
+import type { KioskHardware } from '../../device/kiosk/kiosk.js';
+import type { KeyStore } from '../../provisioning/key-store.js';
+import { toKioskError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CancelReason } from '../session/types.js';
+import type { CommandOutcome } from '../transport/commands.js';
+import type { DaemonEvents } from './events.js';
+import type { Ledger } from './ledger.js';
+
+const OUT_OF_SERVICE = 'out_of_service';
+
+export interface TamperAlarmDeps {
+  ledger: Pick<Ledger, 'getState' | 'setState'>;
+  kiosk: Pick<KioskHardware, 'tampered' | 'setStatus'>;
+  sessions: { abort(reason: CancelReason): void };
+  keyStore: Pick<KeyStore, 'stop'>;
+  /** The file behind a file key store (destroyed on tamper when `destroyFileKey`). */
+  keyFile?: string;
+  destroyFileKey: boolean;
+  bus: EventEmitter<DaemonEvents>;
+  /** Cancels a pending presence-started session. */
+  cancelPresence: () => void;
+  logger: Logger;
+}
+
+/** The in-service state and what changes it (tamper, clear_alarm). */
+export class TamperAlarm {
+  private outOfService: string | null = null;
+  private keyDestroyed = false;
+
+  constructor(private readonly deps: TamperAlarmDeps) {}
+
+  /** Reads the persisted state (call once the ledger has started). */
+  load(): void {
+    this.outOfService = this.deps.ledger.getState(OUT_OF_SERVICE) ?? null;
+  }
+
+  /** Why the kiosk is out of service; null while in service. */
+  get reason(): string | null {
+    return this.outOfService;
+  }
+
+  get inService(): boolean {
+    return this.outOfService === null;
+  }
+
+  /** The tamper input changed. */
+  async onTamper(open: boolean): Promise<void> {
+    const { bus, ledger, kiosk } = this.deps;
+    bus.emit('tamper', { open });
+    if (!open) return;
+    this.deps.sessions.abort('tamper');
+    this.deps.cancelPresence();
+    if (this.outOfService === null) {
+      this.outOfService = 'tamper';
+      ledger.setState(OUT_OF_SERVICE, 'tamper');
+      bus.emit('out_of_service', { reason: 'tamper' });
+    }
+    kiosk.setStatus('out_of_service');
+    if (this.deps.destroyFileKey && this.deps.keyFile && !this.keyDestroyed) await this.destroyKey(this.deps.keyFile);
+  }
+
+  /** The carrier's `clear_alarm`: back in service once the enclosure is closed. */
+  async clearAlarm(): Promise<CommandOutcome> {
+    if (this.outOfService === null) return { ok: true, body: { state: 'in_service' } };
+    if (this.deps.kiosk.tampered) return { ok: false, reason: 'still_open', detail: 'the enclosure is still open' };
+    if (this.keyDestroyed) return { ok: false, reason: 'out_of_service', detail: 'the device key was destroyed: provision the kiosk again' };
+    this.outOfService = null;
+    this.deps.ledger.setState(OUT_OF_SERVICE, undefined);
+    this.deps.kiosk.setStatus('idle');
+    this.deps.bus.emit('in_service', {});
+    return { ok: true, body: { state: 'in_service' } };
+  }
+
+  /** Overwrites (best effort: flash and journals may keep copies) and deletes the file key. */
+  private async destroyKey(path: string): Promise<void> {
+    const log = this.deps.logger;
+    try {
+      const fh = await open(path, 'r+');
+      try {
+        const { size } = await fh.stat();
+        await fh.write(Buffer.alloc(size), 0, size, 0);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await unlink(path);
+      await this.deps.keyStore.stop();
+      this.keyDestroyed = true;
+      log.error({ path }, 'tamper: the device key file was destroyed; the kiosk must be provisioned again');
+      this.deps.bus.emit('key_destroyed', { path });
+    } catch (err) {
+      log.error({ err: toKioskError(err, 'E_KEY_STORE', path).toJSON() }, 'tamper: could not destroy the key file');
+    }
+  }
+}
