@@ -99,8 +99,6 @@ export interface ReferencePortrait {
   summary: ReferenceSummary;
 }
 
-type Candidate = { face: FaceSignals; frame: RgbImage };
-
 /** Builds the reference template from a decoded image; throws E_NO_FACE, E_MULTIPLE_FACES or E_FACE_QUALITY naming `subject`. */
 export async function buildReference(
   engine: Pick<FaceEngine, 'analyze' | 'decide'>,

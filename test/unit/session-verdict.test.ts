@@ -85,7 +85,7 @@ t.test('turned captures do not feed the attack score', async (t) => {
 });
 
 t.test('face swap mid-session: identity_changed', async (t) => {
-  const swap = (c: { purpose: string }, tMs: number): Answer => ({ ...(GENUINE as object), anchorSimilarity: tMs > 2000 ? 0.1 : 0.85 }) as Answer;
+  const swap = (_c: { purpose: string }, tMs: number): Answer => ({ ...(GENUINE as object), anchorSimilarity: tMs > 2000 ? 0.1 : 0.85 }) as Answer;
   const r = run({ answer: swap });
   t.equal(r.result?.verdict, 'reject');
   t.same(r.result?.reasons, ['identity_changed']);
