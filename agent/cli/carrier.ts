@@ -5,15 +5,10 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KioskError } from '../errors.js';
 import { packageRoot } from '../paths.js';
-import { CarrierCa, type CertProfile } from '../../provisioning/ca.js';
-import { dynsecConfig } from '../../provisioning/broker/policy.js';
-import { SqliteNonceStore } from '../../provisioning/nonce-store.js';
-import { ResultVerifier, type PlanCheck } from '../../provisioning/verifier.js';
+import type { CarrierCa, CertProfile } from '../../provisioning/ca.js';
+import type { PlanCheck } from '../../provisioning/verifier.js';
+import type { EnrolmentService } from '../../provisioning/enrol/service.js';
 import { EXIT, reportError } from './exit.js';
-import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
-import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
-import { EnrolmentService } from '../../provisioning/enrol/service.js';
-import { createLogger } from '../log.js';
 
 /**
  * The plan check from the session module (agent/session/plan.ts, derivePlan), loaded at run time so
@@ -38,6 +33,7 @@ export function register(program: Command): void {
     .option(...dirOpt).option('--name <cn>', 'CA common name', 'Kiosk Carrier Root CA')
     .action(async (o: { dir: string; name: string }) => {
       try {
+        const { CarrierCa } = await import('../../provisioning/ca.js');
         const ca = await CarrierCa.init(resolve(o.dir), o.name);
         process.stdout.write(`${join(resolve(o.dir), 'ca.crt')}\n`);
         await ca.stop();
@@ -50,6 +46,7 @@ export function register(program: Command): void {
     .action(async (csrPath: string, o: { dir: string; profile: CertProfile; days?: number; expectCn?: string; out?: string }) => {
       try {
         if (!['device', 'claim', 'server', 'service'].includes(o.profile)) throw new KioskError('E_USAGE', 'unknown profile', { subject: o.profile });
+        const { CarrierCa } = await import('../../provisioning/ca.js');
         const ca = await CarrierCa.open(resolve(o.dir));
         const cert = await ca.signCsr(await readFile(csrPath, 'utf8'), { profile: o.profile, validityDays: o.days, expectedCommonName: o.expectCn });
         await ca.stop();
@@ -61,6 +58,7 @@ export function register(program: Command): void {
   carrier.command('nonce <deviceId>').description('issue a session nonce for a device (recorded in nonces.db)')
     .option(...dirOpt).option('--ttl <sec>', 'validity in seconds', Number, 86400)
     .action(async (deviceId: string, o: { dir: string; ttl: number }) => {
+      const { SqliteNonceStore } = await import('../../provisioning/nonce-store.js');
       const store = new SqliteNonceStore(join(resolve(o.dir), 'nonces.db'));
       try {
         process.stdout.write(`${await store.issue(deviceId, new Date(), o.ttl * 1000)}\n`);
@@ -70,8 +68,10 @@ export function register(program: Command): void {
   carrier.command('verify <token>').description('verify a result token (or @file); prints the outcome as JSON; exit 0 accepted/duplicate, 1 rejected')
     .option(...dirOpt).option('--skip-plan-check', 'do not check the challenge plan against the nonce').option('--max-skew <sec>', 'allowed clock skew', Number, 300)
     .action(async (tokenArg: string, o: { dir: string; skipPlanCheck?: boolean; maxSkew: number }) => {
+      const { SqliteNonceStore } = await import('../../provisioning/nonce-store.js');
       const nonces = new SqliteNonceStore(join(resolve(o.dir), 'nonces.db'));
       try {
+        const [{ CarrierCa }, { ResultVerifier }] = await Promise.all([import('../../provisioning/ca.js'), import('../../provisioning/verifier.js')]);
         const token = tokenArg.startsWith('@') ? (await readFile(tokenArg.slice(1), 'utf8')).trim() : tokenArg;
         const ca = await CarrierCa.open(resolve(o.dir));
         await ca.stop();
@@ -87,6 +87,7 @@ export function register(program: Command): void {
   carrier.command('enrol-token <deviceId>').description('issue a one-time enrolment token for a device (only its hash is kept, in enrolment.db)')
     .option(...dirOpt)
     .action(async (deviceId: string, o: { dir: string }) => {
+      const { EnrolmentRegistry } = await import('../../provisioning/enrol/registry.js');
       const registry = new EnrolmentRegistry(join(resolve(o.dir), 'enrolment.db'));
       try {
         process.stdout.write(`${await registry.issueToken(deviceId)}\n`);
@@ -100,10 +101,14 @@ export function register(program: Command): void {
     .option('--register-with-broker', 'add each enrolled device to the broker policy through $CONTROL (needs the dynsec-admin role)')
     .action(async (o: { dir: string; broker: string; cert: string; key: string; clientId: string; allow: string[]; days: number; registerWithBroker?: boolean }) => {
       const dir = resolve(o.dir);
+      const { EnrolmentRegistry } = await import('../../provisioning/enrol/registry.js');
       const registry = new EnrolmentRegistry(join(dir, 'enrolment.db'));
       let ca: CarrierCa | undefined;
       let service: EnrolmentService | undefined;
       try {
+        const [{ CarrierCa }, { EnrolmentAuthority }, { EnrolmentService }, { createLogger }] = await Promise.all([
+          import('../../provisioning/ca.js'), import('../../provisioning/enrol/authority.js'), import('../../provisioning/enrol/service.js'), import('../log.js'),
+        ]);
         ca = await CarrierCa.open(dir);
         await registry.allow(o.allow);
         const [cert, key] = await Promise.all([readFile(o.cert), readFile(o.key)]);
@@ -126,8 +131,9 @@ export function register(program: Command): void {
   carrier.command('broker-policy').description('print the dynamic-security JSON for mosquitto')
     .option('--device <id...>', 'device ids', []).option('--claim <cn...>', 'claim CNs', []).option('--service <cn...>', 'carrier service CNs', [])
     .option('--admin <cn...>', 'services that may add enrolled devices at run time ($CONTROL/dynamic-security)', [])
-    .action((o: { device: string[]; claim: string[]; service: string[]; admin: string[] }) => {
+    .action(async (o: { device: string[]; claim: string[]; service: string[]; admin: string[] }) => {
       try {
+        const { dynsecConfig } = await import('../../provisioning/broker/policy.js');
         process.stdout.write(`${JSON.stringify(dynsecConfig({ devices: o.device, claims: o.claim, services: o.service, admins: o.admin }), null, 2)}\n`);
       } catch (err) { reportError(err); }
     });

@@ -4,9 +4,6 @@
  * file and prints the resolved config (exit 0), or the first bad key (E_CONFIG_INVALID, exit 2).
  */
 import type { Command } from 'commander';
-import { loadConfigFile } from '../config/load.js';
-import { schemaMarkdown } from '../config/format.js';
-import { configSchema } from '../config/schema.js';
 import { EXIT, reportError } from './exit.js';
 
 export function register(program: Command): Command {
@@ -15,7 +12,8 @@ export function register(program: Command): Command {
     .command('schema')
     .description('Prints every config key with its type, default, unit and description (markdown table); --json prints the JSON Schema.')
     .option('--json', 'the JSON Schema instead of the table')
-    .action((opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean }) => {
+      const [{ configSchema }, { schemaMarkdown }] = await Promise.all([import('../config/schema.js'), import('../config/format.js')]);
       process.stdout.write(opts.json ? `${JSON.stringify(configSchema(), null, 2)}\n` : schemaMarkdown(configSchema()));
     });
   config
@@ -25,6 +23,7 @@ export function register(program: Command): Command {
     .option('--json', 'errors as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
       try {
+        const { loadConfigFile } = await import('../config/load.js');
         const cfg = await loadConfigFile(file);
         process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
         process.exitCode = EXIT.ok;

@@ -4,7 +4,6 @@
  * 1 when one is not, 2 on an error that stops the suite.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { createLogger } from '../log.js';
 import { EXIT, reportError } from './exit.js';
 
 function intArg(name: string, min: number) {
@@ -31,6 +30,7 @@ export function register(evalCmd: Command): Command {
     .option('--max-width <px>', 'downscale camera frames wider than this before analysis', intArg('--max-width', 64))
     .option('--json', 'print one JSON document: per case its expected and actual verdict and reasons')
     .action(async (opts: { suite: string; root: string; maxWidth?: number; json?: boolean }) => {
+      const { createLogger } = await import('../log.js');
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval-sessions' });
       let engine: { stop(): Promise<void> } | null = null;
       try {

@@ -2,13 +2,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { reportError } from './exit.js';
 import { KioskError } from '../errors.js';
-import { createLogger } from '../log.js';
 import type { EvalDeps } from '../eval/deps.js';
-import { formatMatchReport, formatPadReport, formatVideoReport } from '../eval/format.js';
-import { parseSpoofLabels, parseVerifyPairs, parseVideoLabels, readLabelFile } from '../eval/labels.js';
-import { runMatchEval } from '../eval/run-match.js';
-import { runPadEval } from '../eval/run-pad.js';
-import { runVideoEval } from '../eval/run-video.js';
 import type { EngineInfo } from '../../models/engine.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../../models/variants.js';
 
@@ -53,6 +47,7 @@ function toJson(doc: unknown): string {
  * do not pay for ONNX Runtime and sharp), runs `fn`, and always stops the engine.
  */
 async function withEngine<T>(opts: CommonOptions & { maxWidth?: number }, fn: (deps: EvalDeps) => Promise<T>): Promise<{ report: T; engine: EngineInfo }> {
+  const { createLogger } = await import('../log.js');
   const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval' });
   const [{ createFaceEngine }, { decodeImageFile }, { readVideoFrames }] = await Promise.all([
     import('../../models/face-engine.js'),
@@ -104,6 +99,9 @@ function addMatch(parent: Command): Command {
     .option('--json', 'print one JSON document (snake_case keys, counts beside every rate)')
     .action(async (opts: CommonOptions & { pairs: string; threshold?: number; source?: string }) => {
       try {
+        const [{ readLabelFile, parseVerifyPairs }, { runMatchEval }, { formatMatchReport }] = await Promise.all([
+          import('../eval/labels.js'), import('../eval/run-match.js'), import('../eval/format.js'),
+        ]);
         const all = await readLabelFile(opts.pairs, parseVerifyPairs);
         const pairs = opts.source === undefined ? all : all.filter((p) => p.source.includes(opts.source!));
         if (pairs.length === 0) throw new KioskError('E_USAGE', `no pair's source contains "${opts.source}"`, { subject: opts.pairs });
@@ -134,6 +132,9 @@ function addPad(parent: Command): Command {
     .option('--json', 'print one JSON document (snake_case keys, counts beside every rate)')
     .action(async (opts: CommonOptions & { labels: string; bpcer: number; seed?: number }) => {
       try {
+        const [{ readLabelFile, parseSpoofLabels }, { runPadEval }, { formatPadReport }] = await Promise.all([
+          import('../eval/labels.js'), import('../eval/run-pad.js'), import('../eval/format.js'),
+        ]);
         const rows = await readLabelFile(opts.labels, parseSpoofLabels);
         const result = await withEngine(opts, (deps) => runPadEval(rows, deps, { bpcerTarget: opts.bpcer, seed: opts.seed }));
         print(opts, 'eval pad', opts.labels, result, formatPadReport(result.report));
@@ -164,6 +165,9 @@ function addVideo(parent: Command): Command {
     .option('--json', 'print one JSON document (snake_case keys, per video and totals)')
     .action(async (opts: CommonOptions & { labels: string; tolerance?: number; mirrored?: boolean; maxWidth: number }) => {
       try {
+        const [{ readLabelFile, parseVideoLabels }, { runVideoEval }, { formatVideoReport }] = await Promise.all([
+          import('../eval/labels.js'), import('../eval/run-video.js'), import('../eval/format.js'),
+        ]);
         const rows = await readLabelFile(opts.labels, parseVideoLabels);
         const result = await withEngine(opts, (deps) =>
           runVideoEval(rows, deps, { toleranceFrames: opts.tolerance, mirrored: opts.mirrored }));

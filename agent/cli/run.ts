@@ -5,10 +5,7 @@
  * configured). An invalid config refuses to start naming the key (E_CONFIG_INVALID, exit 2).
  */
 import type { Command } from 'commander';
-import { simulatedConfig } from '../config/defaults.js';
-import { loadConfigFile } from '../config/load.js';
 import type { KioskConfig } from '../config/types.js';
-import { createLogger } from '../log.js';
 import { reportError } from './exit.js';
 
 interface RunOptions { config?: string; video?: string; state?: string; reference?: string }
@@ -36,8 +33,10 @@ export function register(program: Command): Command {
     .option('--state <dir>', 'state directory (overrides stateDir)')
     .option('--reference <image>', 'the ID portrait for sessions that do not name one (overrides reference.source; `clip.mp4#frame=N` takes a video frame)')
     .action(async (o: RunOptions) => {
+      const { createLogger } = await import('../log.js');
       let logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info' });
       try {
+        const [{ simulatedConfig }, { loadConfigFile }] = await Promise.all([import('../config/defaults.js'), import('../config/load.js')]);
         const cfg = withFlags(o.config ? await loadConfigFile(o.config) : simulatedConfig({ video: o.video, stateDir: o.state }), o);
         logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? cfg.log.level });
         if (!o.config) logger.warn('no --config: starting the embedded simulated kiosk');

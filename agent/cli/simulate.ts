@@ -4,8 +4,6 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KioskError } from '../errors.js';
-import { createLogger } from '../log.js';
-import { runFleet } from '../../provisioning/sim/fleet.js';
 import { reportError } from './exit.js';
 
 export function register(program: Command): void {
@@ -22,6 +20,7 @@ export function register(program: Command): void {
         const dir = o.keep ?? mkdtempSync(join(tmpdir(), 'kiosk-fleet-'));
         chmodSync(dir, 0o755); // the broker runs as the mosquitto user and must reach its directory
         try {
+          const [{ runFleet }, { createLogger }] = await Promise.all([import('../../provisioning/sim/fleet.js'), import('../log.js')]);
           const report = await runFleet({ ...o, dir, logger: createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'fleet' }) });
           process.stdout.write(`${JSON.stringify(report)}\n`);
           if (report.lost > 0 || report.rejected > 0 || report.connected < report.devices) process.exitCode = 1;

@@ -4,7 +4,6 @@
  * Exit code: 0 accept, 1 reject or retry, 2 error.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { createLogger } from '../log.js';
 import type { PromptId, SessionEffect, SessionResult } from '../session/types.js';
 import type { VerifyOutcome } from '../session/verify.js';
 import { EXIT, reportError } from './exit.js';
@@ -143,6 +142,7 @@ export function register(program: Command): Command {
     .option('--screen', 'serve the customer screen on 127.0.0.1 and print its URL; the session starts when a page connects (or after 60 s)')
     .option('--screen-port <n>', 'port of the customer screen (0: any free port)', intArg('--screen-port', 0), 8741)
     .action(async (opts: VerifyCliOptions) => {
+      const { createLogger } = await import('../log.js');
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'verify' });
       const ui = screen(process.stderr, true);
       let engine: Awaited<ReturnType<typeof import('../../models/face-engine.js').createFaceEngine>> | null = null;
