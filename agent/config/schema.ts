@@ -7,6 +7,7 @@
 import { DEFAULT_KIOSK_TIMINGS } from '../../device/kiosk/config.js';
 import { resolveLimits } from '../outbox/outbox.js';
 import { MODEL_VARIANTS } from '../../models/variants.js';
+import { DEFAULT_RENEWAL_WINDOW } from '../../provisioning/enrol/renewal.js';
 import { abuseSchema, sessionSchema } from './session-keys.js';
 import type { JsonSchema } from './schema-types.js';
 
@@ -117,6 +118,10 @@ export function configSchema(): JsonSchema {
         telemetryExpirySec: p('integer', 300, 's', 'message expiry of telemetry', { minimum: 1 }),
         backoffBaseMs: ms(1000, 'reconnect delay ceiling of the first retry (full jitter)', 1),
         backoffCapMs: ms(60000, 'largest reconnect delay', 1),
+      }),
+      renewal: obj('device certificate renewal while the daemon runs (provisioning/enrol/renewal.ts)', {
+        enabled: p('boolean', true, '-', 'renew the device certificate (same key) over MQTT before it expires and reconnect with the new one; only with a broker (transport.url)'),
+        window: p('number', DEFAULT_RENEWAL_WINDOW, 'fraction 0-1', 'renew when less than this fraction of the certificate\'s validity remains', { exclusiveMinimum: 0, maximum: 0.9 }),
       }),
       outbox: obj('the durable outbox of signed results (SQLite)', {
         maxMessages: p('integer', limits.maxMessages, 'messages', 'most pending results; beyond it a result is refused (E_OUTBOX_FULL)', { minimum: 1 }),

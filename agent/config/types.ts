@@ -27,6 +27,7 @@ export interface KioskConfig {
     url: string; caFile: string; certFile: string; keyFile: string; topicPrefix: string;
     keepaliveSec: number; telemetryExpirySec: number; backoffBaseMs: number; backoffCapMs: number;
   };
+  renewal: { enabled: boolean; window: number };
   outbox: { maxMessages: number; maxBytes: number; maxAgeMs: number };
   tamper: { destroyFileKey: boolean };
   health: { httpPort: number; telemetryIntervalMs: number; watchdog: boolean; frameStallMs: number; transportGraceMs: number; thermalPath: string };

@@ -4,11 +4,14 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
 import { OnoffGpioPort } from '../../device/gpio/onoff-gpio.js';
 import { SystemdNotifier } from '../../device/systemd/notify.js';
 import { createFaceEngine } from '../../models/face-engine.js';
 import { CarrierCa } from '../../provisioning/ca.js';
+import { renewOverMqtt } from '../../provisioning/enrol/client.js';
+import { RenewalScheduler, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
 import { FileKeyStore, writeFileAtomic } from '../../provisioning/file-key-store.js';
 import { createCsr, parseCertificate, type x509 } from '../../provisioning/x509.js';
 import type { KioskConfig } from '../config/types.js';
@@ -18,7 +21,9 @@ import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { MqttTransport } from '../transport/mqtt-transport.js';
 import { createCamera } from './camera.js';
 import type { AssistFactory, DaemonDeps } from './daemon.js';
+import { DeviceIdentity } from './identity.js';
 import { Ledger } from './ledger.js';
+import type { CertificateRenewal } from './renewal-wiring.js';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
@@ -46,8 +51,31 @@ async function certificateFor(cfg: KioskConfig, keyStore: FileKeyStore, files: {
   return cert;
 }
 
+/**
+ * Same-key renewal over MQTT with the identity the transport connects with; the renewed certificate
+ * is installed where the transport reads it (the scheduler checks it is no longer due).
+ */
+function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore: FileKeyStore, logger: Logger, clock?: SchedulerClock): CertificateRenewal {
+  const scheduler = new RenewalScheduler({
+    certificate: () => identity.certificate,
+    renew: async () => {
+      const cert = await renewOverMqtt({ url: cfg.transport.url, prefix: cfg.transport.topicPrefix, ...identity.tls(), deviceId: cfg.deviceId, keyStore });
+      await identity.install(cert);
+      return cert;
+    },
+    logger: logger.child({ component: 'renewal' }), clock, options: { window: cfg.renewal.window },
+  });
+  return { scheduler, certificate: () => identity.certificate };
+}
+
+/** What tests replace in the components built from config. */
+export interface BuildOptions {
+  /** The certificate renewal scheduler's clock (default: the system clock). */
+  renewalClock?: SchedulerClock;
+}
+
 /** Everything the daemon needs, from config. `video` (the --video flag) replays a recording as the camera. */
-export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise<DaemonDeps> {
+export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options: BuildOptions = {}): Promise<DaemonDeps> {
   const files = identityFiles(cfg);
   const keyStore = new FileKeyStore({ path: files.key, create: cfg.simulate });
   const certificate = await certificateFor(cfg, keyStore, files, logger);
@@ -57,11 +85,13 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise
     : new OnoffGpioPort({ pins: cfg.gpio.pins, sysfsRoot: cfg.gpio.sysfsRoot });
   let transport: MqttTransport | undefined;
   let assist: AssistFactory | undefined;
+  let renewal: CertificateRenewal | undefined;
   const outbox = new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db'), limits: cfg.outbox });
   if (cfg.transport.url) {
     const [ca, cert, key] = await Promise.all([files.ca, files.cert, files.key].map((p) => readFile(p).catch((err: Error) => {
       throw new KioskError('E_CONFIG_INVALID', `cannot read ${p}: ${err.message}`, { subject: 'transport', cause: err });
     })));
+    const identity = new DeviceIdentity({ certFile: files.cert, certificate, tls: { ca, cert, key } });
     transport = new MqttTransport({
       logger: logger.child({ component: 'transport' }),
       options: {
@@ -69,7 +99,10 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise
         keepaliveSec: cfg.transport.keepaliveSec, telemetryExpirySec: cfg.transport.telemetryExpirySec,
         backoff: { baseMs: cfg.transport.backoffBaseMs, capMs: cfg.transport.backoffCapMs },
       },
+      // Each (re)start connects with the identity installed then: a renewed certificate after renewal.
+      connect: (url, opts) => mqtt.connect(url, { ...opts, ...identity.tls() }),
     });
+    if (cfg.renewal.enabled) renewal = certificateRenewal(cfg, identity, keyStore, logger, options.renewalClock);
     const resultTopic = transport.topics.result;
     // agent/assist (and with it @roamhq/wrtc, whose RTCVideoSource makes a natural exit segfault)
     // is imported only here, only when remote assistance is enabled.
@@ -112,5 +145,6 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger): Promise
     ledger: new Ledger({ path: join(cfg.stateDir, 'results.db') }),
     notifier: new SystemdNotifier(),
     ...(assist ? { assist } : {}),
+    ...(renewal ? { renewal } : {}),
   };
 }

@@ -4,10 +4,12 @@
  * built from config by `build.ts`); `start()` does the I/O in dependency order, `stop()` undoes it
  * in reverse and releases every listener, timer and child process.
  *
- * The parts live beside it: health figures, STATUS/WATCHDOG and telemetry (health-snapshot.ts),
- * presence, tamper and camera inputs (kiosk-wiring.ts), out of service after tamper (tamper.ts), the customer screen (screen-wiring.ts, `screen.enabled`)
- * and remote assistance (assist-wiring.ts, `assist.enabled`: `deps.assist` builds the
- * AssistService, which alone loads `@roamhq/wrtc`; a daemon without it never loads the module).
+ * The parts live beside it: health figures, STATUS/WATCHDOG and telemetry (health-snapshot.ts);
+ * presence, tamper and camera inputs (kiosk-wiring.ts); out of service after tamper (tamper.ts); the
+ * customer screen (screen-wiring.ts, `screen.enabled`); remote assistance (assist-wiring.ts,
+ * `assist.enabled`: `deps.assist` builds the AssistService, which alone loads `@roamhq/wrtc`, so a
+ * daemon without it never loads the module); certificate renewal (renewal-wiring.ts,
+ * `renewal.enabled` with a broker).
  */
 import { EventEmitter } from 'node:events';
 import type { FrameSource } from '../../device/camera/frame-source.js';
@@ -16,6 +18,7 @@ import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
 import { KioskHardware } from '../../device/kiosk/kiosk.js';
 import type { SystemdNotifier } from '../../device/systemd/notify.js';
 import type { FaceEngine, EngineInfo } from '../../models/engine.js';
+import type { Measurement } from '../../provisioning/eat.js';
 import type { KeyStore } from '../../provisioning/key-store.js';
 import type { x509 } from '../../provisioning/x509.js';
 import { commonName } from '../../provisioning/x509.js';
@@ -40,6 +43,7 @@ import { HealthServer, type HealthSnapshot } from './health.js';
 import { DaemonHealth } from './health-snapshot.js';
 import { KioskWiring } from './kiosk-wiring.js';
 import type { Ledger } from './ledger.js';
+import { RenewalWiring, type CertificateRenewal } from './renewal-wiring.js';
 import { createCustomerScreen, screenActions } from './screen-wiring.js';
 import { SessionController } from './session-controller.js';
 import { autoConfirm, simRoutes } from './sim.js';
@@ -67,6 +71,8 @@ export interface DaemonDeps {
    * exists. build.ts imports agent/assist only inside this factory.
    */
   assist?: AssistFactory;
+  /** Certificate renewal (`renewal.enabled` with a broker): started after the transport, stopped before it. */
+  renewal?: CertificateRenewal;
 }
 
 export type AssistFactory = (ctx: { signer: ResultSigner }) => Promise<AssistLike>;
@@ -90,10 +96,15 @@ export class KioskDaemon {
   private readonly inputs: KioskWiring;
   private readonly assist: AssistWiring;
   private readonly onScreenAction: (m: PageMessage) => void;
+  private readonly renewal?: RenewalWiring;
+  /** The device certificate in use (replaced when renewed). */
+  private certificate: x509.X509Certificate;
+  private measurements: Measurement[] = [];
 
   constructor(private readonly deps: DaemonDeps) {
     const { config } = deps;
     this.log = deps.logger.child({ component: 'daemon' });
+    this.certificate = deps.certificate;
     this.kiosk = new KioskHardware({ gpio: deps.gpio, pins: config.gpio.pins, timings: { ...config.kiosk, pulseMs: config.dispenser.pulseMs, confirmTimeoutMs: config.dispenser.confirmTimeoutMs } });
     const inService = () => this.tamper.inService;
     this.assist = new AssistWiring({ config, camera: deps.camera, sessions: () => this.sessions, ledger: deps.ledger, bus: this.events, inService, logger: this.log });
@@ -119,8 +130,14 @@ export class KioskDaemon {
     });
     this.health = new DaemonHealth({
       config, camera: deps.camera, transport: deps.transport, notifier: deps.notifier, outbox: deps.outbox,
-      sessions: this.sessions, dispenser: this.dispenser, eventsQueued: () => this.publisher.queued, outOfService: () => this.tamper.reason, logger: this.log,
+      sessions: this.sessions, dispenser: this.dispenser, eventsQueued: () => this.publisher.queued, outOfService: () => this.tamper.reason,
+      certificate: () => this.certificate, logger: this.log,
     });
+    if (deps.renewal) {
+      this.renewal = new RenewalWiring({
+        renewal: deps.renewal, transport: deps.transport, bus: this.events, onRenewed: (c) => this.useCertificate(c), logger: deps.logger.child({ component: 'renewal' }),
+      });
+    }
   }
 
   /** Port of the local HTTP server (health, metrics, simulator). */
@@ -149,10 +166,8 @@ export class KioskDaemon {
       if (deps.transport) throw toKioskError(new Error(`the device certificate names ${cn}, the config deviceId is ${config.deviceId}`), 'E_CONFIG_INVALID', 'deviceId');
       this.log.warn({ cn, deviceId: config.deviceId }, 'the certificate CN differs from deviceId');
     }
-    this.signer = new ResultSigner({
-      keyStore: deps.keyStore, certificate: deps.certificate,
-      measurements: [{ id: 'kiosk-agent', version: agentVersion() }, ...info.models.map((m) => ({ id: m.id, sha256: m.sha256 }))],
-    });
+    this.measurements = [{ id: 'kiosk-agent', version: agentVersion() }, ...info.models.map((m) => ({ id: m.id, sha256: m.sha256 }))];
+    const signer = this.useCertificate(deps.certificate);
     this.tamper.load();
     this.inputs.start();
     this.undo.push(() => this.inputs.stop());
@@ -161,7 +176,7 @@ export class KioskDaemon {
     if (config.camera.capture === 'always') await deps.camera.start();
     this.publisher.start();
     if (this.screen) await this.screen.start();
-    if (deps.assist) this.useAssist(await deps.assist({ signer: this.signer }));
+    if (deps.assist) this.useAssist(await deps.assist({ signer }));
     if (deps.transport) {
       const transport = deps.transport;
       this.router = new CommandRouter({
@@ -180,6 +195,7 @@ export class KioskDaemon {
     } else {
       this.log.warn('no broker configured (transport.url empty): signed results are kept in the outbox');
     }
+    await this.renewal?.start();
     if (config.simulate && deps.gpio instanceof FakeGpioPort) this.undo.push(autoConfirm(deps.gpio, config.sim.autoConfirmMs, this.log));
     if (config.health.httpPort !== 0 || config.simulate) {
       const inputs = Object.entries(config.gpio.pins).filter(([, p]) => p.direction === 'in').map(([n]) => n);
@@ -203,6 +219,7 @@ export class KioskDaemon {
     this.sessions.abort('shutdown');
     await this.sessions.idle();
     for (const u of this.undo.splice(0).reverse()) u();
+    await this.renewal?.stop();
     await this.assist.stop();
     await this.screen?.stop();
     await this.http?.stop();
@@ -263,6 +280,13 @@ export class KioskDaemon {
   /** Everything /health, /metrics and telemetry report. */
   async snapshot(): Promise<HealthSnapshot> {
     return this.health.snapshot();
+  }
+
+  /** Signs results with `certificate` from now on (at start, and after a renewal). */
+  private useCertificate(certificate: x509.X509Certificate): ResultSigner {
+    this.certificate = certificate;
+    this.signer = new ResultSigner({ keyStore: this.deps.keyStore, certificate, measurements: this.measurements });
+    return this.signer;
   }
 
   private onSessionFinished(r: SessionResult, s: { sessionId: string; nonce: string }): NextStep | void {

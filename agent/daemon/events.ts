@@ -30,6 +30,10 @@ export interface DaemonEvents {
   /** An operator's verified decision became a device-signed result (`jti`, recorded in the ledger). */
   assist_decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }];
   assist_ended: [{ assistId: string; outcome: string; reason?: string; framesSent: number }];
+  /** The device certificate was renewed and installed; the broker connection is remade with it. */
+  certificate_renewed: [{ serial: string; notAfter: string }];
+  /** A renewal attempt failed (`code`: E_TRANSPORT, E_CERTIFICATE, …); retried after `retryInMs`. */
+  certificate_renewal_failed: [{ attempt: number; code: string; message: string; retryInMs: number }];
 }
 
 export type DaemonEventName = keyof DaemonEvents;
@@ -53,7 +57,7 @@ export class EventPublisher {
   constructor(private readonly deps: { bus: EventEmitter<DaemonEvents>; transport?: EventTransport; logger: Logger; maxQueued?: number; now?: () => number }) {}
 
   start(): void {
-    const names: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_decided', 'assist_ended'];
+    const names: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_decided', 'assist_ended', 'certificate_renewed', 'certificate_renewal_failed'];
     for (const name of names) {
       const fn = (payload: unknown) => this.push(name, payload as Record<string, unknown>);
       (this.deps.bus as EventEmitter).on(name, fn);

@@ -6,6 +6,7 @@
  */
 import type { FrameSource } from '../../device/camera/frame-source.js';
 import type { SystemdNotifier } from '../../device/systemd/notify.js';
+import type { x509 } from '../../provisioning/x509.js';
 import type { KioskConfig } from '../config/types.js';
 import { toKioskError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -52,6 +53,8 @@ export interface DaemonHealthDeps {
   eventsQueued: () => number;
   /** Why the kiosk is out of service; null while in service. */
   outOfService: () => string | null;
+  /** The device certificate in use. */
+  certificate: () => x509.X509Certificate;
   logger: Logger;
 }
 
@@ -140,6 +143,7 @@ export class DaemonHealth {
     const mem = process.memoryUsage();
     const a = this.lastResult?.timings.analyzeMs;
     const outOfService = this.deps.outOfService();
+    const cert = this.deps.certificate();
     return {
       healthy: h.frameLoop.ok && h.transport.ok,
       ...h,
@@ -156,6 +160,7 @@ export class DaemonHealth {
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       disk: { freeBytes: await diskFree(config.stateDir) },
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      certificate: { serial: cert.serialNumber, notAfter: cert.notAfter.toISOString() },
     };
   }
 
@@ -177,7 +182,7 @@ export class DaemonHealth {
         fps: s.camera.fps, framesDropped: s.camera.dropped, cameraRestarts: s.camera.restarts,
         inferenceMs: s.inference.analyzeMedianMs, cpuTemperatureC: s.cpuTemperatureC,
         memoryRssBytes: s.memory.rssBytes, diskFreeBytes: s.disk.freeBytes, outboxDepth: s.outbox.pending,
-        inService: s.inService, healthy: s.healthy, uptimeS: s.uptimeS,
+        inService: s.inService, healthy: s.healthy, uptimeS: s.uptimeS, certificateNotAfter: s.certificate.notAfter,
       });
     } catch (err) {
       this.deps.logger.debug({ err: toKioskError(err).toJSON() }, 'telemetry not sent');

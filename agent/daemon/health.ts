@@ -26,6 +26,8 @@ export interface HealthSnapshot {
   memory: { rssBytes: number; heapUsedBytes: number };
   disk: { freeBytes: number | null };
   uptimeS: number;
+  /** The device certificate in use (a renewal replaces it). */
+  certificate: { serial: string; notAfter: string };
 }
 
 /** CPU temperature from a thermal zone (millidegrees), or null when the file is absent (containers, VMs). */
@@ -75,6 +77,7 @@ export function prometheusText(s: HealthSnapshot): string {
     ['kiosk_memory_heap_used_bytes', 'gauge', 'V8 heap in use', [['', s.memory.heapUsedBytes]]],
     ['kiosk_disk_free_bytes', 'gauge', 'free bytes on the state directory filesystem', [['', s.disk.freeBytes]]],
     ['kiosk_uptime_seconds', 'gauge', 'seconds since the daemon started', [['', s.uptimeS]]],
+    ['kiosk_certificate_expiry_timestamp_seconds', 'gauge', 'notAfter of the device certificate in use, Unix time', [['', Math.floor(Date.parse(s.certificate.notAfter) / 1000)]]],
   ];
   const out: string[] = [];
   for (const [name, type, help, samples] of metrics) {
