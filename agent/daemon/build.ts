@@ -11,7 +11,7 @@ import { SystemdNotifier } from '../../device/systemd/notify.js';
 import { createFaceEngine } from '../../models/face-engine.js';
 import { CarrierCa } from '../../provisioning/ca.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
-import { RenewalScheduler, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
+import { completePendingRenewal, RenewalScheduler, STATE_FILES, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
 import { FileKeyStore, writeFileAtomic } from '../../provisioning/file-key-store.js';
 import { createCsr, parseCertificate, type x509 } from '../../provisioning/x509.js';
 import type { KioskConfig } from '../config/types.js';
@@ -77,6 +77,11 @@ export interface BuildOptions {
 /** Everything the daemon needs, from config. `video` (the --video flag) replays a recording as the camera. */
 export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options: BuildOptions = {}): Promise<DaemonDeps> {
   const files = identityFiles(cfg);
+  // A renewal with a new key that crashed between its two renames is finished before the key is read
+  // (`provision` does the same, but its unit runs only while no certificate is installed).
+  if (files.key === join(cfg.stateDir, STATE_FILES.key) && files.cert === join(cfg.stateDir, STATE_FILES.cert)) {
+    if (await completePendingRenewal(cfg.stateDir)) logger.warn({ stateDir: cfg.stateDir }, 'completed a certificate renewal interrupted before the last start');
+  }
   const keyStore = new FileKeyStore({ path: files.key, create: cfg.simulate });
   const certificate = await certificateFor(cfg, keyStore, files, logger);
   const { source: camera, describe } = await createCamera(cfg, logger);

@@ -7,7 +7,7 @@
  * `certificate_renewed` and its broker connection is remade with the new certificate.
  */
 import t from 'tap';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -185,4 +185,25 @@ t.test('no renewal without a broker, or with renewal.enabled false', async (t) =
   t.equal(off.renewal, undefined, 'renewal.enabled false');
   const on = await buildDaemonDeps(validateConfig({ ...base, deviceId: DEVICE, stateDir: join(dir, 'on'), transport }), logger);
   t.ok(on.renewal, 'on by default with a broker');
+});
+
+t.test('a renewal with a new key cut short by a crash is finished before the daemon reads its key', async (t) => {
+  const dir = t.testdir({});
+  const pki = await TestPki.create(join(dir, 'pki'));
+  const old = await pki.issue(DEVICE, 'device');
+  const next = await pki.issue(`${DEVICE}-next`, 'device');
+  const state = join(dir, 'state');
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  copyFileSync(old.keyPath, join(state, 'device.key'));
+  copyFileSync(old.certPath, join(state, 'device.crt'));
+  copyFileSync(pki.caPath, join(state, 'ca.crt'));
+  // installWithNewKey wrote both .next files, then the power went before the renames
+  copyFileSync(next.keyPath, join(state, 'device.key.next'));
+  copyFileSync(next.certPath, join(state, 'device.crt.next'));
+  const cfg = validateConfig({ simulate: true, deviceId: DEVICE, stateDir: state, gpio: { driver: 'fake' }, camera: { kind: 'replay', path: 'x.mp4' }, transport: { url: 'mqtts://127.0.0.1:1' } });
+  const deps = await buildDaemonDeps(cfg, logger);
+  t.ok(deps.transport, 'built with a transport');
+  t.equal(readFileSync(join(state, 'device.key'), 'utf8'), readFileSync(next.keyPath, 'utf8'), 'the new key is in place');
+  t.equal(readFileSync(join(state, 'device.crt'), 'utf8'), readFileSync(next.certPath, 'utf8'), 'with its certificate');
+  t.notOk(existsSync(join(state, 'device.crt.next')), 'the journal is gone');
 });
