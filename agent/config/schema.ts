@@ -53,7 +53,7 @@ export function configSchema(): JsonSchema {
     properties: {
       deviceId: p('string', 'kiosk-sim', '-', 'device id; must be the CN of the device certificate when a broker is configured', { pattern: '^[a-z0-9][a-z0-9-]{2,62}$' }),
       simulate: p('boolean', false, '-', 'simulated kiosk: in-memory GPIO driven from the local API and the terminal, a local signing certificate when none is provisioned'),
-      stateDir: p('string', '/var/lib/kiosk-agent', 'path', 'state directory: device.key, device.crt, ca.crt (from `provision`), outbox.db, results.db', { minLength: 1 }),
+      stateDir: p('string', '/var/lib/kiosk-agent', 'path', 'state directory: device.key, device.crt, ca.crt (from `provision`), outbox.db, results.db, events.db', { minLength: 1 }),
       camera: obj('the camera (device/camera)', {
         kind: p('string', 'auto', '-', 'auto (first /dev/video* found), v4l2, csi, gstreamer, replay (a recording through the media decoder) or ffmpeg (any ffmpeg input read as a camera, e.g. a file with -re)', { enum: ['auto', 'v4l2', 'csi', 'gstreamer', 'replay', 'ffmpeg'] }),
         device: p('string', '/dev/video0', 'path', 'v4l2: device node; prefer a /dev/v4l/by-id/... link'),

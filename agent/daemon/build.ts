@@ -22,6 +22,7 @@ import { MqttTransport } from '../transport/mqtt-transport.js';
 import { createCamera } from './camera.js';
 import type { AssistFactory, DaemonDeps } from './daemon.js';
 import { DeviceIdentity } from './identity.js';
+import { SqliteEventQueue } from './sqlite-event-queue.js';
 import { Ledger } from './ledger.js';
 import type { CertificateRenewal } from './renewal-wiring.js';
 
@@ -147,6 +148,8 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
     certificate,
     transport,
     outbox,
+    // Only with a broker: without one, events are logged and nobody would ever read them from a queue.
+    ...(transport ? { eventQueue: new SqliteEventQueue({ path: join(cfg.stateDir, 'events.db') }) } : {}),
     ledger: new Ledger({ path: join(cfg.stateDir, 'results.db') }),
     notifier: new SystemdNotifier(),
     ...(assist ? { assist } : {}),

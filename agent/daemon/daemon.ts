@@ -38,6 +38,7 @@ import type { MqttTransport } from '../transport/mqtt-transport.js';
 import { ResultSigner } from '../transport/result-signer.js';
 import { AssistWiring, type AssistLike } from './assist-wiring.js';
 import { DispenseController } from './dispense.js';
+import { MemoryEventQueue, type EventQueue } from './event-queue.js';
 import { EventPublisher, type DaemonEvents } from './events.js';
 import { HealthServer, type HealthSnapshot } from './health.js';
 import { DaemonHealth } from './health-snapshot.js';
@@ -64,6 +65,8 @@ export interface DaemonDeps {
   /** Absent: no broker configured, results stay in the outbox. */
   transport?: MqttTransport;
   outbox: Outbox;
+  /** Where events wait for the broker (`<stateDir>/events.db` from build.ts); default in memory. */
+  eventQueue?: EventQueue;
   ledger: Ledger;
   notifier: SystemdNotifier;
   /**
@@ -88,6 +91,7 @@ export class KioskDaemon {
   private router?: CommandRouter;
   private relay?: OutboxRelay;
   private publisher: EventPublisher;
+  private readonly eventQueue: EventQueue;
   private http?: HealthServer;
   private undo: Array<() => void> = [];
   private readonly log: Logger;
@@ -119,7 +123,8 @@ export class KioskDaemon {
       blocked: () => this.assist.blocksSession(),
     });
     this.dispenser = new DispenseController({ kiosk: this.kiosk, ledger: deps.ledger, authorizeWithinMs: config.dispenser.authorizeWithinMs, bus: this.events, logger: deps.logger.child({ component: 'dispense' }), inService });
-    this.publisher = new EventPublisher({ bus: this.events, transport: deps.transport, logger: deps.logger.child({ component: 'events' }) });
+    this.eventQueue = deps.eventQueue ?? new MemoryEventQueue();
+    this.publisher = new EventPublisher({ bus: this.events, transport: deps.transport, queue: this.eventQueue, logger: deps.logger.child({ component: 'events' }), backoff: { baseMs: 500, capMs: 10_000 } });
     this.tamper = new TamperAlarm({
       ledger: deps.ledger, kiosk: this.kiosk, sessions: this.sessions, keyStore: deps.keyStore, keyFile: deps.keyFile,
       destroyFileKey: config.tamper.destroyFileKey, bus: this.events, cancelPresence: () => this.inputs.cancelPresence(), logger: this.log,
@@ -130,7 +135,7 @@ export class KioskDaemon {
     });
     this.health = new DaemonHealth({
       config, camera: deps.camera, transport: deps.transport, notifier: deps.notifier, outbox: deps.outbox,
-      sessions: this.sessions, dispenser: this.dispenser, eventsQueued: () => this.publisher.queued, outOfService: () => this.tamper.reason,
+      sessions: this.sessions, dispenser: this.dispenser, eventsQueued: () => this.publisher.queued, eventsDropped: () => this.publisher.dropped, outOfService: () => this.tamper.reason,
       certificate: () => this.certificate, logger: this.log,
     });
     if (deps.renewal) {
@@ -159,6 +164,7 @@ export class KioskDaemon {
     this.health.markStarted();
     await deps.ledger.start();
     await deps.outbox.start();
+    await this.eventQueue.start();
     await deps.keyStore.start();
     const info = await deps.engine.start();
     const cn = commonName(deps.certificate);
@@ -169,12 +175,13 @@ export class KioskDaemon {
     this.measurements = [{ id: 'kiosk-agent', version: agentVersion() }, ...info.models.map((m) => ({ id: m.id, sha256: m.sha256 }))];
     const signer = this.useCertificate(deps.certificate);
     this.tamper.load();
+    // Before the inputs: kiosk.start() reports an enclosure already open, and that alarm must be stored.
+    this.publisher.start();
     this.inputs.start();
     this.undo.push(() => this.inputs.stop());
     await this.kiosk.start();
     if (!this.tamper.inService) this.kiosk.setStatus('out_of_service');
     if (config.camera.capture === 'always') await deps.camera.start();
-    this.publisher.start();
     if (this.screen) await this.screen.start();
     if (deps.assist) this.useAssist(await deps.assist({ signer }));
     if (deps.transport) {
@@ -227,11 +234,13 @@ export class KioskDaemon {
     await this.relay?.stop();
     this.publisher.stop();
     await d.transport?.stop();
+    await this.publisher.idle();
     await d.camera.stop().catch(() => undefined);
     await this.kiosk.stop().catch((err) => this.log.warn({ err: toKioskError(err).toJSON() }, 'kiosk hardware stop failed'));
     await d.engine.stop();
     await d.keyStore.stop();
     await d.outbox.stop();
+    await this.eventQueue.stop();
     await d.ledger.stop();
   }
 

@@ -1,12 +1,18 @@
 /**
  * The daemon's typed events: emitted locally (tests, the metrics) and published to the carrier on
  * `<prefix><device>/events` (QoS 1). Payloads are ids, codes and counts, never images or scores of a
- * face. While the broker is unreachable they wait in a bounded in-memory queue (oldest dropped and
- * counted); results never go this way, they go through the durable outbox.
+ * face. Each is stored in an EventQueue (event-queue.ts; `<stateDir>/events.db` in the daemon) before
+ * it is published and removed only after its PUBACK, so events raised while the broker is unreachable
+ * survive a crash or power loss and go out, in order, once it is back. Bounded: the oldest are dropped
+ * and counted. Results never go this way, they go through the outbox.
  */
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type TimerHandle } from '../../device/clock.js';
+import { isKioskError, toKioskError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { fullJitterDelay, type BackoffOptions } from '../transport/backoff.js';
 import type { CancelReason, NonceSource, ReasonCode, Verdict } from '../session/types.js';
+import type { EventQueue, QueuedEvent } from './event-queue.js';
 
 /** Event name -> payload. */
 export interface DaemonEvents {
@@ -42,69 +48,170 @@ export type DaemonEventName = keyof DaemonEvents;
 export interface EventTransport {
   readonly online: boolean;
   readonly topics: { events: string };
-  publish(topic: string, payload: string, options?: { qos?: 0 | 1 }): Promise<void>;
+  publish(topic: string, payload: string, options?: { qos?: 0 | 1; requireSubscriber?: boolean }): Promise<void>;
   readonly events: { on(e: 'online', fn: () => void): unknown; off(e: 'online', fn: () => void): unknown };
 }
 
-/** Publishes daemon events to the carrier; queues up to `maxQueued` while offline. */
+export interface EventPublisherDeps {
+  bus: EventEmitter<DaemonEvents>;
+  /** Absent: no broker configured; events are only logged. */
+  transport?: EventTransport;
+  /** Where events wait for their PUBACK. */
+  queue: EventQueue;
+  logger: Logger;
+  /** Wall time of the events' `at` (default Date.now). */
+  now?: () => number;
+  /** The retry timer (default the system clock). */
+  clock?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  /** Retry delays while online but refused for now (PUBACK 0x10, no subscriber); default 1 s base, 60 s cap. */
+  backoff?: BackoffOptions;
+  random?: () => number;
+}
+
+const EVENT_NAMES: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_decided', 'assist_ended', 'certificate_renewed', 'certificate_renewal_failed'];
+
+/**
+ * Publishes daemon events to the carrier: store, publish (QoS 1), remove on PUBACK, one at a time so
+ * the order holds. PUBACK reasons are treated as the outbox relay treats them: a transient failure
+ * (offline, 0x10 no subscriber) keeps the event at the head of the queue (retried on `online`, or
+ * with backoff while online); a permanent refusal (0x87 and the like) drops it, logged and counted,
+ * instead of blocking every later event.
+ */
 export class EventPublisher {
-  private queue: string[] = [];
-  private flushing = false;
-  dropped = 0;
-  private readonly onOnline = (): void => void this.flush();
+  private running = false;
+  private flushing?: Promise<void>;
+  private again = false;
+  private retryTimer?: TimerHandle;
+  private failures = 0;
+  private readonly onOnline = (): void => {
+    this.cancelRetry();
+    void this.flush();
+  };
   private readonly listeners: Array<[DaemonEventName, (...a: unknown[]) => void]> = [];
 
-  constructor(private readonly deps: { bus: EventEmitter<DaemonEvents>; transport?: EventTransport; logger: Logger; maxQueued?: number; now?: () => number }) {}
+  constructor(private readonly deps: EventPublisherDeps) {}
 
+  /** Listens to the bus; publishes what an earlier run left in the queue once the broker is there. */
   start(): void {
-    const names: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_decided', 'assist_ended', 'certificate_renewed', 'certificate_renewal_failed'];
-    for (const name of names) {
+    const left = this.deps.transport ? this.deps.queue.size : 0;
+    this.running = true;
+    for (const name of EVENT_NAMES) {
       const fn = (payload: unknown) => this.push(name, payload as Record<string, unknown>);
       (this.deps.bus as EventEmitter).on(name, fn);
       this.listeners.push([name, fn as (...a: unknown[]) => void]);
     }
-    this.deps.transport?.events.on('online', this.onOnline);
+    if (!this.deps.transport) return;
+    this.deps.transport.events.on('online', this.onOnline);
+    if (left > 0) this.deps.logger.info({ queued: left }, 'events stored before this start go out first');
+    void this.flush();
   }
 
+  /** Stops listening and retrying; a publish in flight finishes (await `idle()`), its event stays stored until acknowledged. */
   stop(): void {
+    this.running = false;
     for (const [name, fn] of this.listeners) (this.deps.bus as EventEmitter).off(name, fn);
     this.listeners.length = 0;
     this.deps.transport?.events.off('online', this.onOnline);
+    this.cancelRetry();
+  }
+
+  /** Resolves when no publish is in flight (call after the transport stopped, before the queue does). */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
 
   /** Events waiting for the broker. */
   get queued(): number {
-    return this.queue.length;
+    return this.deps.queue.size;
+  }
+
+  /** Events dropped at the queue's bound or refused by the broker, over the queue's lifetime. */
+  get dropped(): number {
+    return this.deps.queue.dropped;
   }
 
   private push(type: DaemonEventName, payload: Record<string, unknown>): void {
-    this.deps.logger.info({ event: type, ...payload }, `event ${type}`);
-    if (!this.deps.transport) return;
-    this.queue.push(JSON.stringify({ type, at: new Date(this.deps.now?.() ?? Date.now()).toISOString(), ...payload }));
-    const max = this.deps.maxQueued ?? 1000;
-    while (this.queue.length > max) {
-      this.queue.shift();
-      this.dropped++;
+    const { logger, transport, queue } = this.deps;
+    logger.info({ event: type, ...payload }, `event ${type}`);
+    if (!transport) return;
+    const text = JSON.stringify({ type, at: new Date(this.deps.now?.() ?? Date.now()).toISOString(), ...payload });
+    try {
+      const { dropped } = queue.append(text);
+      if (dropped > 0) logger.warn({ dropped, droppedTotal: queue.dropped }, 'event queue full: the oldest events were dropped');
+    } catch (err) {
+      // Not stored (disk full or failing): still sent if the broker is there, out of order and without a retry.
+      logger.error({ err: toKioskError(err, 'E_STORAGE').toJSON(), event: type }, 'event not stored; published once if online, else lost');
+      if (transport.online) void transport.publish(transport.topics.events, text, { qos: 1 }).catch((e) => logger.error({ err: toKioskError(e).toJSON(), event: type }, 'unstored event not published; lost'));
+      return;
     }
-    void this.flush();
+    if (!this.retryTimer) void this.flush();
   }
 
-  private async flush(): Promise<void> {
+  private flush(): Promise<void> {
+    if (this.flushing) {
+      this.again = true;
+      return this.flushing;
+    }
+    this.flushing = this.loop().finally(() => {
+      this.flushing = undefined;
+      if (this.again && this.running && !this.retryTimer) {
+        this.again = false;
+        void this.flush();
+      }
+    });
+    return this.flushing;
+  }
+
+  private async loop(): Promise<void> {
     const t = this.deps.transport;
-    if (!t || this.flushing) return;
-    this.flushing = true;
+    if (!t) return;
     try {
-      while (this.queue.length > 0 && t.online) {
-        try {
-          await t.publish(t.topics.events, this.queue[0], { qos: 1 });
-          this.queue.shift();
-        } catch (err) {
-          this.deps.logger.warn({ err: { message: (err as Error).message } }, 'event not published; kept for the next connection');
-          break;
+      while (this.running && t.online) {
+        this.again = false;
+        const [next] = this.deps.queue.peek(1);
+        if (!next) return;
+        if ((await this.send(t, next)) === 'transient') {
+          if (t.online) this.scheduleRetry();
+          return;
         }
       }
-    } finally {
-      this.flushing = false;
+    } catch (err) {
+      this.deps.logger.error({ err: toKioskError(err, 'E_STORAGE').toJSON() }, 'event queue failed; events stay stored');
     }
+  }
+
+  private async send(t: EventTransport, e: QueuedEvent): Promise<'ok' | 'dropped' | 'transient'> {
+    const { logger, queue } = this.deps;
+    try {
+      // requireSubscriber: PUBACK 0x10 means the broker dropped it (nobody listening): keep and retry, like results.
+      await t.publish(t.topics.events, e.payload, { qos: 1, requireSubscriber: true });
+    } catch (err) {
+      const permanent = isKioskError(err) && (err.code === 'E_NOT_AUTHORIZED' || err.details?.permanent === true);
+      const type = (JSON.parse(e.payload) as { type: string }).type;
+      if (!permanent) {
+        logger[this.failures === 0 ? 'warn' : 'debug']({ err: toKioskError(err, 'E_TRANSPORT').toJSON(), event: type, queued: queue.size }, 'event not published; kept for a retry');
+        return 'transient';
+      }
+      queue.discard(e.id);
+      logger.error({ err: toKioskError(err, 'E_TRANSPORT').toJSON(), event: type, droppedTotal: queue.dropped }, 'broker refused an event for good; dropped and counted');
+      return 'dropped';
+    }
+    queue.remove(e.id);
+    this.failures = 0;
+    return 'ok';
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || !this.running) return;
+    const delay = fullJitterDelay(this.failures++, this.deps.backoff, this.deps.random);
+    this.retryTimer = (this.deps.clock ?? systemClock).setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.flush();
+    }, delay);
+  }
+
+  private cancelRetry(): void {
+    (this.deps.clock ?? systemClock).clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 }

@@ -51,6 +51,8 @@ export interface DaemonHealthDeps {
   dispenser: { readonly dispensed: number; readonly failed: number };
   /** Daemon events waiting for the broker. */
   eventsQueued: () => number;
+  /** Daemon events dropped over the event queue's lifetime. */
+  eventsDropped: () => number;
   /** Why the kiosk is out of service; null while in service. */
   outOfService: () => string | null;
   /** The device certificate in use. */
@@ -156,6 +158,7 @@ export class DaemonHealth {
       dispenses: { dispensed: dispenser.dispensed, failed: dispenser.failed },
       outbox: await outbox.stats(),
       eventsQueued: this.deps.eventsQueued(),
+      eventsDropped: this.deps.eventsDropped(),
       cpuTemperatureC: await cpuTemperature(config.health.thermalPath),
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       disk: { freeBytes: await diskFree(config.stateDir) },
@@ -182,6 +185,7 @@ export class DaemonHealth {
         fps: s.camera.fps, framesDropped: s.camera.dropped, cameraRestarts: s.camera.restarts,
         inferenceMs: s.inference.analyzeMedianMs, cpuTemperatureC: s.cpuTemperatureC,
         memoryRssBytes: s.memory.rssBytes, diskFreeBytes: s.disk.freeBytes, outboxDepth: s.outbox.pending,
+        eventsQueued: s.eventsQueued, eventsDropped: s.eventsDropped,
         inService: s.inService, healthy: s.healthy, uptimeS: s.uptimeS, certificateNotAfter: s.certificate.notAfter,
       });
     } catch (err) {

@@ -22,6 +22,8 @@ export interface HealthSnapshot {
   dispenses: { dispensed: number; failed: number };
   outbox: { pending: number; parked: number; expired: number; pendingBytes: number };
   eventsQueued: number;
+  /** Events dropped (queue bound, or refused by the broker) since the event queue was created; survives restarts. */
+  eventsDropped: number;
   cpuTemperatureC: number | null;
   memory: { rssBytes: number; heapUsedBytes: number };
   disk: { freeBytes: number | null };
@@ -72,6 +74,7 @@ export function prometheusText(s: HealthSnapshot): string {
     ['kiosk_outbox_messages', 'gauge', 'results in the outbox by state', [['{state="pending"}', s.outbox.pending], ['{state="parked"}', s.outbox.parked], ['{state="expired"}', s.outbox.expired]]],
     ['kiosk_outbox_pending_bytes', 'gauge', 'payload bytes of pending results', [['', s.outbox.pendingBytes]]],
     ['kiosk_events_queued', 'gauge', 'events waiting for the broker', [['', s.eventsQueued]]],
+    ['kiosk_events_dropped_total', 'counter', 'events dropped (queue full, or refused by the broker) since the event queue was created', [['', s.eventsDropped]]],
     ['kiosk_cpu_temperature_celsius', 'gauge', 'CPU temperature (absent when the thermal zone is)', [['', s.cpuTemperatureC]]],
     ['kiosk_memory_rss_bytes', 'gauge', 'resident set size', [['', s.memory.rssBytes]]],
     ['kiosk_memory_heap_used_bytes', 'gauge', 'V8 heap in use', [['', s.memory.heapUsedBytes]]],

@@ -263,7 +263,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     await daemon.stop();
   });
 
-  await t.test('SIGKILL of the daemon loses no result: stored in the outbox, published after restart', async (t) => {
+  await t.test('SIGKILL of the daemon loses no result and no tamper alarm: stored (outbox.db, events.db), published after restart', async (t) => {
     const port = await freePort();
     const cfgPath = join(dir, 'child.json');
     writeFileSync(cfgPath, JSON.stringify(base({
@@ -288,7 +288,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
       const exited = new Promise<NodeJS.Signals | null>((resolve) => c.once('exit', (_code, signal) => { children.delete(c); resolve(signal); }));
       return { child: c, exited };
     };
-    const health = async () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ outbox: { pending: number }; transport: { online: boolean } }>, () => undefined);
+    const health = async () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ outbox: { pending: number }; transport: { online: boolean }; eventsQueued: number; outOfServiceReason: string | null }>, () => undefined);
 
     const first = run(1);
     await waitFor('the child online', async () => (await health())?.transport.online, 60_000);
@@ -296,6 +296,12 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     t.match(await carrier.send('start_session', { nonce: n5, reference: OWNER }), { ok: true });
     await broker.stop(); // the result cannot be published now
     await waitFor('the result in the outbox', async () => ((await health())?.outbox.pending ?? 0) >= 1, 60_000);
+    // The enclosure is opened while the broker is down: the alarm waits in events.db, then the power goes.
+    const queuedBefore = (await health())!.eventsQueued;
+    const openedAt = Date.now();
+    await fetch(`http://127.0.0.1:${port}/sim/tamper`, { method: 'POST', body: JSON.stringify({ open: true }) });
+    await waitFor('the alarm stored', async () => { const h = await health(); return h?.outOfServiceReason === 'tamper' && h.eventsQueued >= queuedBefore + 2; }, 20_000);
+    const fresh = (type: string) => (e: Record<string, unknown>) => e.type === type && Date.parse(e.at as string) >= openedAt - 1000;
     first.child.kill('SIGKILL');
     t.equal(await first.exited, 'SIGKILL');
     t.notOk(outcomes.some((o) => o.status !== 'rejected' && o.claims.eat_nonce === n5), 'not delivered before the kill');
@@ -304,5 +310,12 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     const delivered = await waitFor('the result after restart', () => outcomes.find((o) => o.status !== 'rejected' && o.claims.eat_nonce === n5), 90_000);
     t.equal(delivered.status, 'accepted', 'published by the restarted daemon and accepted by the carrier');
     await waitFor('the outbox drained', async () => (await health())?.outbox.pending === 0, 20_000);
+    const alarm = await carrier.event('tamper', (e) => fresh('tamper')(e) && e.open === true);
+    t.ok(alarm, 'the tamper alarm raised while the broker was down arrives after the SIGKILL and restart');
+    await carrier.event('out_of_service', fresh('out_of_service'));
+    const order = carrier.events.filter((e) => fresh('tamper')(e) || fresh('out_of_service')(e)).map((e) => e.type);
+    t.same(order.slice(0, 2), ['tamper', 'out_of_service'], 'in the order they were raised');
+    t.equal(order.filter((x) => x === 'tamper').length, 1, 'the alarm once (the restart itself reads the enclosure closed)');
+    await waitFor('the event queue drained', async () => (await health())?.eventsQueued === 0, 20_000);
   });
 });
