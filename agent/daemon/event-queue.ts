@@ -17,13 +17,30 @@ export interface QueuedEvent {
   payload: string;
 }
 
-/** A bounded FIFO of serialised events. */
+/** Which stored rows to drop to get back to `max`: rows not kept first (oldest first), then the oldest kept. */
+export function rowsToDrop<T extends { id: number; keep: boolean }>(rows: readonly T[], max: number): number[] {
+  const over = rows.length - max;
+  if (over <= 0) return [];
+  const byAge = [...rows].sort((a, b) => a.id - b.id);
+  const plain = byAge.filter((r) => !r.keep).slice(0, over);
+  const kept = byAge.filter((r) => r.keep).slice(0, over - plain.length);
+  return [...plain, ...kept].map((r) => r.id).sort((a, b) => a - b);
+}
+
+/**
+ * A bounded FIFO of serialised events. At the bound, events appended as `keep` (alarms: tamper,
+ * out of service, dispense outcomes) are dropped only after every other event has gone: a camera that
+ * keeps restarting through a long outage must not push the enclosure alarm out of the queue.
+ */
 export interface EventQueue {
   /** Opens the storage; E_STORAGE naming the file when it cannot. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Stores an event after the others; past the limit the oldest are dropped and counted. E_STORAGE when the disk fails. */
-  append(payload: string): { id: number; dropped: number };
+  /**
+   * Stores an event after the others; past the limit the oldest are dropped and counted, those not
+   * marked `keep` first. E_STORAGE when the disk fails.
+   */
+  append(payload: string, options?: { keep?: boolean }): { id: number; dropped: number };
   /** The oldest `limit` events, oldest first. */
   peek(limit: number): QueuedEvent[];
   /** Removes an event (its PUBACK arrived); an id no longer there is ignored. */
@@ -47,7 +64,7 @@ export function resolveMaxEvents(max: number = DEFAULT_MAX_EVENTS): number {
 
 /** The queue in memory: same contract, nothing survives the process. */
 export class MemoryEventQueue implements EventQueue {
-  private rows: QueuedEvent[] = [];
+  private rows: Array<QueuedEvent & { keep: boolean }> = [];
   private nextId = 1;
   private droppedCount = 0;
   private readonly max: number;
@@ -59,17 +76,17 @@ export class MemoryEventQueue implements EventQueue {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
-  append(payload: string): { id: number; dropped: number } {
+  append(payload: string, options: { keep?: boolean } = {}): { id: number; dropped: number } {
     const id = this.nextId++;
-    this.rows.push({ id, payload });
-    const dropped = Math.max(0, this.rows.length - this.max);
-    this.rows.splice(0, dropped);
-    this.droppedCount += dropped;
-    return { id, dropped };
+    this.rows.push({ id, payload, keep: options.keep === true });
+    const drop = new Set(rowsToDrop(this.rows, this.max));
+    this.rows = this.rows.filter((r) => !drop.has(r.id));
+    this.droppedCount += drop.size;
+    return { id, dropped: drop.size };
   }
 
   peek(limit: number): QueuedEvent[] {
-    return this.rows.slice(0, limit).map((r) => ({ ...r }));
+    return this.rows.slice(0, limit).map(({ id, payload }) => ({ id, payload }));
   }
 
   remove(id: number): void {

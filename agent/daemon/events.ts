@@ -6,6 +6,7 @@
  * survive a crash or power loss and go out, in order, once it is back. Bounded: the oldest are dropped
  * and counted. Results never go this way, they go through the outbox.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../../device/clock.js';
 import { isKioskError, toKioskError } from '../errors.js';
@@ -67,6 +68,12 @@ export interface EventPublisherDeps {
   backoff?: BackoffOptions;
   random?: () => number;
 }
+
+/**
+ * Events the carrier must not lose to the queue's bound: the enclosure alarm, service state, the key's
+ * destruction and dispense outcomes. At the bound, every other event is dropped before these.
+ */
+export const ALARM_EVENTS: ReadonlySet<DaemonEventName> = new Set(['tamper', 'out_of_service', 'in_service', 'key_destroyed', 'dispensed', 'dispense_failed', 'jam', 'cassette']);
 
 const EVENT_NAMES: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_decided', 'assist_ended', 'certificate_renewed', 'certificate_renewal_failed'];
 
@@ -134,9 +141,10 @@ export class EventPublisher {
     const { logger, transport, queue } = this.deps;
     logger.info({ event: type, ...payload }, `event ${type}`);
     if (!transport) return;
-    const text = JSON.stringify({ type, at: new Date(this.deps.now?.() ?? Date.now()).toISOString(), ...payload });
+    // eventId: delivery is at least once (a PUBACK lost in a crash means a second copy); the carrier drops repeats by it.
+    const text = JSON.stringify({ type, eventId: randomUUID(), at: new Date(this.deps.now?.() ?? Date.now()).toISOString(), ...payload });
     try {
-      const { dropped } = queue.append(text);
+      const { dropped } = queue.append(text, { keep: ALARM_EVENTS.has(type) });
       if (dropped > 0) logger.warn({ dropped, droppedTotal: queue.dropped }, 'event queue full: the oldest events were dropped');
     } catch (err) {
       // Not stored (disk full or failing): still sent if the broker is there, out of order and without a retry.

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { KioskError } from '../errors.js';
 import { openSqlite } from '../storage/sqlite.js';
-import { resolveMaxEvents, type EventQueue, type QueuedEvent } from './event-queue.js';
+import { resolveMaxEvents, rowsToDrop, type EventQueue, type QueuedEvent } from './event-queue.js';
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL);
+const SCHEMA = `CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, keep INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`;
 
 /**
@@ -33,15 +33,17 @@ export class SqliteEventQueue implements EventQueue {
     this.db = undefined;
   }
 
-  append(payload: string): { id: number; dropped: number } {
+  append(payload: string, options: { keep?: boolean } = {}): { id: number; dropped: number } {
     const db = this.open();
     return this.run('cannot store the event', () => db.transaction(() => {
-      const id = Number(db.prepare('INSERT INTO events (payload) VALUES (?)').run(payload).lastInsertRowid);
-      const over = this.count(db) - this.max;
-      if (over <= 0) return { id, dropped: 0 };
-      db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)').run(over);
-      this.addDropped(db, over);
-      return { id, dropped: over };
+      const id = Number(db.prepare('INSERT INTO events (payload, keep) VALUES (?, ?)').run(payload, options.keep ? 1 : 0).lastInsertRowid);
+      if (this.count(db) <= this.max) return { id, dropped: 0 };
+      const rows = (db.prepare('SELECT id, keep FROM events').all() as Array<{ id: number; keep: number }>).map((r) => ({ id: r.id, keep: r.keep === 1 }));
+      const drop = rowsToDrop(rows, this.max);
+      const del = db.prepare('DELETE FROM events WHERE id = ?');
+      for (const d of drop) del.run(d);
+      this.addDropped(db, drop.length);
+      return { id, dropped: drop.length };
     }).immediate());
   }
 

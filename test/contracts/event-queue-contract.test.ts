@@ -57,6 +57,22 @@ function eventQueueContract(name: string, make: Factory): void {
     t.equal(q.dropped, 3, 'a removed (acknowledged) event is not a drop');
   });
 
+  t.test(`${name}: at the bound, events kept as alarms go last`, async (t) => {
+    const q = make(3);
+    await q.start();
+    t.teardown(() => q.stop());
+    q.append(ev(0), { keep: true }); // the tamper alarm
+    for (let i = 1; i <= 4; i++) q.append(ev(i)); // a camera restarting, over and over
+    t.same(ns(q), [0, 3, 4], 'the alarm stays; the oldest ordinary events go');
+    t.equal(q.dropped, 2);
+    q.append(ev(5), { keep: true });
+    q.append(ev(6), { keep: true });
+    t.same(ns(q), [0, 5, 6], 'ordinary events go first even when newer');
+    q.append(ev(7), { keep: true });
+    t.same(ns(q), [5, 6, 7], 'only alarms left: the oldest alarm goes');
+    t.equal(q.dropped, 5);
+  });
+
   t.test(`${name}: a limit that is not a positive integer is refused at construction`, async (t) => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       await rejectsWithCode(t, (async () => make(bad))(), 'E_CONFIG_INVALID', 'maxEvents');

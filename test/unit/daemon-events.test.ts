@@ -70,7 +70,10 @@ t.test('offline: events are stored in order; a publisher on the same file after 
   await flush();
   t.equal(a.pub.queued, 3, 'three events wait');
   t.equal(a.transport.attempts.length, 0, 'nothing was sent offline');
-  t.same(JSON.parse(before.peek(1)[0].payload), { type: 'tamper', at: '2026-01-01T00:00:00.000Z', open: true }, 'stored as published: type, at, payload');
+  const stored = JSON.parse(before.peek(1)[0].payload) as Record<string, unknown>;
+  t.match(stored.eventId, /^[0-9a-f-]{36}$/, 'each event has an id the carrier can drop repeats by (delivery is at least once)');
+  t.same({ ...stored, eventId: undefined }, { type: 'tamper', eventId: undefined, at: '2026-01-01T00:00:00.000Z', open: true }, 'stored as published: type, eventId, at, payload');
+  t.not(JSON.parse(before.peek(2)[1].payload).eventId, stored.eventId, 'ids differ');
   // The crash: the first publisher and its queue are never stopped; the process is "gone".
 
   const after = new SqliteEventQueue({ path });
@@ -204,4 +207,19 @@ t.test('an event the queue cannot store is still published once if online; the e
   await flush();
   t.equal(transport.attempts.length, 1, 'offline and not stored: lost, and the log says so');
   t.equal(lines.filter((l) => l.includes('event not stored; published once if online, else lost')).length, 2, 'each unstored event is logged as an error');
+});
+
+t.test('a long outage full of camera restarts does not push the tamper alarm out of the queue', async (t) => {
+  const queue = new MemoryEventQueue({ maxEvents: 3 });
+  await queue.start();
+  const a = setup(t, queue);
+  a.pub.start();
+  a.bus.emit('tamper', { open: true });
+  for (let i = 0; i < 10; i++) a.bus.emit('camera', { state: 'restarting' });
+  await flush();
+  t.same(types(queue.peek(5)), ['tamper', 'camera', 'camera'], 'the alarm is kept, the oldest camera events dropped');
+  t.equal(a.pub.dropped, 8);
+  a.transport.connect();
+  await flush();
+  t.same(types(a.transport.acked), ['tamper', 'camera', 'camera'], 'and it goes out first once the broker is back');
 });
