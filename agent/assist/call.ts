@@ -1,10 +1,12 @@
 /**
  * One remote-assistance call: the kiosk offers a peer connection with the camera as a video track
- * (reduced size and rate) and a data channel `assist`; an operator answers through signalling; the
- * operator's signed decision arrives over the data channel and is verified before anything else
- * happens. Audio is not sent (not implemented). Nothing is recorded.
+ * (reduced size and rate), optionally two-way audio (call-audio.ts) and a data channel `assist`; an
+ * operator answers through signalling; the operator's signed decision arrives over the data channel
+ * and is verified before anything else happens. Nothing is recorded.
  */
 import type { FrameSource } from '../../device/camera/frame-source.js';
+import type { AudioDevices } from './audio/audio-device.js';
+import { CallAudio, type AudioStatus } from './call-audio.js';
 import { isKioskError, KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DecisionVerifier, OperatorDecision } from './decision.js';
@@ -50,6 +52,12 @@ export interface AssistCallDeps {
   onDecision(decision: OperatorDecision): Promise<Record<string, unknown>>;
   options: Required<AssistOptions>;
   logger: Logger;
+  /** Microphone and speaker: with them the call has two-way audio while it is connected. */
+  audio?: AudioDevices;
+  /** What happened to the audio (live, unavailable with a code, stopped). */
+  onAudio?(status: AudioStatus): void;
+  /** The peer is connected (ICE and DTLS up): media flows from now on. */
+  onConnected?(): void;
 }
 
 /** A call; `run()` once, feed it signalling with `signal()`. */
@@ -57,6 +65,8 @@ export class AssistCall {
   private pc?: PeerConnectionLike;
   private track?: TrackLike;
   private channel?: DataChannelLike;
+  private audio?: CallAudio;
+  private connected = false;
   private answered = false;
   private readonly pending: IceCandidateInit[] = [];
   private framesSent = 0;
@@ -82,6 +92,13 @@ export class AssistCall {
       const source = new d.wrtc.nonstandard.RTCVideoSource({ isScreencast: false });
       this.track = source.createTrack();
       pc.addTrack(this.track);
+      if (d.audio) {
+        this.audio = new CallAudio({ wrtc: d.wrtc, devices: d.audio, assistId: d.assistId, logger: d.logger, onStatus: (s) => d.onAudio?.(s) });
+        this.audio.addTo(pc);
+      }
+      pc.ontrack = (e) => {
+        if (e.track.kind === 'audio') this.audio?.receive(e.track);
+      };
       const ch = pc.createDataChannel('assist', { ordered: true });
       this.channel = ch;
       ch.onopen = () => ch.send(JSON.stringify({ type: 'hello', assist_id: d.assistId, kiosk: d.kioskId, challenge: d.challenge, failed_checks: d.failedChecks, ...(d.reason ? { reason: d.reason } : {}) }));
@@ -93,6 +110,12 @@ export class AssistCall {
       pc.onconnectionstatechange = () => {
         d.logger.info({ assistId: d.assistId, state: pc.connectionState }, 'assist connection state');
         if (pc.connectionState === 'failed') end('failed');
+        if (pc.connectionState === 'connected' && !this.connected) {
+          // Audio devices open only now: no microphone while waiting for an operator.
+          this.connected = true;
+          d.onConnected?.();
+          void this.audio?.open();
+        }
       };
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
@@ -106,7 +129,7 @@ export class AssistCall {
       clearTimeout(answerTimer);
       clearTimeout(callTimer);
       signal?.removeEventListener('abort', onAbort);
-      this.close();
+      await this.close();
       await d.send({ type: 'bye', assist_id: d.assistId }).catch(() => undefined);
     }
   }
@@ -178,14 +201,18 @@ export class AssistCall {
     }
   }
 
-  private close(): void {
+  /** Releases the peer, tracks and pump; resolves once the audio devices' children have exited. */
+  private async close(): Promise<void> {
     this.pump.abort();
+    // The audio sink and track are detached synchronously here, before the peer closes.
+    const audioStopped = this.audio?.stop();
     try { this.channel?.close(); } catch { /* already closed */ }
     try { this.track?.stop(); } catch { /* already stopped */ }
     try { this.pc?.close(); } catch { /* already closed */ }
     this.channel = undefined;
     this.track = undefined;
     this.pc = undefined;
+    await audioStopped;
   }
 }
 

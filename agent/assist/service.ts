@@ -10,7 +10,9 @@ import type { FrameSource } from '../../device/camera/frame-source.js';
 import type { SessionResult } from '../../provisioning/eat.js';
 import type { Logger } from '../log.js';
 import type { AssistStart, CommandOutcome } from '../transport/commands.js';
+import type { AudioDevices } from './audio/audio-device.js';
 import { AssistCall, assistError, DEFAULT_ASSIST_OPTIONS, type AssistOptions, type CallOutcome } from './call.js';
+import type { AudioStatus } from './call-audio.js';
 import { DecisionVerifier, type OperatorDecision, type OperatorKeyConfig } from './decision.js';
 import type { AssistSignalling, SignalMessage } from './signalling.js';
 import { loadWrtc, type WrtcLike } from './wrtc.js';
@@ -38,6 +40,11 @@ export interface AssistServiceDeps {
   /** Operators whose signed decisions are trusted. */
   operators: OperatorKeyConfig[];
   options?: AssistOptions;
+  /**
+   * Microphone and speaker for two-way audio with the operator (`assist.audio`); without them calls
+   * are video only. They are opened when a call connects and closed when it ends.
+   */
+  audio?: AudioDevices;
   /** Largest age of a decision's iat, seconds (default 120). */
   decisionMaxAgeSec?: number;
   logger: Logger;
@@ -47,6 +54,10 @@ export interface AssistServiceDeps {
 
 export interface AssistEvents {
   started: [{ assistId: string; failedChecks: string[] }];
+  /** The operator's peer is connected: media flows. */
+  connected: [{ assistId: string }];
+  /** The call's audio went live, is unavailable (with a code; the call goes on) or stopped. */
+  audio: [AudioStatus & { assistId: string }];
   /** A result was signed and stored for an operator decision. */
   decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }];
   ended: [{ assistId: string; outcome: CallOutcome['kind']; reason?: string; framesSent: number }];
@@ -97,6 +108,9 @@ export class AssistService {
       onDecision: (d) => this.record(req, assistId, failedChecks, d),
       options: { ...DEFAULT_ASSIST_OPTIONS, ...this.deps.options },
       logger: this.deps.logger,
+      audio: this.deps.audio,
+      onAudio: (s) => this.events.emit('audio', { assistId, ...s }),
+      onConnected: () => this.events.emit('connected', { assistId }),
     });
     const done = call.run(abort.signal).then((outcome) => {
       this.call = undefined;

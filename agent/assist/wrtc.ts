@@ -1,6 +1,6 @@
 /**
  * The part of `@roamhq/wrtc` the assist call uses, typed here (its own types need the DOM lib).
- * Loaded lazily: a process that created an RTCVideoSource segfaults on natural exit (see
+ * Loaded lazily: a process that created an RTCVideoSource or RTCAudioSource segfaults on natural exit (see
  * docs/assist.md), so nothing loads it until a call starts.
  */
 export interface IceCandidateInit { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }
@@ -17,10 +17,14 @@ export interface DataChannelLike {
 
 export interface TrackLike { stop(): void }
 
+/** A track the peer hands over (`ontrack`); `kind` is `audio` or `video`. */
+export interface RemoteTrackLike extends TrackLike { readonly kind: string }
+
 export interface PeerConnectionLike {
   readonly connectionState: string;
   onicecandidate: ((e: { candidate: IceCandidateInit | null }) => void) | null;
   onconnectionstatechange: (() => void) | null;
+  ontrack: ((e: { track: RemoteTrackLike }) => void) | null;
   createOffer(): Promise<SessionDescriptionInit>;
   setLocalDescription(d: SessionDescriptionInit): Promise<void>;
   setRemoteDescription(d: SessionDescriptionInit): Promise<void>;
@@ -41,9 +45,32 @@ export interface VideoSourceLike {
   onFrame(frame: { width: number; height: number; data: Uint8ClampedArray }): void;
 }
 
+/** 16-bit PCM as `RTCAudioSource.onData` takes it (10 ms per call) and `RTCAudioSink` hands it out. */
+export interface AudioDataLike {
+  samples: Int16Array;
+  sampleRate: number;
+  bitsPerSample?: number;
+  channelCount?: number;
+  numberOfFrames?: number;
+}
+
+export interface AudioSourceLike {
+  createTrack(): TrackLike;
+  onData(data: AudioDataLike): void;
+}
+
+export interface AudioSinkLike {
+  ondata: ((data: AudioDataLike) => void) | null;
+  stop(): void;
+}
+
 export interface WrtcLike {
   RTCPeerConnection: new (config: PeerConfig) => PeerConnectionLike;
-  nonstandard: { RTCVideoSource: new (init?: { isScreencast?: boolean }) => VideoSourceLike };
+  nonstandard: {
+    RTCVideoSource: new (init?: { isScreencast?: boolean }) => VideoSourceLike;
+    RTCAudioSource: new () => AudioSourceLike;
+    RTCAudioSink: new (track: RemoteTrackLike) => AudioSinkLike;
+  };
 }
 
 /** Loads `@roamhq/wrtc`. */

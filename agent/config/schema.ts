@@ -170,6 +170,10 @@ export function configSchema(): JsonSchema {
         relayOnly: p('boolean', false, '-', 'send all media through the carrier\'s TURN (iceTransportPolicy relay)'),
         width: p('integer', 640, 'px', 'widest video frame sent to the operator (aspect kept)', { minimum: 64, maximum: 1920 }),
         fps: p('number', 10, 'frames/s', 'most video frames per second sent to the operator', { exclusiveMinimum: 0, maximum: 30 }),
+        audio: p('boolean', false, '-', 'two-way audio with the operator: kiosk microphone and speaker through ffmpeg on ALSA, live only while a call is connected, never recorded (docs/assist.md)'),
+        audioCaptureDevice: p('string', 'default', '-', 'ALSA PCM of the kiosk microphone (ffmpeg -f alsa -i <name>), e.g. default, plughw:1,0, dsnoop:1', { minLength: 1 }),
+        audioPlaybackDevice: p('string', 'default', '-', 'ALSA PCM of the kiosk speaker (ffmpeg -f alsa <name>), e.g. default, plughw:0,0, dmix', { minLength: 1 }),
+        audioSampleRate: p('integer', 48000, 'Hz', 'sample rate of both devices (mono, 16-bit)', { enum: [8000, 16000, 24000, 32000, 48000] }),
       }),
       log: obj('logging (pino, JSON lines on stderr)', {
         level: p('string', 'info', '-', 'log level', { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),

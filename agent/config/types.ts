@@ -37,6 +37,7 @@ export interface KioskConfig {
     operators: Array<{ id: string; publicKey: { kty: 'EC'; crv: 'P-256'; x: string; y: string; [k: string]: unknown } }>;
     iceServers: Array<{ urls: string | string[]; username?: string; credential?: string }>;
     relayOnly: boolean; width: number; fps: number;
+    audio: boolean; audioCaptureDevice: string; audioPlaybackDevice: string; audioSampleRate: number;
   };
   log: { level: string };
   sim: { autoConfirmMs: number; terminal: boolean };

@@ -114,7 +114,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
     // is imported only here, only when remote assistance is enabled.
     if (cfg.assist.enabled) {
       assist = async ({ signer }) => {
-        const [{ AssistService }, { MqttAssistSignalling }] = await Promise.all([import('../assist/service.js'), import('../assist/signalling.js')]);
+        const [{ AssistService }, { MqttAssistSignalling }, { alsaAudio }] = await Promise.all([import('../assist/service.js'), import('../assist/signalling.js'), import('../assist/audio/ffmpeg-audio.js')]);
         const log = logger.child({ component: 'assist' });
         return new AssistService({
           kioskId: cfg.deviceId, camera,
@@ -122,6 +122,8 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
           signer, outbox, resultTopic,
           operators: cfg.assist.operators.map((o) => ({ id: o.id, publicKey: { ...o.publicKey } })),
           options: { iceServers: cfg.assist.iceServers, iceTransportPolicy: cfg.assist.relayOnly ? 'relay' : 'all', maxWidth: cfg.assist.width, fps: cfg.assist.fps },
+          // assist.audio: microphone and speaker through ffmpeg on ALSA, opened only while a call is connected.
+          ...(cfg.assist.audio ? { audio: alsaAudio({ captureDevice: cfg.assist.audioCaptureDevice, playbackDevice: cfg.assist.audioPlaybackDevice, sampleRate: cfg.assist.audioSampleRate }) } : {}),
           logger: log,
         });
       };

@@ -2,11 +2,14 @@
  * Remote assistance end to end: the agent side (wrtc, in a child process that exits explicitly:
  * wrtc segfaults on natural exit) offers a call through real mosquitto; headless Chromium runs the
  * operator page over MQTT-over-WebSocket (plain WS on loopback: see docs/assist.md), receives the
- * video, sends a forged decision (refused) and a signed approve (a device-signed result follows).
+ * video and the kiosk's audio (an ffmpeg lavfi 440 Hz tone as the microphone), sends its fake
+ * microphone's beep back (to a fake speaker and an ffmpeg ALSA `null` speaker on the kiosk), sends a
+ * forged decision (refused) and a signed approve (a device-signed result follows); the call's end
+ * stops both ffmpeg children and the page's microphone, and nothing is written to disk.
  * Run with ASSIST_CHILD set, this file is the agent side.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 interface ChildConfig {
@@ -30,6 +33,9 @@ async function runAgentSide(cfg: ChildConfig): Promise<void> {
   const { FakeFrameSource } = await import('../../device/camera/fake-source.js');
   const { AssistService } = await import('../../agent/assist/service.js');
   const { MqttAssistSignalling } = await import('../../agent/assist/signalling.js');
+  const { FfmpegAudioCapture, FfmpegAudioPlayback } = await import('../../agent/assist/audio/ffmpeg-audio.js');
+  const { MemoryAudioPlayback } = await import('../../agent/assist/audio/fake-audio.js');
+  const { dominantFrequency, processAlive, TeeAudioPlayback } = await import('../helpers/audio.js');
   const say = (o: Record<string, unknown>) => process.stdout.write(`EVENT ${JSON.stringify(o)}\n`);
   const logger = createLogger({ level: 'warn' } as never);
   const tls = { ca: readFileSync(cfg.caPath), cert: readFileSync(cfg.certPath), key: readFileSync(cfg.keyPath) };
@@ -40,11 +46,18 @@ async function runAgentSide(cfg: ChildConfig): Promise<void> {
   const relay = new OutboxRelay({ outbox, transport, logger });
   const signer = new ResultSigner({ keyStore, certificate: parseCertificate(readFileSync(cfg.certPath)), measurements: [{ id: 'agent' }] });
   const camera = new FakeFrameSource({ width: 640, height: 480, fps: 20, allowVirtual: true });
+  // The microphone: the real ffmpeg capture with a lavfi tone for the ALSA device. The speaker: a fake
+  // that keeps what it gets (to measure it) and the real ffmpeg playback on ALSA's silent `null` PCM.
+  const RATE = 48000;
+  const capture = new FfmpegAudioCapture({ device: 'lavfi', sampleRate: RATE, input: ['-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${RATE}`] });
+  const speaker = new MemoryAudioPlayback({ sampleRate: RATE });
+  const alsaSpeaker = new FfmpegAudioPlayback({ device: 'null', sampleRate: RATE });
   const assist = new AssistService({
     kioskId: cfg.deviceId, camera, signer, outbox, resultTopic: transport.topics.result, logger,
     signalling: new MqttAssistSignalling({ options: { url: cfg.url, deviceId: cfg.deviceId, ...tls }, logger }),
     operators: [{ id: 'carrier-op-alice', publicKey: cfg.operatorJwk }],
     options: { maxWidth: 320, fps: 10, answerTimeoutMs: 30_000, callTimeoutMs: 40_000 },
+    audio: { capture, playback: new TeeAudioPlayback([speaker, alsaSpeaker]) },
   });
   const refuse = async () => ({ ok: false as const, reason: 'unknown_command' as const, detail: 'not in this test' });
   const router = new CommandRouter({
@@ -67,7 +80,17 @@ async function runAgentSide(cfg: ChildConfig): Promise<void> {
   relay.events.on('delivered', (e) => { say({ type: 'delivered', jti: e.jti }); delivered = true; maybeDone(); });
   assist.events.on('started', (e) => say({ type: 'started', ...e }));
   assist.events.on('decided', (e) => say({ type: 'decided', ...e }));
-  assist.events.on('ended', (e) => { say({ type: 'ended', ...e }); ended = e; maybeDone(); });
+  const audioPids: number[] = [];
+  assist.events.on('audio', (e) => { if (e.pid) audioPids.push(e.pid); say({ type: 'audio', ...e }); });
+  assist.events.on('connected', (e) => say({ type: 'connected', ...e }));
+  assist.events.on('ended', (e) => {
+    // Levels and the dominant frequency of what the speaker got: the samples themselves never leave memory.
+    const got = speaker.received();
+    say({ type: 'speaker', ...speaker.stats(), dominantHz: got.length ? dominantFrequency(got, RATE, 100, 4000) : null, alsa: alsaSpeaker.stats() });
+    say({ type: 'ended', ...e, audioPids, audioPidsAlive: audioPids.map(processAlive) });
+    ended = e;
+    maybeDone();
+  });
   await camera.start();
   await assist.start();
   await router.start();
@@ -86,6 +109,7 @@ async function runTests(): Promise<void> {
   const { TestPki } = await import('../helpers/pki.js');
   const { ownTempDir } = await import('../helpers/tempdir.js');
   const { serveOperatorPage } = await import('../../agent/assist/operator-server.js');
+  const { filesOpenForWriting, processAlive } = await import('../helpers/audio.js');
   const { ResultVerifier } = await import('../../provisioning/verifier.js');
   const { MemoryNonceStore } = await import('../../provisioning/nonce-store.js');
   const { parseCertificate } = await import('../../provisioning/x509.js');
@@ -127,7 +151,11 @@ async function runTests(): Promise<void> {
   t.test('Chromium operator receives the kiosk camera and approves with a signed decision', async (t) => {
     const page$ = await serveOperatorPage();
     t.teardown(() => page$.close());
-    const child = spawn(process.execPath, ['--import=tsx', fileURLToPath(import.meta.url)], {
+    // The agent runs in an empty folder that must stay empty (no audio or anything else written there).
+    const agentCwd = join(dir, 'agent-cwd');
+    mkdirSync(agentCwd);
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url)], {
+      cwd: agentCwd,
       env: { ...process.env, ASSIST_CHILD: JSON.stringify({ url: broker.url, deviceId: 'kiosk-001', caPath: pki.caPath, certPath: kiosk.certPath, keyPath: kiosk.keyPath, operatorJwk: opPublic }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -159,7 +187,9 @@ async function runTests(): Promise<void> {
 
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required',
+        // The operator's microphone: Chromium's fake device (a beep), granted without a prompt.
+        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
     });
     t.teardown(() => browser.close());
     const page = await browser.newPage();
@@ -197,6 +227,30 @@ async function runTests(): Promise<void> {
     t.ok(later.framesDecoded >= 10, 'at least 10 frames decoded');
     t.equal(later.dtlsState, 'connected', 'DTLS is up');
     t.ok(later.srtpCipher, 'media is SRTP-encrypted');
+
+    // Audio both ways: the kiosk's 440 Hz tone in the page (WebAudio analyser), the operator's microphone sent.
+    type AudioStats = { micState: string; micTracks: string[]; contextState: string | null; dominantHz: number | null; peakDb: number | null;
+      inbound: { packetsReceived: number; totalSamplesReceived: number; audioLevel: number } | null; outbound: { packetsSent: number; bytesSent: number } | null };
+    const audioStats = () => page.evaluate(() => (window as unknown as { assistOperator: { audioStats(): Promise<AudioStats> } }).assistOperator.audioStats());
+    await waitFor('kiosk audio in the page', async () => { const a = await audioStats(); return (a.inbound?.totalSamplesReceived ?? 0) > 48_000 && a.dominantHz ? a : undefined; });
+    const readings: AudioStats[] = [];
+    for (let i = 0; i < 5; i++) { readings.push(await audioStats()); await new Promise((r) => setTimeout(r, 200)); }
+    const hz = readings.map((a) => a.dominantHz ?? 0).sort((a, b) => a - b);
+    const a = readings.at(-1)!;
+    t.comment(`kiosk audio in the page: dominant ${hz.map((h) => h.toFixed(1)).join(', ')} Hz (peak ${a.peakDb?.toFixed(1)} dBFS), samples received ${a.inbound?.totalSamplesReceived}, audioLevel ${a.inbound?.audioLevel}, AudioContext ${a.contextState}; operator microphone: ${a.micState}, packets sent ${a.outbound?.packetsSent}`);
+    t.ok(Math.abs(hz[2] - 440) <= 10, `the kiosk's 440 Hz tone arrives (median dominant ${hz[2].toFixed(1)} Hz)`);
+    t.ok(hz.every((h) => Math.abs(h - 440) <= 20), 'in every reading');
+    t.ok((a.inbound?.audioLevel ?? 0) > 0.01, 'with a level');
+    t.equal(a.micState, 'microphone on', "the operator's microphone is on");
+    t.ok((a.outbound?.packetsSent ?? 0) > 50, 'and sent');
+    const audioEvents = () => events.filter((e) => e.type === 'audio');
+    await waitFor('kiosk audio live both ways', () => audioEvents().filter((e) => e.state === 'live').length === 2 || undefined);
+    const livePids = audioEvents().filter((e) => e.state === 'live').map((e) => e.pid as number);
+    t.ok(events.find((e) => e.type === 'connected'), "the service said 'connected' (the customer screen shows it)");
+    t.equal(livePids.length, 2, 'two ffmpeg children on the kiosk (microphone, ALSA speaker)');
+    t.ok(livePids.every(processAlive), 'running during the call');
+    t.same([child.pid!, ...livePids].flatMap((pid) => filesOpenForWriting(pid)), [], 'privacy: no file open for writing in the agent or its ffmpeg children during the call');
+
     const checks = await page.textContent('#checks');
     t.equal(checks, 'liveness, face_match', 'the page shows the failed automatic checks');
     await waitFor('hello with challenge', () => page.evaluate(() => Boolean((window as unknown as { assistOperator: { state: { call: { challenge: string | null } } } }).assistOperator.state.call?.challenge)) || undefined);
@@ -234,6 +288,18 @@ async function runTests(): Promise<void> {
     }
     t.equal(await exited, 0, 'the agent side closed everything and exited 0 (no segfault)');
     t.ok(events.find((e) => e.type === 'ended' && e.outcome === 'decided'), 'the call ended as decided');
+    const endedEvent = events.find((e) => e.type === 'ended')!;
+    t.same(endedEvent.audioPidsAlive, [false, false], 'both ffmpeg children had exited when the call ended');
+    t.ok(livePids.every((pid) => !processAlive(pid)), 'and are gone');
+    t.same(audioEvents().map((e) => `${e.direction}:${e.state}`).sort(), ['capture:live', 'capture:stopped', 'playback:live', 'playback:stopped'], 'audio: live, then stopped');
+    const spk = events.find((e) => e.type === 'speaker') as { frames: number; rms: number; peak: number; dominantHz: number; alsa: { frames: number } };
+    t.comment(`kiosk speaker: ${spk.frames} blocks, peak ${spk.peak}, rms ${spk.rms.toFixed(1)}, dominant ${spk.dominantHz} Hz; ALSA speaker child fed ${spk.alsa.frames} blocks`);
+    t.ok(spk.frames > 100 && spk.rms > 10 && spk.peak > 500, "the operator's microphone reaches the kiosk speaker with energy");
+    t.ok(spk.alsa.frames > 100, 'the ALSA speaker child was fed');
+    await waitFor('operator microphone released', async () => { const s = await audioStats(); return s.micTracks.length > 0 && s.micTracks.every((r) => r === 'ended') ? s : undefined; });
+    t.pass("the page released the operator's microphone when the kiosk hung up");
+    t.same(readdirSync(agentCwd), [], 'privacy: nothing written in the agent\'s working folder');
+    t.notMatch(stderr, /"samples"|(-?\d{1,5},){40}/, 'privacy: no samples in the agent\'s log');
     t.same(pageErrors, [], 'no page errors');
     await page.evaluate(() => (window as unknown as { assistOperator: { hangup(): Promise<void> } }).assistOperator.hangup());
   });

@@ -1,6 +1,8 @@
 // Operator side of kiosk remote assistance (plain browser JS, no build step, no CDN).
 // Signalling: MQTT over WebSocket (mqtt.js browser bundle, global `mqtt`, served from vendor/).
 // Decisions: compact JWS ES256 signed with the operator's WebCrypto P-256 key, sent on the data channel.
+// Audio: when the kiosk offers audio, the operator's microphone is asked for and sent, and the kiosk's
+// audio is played; the microphone is released when the call ends. Nothing is recorded.
 const DECISION_TYP = 'kiosk-assist-decision+jwt';
 const $ = (id) => document.getElementById(id);
 const enc = new TextEncoder();
@@ -9,6 +11,7 @@ const b64u = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).repl
 const state = {
   client: null, prefix: 'kiosk/v1/', iceServers: [], pc: null, channel: null, call: null,
   key: null, operatorId: null, acks: [], framesRendered: 0, log: [],
+  mic: null, micState: 'off', audioCtx: null, analyser: null,
 };
 
 function status(text) { $('status').textContent = text; state.log.push(text); }
@@ -41,6 +44,48 @@ async function decide(decision, note) {
   return ack;
 }
 
+function audioState(text) { state.micState = text; $('audio-state').textContent = text; }
+
+/** Asks for the operator's microphone and sends it; without one the call goes on (the kiosk is still heard). */
+async function openMicrophone(pc) {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true }, video: false });
+    if (state.pc !== pc) { stream.getTracks().forEach((t) => t.stop()); return; }
+    state.mic = stream;
+    for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
+    $('mute').disabled = false;
+    $('mute').textContent = 'Mute my microphone';
+    audioState('microphone on');
+  } catch (err) {
+    audioState(`microphone unavailable (${err.name}): the kiosk is heard, not you`);
+  }
+}
+
+/** Plays the kiosk's audio, and measures it (level and dominant frequency, for the operator and the tests). */
+function playKioskAudio(track) {
+  const stream = new MediaStream([track]);
+  const audio = $('audio');
+  audio.srcObject = stream;
+  audio.play().catch(() => undefined);
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 8192;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  ctx.resume().catch(() => undefined);
+  state.audioCtx = ctx;
+  state.analyser = analyser;
+}
+
+/** Releases the microphone and the audio graph (end of call, new offer, hang-up). */
+function endMedia() {
+  if (state.mic) state.mic.getTracks().forEach((t) => t.stop());
+  if (state.audioCtx) state.audioCtx.close().catch(() => undefined);
+  $('audio').srcObject = null;
+  state.audioCtx = state.analyser = null;
+  $('mute').disabled = true;
+  if (state.micState !== 'off') audioState('off');
+}
+
 function topicOf(kiosk, dir) { return `${state.prefix}${kiosk}/assist/signal/${dir}`; }
 
 async function send(kiosk, msg) {
@@ -49,12 +94,14 @@ async function send(kiosk, msg) {
 
 async function onOffer(m) {
   if (state.pc) { state.pc.close(); }
+  endMedia();
   const kiosk = m.kiosk;
   state.call = { assist_id: m.assist_id, kiosk, challenge: null, failed_checks: m.failed_checks || [] };
   $('checks').textContent = (m.failed_checks || []).join(', ') || 'none';
   const pc = new RTCPeerConnection({ iceServers: state.iceServers });
   state.pc = pc;
   pc.ontrack = (e) => {
+    if (e.track.kind === 'audio') { playKioskAudio(e.track); return; }
     const video = $('video');
     video.srcObject = e.streams[0] || new MediaStream([e.track]);
     video.play().catch(() => undefined);
@@ -77,8 +124,12 @@ async function onOffer(m) {
   pc.onicecandidate = (e) => {
     send(kiosk, { type: 'candidate', assist_id: m.assist_id, candidate: e.candidate ? e.candidate.toJSON() : null }).catch(() => undefined);
   };
-  pc.onconnectionstatechange = () => status(`connection ${pc.connectionState}`);
+  pc.onconnectionstatechange = () => {
+    status(`connection ${pc.connectionState}`);
+    if (pc.connectionState === 'failed' || pc.connectionState === 'closed') endMedia();
+  };
   await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+  if (/^m=audio /m.test(m.sdp)) await openMicrophone(pc);
   const answer = await pc.createAnswer();
   await pc.setLocalDescription(answer);
   await send(kiosk, { type: 'answer', assist_id: m.assist_id, sdp: answer.sdp });
@@ -90,7 +141,7 @@ async function onSignal(topic, payload) {
   if (m.type === 'offer') return onOffer(m);
   if (!state.call || m.assist_id !== state.call.assist_id || !state.pc) return;
   if (m.type === 'candidate' && m.candidate) await state.pc.addIceCandidate(m.candidate).catch(() => undefined);
-  if (m.type === 'bye') { status('call ended by the kiosk'); $('approve').disabled = $('reject').disabled = true; }
+  if (m.type === 'bye') { status('call ended by the kiosk'); $('approve').disabled = $('reject').disabled = true; endMedia(); }
 }
 
 /** Connects to the broker and waits for kiosks' offers. */
@@ -119,13 +170,46 @@ async function stats() {
   return out;
 }
 
+/** Audio figures: the microphone, what arrives from the kiosk (level, dominant frequency) and what is sent. */
+async function audioStats() {
+  const out = {
+    micState: state.micState, micTracks: state.mic ? state.mic.getAudioTracks().map((t) => t.readyState) : [],
+    contextState: state.audioCtx ? state.audioCtx.state : null, dominantHz: null, peakDb: null,
+    inbound: null, outbound: null,
+  };
+  const an = state.analyser;
+  if (an && state.audioCtx) {
+    const bins = new Float32Array(an.frequencyBinCount);
+    an.getFloatFrequencyData(bins);
+    const hzPerBin = state.audioCtx.sampleRate / an.fftSize;
+    let best = -1;
+    for (let i = Math.ceil(60 / hzPerBin); i < Math.min(bins.length - 1, 4000 / hzPerBin); i++) if (best < 0 || bins[i] > bins[best]) best = i;
+    if (best > 0 && Number.isFinite(bins[best])) {
+      // Parabolic interpolation between the neighbouring bins.
+      const [a, b, c] = [bins[best - 1], bins[best], bins[best + 1]];
+      const shift = a - 2 * b + c === 0 ? 0 : (0.5 * (a - c)) / (a - 2 * b + c);
+      out.dominantHz = (best + shift) * hzPerBin;
+      out.peakDb = b;
+    }
+  }
+  if (state.pc) {
+    const report = await state.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') out.inbound = { packetsReceived: s.packetsReceived, totalSamplesReceived: s.totalSamplesReceived, audioLevel: s.audioLevel };
+      if (s.type === 'outbound-rtp' && s.kind === 'audio') out.outbound = { packetsSent: s.packetsSent, bytesSent: s.bytesSent };
+    });
+  }
+  return out;
+}
+
 async function hangup() {
   if (state.call && state.client) await send(state.call.kiosk, { type: 'bye', assist_id: state.call.assist_id }).catch(() => undefined);
+  endMedia();
   if (state.pc) state.pc.close();
   if (state.client) await state.client.endAsync();
 }
 
-window.assistOperator = { connect, importKey, decide, stats, hangup, state };
+window.assistOperator = { connect, importKey, decide, stats, audioStats, hangup, state };
 
 $('connect').onclick = async () => {
   try {
@@ -133,6 +217,13 @@ $('connect').onclick = async () => {
     if (file) await importKey(JSON.parse(await file.text()), $('username').value);
     await connect({ url: $('url').value, username: $('username').value, password: $('password').value, kiosk: $('kiosk').value || '*' });
   } catch (err) { status(`error: ${err.message}`); }
+};
+$('mute').onclick = () => {
+  const tracks = state.mic ? state.mic.getAudioTracks() : [];
+  const muted = tracks.some((t) => t.enabled);
+  tracks.forEach((t) => { t.enabled = !muted; });
+  $('mute').textContent = muted ? 'Unmute my microphone' : 'Mute my microphone';
+  audioState(muted ? 'microphone muted' : 'microphone on');
 };
 $('approve').onclick = () => decide('approve', $('note').value).catch((err) => status(`error: ${err.message}`));
 $('reject').onclick = () => decide('reject', $('note').value).catch((err) => status(`error: ${err.message}`));
