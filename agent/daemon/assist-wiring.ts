@@ -12,7 +12,8 @@ import type { AssistRequest, AssistService } from '../assist/service.js';
 import type { KioskConfig } from '../config/types.js';
 import { toKioskError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { NextStep } from '../screen/protocol.js';
+import type { AssistState, NextStep } from '../screen/protocol.js';
+import type { ScreenSink } from '../screen/session-bridge.js';
 import { drawNonce } from '../session/plan.js';
 import type { SessionResult } from '../session/types.js';
 import type { AssistStart, CommandOutcome } from '../transport/commands.js';
@@ -32,6 +33,8 @@ export interface AssistWiringDeps {
   bus: EventEmitter<DaemonEvents>;
   inService: () => boolean;
   logger: Logger;
+  /** The customer screen (a getter; none without `screen.enabled`): told when an operator is joining, connected, gone. */
+  screen?: () => Pick<ScreenSink, 'show'> | undefined;
 }
 
 /** Remote assistance attached to the daemon; inert until `use()` gives it a service. */
@@ -58,24 +61,35 @@ export class AssistWiring {
     return this.assist?.busy || this.callOpening ? 'a remote-assistance call is using the camera' : undefined;
   }
 
-  /** Attaches the service: its `decided` and `ended` events are handled until `stop()`. */
+  /** Attaches the service: its `started`, `connected`, `decided` and `ended` events are handled until `stop()`. */
   use(assist: AssistLike): void {
     this.unregister?.();
     this.assist = assist;
+    const show = (state: AssistState) => this.deps.screen?.()?.show({ type: 'assist', state });
+    const started = () => show('joining');
+    const connected = () => show('connected');
     const decided = (e: DaemonEvents['assist_decided'][0]) => {
       this.deps.ledger.record(e.jti, e.decision === 'approve' ? 'accept' : 'reject');
       this.deps.bus.emit('assist_decided', e);
     };
     const ended = (e: DaemonEvents['assist_ended'][0]) => {
+      show('ended');
       this.deps.bus.emit('assist_ended', e);
       if (this.cameraForCall && !this.deps.sessions().busy) {
         this.cameraForCall = false;
         void this.deps.camera.stop().catch(() => undefined);
       }
     };
+    assist.events.on('started', started);
+    assist.events.on('connected', connected);
     assist.events.on('decided', decided);
     assist.events.on('ended', ended);
-    this.unregister = () => { assist.events.off('decided', decided); assist.events.off('ended', ended); };
+    this.unregister = () => {
+      assist.events.off('started', started);
+      assist.events.off('connected', connected);
+      assist.events.off('decided', decided);
+      assist.events.off('ended', ended);
+    };
   }
 
   /**

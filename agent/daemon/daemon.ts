@@ -111,7 +111,7 @@ export class KioskDaemon {
     this.certificate = deps.certificate;
     this.kiosk = new KioskHardware({ gpio: deps.gpio, pins: config.gpio.pins, timings: { ...config.kiosk, pulseMs: config.dispenser.pulseMs, confirmTimeoutMs: config.dispenser.confirmTimeoutMs } });
     const inService = () => this.tamper.inService;
-    this.assist = new AssistWiring({ config, camera: deps.camera, sessions: () => this.sessions, ledger: deps.ledger, bus: this.events, inService, logger: this.log });
+    this.assist = new AssistWiring({ config, camera: deps.camera, sessions: () => this.sessions, ledger: deps.ledger, bus: this.events, inService, logger: this.log, screen: () => this.screen });
     this.onScreenAction = screenActions({ sessions: () => this.sessions, help: () => this.assist.customerHelp(), logger: this.log });
     this.screen = createCustomerScreen(config, deps.logger, (m) => this.onScreenAction(m));
     this.sessions = new SessionController({

@@ -17,6 +17,9 @@ export type Language = (typeof LANGUAGES)[number];
 /** What happens after the verdict, as the screen tells the customer. */
 export type NextStep = 'collect_sim' | 'try_again' | 'see_staff' | 'come_back_later';
 
+/** A remote-assistance call, as the customer sees it: an operator is joining, is connected, or has left. */
+export type AssistState = 'joining' | 'connected' | 'ended';
+
 /** Agent -> page. */
 export type ScreenMessage =
   | { type: 'hello'; protocol: number; languages: readonly Language[]; language: Language }
@@ -26,6 +29,7 @@ export type ScreenMessage =
   | { type: 'verdict'; verdict: Verdict; reasons: ReasonCode[]; next: NextStep }
   | { type: 'reset' }
   | { type: 'language'; language: Language }
+  | { type: 'assist'; state: AssistState }
   | { type: 'refused'; reason: string };
 
 /** Page -> agent. */
@@ -105,7 +109,7 @@ export const NEXT_STEPS = ['collect_sim', 'try_again', 'see_staff', 'come_back_l
 /** Labels of the page itself (buttons, headings). */
 export const UI_KEYS = [
   'title', 'welcome', 'welcome_hint', 'language', 'help', 'help_sent', 'cancel', 'cancel_sent', 'steps', 'verdict_accept',
-  'verdict_reject', 'verdict_retry', 'connecting', 'disconnected', 'face_guide',
+  'verdict_reject', 'verdict_retry', 'connecting', 'disconnected', 'face_guide', 'assist_joining', 'assist_connected',
 ] as const;
 
 /** Every key a catalogue must hold: `prompt.<id>`, `step.<kind>`, `phase.<p>`, `reason.<code>`, `next.<n>`, `ui.<key>`. */

@@ -19,7 +19,7 @@ import { PreviewEncoder, type PreviewOptions } from './preview.js';
 import { LANGUAGES, MAX_PAGE_MESSAGE_BYTES, PROTOCOL_VERSION, parsePageMessage, type Language, type PageMessage, type ScreenMessage } from './protocol.js';
 
 /** The events the agent shows (the rest of `ScreenMessage` is the server's own). */
-export type ScreenEvent = Extract<ScreenMessage, { type: 'session' | 'prompt' | 'progress' | 'verdict' | 'reset' }>;
+export type ScreenEvent = Extract<ScreenMessage, { type: 'session' | 'prompt' | 'progress' | 'verdict' | 'reset' | 'assist' }>;
 
 export interface ScreenDeps {
   logger: Logger;
@@ -66,6 +66,8 @@ export class CustomerScreen {
   private language: Language;
   /** What a page that connects mid-session must be told: the session's messages so far, latest of each type. */
   private snapshot: ScreenEvent[] = [];
+  /** A remote-assistance call in progress (independent of sessions: it outlives a verdict or a reset). */
+  private assist?: Extract<ScreenEvent, { type: 'assist' }>;
   private inSession = false;
   private port = 0;
   private clientWaiters: Array<() => void> = [];
@@ -122,6 +124,7 @@ export class CustomerScreen {
   async stop(): Promise<void> {
     this.inSession = false;
     this.snapshot = [];
+    this.assist = undefined;
     await this.encoder.idle();
     for (const ws of this.clients) ws.terminate();
     this.clients.clear();
@@ -138,6 +141,9 @@ export class CustomerScreen {
   /** Shows an event on every page (and on pages that connect later, until the next `session` or `reset`). */
   show(event: ScreenEvent): void {
     switch (event.type) {
+      case 'assist':
+        this.assist = event.state === 'ended' ? undefined : event;
+        break;
       case 'session':
         this.snapshot = [event];
         this.inSession = true;
@@ -221,6 +227,7 @@ export class CustomerScreen {
     this.log.info({ pages: this.clients.size }, 'customer page connected');
     this.send(ws, { type: 'hello', protocol: PROTOCOL_VERSION, languages: LANGUAGES, language: this.language });
     for (const e of this.snapshot) this.send(ws, e);
+    if (this.assist) this.send(ws, this.assist);
     ws.on('message', (data, isBinary) => this.receive(ws, data as Buffer, isBinary));
     ws.on('close', () => {
       this.clients.delete(ws);

@@ -203,6 +203,20 @@ t.test('data-free session from a fake effect stream, both languages, by touch', 
   t.equal(await text(page, '#notice'), '已请求帮助，请稍候');
   await shot('10-help-zh');
 
+  // Remote assistance: a banner over the page while an operator joins, then while connected.
+  screen.show({ type: 'assist', state: 'joining' });
+  await page.waitForFunction(() => document.body.dataset.assist === 'joining');
+  t.equal(await text(page, '#assist'), '工作人员正在接入…', 'an operator is joining (Chinese)');
+  await shot('11-assist-joining-zh');
+  screen.show({ type: 'assist', state: 'connected' });
+  await page.locator('.lang-btn[data-lang="en"]').tap();
+  await page.waitForFunction(() => document.body.dataset.assist === 'connected');
+  t.equal(await text(page, '#assist'), 'Connected to an operator', 'connected (English)');
+  await shot('12-assist-connected-en');
+  screen.show({ type: 'assist', state: 'ended' });
+  await page.waitForFunction(() => document.body.dataset.assist === '');
+  t.notOk(await page.locator('#assist').isVisible(), 'the banner goes when the call ends');
+
   const logged = lines.join('');
   t.notMatch(logged, /\/9j\/|JFIF|base64/, 'no preview data in the logs');
   t.same(errors, [], 'no script errors on the page');

@@ -17,6 +17,8 @@ const state = {
   notice: null,
   connection: 'connecting',
   previewOn: false,
+  // A remote-assistance call: null, 'joining' or 'connected' (shown over any view).
+  assist: null,
 };
 const catalogues = {};
 let socket = null;
@@ -38,6 +40,7 @@ function render() {
   body.dataset.view = state.view;
   body.dataset.connection = state.connection;
   body.dataset.verdict = state.verdict ? state.verdict.verdict : '';
+  body.dataset.assist = state.assist ?? '';
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const b of document.querySelectorAll('.lang-btn')) b.setAttribute('aria-pressed', String(b.dataset.lang === state.lang));
   document.title = t('ui.title');
@@ -67,6 +70,7 @@ function render() {
   $('verdict-reason').textContent = v && v.reasons.length ? t(`reason.${v.reasons[0]}`) : '';
   $('verdict-next').textContent = v ? t(`next.${v.next}`) : '';
   $('notice').textContent = state.notice ? t(state.notice) : '';
+  $('assist').textContent = state.assist ? t(`ui.assist_${state.assist}`) : '';
   $('connection').textContent = state.connection === 'open' ? '' : t(state.connection === 'connecting' ? 'ui.connecting' : 'ui.disconnected');
 }
 
@@ -133,6 +137,9 @@ function onMessage(msg) {
       dropPreview();
       Object.assign(state, { view: 'welcome', steps: [], prompt: null, progress: null, verdict: null, notice: null });
       break;
+    case 'assist':
+      state.assist = msg.state === 'joining' || msg.state === 'connected' ? msg.state : null;
+      break;
     case 'refused':
       console.warn('agent refused a message:', msg.reason);
       return;
@@ -167,6 +174,7 @@ function connect() {
   };
   ws.onclose = () => {
     dropPreview();
+    state.assist = null; // the agent says again on reconnect
     state.connection = 'closed';
     render();
     setTimeout(connect, 1000);
