@@ -67,7 +67,17 @@ export class AssistWiring {
     this.assist = assist;
     const show = (state: AssistState) => this.deps.screen?.()?.show({ type: 'assist', state });
     const started = () => show('joining');
-    const connected = () => show('connected');
+    const connected = (e: { assistId: string }) => {
+      show('connected');
+      this.deps.bus.emit('assist_connected', { assistId: e.assistId });
+    };
+    // Status only: the device, its state and a code; never samples.
+    const audio = (e: { assistId: string; direction: 'capture' | 'playback'; state: 'live' | 'unavailable' | 'stopped'; code?: string; reason?: string; frames?: number }) => {
+      this.deps.bus.emit('assist_audio', {
+        assistId: e.assistId, direction: e.direction, state: e.state,
+        ...(e.code ? { code: e.code } : {}), ...(e.reason ? { reason: e.reason } : {}), ...(e.frames !== undefined ? { frames: e.frames } : {}),
+      });
+    };
     const decided = (e: DaemonEvents['assist_decided'][0]) => {
       this.deps.ledger.record(e.jti, e.decision === 'approve' ? 'accept' : 'reject');
       this.deps.bus.emit('assist_decided', e);
@@ -82,11 +92,13 @@ export class AssistWiring {
     };
     assist.events.on('started', started);
     assist.events.on('connected', connected);
+    assist.events.on('audio', audio);
     assist.events.on('decided', decided);
     assist.events.on('ended', ended);
     this.unregister = () => {
       assist.events.off('started', started);
       assist.events.off('connected', connected);
+      assist.events.off('audio', audio);
       assist.events.off('decided', decided);
       assist.events.off('ended', ended);
     };

@@ -37,6 +37,10 @@ export interface DaemonEvents {
   /** An operator's verified decision became a device-signed result (`jti`, recorded in the ledger). */
   assist_decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }];
   assist_ended: [{ assistId: string; outcome: string; reason?: string; framesSent: number }];
+  /** The operator's peer connected (media flows). */
+  assist_connected: [{ assistId: string }];
+  /** Call audio (`assist.audio`): a device went live, could not open (`code`, `reason`; the call goes on without it) or stopped. */
+  assist_audio: [{ assistId: string; direction: 'capture' | 'playback'; state: 'live' | 'unavailable' | 'stopped'; code?: string; reason?: string; frames?: number }];
   /** The device certificate was renewed and installed; the broker connection is remade with it. */
   certificate_renewed: [{ serial: string; notAfter: string }];
   /** A renewal attempt failed (`code`: E_TRANSPORT, E_CERTIFICATE, …); retried after `retryInMs`. */
@@ -75,7 +79,7 @@ export interface EventPublisherDeps {
  */
 export const ALARM_EVENTS: ReadonlySet<DaemonEventName> = new Set(['tamper', 'out_of_service', 'in_service', 'key_destroyed', 'dispensed', 'dispense_failed', 'jam', 'cassette']);
 
-const EVENT_NAMES: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_decided', 'assist_ended', 'certificate_renewed', 'certificate_renewal_failed'];
+const EVENT_NAMES: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_connected', 'assist_audio', 'assist_decided', 'assist_ended', 'certificate_renewed', 'certificate_renewal_failed'];
 
 /**
  * Publishes daemon events to the carrier: store, publish (QoS 1), remove on PUBACK, one at a time so

@@ -15,13 +15,13 @@ import { CustomerScreen, type ScreenEvent } from '../../agent/screen/server.js';
 
 const logger = pino({ level: 'silent' });
 
-function wiringWith(screen: { show(e: ScreenEvent): void } | undefined) {
+function wiringWith(screen: { show(e: ScreenEvent): void } | undefined, bus = new EventEmitter<DaemonEvents>()) {
   return new AssistWiring({
     config: { camera: { capture: 'always' } } as never,
     camera: { start: async () => {}, stop: async () => {}, stats: () => ({ running: true }) } as never,
     sessions: () => ({ busy: false, abort: () => {}, idle: async () => {} }),
     ledger: { record: () => {} },
-    bus: new EventEmitter<DaemonEvents>(),
+    bus,
     inService: () => true,
     logger,
     screen: () => screen,
@@ -72,4 +72,25 @@ t.test('the screen server keeps the call state for late pages and across a reset
   t.same((await connect()).slice(1), [{ type: 'assist', state: 'connected' }], 'the call outlives a reset of the session view');
   screen.show({ type: 'assist', state: 'ended' });
   t.same((await connect()).slice(1), [], 'after the call: nothing');
+});
+
+t.test('connected and audio status become daemon events (published to the carrier), without samples', async (t) => {
+  const bus = new EventEmitter<DaemonEvents>();
+  const got: Array<[string, unknown]> = [];
+  bus.on('assist_connected', (e) => got.push(['assist_connected', e]));
+  bus.on('assist_audio', (e) => got.push(['assist_audio', e]));
+  const wiring = wiringWith(undefined, bus);
+  const assist = fakeAssist();
+  wiring.use(assist);
+  assist.events.emit('connected', { assistId: 'a-1' });
+  assist.events.emit('audio', { assistId: 'a-1', direction: 'capture', state: 'unavailable', code: 'E_DEVICE', reason: 'no_device', message: 'ALSA device "default" not found', pid: 42 });
+  assist.events.emit('audio', { assistId: 'a-1', direction: 'playback', state: 'stopped', frames: 120 });
+  t.same(got, [
+    ['assist_connected', { assistId: 'a-1' }],
+    ['assist_audio', { assistId: 'a-1', direction: 'capture', state: 'unavailable', code: 'E_DEVICE', reason: 'no_device' }],
+    ['assist_audio', { assistId: 'a-1', direction: 'playback', state: 'stopped', frames: 120 }],
+  ], 'state, code and counts only (no message text, no pid)');
+  await wiring.stop();
+  assist.events.emit('connected', { assistId: 'a-1' });
+  t.equal(got.length, 3, 'nothing after stop()');
 });
