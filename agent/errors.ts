@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'E_CHALLENGE_INVALID',
   // trust, transport, device
   'E_KEY_STORE',
+  // the OpenSSL engine that lets TLS sign with a key in a PKCS#11 token is missing or cannot be loaded
+  'E_TLS_ENGINE',
   'E_CERTIFICATE',
   'E_SIGNATURE',
   'E_TOKEN_INVALID',

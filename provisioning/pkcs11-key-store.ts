@@ -7,6 +7,10 @@ type Pkcs11Module = typeof import('pkcs11js');
 type Handle = Buffer;
 const pkcs11js = createRequire(import.meta.url)('pkcs11js') as Pkcs11Module;
 
+/** Session states of a logged-in user (PKCS#11 CK_STATE; pkcs11js exports no constants for them). */
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
+
 /** DER OID of the P-256 curve (prime256v1), the CKA_EC_PARAMS of every key made here. */
 const P256_OID = Buffer.from('06082a8648ce3d030107', 'hex');
 
@@ -42,7 +46,14 @@ export class Pkcs11KeyStore implements KeyStore {
     return this.options.keyLabel ?? 'kiosk-device';
   }
 
+  /** Module, token and key label of this store (what the OpenSSL pkcs11 engine needs to find the same key). */
+  get reference(): { modulePath: string; tokenLabel: string; keyLabel: string } {
+    return { modulePath: this.options.modulePath, tokenLabel: this.options.tokenLabel, keyLabel: this.label };
+  }
+
+  /** Started (a second start() is a no-op: it would open a second session and hold the module twice). */
   async start(): Promise<void> {
+    if (this.lib) return;
     const lib = acquireModule(this.options.modulePath);
     this.lib = lib;
     try {
@@ -92,6 +103,20 @@ export class Pkcs11KeyStore implements KeyStore {
       return Buffer.from(this.lib.C_Sign(this.session, digest, Buffer.alloc(64)));
     } catch (err) {
       throw this.error('PKCS#11 signing failed', err, this.label);
+    }
+  }
+
+  /**
+   * True while this process is logged in to the token. PKCS#11 login belongs to the application, not
+   * to a session, so the OpenSSL pkcs11 engine in this process uses the key without a PIN of its own.
+   */
+  loggedIn(): boolean {
+    if (!this.lib || !this.session) return false;
+    try {
+      const { state } = this.lib.C_GetSessionInfo(this.session);
+      return state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
+    } catch {
+      return false;
     }
   }
 

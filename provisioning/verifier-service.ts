@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../agent/log.js';
 import { DEFAULT_PREFIX, VERIFIER_GROUP } from './broker/policy.js';
 import type { ResultVerifier, VerifyOutcome } from './verifier.js';
-import type { MqttTlsEndpoint } from '../agent/transport/endpoint.js';
+import { tlsIdentity, type MqttTlsEndpoint } from '../agent/transport/endpoint.js';
 
 export interface VerifierServiceOptions extends MqttTlsEndpoint {
   /** Unique per instance; the persistent session is keyed by it. */
@@ -35,7 +35,7 @@ export class VerifierService {
     const client = mqtt.connect(o.url, {
       protocolVersion: 5, clientId: o.clientId, clean: false, reconnectPeriod: 500, connectTimeout: 10_000,
       properties: { sessionExpiryInterval: o.sessionExpirySec ?? 3600 },
-      ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: true,
+      ...tlsIdentity(o), rejectUnauthorized: true,
     });
     this.client = client;
     // PUBACK only after the outcome was handled: mqtt.js acknowledges when this callback is called.

@@ -9,7 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { deviceTopics } from '../transport/topics.js';
-import type { MqttTlsEndpoint } from '../transport/endpoint.js';
+import { tlsIdentity, type MqttTlsEndpoint } from '../transport/endpoint.js';
 
 /** One signalling message; `assist_id` names the call. */
 export interface SignalMessage {
@@ -68,7 +68,7 @@ export class MqttAssistSignalling implements AssistSignalling {
     const o = this.deps.options;
     const client = await (this.deps.connect ?? mqtt.connectAsync)(o.url, {
       protocolVersion: 5, clientId: o.clientId ?? `${o.deviceId}-assist`, clean: true, keepalive: 30,
-      connectTimeout: 10_000, ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: true,
+      connectTimeout: 10_000, ...tlsIdentity(o), rejectUnauthorized: true,
     });
     this.client = client;
     client.on('message', (topic, payload) => {

@@ -11,6 +11,7 @@ import { writeFileAtomic, FileKeyStore } from '../../provisioning/file-key-store
 import type { KeyStore } from '../../provisioning/key-store.js';
 import { keyFingerprint } from '../../provisioning/key-store.js';
 import { Pkcs11KeyStore } from '../../provisioning/pkcs11-key-store.js';
+import { Pkcs11TlsKey } from '../../provisioning/pkcs11-tls-key.js';
 import { enrolOverMqtt, renewOverMqtt } from '../../provisioning/enrol/client.js';
 import { completePendingRenewal, installCertificate, installWithNewKey, renewalDue, renewalTime, STATE_FILES } from '../../provisioning/enrol/renewal.js';
 import { certificateMatchesKey, commonName, createCsr, parseCertificate } from '../../provisioning/x509.js';
@@ -73,8 +74,11 @@ async function renew(deviceId: string, o: ProvisionOptions, state: string): Prom
       return;
     }
     const ca = await readFile(o.ca ?? join(state, STATE_FILES.ca));
-    const [cert, key] = await Promise.all([readFile(join(state, STATE_FILES.cert)), readFile(join(state, STATE_FILES.key))]);
-    if (o.pkcs11Module) throw new KioskError('E_USAGE', 'MQTT renewal authenticates with the file key; a PKCS#11 key needs the OpenSSL engine (not wired yet): renew offline with --renew', { subject: 'pkcs11' });
+    const cert = await readFile(join(state, STATE_FILES.cert));
+    // The connection authenticates with the current key: a token key through the OpenSSL pkcs11 engine
+    // (the store has logged in; the engine uses that login), else the current key file (with --new-key
+    // the store holds the next key, which has no certificate yet).
+    const key = store instanceof Pkcs11KeyStore ? new Pkcs11TlsKey({ keyStore: store, enginePath: o.pkcs11Engine }) : await readFile(join(state, STATE_FILES.key));
     const issued = await renewOverMqtt({ url: need(o.broker, '--broker'), ca, cert, key, deviceId, keyStore: store, timeoutMs: o.timeout });
     if (o.newKey) await installWithNewKey(state, issued.toString('pem'));
     else await installCertificate(state, issued.toString('pem'));

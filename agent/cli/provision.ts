@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { reportError } from './exit.js';
 
 export interface ProvisionOptions {
-  state: string; pkcs11Module?: string; token?: string; keyLabel?: string; certificate?: string;
+  state: string; pkcs11Module?: string; token?: string; keyLabel?: string; pkcs11Engine?: string; certificate?: string;
   enrolMqtt?: boolean; renewMqtt?: boolean; renew?: boolean; newKey?: boolean; force?: boolean;
   broker?: string; ca?: string; claimCert?: string; claimKey?: string; window: number; timeout: number;
 }
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .option('--state <dir>', 'agent state directory (device.key, device.csr, device.crt, ca.crt)', 'state')
     .option('--pkcs11-module <path>', 'keep the key in a PKCS#11 token (e.g. libsofthsm2.so, libtpm2_pkcs11.so); PIN from KIOSK_PKCS11_PIN')
     .option('--token <label>', 'PKCS#11 token label').option('--key-label <label>', 'PKCS#11 key label', 'kiosk-device')
+    .option('--pkcs11-engine <path>', 'OpenSSL pkcs11 engine for --renew-mqtt with a PKCS#11 key (Debian libengine-pkcs11-openssl; default /usr/lib/<multiarch>/engines-3/pkcs11.so)')
     .option('--certificate <file>', 'install this certificate (from `carrier sign-csr`); a renewal with --new-key is completed by it')
     .option('--enrol-mqtt', 'enrol over MQTT with the claim certificate (--broker, --ca, --claim-cert, --claim-key; token in KIOSK_ENROL_TOKEN)')
     .option('--renew-mqtt', 'renew over MQTT with the current device certificate when due (see --window, --force)')

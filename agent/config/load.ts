@@ -65,6 +65,8 @@ export function validateConfig(input: unknown): KioskConfig {
   if ((c.camera.kind === 'replay' || c.camera.kind === 'ffmpeg') && !c.camera.path) invalid('camera.path', `is required for camera.kind "${c.camera.kind}"`);
   if (c.camera.kind === 'gstreamer' && !c.camera.pipeline.trim()) invalid('camera.pipeline', 'is required for camera.kind "gstreamer"');
   if (c.transport.url && !/^mqtts:\/\/[^\s/]+/.test(c.transport.url)) invalid('transport.url', 'must be an mqtts:// URL (mutual TLS)');
+  if (c.keyStore.kind === 'pkcs11' && !c.keyStore.pkcs11Module) invalid('keyStore.pkcs11Module', 'is required for keyStore.kind "pkcs11"');
+  if (c.keyStore.kind === 'pkcs11' && !c.keyStore.token) invalid('keyStore.token', 'is required for keyStore.kind "pkcs11"');
   if (c.transport.backoffBaseMs > c.transport.backoffCapMs) invalid('transport.backoffCapMs', 'must be at least transport.backoffBaseMs');
   c.assist.operators.forEach((o, i) => { if (!OPERATOR_NAME_PATTERN.test(o.id)) invalid(`assist.operators.${i}.id`, 'must be an operator name (carrier-op-<name>)'); });
   if (c.assist.enabled && c.assist.operators.length === 0) invalid('assist.operators', 'must name at least one operator when assist.enabled');

@@ -108,6 +108,14 @@ export function configSchema(): JsonSchema {
         threads: p('integer', 1, 'threads', 'inference threads per model', { minimum: 1, maximum: 16 }),
         modelsDir: p('string', '', 'path', 'model files directory (empty: the package\'s models/)'),
       }),
+      keyStore: obj('the device key: signs results and CSRs, authenticates mutual TLS (provisioning/)', {
+        kind: p('string', 'file', '-', 'file: a PEM file (transport.keyFile); pkcs11: a non-extractable key in a PKCS#11 token, the one `provision --pkcs11-module` made', { enum: ['file', 'pkcs11'] }),
+        pkcs11Module: p('string', '', 'path', 'pkcs11: the token\'s PKCS#11 module, as `provision --pkcs11-module` (e.g. /usr/lib/aarch64-linux-gnu/pkcs11/libtpm2_pkcs11.so)'),
+        token: p('string', '', '-', 'pkcs11: token label, as `provision --token`'),
+        keyLabel: p('string', 'kiosk-device', '-', 'pkcs11: key label, as `provision --key-label`'),
+        pinSource: p('string', 'env:KIOSK_PKCS11_PIN', '-', 'pkcs11: where the user PIN is read, env:NAME or file:/absolute/path (never logged, never given to OpenSSL)', { pattern: '^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$' }),
+        engine: p('string', '', 'path', 'pkcs11: OpenSSL pkcs11 engine through which TLS signs with the token key (Debian libengine-pkcs11-openssl); empty: /usr/lib/<multiarch>/engines-3/pkcs11.so'),
+      }),
       transport: obj('MQTT 5 over mutual TLS (agent/transport)', {
         url: p('string', '', 'URL', 'broker URL, e.g. mqtts://broker.example:8883; empty: no broker, results stay in the outbox'),
         caFile: p('string', '', 'path', 'carrier CA certificate (empty: <stateDir>/ca.crt)'),

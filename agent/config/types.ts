@@ -23,6 +23,7 @@ export interface KioskConfig {
   abuse: AbuseConfig;
   reference: { source: string; allowedDirs: string[] };
   engine: { variant: ModelVariant; threads: number; modelsDir: string };
+  keyStore: { kind: 'file' | 'pkcs11'; pkcs11Module: string; token: string; keyLabel: string; pinSource: string; engine: string };
   transport: {
     url: string; caFile: string; certFile: string; keyFile: string; topicPrefix: string;
     keepaliveSec: number; telemetryExpirySec: number; backoffBaseMs: number; backoffCapMs: number;

@@ -12,15 +12,18 @@ import { createFaceEngine } from '../../models/face-engine.js';
 import { CarrierCa } from '../../provisioning/ca.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
 import { completePendingRenewal, RenewalScheduler, STATE_FILES, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
-import { FileKeyStore, writeFileAtomic } from '../../provisioning/file-key-store.js';
+import { writeFileAtomic } from '../../provisioning/file-key-store.js';
+import type { KeyStore } from '../../provisioning/key-store.js';
 import { createCsr, parseCertificate, type x509 } from '../../provisioning/x509.js';
 import type { KioskConfig } from '../config/types.js';
 import { KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { tlsIdentity } from '../transport/endpoint.js';
 import { MqttTransport } from '../transport/mqtt-transport.js';
 import { createCamera } from './camera.js';
 import type { AssistFactory, DaemonDeps } from './daemon.js';
+import { deviceKeyFromConfig } from './device-key.js';
 import { DeviceIdentity } from './identity.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
 import { Ledger } from './ledger.js';
@@ -38,7 +41,7 @@ export function identityFiles(cfg: KioskConfig): { ca: string; cert: string; key
  * The device certificate: the provisioned one, or on a simulated kiosk without one a certificate
  * from a local simulation CA in `<stateDir>/sim-ca` (trusted by nobody; results still are real JWS).
  */
-async function certificateFor(cfg: KioskConfig, keyStore: FileKeyStore, files: { cert: string }, logger: Logger): Promise<x509.X509Certificate> {
+async function certificateFor(cfg: KioskConfig, keyStore: KeyStore, files: { cert: string }, logger: Logger): Promise<x509.X509Certificate> {
   if (await exists(files.cert)) return parseCertificate(await readFile(files.cert, 'utf8'), files.cert);
   if (!cfg.simulate) throw new KioskError('E_CERTIFICATE', 'no device certificate: run `kiosk-agent provision` first', { subject: files.cert });
   const dir = join(cfg.stateDir, 'sim-ca');
@@ -56,7 +59,7 @@ async function certificateFor(cfg: KioskConfig, keyStore: FileKeyStore, files: {
  * Same-key renewal over MQTT with the identity the transport connects with; the renewed certificate
  * is installed where the transport reads it (the scheduler checks it is no longer due).
  */
-function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore: FileKeyStore, logger: Logger, clock?: SchedulerClock): CertificateRenewal {
+function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore: KeyStore, logger: Logger, clock?: SchedulerClock): CertificateRenewal {
   const scheduler = new RenewalScheduler({
     certificate: () => identity.certificate,
     renew: async () => {
@@ -83,7 +86,9 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
   if (files.key === join(cfg.stateDir, STATE_FILES.key) && files.cert === join(cfg.stateDir, STATE_FILES.cert)) {
     if (await completePendingRenewal(cfg.stateDir)) logger.warn({ stateDir: cfg.stateDir }, 'completed a certificate renewal interrupted before the last start');
   }
-  const keyStore = new FileKeyStore({ path: files.key, create: cfg.simulate });
+  // keyStore.kind: a PEM file, or a key in a PKCS#11 token (TLS then signs through the OpenSSL engine).
+  const device = await deviceKeyFromConfig(cfg, files.key, Boolean(cfg.transport.url));
+  const { keyStore } = device;
   const certificate = await certificateFor(cfg, keyStore, files, logger);
   const { source: camera, describe } = await createCamera(cfg, logger);
   const gpio = cfg.gpio.driver === 'fake'
@@ -94,9 +99,10 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
   let renewal: CertificateRenewal | undefined;
   const outbox = new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db'), limits: cfg.outbox });
   if (cfg.transport.url) {
-    const [ca, cert, key] = await Promise.all([files.ca, files.cert, files.key].map((p) => readFile(p).catch((err: Error) => {
+    const [ca, cert] = await Promise.all([files.ca, files.cert].map((p) => readFile(p).catch((err: Error) => {
       throw new KioskError('E_CONFIG_INVALID', `cannot read ${p}: ${err.message}`, { subject: 'transport', cause: err });
     })));
+    const key = await device.tlsKey();
     const identity = new DeviceIdentity({ certFile: files.cert, certificate, tls: { ca, cert, key } });
     transport = new MqttTransport({
       logger: logger.child({ component: 'transport' }),
@@ -106,7 +112,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
         backoff: { baseMs: cfg.transport.backoffBaseMs, capMs: cfg.transport.backoffCapMs },
       },
       // Each (re)start connects with the identity installed then: a renewed certificate after renewal.
-      connect: (url, opts) => mqtt.connect(url, { ...opts, ...identity.tls() }),
+      connect: (url, opts) => mqtt.connect(url, { ...opts, ...tlsIdentity(identity.tls()) }),
     });
     if (cfg.renewal.enabled) renewal = certificateRenewal(cfg, identity, keyStore, logger, options.renewalClock);
     const resultTopic = transport.topics.result;
@@ -146,7 +152,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
     camera,
     gpio,
     keyStore,
-    keyFile: files.key,
+    keyFile: device.keyFile,
     certificate,
     transport,
     outbox,

@@ -1,17 +1,18 @@
 /**
  * The device's TLS identity for broker connections as installed now: carrier CA, device certificate
- * and key (PEM). A renewal replaces the certificate file and this copy, so that every connection
+ * (PEM) and key (PEM, or a key in a PKCS#11 token used through the OpenSSL engine). A renewal replaces the certificate file and this copy, so that every connection
  * made afterwards (build.ts gives the transport a client factory that reads `tls()`) presents the
- * renewed certificate. Same-key renewal only: the key file is never touched here.
+ * renewed certificate. Same-key renewal only: the key is never touched here.
  */
 import { writeFileAtomic } from '../../provisioning/file-key-store.js';
+import type { TlsPrivateKey } from '../transport/endpoint.js';
 import type { x509 } from '../../provisioning/x509.js';
 
-/** PEM material of a mutual-TLS client. */
+/** What a mutual-TLS client authenticates with (give it to `tlsIdentity()` for mqtt.connect). */
 export interface TlsMaterial {
   ca: Buffer;
   cert: Buffer;
-  key: Buffer;
+  key: TlsPrivateKey;
 }
 
 export interface DeviceIdentityDeps {

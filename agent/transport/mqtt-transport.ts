@@ -9,7 +9,7 @@ import { KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fullJitterDelay, type BackoffOptions } from './backoff.js';
 import { deviceTopics, type DeviceTopics } from './topics.js';
-import type { MqttTlsEndpoint } from './endpoint.js';
+import { tlsIdentity, type MqttTlsEndpoint } from './endpoint.js';
 
 /** Connection settings. */
 export interface MqttTransportOptions extends MqttTlsEndpoint {
@@ -88,7 +88,7 @@ export class MqttTransport {
       keepalive: o.keepaliveSec ?? 30,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
-      ca: o.ca, cert: o.cert, key: o.key,
+      ...tlsIdentity(o),
       rejectUnauthorized: true,
       will: { topic: this.topics.status, payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
     });

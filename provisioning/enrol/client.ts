@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { KioskError } from '../../agent/errors.js';
+import { tlsIdentity, type TlsPrivateKey } from '../../agent/transport/endpoint.js';
 import { certificateProfile } from '../ca.js';
 import type { KeyStore } from '../key-store.js';
 import { certificateMatchesKey, commonName, createCsr, parseCertificate, type x509 } from '../x509.js';
@@ -18,9 +19,9 @@ export interface BrokerConnection {
   url: string;
   /** PEM of the carrier CA (the broker's certificate must chain to it). */
   ca: string | Buffer;
-  /** PEM certificate and key this connection authenticates with. */
+  /** PEM certificate this connection authenticates with, and its key (PEM, or in a PKCS#11 token). */
   cert: string | Buffer;
-  key: string | Buffer;
+  key: TlsPrivateKey;
   prefix?: string;
   /** Give up after this long without an answer (default 15000 ms). */
   timeoutMs?: number;
@@ -85,9 +86,10 @@ async function acceptCertificate(reply: EnrolReply, o: EnrolOptions | RenewOptio
 async function request(c: BrokerConnection, topic: string, replyPrefix: string, body: unknown, clientBase: string): Promise<EnrolReply> {
   const responseTopic = replyPrefix + randomBytes(16).toString('base64url');
   const correlationData = randomBytes(16);
+  // Before the try below: a key that cannot be used now (E_KEY_STORE, E_TLS_ENGINE) keeps its code.
   const opts: IClientOptions = {
     protocolVersion: 5, clientId: c.clientId ?? `${clientBase}-${randomBytes(4).toString('hex')}`, clean: true,
-    reconnectPeriod: 0, connectTimeout: c.timeoutMs ?? 15_000, ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: true,
+    reconnectPeriod: 0, connectTimeout: c.timeoutMs ?? 15_000, ...tlsIdentity(c), rejectUnauthorized: true,
   };
   let client: mqtt.MqttClient;
   try {

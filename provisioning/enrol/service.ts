@@ -13,7 +13,7 @@ import type { Logger } from '../../agent/log.js';
 import { addDeviceCommands, DEFAULT_PREFIX } from '../broker/policy.js';
 import type { Decision, EnrolmentAuthority } from './authority.js';
 import { enrolTopics, isReplyTopic, parseEnrolRequest, parseRenewRequest, renewTopicDevice, type EnrolReply } from './protocol.js';
-import type { MqttTlsEndpoint } from '../../agent/transport/endpoint.js';
+import { tlsIdentity, type MqttTlsEndpoint } from '../../agent/transport/endpoint.js';
 
 /** The certificate is this service's (OU=service, CN carrier-*). */
 export interface EnrolmentServiceOptions extends MqttTlsEndpoint {
@@ -44,7 +44,7 @@ export class EnrolmentService {
     const topics = enrolTopics(o.prefix);
     const client = await mqtt.connectAsync(o.url, {
       protocolVersion: 5, clientId: o.clientId, clean: true, reconnectPeriod: 1000, connectTimeout: 10_000,
-      ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: true,
+      ...tlsIdentity(o), rejectUnauthorized: true,
     });
     this.client = client;
     // Acknowledge at once and answer concurrently: mqtt.js hands over messages one at a time, and

@@ -20,14 +20,14 @@ export interface SoftHsmToken {
 /**
  * Creates a fresh SoftHSM2 token in a private temp directory and points SOFTHSM2_CONF at it (the
  * module reads the variable at C_Initialize, so this is process-wide: one token directory per test file).
+ * `pin`: a distinctive user PIN lets a test prove that it appears in no output.
  */
-export function createSoftHsmToken(label = 'kiosk-test'): SoftHsmToken {
+export function createSoftHsmToken(label = 'kiosk-test', pin = '123456'): SoftHsmToken {
   const dir = mkdtempSync(join(tmpdir(), 'softhsm-'));
   mkdirSync(join(dir, 'tokens'));
   const conf = join(dir, 'softhsm2.conf');
   writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
   process.env.SOFTHSM2_CONF = conf;
-  const pin = '123456';
   const soPin = '87654321';
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin], {
     env: { ...process.env, SOFTHSM2_CONF: conf },
