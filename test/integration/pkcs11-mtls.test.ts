@@ -119,8 +119,7 @@ async function suite(): Promise<void> {
   const broker = await TestBroker.start(pki, join(dir, 'broker'), { devices: [DEVICE], services: ['carrier-verifier-1', 'carrier-enrol'] });
   t.teardown(() => broker.stop());
 
-  // One enrolment service for the daemon's and the CLI's renewals (its session stays in the shared
-  // subscription group after a stop, so a second service would share the requests with a ghost).
+  // The carrier's enrolment service, for the daemon's and the CLI's renewals.
   const registry = new EnrolmentRegistry(':memory:');
   const enrol = new EnrolmentService({ options: { url: broker.url, clientId: 'enrol-p11', ...tlsOf(pki, enrolId) }, authority: new EnrolmentAuthority({ ca: pki.ca, registry, validityDays: 30 }), logger: pino({ level: 'silent' }) });
   await enrol.start();
