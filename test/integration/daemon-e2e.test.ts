@@ -28,6 +28,7 @@ import { dataPath, DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
 import { freePort, TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { ownTempDir } from '../helpers/tempdir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
 const OWNER = `${REAL}#frame=600`; // a frontal frame after the last move: the "ID portrait" of the subject
@@ -60,16 +61,6 @@ class ChosenNonces implements NonceStore {
     return 'ok';
   }
   async stop(): Promise<void> {}
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The carrier's operations client: commands with a response topic, events of the kiosk. */

@@ -30,20 +30,11 @@ import { FakeClock } from '../helpers/fake-clock.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { ownTempDir } from '../helpers/tempdir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DEVICE = 'kiosk-renew';
 const PREFIX = `kiosk/v1/${DEVICE}/`;
 const logger = pino({ level: 'silent' });
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Serial numbers as hex without leading zeros (Node and @peculiar/x509 spell them differently). */
 const serialOf = (s: string) => s.toLowerCase().replace(/^0+/, '');

@@ -20,6 +20,7 @@ import { createLogger } from '../../agent/log.js';
 import { derivePlan } from '../../agent/session/plan.js';
 import { dataPath, DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
 import { ownTempDir } from '../helpers/tempdir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
 const OWNER = `${REAL}#frame=600`;
@@ -34,16 +35,6 @@ function matchingNonces(n: number): string[] {
     if (kinds.every((k, j) => k === MOTIONS[j]) && kinds.length <= 3) out.push(nonce);
   }
   return out;
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 type Msg = Record<string, unknown> & { type: string };

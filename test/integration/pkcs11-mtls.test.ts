@@ -38,6 +38,7 @@ import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { createSoftHsmToken, SOFTHSM_MODULE } from '../helpers/softhsm.js';
 import { ownTempDir } from '../helpers/tempdir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ENGINE = defaultEnginePath();
 const DEVICE = 'kiosk-p11';
@@ -69,16 +70,6 @@ function cli(args: string[], env: Record<string, string>): Promise<{ status: num
       resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
   });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The parts TLS does not use: no models, no camera, GPIO in memory. */
