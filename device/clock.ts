@@ -42,3 +42,18 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Resolves with what `p` resolves to, or with `fallback` once `ms` have passed on `clock`, whichever
+ * comes first; `p` is left to settle on its own. For waits at shutdown that must not hang on a peer
+ * that stopped answering. `p` must not reject (map a rejection to a value first).
+ */
+export async function within<T, F>(clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, p: Promise<T>, fallback: F): Promise<T | F> {
+  let handle: TimerHandle | undefined;
+  const timeout = new Promise<F>((resolve) => { handle = clock.setTimeout(() => resolve(fallback), ms); });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clock.clearTimeout(handle);
+  }
+}

@@ -231,10 +231,10 @@ export class KioskDaemon {
     await this.screen?.stop();
     await this.http?.stop();
     await this.router?.stop();
-    await this.relay?.stop();
-    this.publisher.stop();
+    // Each waits for its publish in flight, bounded: over a connection that died without closing no
+    // PUBACK comes, and what is not acknowledged stays stored (outbox.db, events.db) for the next start.
+    await Promise.all([this.relay?.stop(), this.publisher.stop()]);
     await d.transport?.stop();
-    await this.publisher.idle();
     await d.camera.stop().catch(() => undefined);
     await this.kiosk.stop().catch((err) => this.log.warn({ err: toKioskError(err).toJSON() }, 'kiosk hardware stop failed'));
     await d.engine.stop();

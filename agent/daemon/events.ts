@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock, type TimerHandle } from '../../device/clock.js';
+import { systemClock, within, type Clock, type TimerHandle } from '../../device/clock.js';
 import { isKioskError, toKioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fullJitterDelay, type BackoffOptions } from '../transport/backoff.js';
@@ -66,8 +66,13 @@ export interface EventPublisherDeps {
   logger: Logger;
   /** Wall time of the events' `at` (default Date.now). */
   now?: () => number;
-  /** The retry timer (default the system clock). */
+  /** The retry timer and the bound of `stop()` (default the system clock). */
   clock?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  /**
+   * How long `stop()` waits for a publish in flight, ms (default 3000): over a connection that died
+   * without closing the PUBACK never comes; the event stays queued for the next start.
+   */
+  stopWaitMs?: number;
   /** Retry delays while online but refused for now (PUBACK 0x10, no subscriber); default 1 s base, 60 s cap. */
   backoff?: BackoffOptions;
   random?: () => number;
@@ -117,16 +122,25 @@ export class EventPublisher {
     void this.flush();
   }
 
-  /** Stops listening and retrying; a publish in flight finishes (await `idle()`), its event stays stored until acknowledged. */
-  stop(): void {
+  /**
+   * Stops listening and retrying (at once), then waits for a publish in flight at most `stopWaitMs`;
+   * an event without its PUBACK stays stored and goes after the next start.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
     this.running = false;
     for (const [name, fn] of this.listeners) (this.deps.bus as EventEmitter).off(name, fn);
     this.listeners.length = 0;
     this.deps.transport?.events.off('online', this.onOnline);
     this.cancelRetry();
+    const flushing = this.flushing;
+    if (!flushing) return;
+    const waitMs = this.deps.stopWaitMs ?? 3000;
+    if (await within(this.deps.clock ?? systemClock, waitMs, flushing.then(() => true), false)) return;
+    this.deps.logger.warn({ waitedMs: waitMs, queued: this.deps.queue.size }, 'no PUBACK in time (broker connection dead?): event publish abandoned, the event stays queued for the next start');
   }
 
-  /** Resolves when no publish is in flight (call after the transport stopped, before the queue does). */
+  /** Resolves when no publish is in flight (tests; unbounded, unlike `stop()`). */
   async idle(): Promise<void> {
     while (this.flushing) await this.flushing;
   }

@@ -5,6 +5,7 @@
  * instead of retrying forever.
  */
 import { EventEmitter } from 'node:events';
+import { systemClock, within, type Clock, type TimerHandle } from '../../device/clock.js';
 import { isKioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
@@ -33,6 +34,14 @@ export interface OutboxRelayDeps {
   /** Retry delays after a transient failure while still online (default 1 s base, 30 s cap). */
   backoff?: BackoffOptions;
   random?: () => number;
+  /** The retry timer and the bound of `stop()` (default the system clock). */
+  timers?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  /**
+   * How long `stop()` waits for a publish in flight, ms (default 3000). Over a connection that died
+   * without closing the PUBACK never comes; the message stays in the outbox and goes after the next
+   * start, so abandoning the wait loses nothing (systemd's TimeoutStopSec is 20 s).
+   */
+  stopWaitMs?: number;
 }
 
 export class OutboxRelay {
@@ -40,8 +49,10 @@ export class OutboxRelay {
   private running = false;
   private again = false;
   private draining?: Promise<void>;
-  private retryTimer?: NodeJS.Timeout;
+  private retryTimer?: TimerHandle;
   private failures = 0;
+  /** jtis published and waiting for their PUBACK. */
+  private readonly inFlight = new Set<string>();
   private readonly kick = (): void => { void this.drain(); };
 
   constructor(private readonly deps: OutboxRelayDeps) {}
@@ -53,12 +64,18 @@ export class OutboxRelay {
     this.kick();
   }
 
+  /** Stops relaying; waits for a publish in flight at most `stopWaitMs`, then leaves it in the outbox. */
   async stop(): Promise<void> {
     this.running = false;
     this.deps.transport.events.off('online', this.kick);
     this.deps.outbox.events.off('stored', this.kick);
-    clearTimeout(this.retryTimer);
-    await this.draining;
+    this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const draining = this.draining;
+    if (!draining) return;
+    const waitMs = this.deps.stopWaitMs ?? 3000;
+    if (await within(this.timers, waitMs, draining.then(() => true), false)) return;
+    this.deps.logger.warn({ waitedMs: waitMs, jtis: [...this.inFlight] }, 'no PUBACK in time (broker connection dead?): publish abandoned, the result stays in the outbox for the next start');
   }
 
   /** Resolves when the current drain pass (if any) is over; for tests and orderly shutdown. */
@@ -102,10 +119,14 @@ export class OutboxRelay {
     }
   }
 
+  private get timers(): Pick<Clock, 'setTimeout' | 'clearTimeout'> {
+    return this.deps.timers ?? systemClock;
+  }
+
   private scheduleRetry(): void {
     if (this.retryTimer || !this.running) return;
     const delay = fullJitterDelay(this.failures++, this.deps.backoff, this.deps.random);
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = undefined;
       this.kick();
     }, delay);
@@ -114,6 +135,7 @@ export class OutboxRelay {
   private async send(m: OutboxMessage): Promise<'ok' | 'parked' | 'transient'> {
     const { outbox, transport, logger } = this.deps;
     await outbox.attempted(m.id);
+    this.inFlight.add(m.jti);
     try {
       await transport.publish(m.topic, m.payload, { requireSubscriber: true });
     } catch (err) {
@@ -125,6 +147,8 @@ export class OutboxRelay {
       logger.error({ jti: m.jti, topic: m.topic, code, reason }, 'broker refused a result; parked in the outbox for the operator');
       this.events.emit('parked', { id: m.id, jti: m.jti, reason, code });
       return 'parked';
+    } finally {
+      this.inFlight.delete(m.jti);
     }
     await outbox.ack(m.id);
     this.events.emit('delivered', { id: m.id, jti: m.jti });

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { within } from '../../device/clock.js';
 import { KioskError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fullJitterDelay, type BackoffOptions } from './backoff.js';
@@ -21,6 +22,8 @@ export interface MqttTransportOptions extends MqttTlsEndpoint {
   /** Message expiry of telemetry, in seconds (default 300): stale health figures are not delivered late. */
   telemetryExpirySec?: number;
   backoff?: BackoffOptions;
+  /** How long `stop()` waits for the offline status's PUBACK before closing the socket, ms (default 3000). */
+  stopWaitMs?: number;
 }
 
 /** What the transport needs from outside. */
@@ -102,16 +105,30 @@ export class MqttTransport {
     });
   }
 
-  /** Publishes offline status, disconnects, cancels the reconnect timer. */
+  /**
+   * Publishes offline status, disconnects, cancels the reconnect timer. The status gets `stopWaitMs`
+   * (default 3000) for its PUBACK: over a connection that died without closing it never comes, and a
+   * clean disconnect would wait for it too, so the socket is then closed at once (publishes still in
+   * flight fail; the broker's Last Will says offline).
+   */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.timer) (this.deps.clearTimer ?? clearTimeout)(this.timer as NodeJS.Timeout);
+    const clear = this.deps.clearTimer ?? clearTimeout;
+    if (this.timer) clear(this.timer as NodeJS.Timeout);
     this.timer = undefined;
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    if (this.connected) await client.publishAsync(this.topics.status, '{"state":"offline"}', { qos: 1, retain: true }).catch(() => undefined);
-    await client.endAsync(!this.connected).catch(() => undefined);
+    let clean = false;
+    if (this.connected) {
+      const timers = { setTimeout: (fn: () => void, ms: number) => (this.deps.setTimer ?? setTimeout)(fn, ms) as object, clearTimeout: (h: object | undefined) => clear(h as NodeJS.Timeout) };
+      const waitMs = this.deps.options.stopWaitMs ?? 3000;
+      // Answered at all (even refused): the connection is alive, so disconnect cleanly.
+      const answered = client.publishAsync(this.topics.status, '{"state":"offline"}', { qos: 1, retain: true }).then(() => true, () => true);
+      clean = await within(timers, waitMs, answered, false);
+      if (!clean) this.deps.logger.warn({ waitedMs: waitMs }, 'no PUBACK for the offline status (connection dead?): socket closed without a clean disconnect');
+    }
+    await client.endAsync(!clean).catch(() => undefined);
     client.removeAllListeners();
     this.connected = false;
   }

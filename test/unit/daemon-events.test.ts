@@ -223,3 +223,39 @@ t.test('a long outage full of camera restarts does not push the tamper alarm out
   await flush();
   t.same(types(a.transport.acked), ['tamper', 'camera', 'camera'], 'and it goes out first once the broker is back');
 });
+
+t.test('stop() gives up on a PUBACK that never comes after its bound; the event stays queued for the next start', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const path = join(t.testdir({}), 'events.db');
+  const queue = new SqliteEventQueue({ path });
+  await queue.start();
+  // A connection that died without closing: the publish is never settled.
+  const { bus, transport, clock, pub } = setup(t, queue, { transport: new StandInTransport(false), logger: createLogger({ level: 'warn', destination: sink }) });
+  pub.start();
+  transport.connect();
+  bus.emit('tamper', { open: true });
+  await flush();
+  t.equal(transport.attempts.length, 1, 'published, waiting for its PUBACK');
+  let stopped = false;
+  const stopping = pub.stop().then(() => { stopped = true; });
+  t.equal(bus.listenerCount('tamper'), 0, 'stops listening at once');
+  await clock.advanceAsync(2999, 2999);
+  t.notOk(stopped, 'waits for the publish in flight…');
+  await clock.advanceAsync(1, 1);
+  await stopping;
+  t.ok(stopped, '…for 3 s, not longer');
+  t.equal(clock.pending, 0);
+  t.match(lines.join(''), /"queued":1.*event publish abandoned, the event stays queued/);
+  await queue.stop();
+
+  const again = new SqliteEventQueue({ path });
+  await again.start();
+  t.teardown(() => again.stop());
+  const next = setup(t, again);
+  next.pub.start();
+  next.transport.connect();
+  await next.pub.idle();
+  t.same(types(next.transport.acked), ['tamper'], 'sent after the next start');
+  t.equal(again.size, 0);
+});
