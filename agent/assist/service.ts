@@ -68,6 +68,12 @@ export class AssistService {
   readonly events = new EventEmitter<AssistEvents>();
   private readonly decisions: DecisionVerifier;
   private call?: { id: string; call: AssistCall; abort: AbortController; done: Promise<void> };
+  /** The signalling connection is to be remade once the open call ends. */
+  private reconnectAfterCall = false;
+  private reconnecting?: Promise<void>;
+  /** The signalling connection is being remade: no call can be offered meanwhile. */
+  private restarting = false;
+  private stopped = false;
   private readonly onSignal = (m: SignalMessage): void => { void this.call?.call.signal(m); };
 
   constructor(private readonly deps: AssistServiceDeps) {
@@ -75,17 +81,33 @@ export class AssistService {
   }
 
   async start(): Promise<void> {
+    this.stopped = false;
     await this.decisions.start();
     this.deps.signalling.events.on('message', this.onSignal);
     await this.deps.signalling.start();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     const c = this.call;
     c?.abort.abort();
     await c?.done;
+    await this.reconnecting;
     this.deps.signalling.events.off('message', this.onSignal);
     await this.deps.signalling.stop();
+  }
+
+  /**
+   * Remakes the signalling connection (after a certificate renewal: the new one connects with the
+   * renewed certificate). At once when no call is open; an open call keeps the connection it was set
+   * up on, and the connection is remade when it ends. Failures are logged, not thrown.
+   */
+  async reconnect(): Promise<void> {
+    if (this.call) {
+      this.reconnectAfterCall = true;
+      return;
+    }
+    await this.restartSignalling();
   }
 
   /** True while a call is open. */
@@ -96,6 +118,7 @@ export class AssistService {
   /** Opens a call (returns at once with its id); E_ASSIST `busy` while another one is open. */
   async request(req: AssistRequest): Promise<{ assistId: string }> {
     if (this.call) throw assistError('a remote-assistance call is already open', 'busy');
+    if (this.restarting) throw assistError('the assist signalling connection is being remade', 'busy');
     if (!/^[0-9a-f]{32,128}$/.test(req.nonce)) throw assistError('nonce must be 32..128 lower-case hex characters', 'bad_nonce');
     const assistId = randomUUID();
     const failedChecks = [...(req.failedChecks ?? [])];
@@ -116,6 +139,7 @@ export class AssistService {
       this.call = undefined;
       this.deps.logger.info({ assistId, outcome: outcome.kind, framesSent: outcome.framesSent }, 'assist call ended');
       this.events.emit('ended', { assistId, outcome: outcome.kind, ...(outcome.kind === 'ended' ? { reason: outcome.reason } : {}), framesSent: outcome.framesSent });
+      if (this.reconnectAfterCall) void this.restartSignalling();
     });
     this.call = { id: assistId, call, abort, done };
     this.events.emit('started', { assistId, failedChecks });
@@ -125,8 +149,27 @@ export class AssistService {
   /** The `assist_start` command handler for the command router. */
   async assistStart(cmd: AssistStart): Promise<CommandOutcome> {
     if (this.call) return { ok: false, reason: 'busy', detail: 'a remote-assistance call is already open' };
+    if (this.restarting) return { ok: false, reason: 'busy', detail: 'the assist signalling connection is being remade' };
     const { assistId } = await this.request({ nonce: cmd.nonce, sessionId: cmd.session_id, failedChecks: cmd.failed_checks, reason: cmd.reason });
     return { ok: true, body: { assist_id: assistId } };
+  }
+
+  /** Stops and starts the signalling connection (one restart at a time; none once stopped). */
+  private restartSignalling(): Promise<void> {
+    this.reconnectAfterCall = false;
+    const log = this.deps.logger;
+    this.reconnecting = (this.reconnecting ?? Promise.resolve()).then(async () => {
+      if (this.stopped) return;
+      log.info('remaking the assist signalling connection (renewed certificate)');
+      this.restarting = true;
+      try {
+        await this.deps.signalling.stop();
+        await this.deps.signalling.start();
+      } finally {
+        this.restarting = false;
+      }
+    }).catch((err: Error) => log.error({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'assist signalling could not reconnect; calls fail until the next renewal or restart'));
+    return this.reconnecting;
   }
 
   /** Signs and stores the result of an operator decision. */

@@ -22,7 +22,7 @@ import type { Ledger } from './ledger.js';
 import type { SessionController } from './session-controller.js';
 
 /** What the daemon uses of the AssistService (a fake in tests). */
-export type AssistLike = Pick<AssistService, 'events' | 'busy' | 'start' | 'stop' | 'request' | 'assistStart'>;
+export type AssistLike = Pick<AssistService, 'events' | 'busy' | 'start' | 'stop' | 'reconnect' | 'request' | 'assistStart'>;
 
 export interface AssistWiringDeps {
   config: Pick<KioskConfig, 'camera'>;
@@ -117,7 +117,17 @@ export class AssistWiring {
     });
   }
 
-  /** Releases the listeners, then stops the service once its start has settled. */
+  /**
+   * The device certificate was renewed: once its start has settled, the service remakes its own MQTT
+   * connection, which then presents the new certificate (at once, or when an open call ends).
+   */
+  reconnect(): void {
+    const assist = this.assist;
+    if (!assist || !this.started) return;
+    this.started = this.started.then(() => (this.assist === assist ? assist.reconnect() : undefined));
+  }
+
+  /** Releases the listeners, then stops the service once its start (and a reconnection) has settled. */
   async stop(): Promise<void> {
     this.unregister?.();
     this.unregister = undefined;

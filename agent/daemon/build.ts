@@ -124,7 +124,11 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
         const log = logger.child({ component: 'assist' });
         return new AssistService({
           kioskId: cfg.deviceId, camera,
-          signalling: new MqttAssistSignalling({ options: { url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key }, logger: log }),
+          signalling: new MqttAssistSignalling({
+            options: { url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key }, logger: log,
+            // Like the transport: each (re)start connects with the identity installed then.
+            connect: (url, opts) => mqtt.connectAsync(url, { ...opts, ...tlsIdentity(identity.tls()) }),
+          }),
           signer, outbox, resultTopic,
           operators: cfg.assist.operators.map((o) => ({ id: o.id, publicKey: { ...o.publicKey } })),
           options: { iceServers: cfg.assist.iceServers, iceTransportPolicy: cfg.assist.relayOnly ? 'relay' : 'all', maxWidth: cfg.assist.width, fps: cfg.assist.fps },

@@ -78,7 +78,8 @@ export interface DaemonDeps {
   renewal?: CertificateRenewal;
 }
 
-export type AssistFactory = (ctx: { signer: ResultSigner }) => Promise<AssistLike>;
+/** `signer` signs with the daemon's current certificate (the renewed one after a renewal). */
+export type AssistFactory = (ctx: { signer: Pick<ResultSigner, 'sign'> }) => Promise<AssistLike>;
 
 export class KioskDaemon {
   readonly events = new EventEmitter<DaemonEvents>();
@@ -140,7 +141,7 @@ export class KioskDaemon {
     });
     if (deps.renewal) {
       this.renewal = new RenewalWiring({
-        renewal: deps.renewal, transport: deps.transport, bus: this.events, onRenewed: (c) => this.useCertificate(c), logger: deps.logger.child({ component: 'renewal' }),
+        renewal: deps.renewal, transport: deps.transport, bus: this.events, onRenewed: (c) => this.renewed(c), logger: deps.logger.child({ component: 'renewal' }),
       });
     }
   }
@@ -173,7 +174,7 @@ export class KioskDaemon {
       this.log.warn({ cn, deviceId: config.deviceId }, 'the certificate CN differs from deviceId');
     }
     this.measurements = [{ id: 'kiosk-agent', version: agentVersion() }, ...info.models.map((m) => ({ id: m.id, sha256: m.sha256 }))];
-    const signer = this.useCertificate(deps.certificate);
+    this.useCertificate(deps.certificate);
     this.tamper.load();
     // Before the inputs: kiosk.start() reports an enclosure already open, and that alarm must be stored.
     this.publisher.start();
@@ -183,7 +184,7 @@ export class KioskDaemon {
     if (!this.tamper.inService) this.kiosk.setStatus('out_of_service');
     if (config.camera.capture === 'always') await deps.camera.start();
     if (this.screen) await this.screen.start();
-    if (deps.assist) this.useAssist(await deps.assist({ signer }));
+    if (deps.assist) this.useAssist(await deps.assist({ signer: { sign: (nonce, result) => this.signer!.sign(nonce, result) } }));
     if (deps.transport) {
       const transport = deps.transport;
       this.router = new CommandRouter({
@@ -292,10 +293,15 @@ export class KioskDaemon {
   }
 
   /** Signs results with `certificate` from now on (at start, and after a renewal). */
-  private useCertificate(certificate: x509.X509Certificate): ResultSigner {
+  private useCertificate(certificate: x509.X509Certificate): void {
     this.certificate = certificate;
     this.signer = new ResultSigner({ keyStore: this.deps.keyStore, certificate, measurements: this.measurements });
-    return this.signer;
+  }
+
+  /** A renewed certificate: results are signed with it, and the assist connection is remade with it. */
+  private renewed(certificate: x509.X509Certificate): void {
+    this.useCertificate(certificate);
+    this.assist.reconnect();
   }
 
   private onSessionFinished(r: SessionResult, s: { sessionId: string; nonce: string }): NextStep | void {

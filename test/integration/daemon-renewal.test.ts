@@ -4,14 +4,17 @@
  * are stand-ins: renewal does not touch them) and the renewal scheduler on a fake clock, so that a
  * one-day certificate falls due without waiting. The first attempt finds no enrolment service and
  * is reported as a failure; the retry renews, installs the certificate, the daemon publishes
- * `certificate_renewed` and its broker connection is remade with the new certificate.
+ * `certificate_renewed` and its broker connection is remade with the new certificate, and so is the
+ * remote-assistance signalling connection; an operator-decided result signed afterwards carries it.
  */
 import t from 'tap';
+import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
+import type { AssistService } from '../../agent/assist/service.js';
 import { validateConfig } from '../../agent/config/load.js';
 import type { KioskConfigInput } from '../../agent/config/types.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
@@ -50,11 +53,26 @@ function withoutEngineAndCamera(deps: DaemonDeps): DaemonDeps {
   };
 }
 
-/** The device's live broker connection: the certificate its TLS socket presents (transport internals, read only). */
-function presentedSerial(deps: DaemonDeps): string | undefined {
-  const client = (deps.transport as unknown as { client?: MqttClient }).client;
+/** The certificate a live MQTT connection's TLS socket presents. */
+function serialOfClient(client: MqttClient | undefined): string | undefined {
   const cert = (client?.stream as TLSSocket | undefined)?.getCertificate();
   return cert && 'serialNumber' in cert ? serialOf(cert.serialNumber) : undefined;
+}
+
+/** The device's live broker connection (transport internals, read only). */
+function presentedSerial(deps: DaemonDeps): string | undefined {
+  return serialOfClient((deps.transport as unknown as { client?: MqttClient }).client);
+}
+
+/** The remote-assistance signalling connection (service internals, read only). */
+function assistSerial(assist: AssistService | undefined): string | undefined {
+  return serialOfClient((assist as unknown as { deps: { signalling: { client?: MqttClient } } } | undefined)?.deps.signalling.client);
+}
+
+/** The certificate in a signed result's x5c. */
+function signerSerial(token: string): string {
+  const header = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as { x5c: string[] };
+  return parseCertificate(Buffer.from(header.x5c[0], 'base64')).serialNumber;
 }
 
 t.test('the daemon renews its certificate when due, reports it and reconnects with the new one', { timeout: 120_000 }, async (t) => {
@@ -78,12 +96,14 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
   t.teardown(() => ops.endAsync());
   const published: Array<Record<string, unknown> & { type: string }> = [];
   const statuses: string[] = [];
+  const results: string[] = [];
   ops.on('message', (topic, payload) => {
+    if (topic === `${PREFIX}result`) return void results.push(payload.toString());
     const body = JSON.parse(payload.toString()) as Record<string, unknown>;
     if (topic === `${PREFIX}events`) published.push(body as Record<string, unknown> & { type: string });
     if (topic === `${PREFIX}status`) statuses.push(String(body.state));
   });
-  await ops.subscribeAsync([`${PREFIX}events`, `${PREFIX}status`], { qos: 1 });
+  await ops.subscribeAsync([`${PREFIX}events`, `${PREFIX}status`, `${PREFIX}result`], { qos: 1 });
 
   const clock = new FakeClock(Date.now());
   const input: KioskConfigInput = {
@@ -95,9 +115,14 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
     health: { httpPort: 0 },
     screen: { enabled: false },
     sim: { autoConfirmMs: 0, terminal: false },
+    assist: { enabled: true, operators: [{ id: 'carrier-op-alice', publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as { kty: 'EC'; crv: 'P-256'; x: string; y: string } }] },
   };
   const deps = withoutEngineAndCamera(await buildDaemonDeps(validateConfig(input), logger, { renewalClock: clock }));
   t.ok(deps.renewal, 'a broker is configured: the daemon gets certificate renewal');
+  // The assist service the daemon builds (kept to look at its connection).
+  const buildAssist = deps.assist!;
+  let assist: AssistService | undefined;
+  deps.assist = async (ctx) => (assist = (await buildAssist(ctx)) as AssistService);
   const transport = deps.transport!;
   let onlines = 0;
   transport.events.on('online', () => { onlines++; });
@@ -110,6 +135,7 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
   t.teardown(async () => { if (!stopped) await daemon.stop(); });
   await waitFor('the transport online', () => onlines === 1 && transport.online);
   t.equal(presentedSerial(deps), serialOf(dev.certificate.serialNumber), 'connected with the provisioned certificate');
+  t.equal(await waitFor('the assist signalling connected', () => assistSerial(assist)), serialOf(dev.certificate.serialNumber), 'so is the assist signalling');
   t.equal(clock.pending, 1, 'the scheduler started: its next check is pending');
   t.equal(deps.renewal!.scheduler.dueAt.getTime(), renewalTime(dev.certificate, 0.2).getTime(), 'due with 20% of the validity left');
 
@@ -147,6 +173,17 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
   await waitFor('the transport online again', () => onlines === 2 && transport.online);
   t.equal(presentedSerial(deps), serialOf(installed.serialNumber), 'the broker connection was remade with the renewed certificate');
   t.ok(statuses.includes('offline') && statuses.at(-1) === 'online', `the carrier saw the reconnection (status ${statuses.join(' > ')})`);
+  await waitFor('the assist signalling with the renewed certificate', () => assistSerial(assist) === serialOf(installed.serialNumber), 20_000);
+  t.pass('the assist signalling connection was remade with the renewed certificate (no call was open)');
+
+  // An operator's decision after the renewal (what a verified decision in a call leads to; the call
+  // itself is tested in assist-webrtc): the result reaches the carrier signed with the renewed certificate.
+  type RecordDecision = (req: { nonce: string }, assistId: string, failedChecks: string[], d: object) => Promise<{ jti: string }>;
+  const record = (assist as unknown as { record: RecordDecision }).record.bind(assist);
+  const decision = { decision: 'approve', operatorId: 'carrier-op-alice', keyThumbprint: 'tp', iat: Math.floor(Date.now() / 1000), token: 'operator.decision.token' };
+  const { jti } = await record({ nonce: 'cd'.repeat(16) }, 'assist-after-renewal', ['quality'], decision);
+  const token = await waitFor('the operator-decided result at the carrier', () => results.find((r) => JSON.parse(Buffer.from(r.split('.')[1], 'base64url').toString()).jti === jti), 20_000);
+  t.equal(signerSerial(token), installed.serialNumber, 'an operator-decided result carries the renewed certificate');
   await waitFor('certificate_renewed published to the carrier', () => published.find((e) => e.type === 'certificate_renewed' && e.serial === renewed.serial));
 
   const snapshot = await daemon.snapshot();
@@ -154,8 +191,7 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
   // Results signed from now on carry the renewed certificate (x5c); the signer is daemon internals, read only.
   const signer = (daemon as unknown as { signer: ResultSigner }).signer;
   const signed = await signer.sign('ab'.repeat(16), { verdict: 'reject', reasons: [] } as unknown as SessionResult);
-  const header = JSON.parse(Buffer.from(signed.token.split('.')[0], 'base64url').toString()) as { x5c: string[] };
-  t.equal(parseCertificate(Buffer.from(header.x5c[0], 'base64')).serialNumber, installed.serialNumber, 'results are signed with the renewed certificate');
+  t.equal(signerSerial(signed.token), installed.serialNumber, 'results are signed with the renewed certificate');
   t.equal(clock.pending, 1, 'the next check is scheduled');
 
   stopped = true;

@@ -29,7 +29,7 @@ function wiringWith(screen: { show(e: ScreenEvent): void } | undefined, bus = ne
 }
 
 function fakeAssist(): AssistLike {
-  return { events: new EventEmitter<AssistEvents>(), busy: false, start: async () => {}, stop: async () => {}, request: async () => ({ assistId: 'a-1' }), assistStart: async () => ({ ok: true }) };
+  return { events: new EventEmitter<AssistEvents>(), busy: false, start: async () => {}, stop: async () => {}, reconnect: async () => {}, request: async () => ({ assistId: 'a-1' }), assistStart: async () => ({ ok: true }) };
 }
 
 t.test('the wiring tells the screen: joining, connected, ended; nothing after stop or without a screen', async (t) => {

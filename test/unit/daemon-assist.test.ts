@@ -25,6 +25,7 @@ class FakeAssist implements AssistLike {
   commands: AssistStart[] = [];
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
+  async reconnect(): Promise<void> {}
   async request(req: AssistRequest): Promise<{ assistId: string }> {
     this.requests.push(req);
     this.busy = true;
