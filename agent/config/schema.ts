@@ -34,7 +34,7 @@ const PIN: JsonSchema = {
   properties: {
     line: {
       type: 'object', additionalProperties: false,
-      properties: { bcm: { type: 'integer', minimum: 0, maximum: 27 }, chip: { type: 'string', minLength: 1 }, offset: { type: 'integer', minimum: 0 } },
+      properties: { bcm: { type: 'integer', minimum: 0, maximum: 27 }, chip: { type: 'string', minLength: 1 }, offset: { type: 'integer', minimum: 0 }, name: { type: 'string', minLength: 1, maxLength: 63 } },
     },
     direction: { type: 'string', enum: ['in', 'out'] },
     activeLow: { type: 'boolean' },
@@ -76,9 +76,11 @@ export function configSchema(): JsonSchema {
         ffmpegPath: p('string', 'ffmpeg', 'path', 'ffmpeg executable'),
       }),
       gpio: obj('GPIO lines (device/gpio)', {
-        driver: p('string', 'onoff', '-', 'onoff (sysfs GPIO) or fake (in memory; the simulated kiosk)', { enum: ['onoff', 'fake'] }),
-        sysfsRoot: p('string', '/sys', 'path', 'root of sysfs for the GPIO chip bases'),
-        pins: { type: 'object', default: DEFAULT_PINS, unit: '-', description: 'pin map: name -> {line: {bcm} | {chip, offset}, direction, activeLow, debounceMs, initial} (docs/device.md)', additionalProperties: PIN },
+        driver: p('string', 'onoff', '-', 'onoff (sysfs GPIO, Raspberry Pi OS), gpiod (character device through the libgpiod v1 tools, Debian package gpiod; kernels without sysfs GPIO such as JetPack 6) or fake (in memory; the simulated kiosk)', { enum: ['onoff', 'gpiod', 'fake'] }),
+        sysfsRoot: p('string', '/sys', 'path', 'onoff: root of sysfs for the GPIO chip bases'),
+        restartBaseMs: ms(500, 'gpiod: first restart delay of a gpiomon/gpioset that exited on its own; doubles per attempt', 1),
+        restartCapMs: ms(10000, 'gpiod: longest restart delay', 1),
+        pins: { type: 'object', default: DEFAULT_PINS, unit: '-', description: 'pin map: name -> {line: {bcm} | {chip, offset} | {name} (gpiod only), direction, activeLow, debounceMs, initial} (docs/device.md)', additionalProperties: PIN },
       }),
       kiosk: obj('presence and tamper hold times (device/kiosk)', {
         arriveMs: ms(DEFAULT_KIOSK_TIMINGS.arriveMs, 'presence must hold this long before a customer counts as arrived'),

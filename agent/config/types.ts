@@ -15,7 +15,7 @@ export interface KioskConfig {
     capture: 'always' | 'session'; allowVirtual: boolean; stallMs: number; restartBaseMs: number; restartCapMs: number;
     bufferFrames: number; ffmpegPath: string;
   };
-  gpio: { driver: 'onoff' | 'fake'; sysfsRoot: string; pins: PinMap };
+  gpio: { driver: 'onoff' | 'gpiod' | 'fake'; sysfsRoot: string; restartBaseMs: number; restartCapMs: number; pins: PinMap };
   kiosk: { arriveMs: number; leaveMs: number; tamperCloseMs: number };
   dispenser: { pulseMs: number; confirmTimeoutMs: number; authorizeWithinMs: number };
   flow: { presenceStartsSession: boolean; carrierNonceWaitMs: number; maxSessionMs: number; cancelOnLeave: boolean; delivery: 'latest' | 'every' };

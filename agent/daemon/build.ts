@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
 import { OnoffGpioPort } from '../../device/gpio/onoff-gpio.js';
+import { GpiodGpioPort } from '../../device/gpio/gpiod-gpio.js';
 import { SystemdNotifier } from '../../device/systemd/notify.js';
 import { createFaceEngine } from '../../models/face-engine.js';
 import { CarrierCa } from '../../provisioning/ca.js';
@@ -72,6 +73,14 @@ function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore
   return { scheduler, certificate: () => identity.certificate };
 }
 
+/** GPIO through the libgpiod v1 tools; a tool that dies is restarted by the port and logged here. */
+function gpiodPort(cfg: KioskConfig, logger: Logger): GpiodGpioPort {
+  const port = new GpiodGpioPort({ pins: cfg.gpio.pins, restart: { baseMs: cfg.gpio.restartBaseMs, capMs: cfg.gpio.restartCapMs } });
+  const log = logger.child({ component: 'gpio' });
+  port.events.on('failed', (err) => log.error({ err: err.toJSON() }, 'GPIO tool failed; restarting it'));
+  return port;
+}
+
 /** What tests replace in the components built from config. */
 export interface BuildOptions {
   /** The certificate renewal scheduler's clock (default: the system clock). */
@@ -93,7 +102,9 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
   const { source: camera, describe } = await createCamera(cfg, logger);
   const gpio = cfg.gpio.driver === 'fake'
     ? new FakeGpioPort({ pins: cfg.gpio.pins })
-    : new OnoffGpioPort({ pins: cfg.gpio.pins, sysfsRoot: cfg.gpio.sysfsRoot });
+    : cfg.gpio.driver === 'gpiod'
+      ? gpiodPort(cfg, logger)
+      : new OnoffGpioPort({ pins: cfg.gpio.pins, sysfsRoot: cfg.gpio.sysfsRoot });
   let transport: MqttTransport | undefined;
   let assist: AssistFactory | undefined;
   let renewal: CertificateRenewal | undefined;

@@ -30,7 +30,7 @@ export async function readGpioChips(sysfsRoot = '/sys'): Promise<GpioChip[]> {
   try {
     names = (await readdir(dir)).filter((n) => /^gpiochip\d+$/.test(n));
   } catch (err) {
-    throw new KioskError('E_GPIO', 'sysfs GPIO is not available (kernel without CONFIG_GPIO_SYSFS, or not mounted)', { subject: dir, cause: err });
+    throw new KioskError('E_GPIO', 'sysfs GPIO is not available (kernel without CONFIG_GPIO_SYSFS, or not mounted): on such kernels (JetPack 6) use gpio.driver "gpiod"', { subject: dir, cause: err });
   }
   const chips: GpioChip[] = [];
   for (const name of names) {
@@ -47,11 +47,17 @@ export async function readGpioChips(sysfsRoot = '/sys'): Promise<GpioChip[]> {
   return chips.sort((a, b) => a.base - b.base);
 }
 
-/** The sysfs GPIO number of a line; throws E_GPIO naming the chip when it is absent or the offset is out of range. */
-export function resolveLine(ref: LineRef, chips: readonly GpioChip[], pin = ''): number {
-  let chip: GpioChip | undefined;
+/**
+ * The chip a line is on and its offset there, from chips described by label, name and line count
+ * (sysfs here, gpiodetect in the gpiod port); throws E_GPIO naming the pin when the chip is absent,
+ * the offset is out of range, or the line is given by name (only the gpiod port resolves names).
+ */
+export function findChipLine<C extends Pick<GpioChip, 'name' | 'label' | 'ngpio'>>(ref: LineRef, chips: readonly C[], pin = ''): { chip: C; offset: number } {
+  let chip: C | undefined;
   let offset: number;
-  if ('bcm' in ref) {
+  if ('name' in ref) {
+    throw new KioskError('E_GPIO', `line names ("${ref.name}") need gpio.driver "gpiod": sysfs GPIO has no line names`, { subject: pin });
+  } else if ('bcm' in ref) {
     offset = ref.bcm;
     chip = BCM_CHIP_LABELS.map((l) => chips.find((c) => c.label === l)).find(Boolean);
     if (!chip) {
@@ -64,5 +70,11 @@ export function resolveLine(ref: LineRef, chips: readonly GpioChip[], pin = ''):
     if (!chip) throw new KioskError('E_GPIO', `no GPIO chip labelled "${ref.chip}" (found ${chips.map((c) => c.label).join(', ') || 'none'})`, { subject: pin });
   }
   if (offset >= chip.ngpio) throw new KioskError('E_GPIO', `line ${offset} is past the end of ${chip.label} (${chip.ngpio} lines)`, { subject: pin });
+  return { chip, offset };
+}
+
+/** The sysfs GPIO number of a line (chip base + offset); errors as `findChipLine`. */
+export function resolveLine(ref: LineRef, chips: readonly GpioChip[], pin = ''): number {
+  const { chip, offset } = findChipLine(ref, chips, pin);
   return chip.base + offset;
 }

@@ -26,21 +26,31 @@ export abstract class DebouncedGpioPort implements GpioPort {
     validatePinMap(this.pins);
     await this.openLines();
     this.started = true;
-    for (const [name, p] of Object.entries(this.pins)) {
-      if (p.direction === 'out') {
-        await this.write(name, p.initial ?? false);
-        continue;
+    try {
+      for (const [name, p] of Object.entries(this.pins)) {
+        if (p.direction === 'out') {
+          await this.write(name, p.initial ?? false);
+          continue;
+        }
+        const ms = p.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+        const initial = await this.readLine(name, p);
+        this.debouncers.set(name, new Debouncer({
+          clock: this.clock,
+          times: { activeMs: ms, inactiveMs: ms },
+          initial,
+          onChange: (value, timeMs) => {
+            for (const l of [...(this.listeners.get(name) ?? [])]) l({ pin: name, value, edge: value ? 'rising' : 'falling', timeMs });
+          },
+        }));
       }
-      const ms = p.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-      const initial = await this.readLine(name, p);
-      this.debouncers.set(name, new Debouncer({
-        clock: this.clock,
-        times: { activeMs: ms, inactiveMs: ms },
-        initial,
-        onChange: (value, timeMs) => {
-          for (const l of [...(this.listeners.get(name) ?? [])]) l({ pin: name, value, edge: value ? 'rising' : 'falling', timeMs });
-        },
-      }));
+    } catch (err) {
+      // A line that cannot be set (busy, gone) fails the start: release what was claimed, as close() would.
+      this.started = false;
+      for (const d of this.debouncers.values()) d.stop();
+      this.debouncers.clear();
+      this.outputs.clear();
+      await this.closeLines().catch(() => {});
+      throw err;
     }
   }
 

@@ -4,8 +4,11 @@
  */
 import { KioskError } from '../../agent/errors.js';
 
-/** Where a line is: a GPIO controller's label and the line's offset on it, or a BCM number on a Raspberry Pi. */
-export type LineRef = { chip: string; offset: number } | { bcm: number };
+/**
+ * Where a line is: a GPIO controller's label and the line's offset on it, a BCM number on a Raspberry
+ * Pi, or (gpiod driver only) the line's name as the kernel knows it (`gpiofind`, `gpioinfo`).
+ */
+export type LineRef = { chip: string; offset: number } | { bcm: number } | { name: string };
 
 /** One line in the pin map. */
 export interface PinConfig {
@@ -62,7 +65,7 @@ export function validatePinMap(pins: PinMap): void {
     const bad = (field: string, why: string) => new KioskError('E_CONFIG_INVALID', why, { subject: `${key}${field}` });
     if (!NAME.test(name)) throw bad('', 'pin names are lower_snake_case');
     if (p.direction !== 'in' && p.direction !== 'out') throw bad('.direction', 'direction must be "in" or "out"');
-    const l = p.line as Partial<{ chip: unknown; offset: unknown; bcm: unknown }> | undefined;
+    const l = p.line as Partial<{ chip: unknown; offset: unknown; bcm: unknown; name: unknown }> | undefined;
     let where: string;
     if (l && typeof l.bcm === 'number') {
       if (!Number.isInteger(l.bcm) || l.bcm < 0 || l.bcm > 27) throw bad('.line.bcm', 'a BCM number is 0..27');
@@ -70,8 +73,11 @@ export function validatePinMap(pins: PinMap): void {
     } else if (l && typeof l.chip === 'string' && l.chip && typeof l.offset === 'number') {
       if (!Number.isInteger(l.offset) || l.offset < 0) throw bad('.line.offset', 'a line offset is an integer >= 0');
       where = `${l.chip}:${l.offset}`;
+    } else if (l && typeof l.name === 'string' && l.name && l.chip === undefined && l.offset === undefined) {
+      if (l.name.length > 63) throw bad('.line.name', 'a line name is at most 63 characters');
+      where = `name:${l.name}`;
     } else {
-      throw bad('.line', 'line must be {"bcm": N} or {"chip": "<label>", "offset": N}');
+      throw bad('.line', 'line must be {"bcm": N}, {"chip": "<label>", "offset": N} or {"name": "<line name>"}');
     }
     if (seen.has(where)) throw bad('.line', `line ${where} is also used by pin ${seen.get(where)}`);
     seen.set(where, name);

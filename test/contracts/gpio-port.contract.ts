@@ -1,5 +1,6 @@
 /**
- * The GpioPort contract. Run against the fake here; the onoff port needs /sys/class/gpio and real
+ * The GpioPort contract. Run against the fake, and against the gpiod port with stand-in libgpiod
+ * tools and an emulated chip (gpio-port-gpiod.test.ts); the onoff port needs /sys/class/gpio and real
  * lines (none on this machine), so on a Pi run it with a loopback wire between two pins.
  */
 import t from 'tap';
@@ -17,8 +18,8 @@ export const CONTRACT_PINS: PinMap = {
 export interface GpioSubject {
   port: GpioPort;
   clock: FakeClock;
-  /** Sets an input's logical level as the outside world would. */
-  drive(pin: string, active: boolean): void;
+  /** Sets an input's logical level as the outside world would; a port fed by another process resolves once the port has seen it. */
+  drive(pin: string, active: boolean): void | Promise<void>;
   /** An output's logical level as the outside world sees it. */
   observe(pin: string): boolean;
 }
@@ -41,11 +42,11 @@ export function gpioPortContract(name: string, make: (pins: PinMap) => GpioSubje
     await s.port.start();
     const edges: Array<[string, boolean, string]> = [];
     const off = s.port.watch('button', (e) => edges.push([e.pin, e.value, e.edge]));
-    s.drive('button', true);
+    await s.drive('button', true);
     s.clock.advance(5);
-    s.drive('button', false);
+    await s.drive('button', false);
     s.clock.advance(5);
-    s.drive('button', true);
+    await s.drive('button', true);
     s.clock.advance(19);
     t.same(edges, [], 'bounces not reported');
     t.equal(await s.port.read('button'), false, 'read gives the debounced value');
@@ -53,14 +54,14 @@ export function gpioPortContract(name: string, make: (pins: PinMap) => GpioSubje
     t.same(edges, [['button', true, 'rising']]);
     t.equal(await s.port.read('button'), true);
     s.port.watch('sensor', (e) => edges.push([e.pin, e.value, e.edge]));
-    s.drive('sensor', true);
+    await s.drive('sensor', true);
     t.same(edges.at(-1), ['sensor', true, 'rising'], 'debounceMs 0: at once');
     off();
-    s.drive('button', false);
+    await s.drive('button', false);
     s.clock.advance(50);
     t.equal(edges.filter((e) => e[0] === 'button').length, 1, 'unwatched listener not called');
     await s.port.close();
-    s.drive('sensor', false);
+    await s.drive('sensor', false);
     s.clock.advance(50);
     t.equal(edges.length, 2, 'no events after close');
     t.equal(s.clock.pending, 0, 'no timers left');

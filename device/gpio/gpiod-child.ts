@@ -1,0 +1,146 @@
+import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { KioskError } from '../../agent/errors.js';
+import { exitOf, stopChild, TailBuffer, type Exit } from '../../agent/media/ffmpeg.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { toolsMissing } from './gpiod-tools.js';
+
+/** Spawns a process (default `child_process.spawn`); tests pass stand-ins through PATH instead. */
+export type Spawn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+/** Restart delays of a long-running gpiod tool: `min(capMs, baseMs * 2^attempt)`. */
+export interface GpiodRestartPolicy {
+  /** First delay, ms (default 500). */
+  baseMs?: number;
+  /** Longest delay, ms (default 10000). */
+  capMs?: number;
+}
+
+export interface SupervisedToolDeps {
+  tool: string;
+  /** Arguments of the next (re)start (an output's gpioset carries the last written level). */
+  args: () => string[];
+  /** What the error names: `gpiochip0` (a gpiomon) or `gpiochip0:22` (a gpioset). */
+  subject: string;
+  details: Record<string, unknown>;
+  clock: Clock;
+  spawn: Spawn;
+  env?: NodeJS.ProcessEnv;
+  restart?: GpiodRestartPolicy;
+  /** Each stdout line. */
+  onLine?: (line: string) => void;
+  /** Runs before a restart spawns (a monitor re-reads levels it may have missed); a throw counts as a failed restart. */
+  beforeRestart?: () => Promise<void>;
+  /** Runs before each spawn (the lines must be free, so that `ready` sees this process hold them); a throw fails the (re)start. */
+  vacant?: () => Promise<void>;
+  /** Waits until the new process holds its lines; a throw counts as a failed start. */
+  ready: (child: ChildProcess, exited: Promise<Exit>) => Promise<void>;
+  /** An unexpected exit or a failed restart (E_GPIO, subject naming the chip or line). */
+  onError: (error: KioskError) => void;
+}
+
+/**
+ * One long-running gpiod tool (gpiomon, or gpioset --mode=signal): started, watched, restarted with
+ * backoff when it exits on its own, stopped on request. The backoff attempt count resets when a
+ * restart reaches `ready`.
+ */
+export class SupervisedTool {
+  private child?: ChildProcess;
+  private exited?: Promise<Exit>;
+  private stopping = true;
+  /** The current child reached `ready`: from then on its exit is supervised (before, the start fails). */
+  private live = false;
+  private attempt = 0;
+  private timer?: TimerHandle;
+  private stderr = new TailBuffer(1024);
+
+  constructor(private readonly deps: SupervisedToolDeps) {}
+
+  /** Pid of the running process (tests kill it to check recovery). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Spawns and waits for `ready`; rejects (and leaves nothing running) when that fails. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.attempt = 0;
+    try {
+      await this.launch();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops the process (SIGTERM: gpioset releases its line, gpiomon its event request) and any pending restart. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    const { child, exited } = this;
+    this.child = this.exited = undefined;
+    if (child && exited) await stopChild(child, exited);
+  }
+
+  private async launch(): Promise<void> {
+    await this.deps.vacant?.();
+    const child = this.deps.spawn(this.deps.tool, this.deps.args(), { stdio: ['ignore', 'pipe', 'pipe'], env: this.deps.env });
+    const exited = exitOf(child);
+    const started = await new Promise<boolean>((resolve) => {
+      child.once('spawn', () => resolve(true));
+      child.once('error', () => resolve(false));
+    });
+    if (!started) throw toolsMissing(this.deps.tool, (await exited).spawnError);
+    if (this.stopping) return stopChild(child, exited); // stop() came while it was starting
+    this.child = child;
+    this.exited = exited;
+    this.live = false;
+    const stderr = (this.stderr = new TailBuffer(1024));
+    child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+    child.stdout!.on('error', () => {});
+    if (this.deps.onLine) createInterface({ input: child.stdout! }).on('line', (l) => this.child === child && this.deps.onLine!(l));
+    void exited.then((exit) => this.onExit(child, exit));
+    try {
+      await this.deps.ready(child, exited);
+    } catch (err) {
+      const why = stderr.summary();
+      throw why ? new KioskError('E_GPIO', `${this.deps.tool} for ${this.deps.subject} did not start: ${why}`, { subject: this.deps.subject, cause: err, details: this.deps.details }) : err;
+    }
+    this.live = true;
+  }
+
+  private onExit(child: ChildProcess, exit: Exit): void {
+    if (this.child !== child || this.stopping || !this.live) return;
+    this.child = this.exited = undefined;
+    const why = this.stderr.summary() || `exit ${exit.code ?? exit.signal}`;
+    this.fail(new KioskError('E_GPIO', `${this.deps.tool} for ${this.deps.subject} exited unexpectedly (${why}); restarting`, { subject: this.deps.subject, details: { ...this.deps.details, code: exit.code, signal: exit.signal } }));
+  }
+
+  private fail(error: KioskError): void {
+    this.deps.onError(error);
+    if (this.stopping) return;
+    const { baseMs = 500, capMs = 10_000 } = this.deps.restart ?? {};
+    const delayMs = Math.min(capMs, baseMs * 2 ** Math.min(this.attempt, 20));
+    this.attempt++;
+    this.timer = this.deps.clock.setTimeout(() => void this.restart(), delayMs);
+  }
+
+  private async restart(): Promise<void> {
+    this.timer = undefined;
+    if (this.stopping) return;
+    try {
+      await this.deps.beforeRestart?.();
+      if (this.stopping) return;
+      await this.launch();
+      this.attempt = 0;
+    } catch (err) {
+      if (this.stopping) return;
+      const { child, exited } = this;
+      this.child = this.exited = undefined;
+      if (child && exited) await stopChild(child, exited);
+      const error = err instanceof KioskError ? err : new KioskError('E_GPIO', `restarting ${this.deps.tool} for ${this.deps.subject} failed: ${(err as Error)?.message}`, { subject: this.deps.subject, cause: err, details: this.deps.details });
+      this.fail(error);
+    }
+  }
+}
