@@ -54,7 +54,9 @@ export function validateConfig(input: unknown): KioskConfig {
   const c = cfg as unknown as KioskConfig;
   for (const [name, pin] of Object.entries(c.gpio.pins)) {
     const l = pin.line as Record<string, unknown>;
-    if (('bcm' in l) === ('chip' in l || 'offset' in l)) invalid(`gpio.pins.${name}.line`, 'must be {"bcm": N} or {"chip": "<label>", "offset": N}');
+    const forms = ['bcm' in l, 'chip' in l || 'offset' in l, 'name' in l].filter(Boolean).length;
+    if (forms !== 1) invalid(`gpio.pins.${name}.line`, 'must be {"bcm": N}, {"chip": "<label>", "offset": N} or {"name": "<line name>"} (gpiod driver)');
+    if ('name' in l && c.gpio.driver !== 'gpiod') invalid(`gpio.pins.${name}.line`, `a line given by name needs gpio.driver "gpiod" (not "${c.gpio.driver}")`);
   }
   validatePinMap(c.gpio.pins);
   validateKioskPins(c.gpio.pins);

@@ -59,6 +59,10 @@ t.test('an invalid config names the key', async (t) => {
   t.equal(subjectOf({ gpio: { driver: 'fake' } }), 'gpio.driver', 'fake GPIO only on a simulated kiosk');
   t.equal(subjectOf({ gpio: { pins: { presence: { line: { bcm: 17 }, direction: 'in' } } } }), 'gpio.pins.tamper', 'a required kiosk pin is missing');
   t.equal(subjectOf({ gpio: { pins: { presence: { line: { bcm: 17, chip: 'x', offset: 1 }, direction: 'in' } } } }), 'gpio.pins.presence.line');
+  const named = (driver: string) => ({ gpio: { driver, pins: { ...validateConfig({}).gpio.pins, presence: { line: { name: 'PQ.05' }, direction: 'in' } } } });
+  t.equal(subjectOf(named('onoff')), 'gpio.pins.presence.line', 'a line by name needs the gpiod driver');
+  t.equal(validateConfig(named('gpiod')).gpio.pins.presence.line && 'name' in validateConfig(named('gpiod')).gpio.pins.presence.line ? 'named' : 'not', 'named', 'and is accepted with it');
+  t.equal(subjectOf({ gpio: { driver: 'gpiod', pins: { ...validateConfig({}).gpio.pins, presence: { line: { name: 'PQ.05', bcm: 4 }, direction: 'in' } } } }), 'gpio.pins.presence.line', 'one form of line only');
   t.equal(subjectOf({ health: { httpPort: 70000 } }), 'health.httpPort');
   t.equal(subjectOf({ deviceId: 'Kiosk 1' }), 'deviceId');
   t.equal(subjectOf([]), '(root)');
