@@ -59,6 +59,22 @@ function gc(): void {
   gcFn();
 }
 
+/**
+ * Array-buffer bytes after garbage collection has settled: V8 frees the backing stores of collected
+ * ArrayBuffers on a background sweeper, so right after gc() the count can still include freed frames
+ * (under load it lagged by ~7 MB and failed the bound once). Collect, let the sweeper run, repeat;
+ * the lowest reading is the live memory.
+ */
+async function settledArrayBuffers(): Promise<number> {
+  let low = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 25));
+    low = Math.min(low, process.memoryUsage().arrayBuffers);
+  }
+  return low;
+}
+
 export function frameSourceContract(name: string, make: SubjectFactory): void {
   t.test(`${name}: frames of the right size, in order, cut exactly; stop ends consumers and reaps the child`, async (t) => {
     const s = await make({ allowVirtual: true });
@@ -98,8 +114,7 @@ export function frameSourceContract(name: string, make: SubjectFactory): void {
     t.teardown(() => s.source.stop());
     await s.source.start();
     t.ok(await nextWithin(s.source), 'first frame');
-    gc();
-    const before = process.memoryUsage().arrayBuffers;
+    const before = await settledArrayBuffers();
     let maxBuffered = 0;
     // Take one frame every ~150 ms for ~1.2 s: a 30 fps source makes ~36 frames meanwhile.
     let got = 1;
@@ -108,9 +123,8 @@ export function frameSourceContract(name: string, make: SubjectFactory): void {
       maxBuffered = Math.max(maxBuffered, s.source.stats().buffered);
       if (await nextWithin(s.source)) got++;
     }
-    gc();
-    const grown = process.memoryUsage().arrayBuffers - before;
     const st = s.source.stats();
+    const grown = (await settledArrayBuffers()) - before;
     t.ok(maxBuffered <= 2, `never more than 2 frames buffered (max ${maxBuffered})`);
     if (s.live) {
       t.ok(st.dropped > 5, `old frames dropped and counted (${st.dropped})`);
@@ -120,7 +134,9 @@ export function frameSourceContract(name: string, make: SubjectFactory): void {
       t.equal(st.dropped, 0, 'nothing dropped when pacing to the consumer');
     }
     const frameBytes = s.width * s.height * 3;
-    t.ok(grown < 12 * frameBytes + 8 * 1024 * 1024, `array buffers grew ${(grown / 1e6).toFixed(1)} MB, bounded by the buffer, not by the backlog`);
+    // The buffer (2 frames) plus one being assembled and pipe chunks: well under the ~36-frame backlog
+    // (8 MB at 320x240) a source that kept what it dropped would hold.
+    t.ok(grown < 8 * frameBytes + 1024 * 1024, `array buffers grew ${(grown / 1e6).toFixed(1)} MB, bounded by the buffer, not by the backlog`);
     t.equal(got, 9);
   });
 
