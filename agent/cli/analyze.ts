@@ -6,7 +6,7 @@ import { KioskError, toKioskError } from '../errors.js';
 import type { FrameReadOptions, FrameSource } from '../media/frame-source.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { EXIT } from './exit.js';
-import { frameRecord, ProgressBar, tableHeader, tableRows, type ErrorRecord, type FrameRecord, type SummaryRecord } from './analyze-output.js';
+import { frameRecord, ProgressBar, tableHeader, tableRows, type ErrorRecord, type SummaryRecord } from './analyze-output.js';
 
 export { faceRecord, frameRecord, tableRows, type ErrorRecord, type FaceRecord, type FrameRecord, type SummaryRecord } from './analyze-output.js';
 

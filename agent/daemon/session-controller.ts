@@ -103,7 +103,7 @@ export class SessionController {
    * command's reply, or a refusal (busy, out of service, no reference).
    */
   async request(req: SessionRequest): Promise<CommandOutcome> {
-    const { config, logger } = this.deps;
+    const { logger } = this.deps;
     if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service until the carrier clears the alarm' };
     if (this.busy) return { ok: false, reason: 'busy', detail: `a session is running (${this.current?.id ?? 'starting'})` };
     const blocked = this.deps.blocked?.();

@@ -62,6 +62,14 @@ export function exitOf(child: ChildProcess): Promise<Exit> {
   });
 }
 
+/** True once the child has started, false when it could not be started at all (see exitOf for why). */
+export function spawned(child: ChildProcess): Promise<boolean> {
+  return new Promise((resolve) => {
+    child.once('spawn', () => resolve(true));
+    child.once('error', () => resolve(false));
+  });
+}
+
 /**
  * Stops a child and waits for it: SIGTERM, then SIGKILL after `graceMs`. Safe to call on a child
  * that already exited. ffmpeg exits 255 on SIGTERM.

@@ -1,7 +1,7 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { KioskError, toKioskError } from '../../agent/errors.js';
-import { decoderMissing, exitOf, stopChild, TailBuffer, type Exit, type MediaTools } from '../../agent/media/ffmpeg.js';
+import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../agent/media/ffmpeg.js';
 import { FrameSplitter } from '../../agent/media/frame-splitter.js';
 import type { TimerHandle } from '../clock.js';
 import { BufferedFrameSource, type SourceCommonOptions } from './base-source.js';
@@ -81,10 +81,7 @@ export class PipeFrameSource extends BufferedFrameSource {
     const spawn = this.opts.spawn ?? nodeSpawn;
     const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = exitOf(child);
-    const started = await new Promise<boolean>((resolve) => {
-      child.once('spawn', () => resolve(true));
-      child.once('error', () => resolve(false));
-    });
+    const started = await spawned(child);
     if (!started) {
       const exit = await exited;
       throw command.file.endsWith('ffmpeg') ? decoderMissing(command.file, exit.spawnError) : new KioskError('E_CAMERA', `cannot start ${command.file}: ${(exit.spawnError as Error)?.message}`, { subject: command.file, cause: exit.spawnError });

@@ -1,7 +1,7 @@
-import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { KioskError } from '../../agent/errors.js';
-import { exitOf, stopChild, TailBuffer, type Exit } from '../../agent/media/ffmpeg.js';
+import { exitOf, spawned, stopChild, TailBuffer, type Exit } from '../../agent/media/ffmpeg.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { toolsMissing } from './gpiod-tools.js';
 
@@ -87,10 +87,7 @@ export class SupervisedTool {
     await this.deps.vacant?.();
     const child = this.deps.spawn(this.deps.tool, this.deps.args(), { stdio: ['ignore', 'pipe', 'pipe'], env: this.deps.env });
     const exited = exitOf(child);
-    const started = await new Promise<boolean>((resolve) => {
-      child.once('spawn', () => resolve(true));
-      child.once('error', () => resolve(false));
-    });
+    const started = await spawned(child);
     if (!started) throw toolsMissing(this.deps.tool, (await exited).spawnError);
     if (this.stopping) return stopChild(child, exited); // stop() came while it was starting
     this.child = child;

@@ -21,7 +21,6 @@ async function runChild(scenario: Scenario): Promise<void> {
   const { pino } = await import('pino');
   const { FakeFrameSource } = await import('../../device/camera/fake-source.js');
   const { AssistService } = await import('../../agent/assist/service.js');
-  const { loadWrtc } = await import('../../agent/assist/wrtc.js');
   const { FfmpegAudioCapture, FfmpegAudioPlayback } = await import('../../agent/assist/audio/ffmpeg-audio.js');
   const { MemoryAudioPlayback } = await import('../../agent/assist/audio/fake-audio.js');
   const { dominantFrequency, filesOpenForWriting, processAlive, TeeAudioPlayback } = await import('../helpers/audio.js');

@@ -11,17 +11,16 @@ import t from 'tap';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import type { AssistService } from '../../agent/assist/service.js';
 import { validateConfig } from '../../agent/config/load.js';
 import type { KioskConfigInput } from '../../agent/config/types.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
-import { KioskDaemon, type DaemonDeps } from '../../agent/daemon/daemon.js';
+import { KioskDaemon } from '../../agent/daemon/daemon.js';
 import type { DaemonEvents } from '../../agent/daemon/events.js';
 import type { ResultSigner } from '../../agent/transport/result-signer.js';
-import { FakeFrameSource } from '../../device/camera/fake-source.js';
+import { presentedSerial, serialOf, serialOfClient, withoutEngineAndCamera } from '../helpers/daemon-stand-ins.js';
 import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
 import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
 import { renewalTime } from '../../provisioning/enrol/renewal.js';
@@ -38,31 +37,6 @@ import { waitFor } from '../helpers/wait.js';
 const DEVICE = 'kiosk-renew';
 const PREFIX = `kiosk/v1/${DEVICE}/`;
 const logger = pino({ level: 'silent' });
-
-/** Serial numbers as hex without leading zeros (Node and @peculiar/x509 spell them differently). */
-const serialOf = (s: string) => s.toLowerCase().replace(/^0+/, '');
-
-/** Stand-ins for the parts renewal does not use: no models are loaded, no camera is opened. */
-function withoutEngineAndCamera(deps: DaemonDeps): DaemonDeps {
-  const unused = async () => { throw new Error('not used in this test'); };
-  const info = { runtimes: [], models: [] };
-  return {
-    ...deps,
-    engine: { analyze: unused, decide: unused, info: () => info, start: async () => info, stop: async () => {} },
-    camera: new FakeFrameSource({ width: 64, height: 48, fps: 0, allowVirtual: true }),
-  };
-}
-
-/** The certificate a live MQTT connection's TLS socket presents. */
-function serialOfClient(client: MqttClient | undefined): string | undefined {
-  const cert = (client?.stream as TLSSocket | undefined)?.getCertificate();
-  return cert && 'serialNumber' in cert ? serialOf(cert.serialNumber) : undefined;
-}
-
-/** The device's live broker connection (transport internals, read only). */
-function presentedSerial(deps: DaemonDeps): string | undefined {
-  return serialOfClient((deps.transport as unknown as { client?: MqttClient }).client);
-}
 
 /** The remote-assistance signalling connection (service internals, read only). */
 function assistSerial(assist: AssistService | undefined): string | undefined {

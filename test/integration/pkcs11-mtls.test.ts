@@ -12,16 +12,13 @@ import t from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
-import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { validateConfig } from '../../agent/config/load.js';
 import type { KioskConfigInput } from '../../agent/config/types.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
-import { KioskDaemon, type DaemonDeps } from '../../agent/daemon/daemon.js';
+import { KioskDaemon } from '../../agent/daemon/daemon.js';
 import type { ResultSigner } from '../../agent/transport/result-signer.js';
-import { FakeFrameSource } from '../../device/camera/fake-source.js';
-import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
+import { presentedSerial, serialOf, withoutEngineAndCamera } from '../helpers/daemon-stand-ins.js';
 import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
 import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
 import { renewalTime } from '../../provisioning/enrol/renewal.js';
@@ -72,25 +69,6 @@ function cli(args: string[], env: Record<string, string>): Promise<{ status: num
   });
 }
 
-/** The parts TLS does not use: no models, no camera, GPIO in memory. */
-function withStandIns(deps: DaemonDeps): DaemonDeps {
-  const unused = async () => { throw new Error('not used in this test'); };
-  const info = { runtimes: [], models: [] };
-  return {
-    ...deps,
-    engine: { analyze: unused, decide: unused, info: () => info, start: async () => info, stop: async () => {} },
-    camera: new FakeFrameSource({ width: 64, height: 48, fps: 0, allowVirtual: true }),
-    gpio: new FakeGpioPort({ pins: deps.config.gpio.pins }),
-  };
-}
-
-/** Serial of the certificate the device's TLS socket presents (transport internals, read only). */
-function presentedSerial(deps: DaemonDeps): string | undefined {
-  const client = (deps.transport as unknown as { client?: MqttClient }).client;
-  const cert = (client?.stream as TLSSocket | undefined)?.getCertificate();
-  return cert && 'serialNumber' in cert ? cert.serialNumber.toLowerCase().replace(/^0+/, '') : undefined;
-}
-const serialOf = (s: string) => s.toLowerCase().replace(/^0+/, '');
 
 async function suite(): Promise<void> {
   const dir = ownTempDir(t, 'pkcs11-mtls-');
@@ -166,7 +144,7 @@ async function suite(): Promise<void> {
     const logs: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => { logs.push(line); } });
     const clock = new FakeClock(Date.now());
-    const deps = withStandIns(await buildDaemonDeps(validateConfig(input), logger, { renewalClock: clock }));
+    const deps = withoutEngineAndCamera(await buildDaemonDeps(validateConfig(input), logger, { renewalClock: clock }));
     t.equal(extractable, false, 'the device key cannot leave the token');
     t.equal(deps.keyStore.kind, 'pkcs11', 'keyStore.kind pkcs11 builds the token key store');
     t.equal(deps.keyFile, undefined, 'no key file for tamper to destroy');

@@ -8,12 +8,13 @@ import { isKioskError } from '../../agent/errors.js';
 import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
 import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
-import { installCertificate, installWithNewKey, RenewalScheduler, renewalDue, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
+import { installCertificate, installWithNewKey, RenewalScheduler, renewalDue } from '../../provisioning/enrol/renewal.js';
 import { EnrolmentService } from '../../provisioning/enrol/service.js';
 import { FileKeyStore } from '../../provisioning/file-key-store.js';
 import { certificateMatchesKey, parseCertificate } from '../../provisioning/x509.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { ownTempDir } from '../helpers/tempdir.js';
 
 const logger = pino({ level: 'silent' });
@@ -41,26 +42,10 @@ async function device(id: string) {
   return { state, keyStore, cert, conn };
 }
 
-/** A manual clock: time moves only with advance(). */
-function manualClock(start: number): SchedulerClock & { advance(ms: number): void; timers: number } {
-  let now = start;
-  let timers: { at: number; fn: () => void }[] = [];
-  return {
-    now: () => now,
-    setTimeout: (fn, ms) => { const h = { at: now + ms, fn }; timers.push(h); return h; },
-    clearTimeout: (h) => { timers = timers.filter((x) => x !== h); },
-    advance(ms: number) {
-      now += ms;
-      for (const due of timers.filter((x) => x.at <= now)) { timers = timers.filter((x) => x !== due); due.fn(); }
-    },
-    get timers() { return timers.length; },
-  };
-}
-
 t.test('the scheduler renews over MQTT (same key) once less than 20% of the validity remains', async (t) => {
   const d = await device('kiosk-301');
   const lifetime = d.cert.notAfter.getTime() - d.cert.notBefore.getTime();
-  const clock = manualClock(d.cert.notBefore.getTime() + lifetime * 0.5);
+  const clock = new FakeClock(d.cert.notBefore.getTime() + lifetime * 0.5);
   let requests = 0;
   const scheduler = new RenewalScheduler({
     certificate: () => parseCertificate(readFileSync(join(d.state, 'device.crt'), 'utf8')),
@@ -87,7 +72,7 @@ t.test('the scheduler renews over MQTT (same key) once less than 20% of the vali
   t.ok(certificateMatchesKey(installed, d.keyStore), 'same key');
   t.ok(installed.notAfter > d.cert.notAfter, 'valid for longer');
   t.notOk(renewalDue(installed, new Date(clock.now())), 'not due again');
-  t.equal(clock.timers, 1, 'the next check is scheduled');
+  t.equal(clock.pending, 1, 'the next check is scheduled');
   const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'kiosk-301', reconnectPeriod: 0, ...d.conn() });
   await c.publishAsync('kiosk/v1/kiosk-301/status', '{"state":"online"}', { qos: 1 });
   await c.endAsync();

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
 import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
-import { completePendingRenewal, RenewalScheduler, renewalDue, renewalTime, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
+import { completePendingRenewal, RenewalScheduler, renewalDue, renewalTime } from '../../provisioning/enrol/renewal.js';
 import { CarrierCa } from '../../provisioning/ca.js';
 import { MemoryKeyStore } from '../../provisioning/memory-key-store.js';
 import { createCsr, type x509 } from '../../provisioning/x509.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 const logger = pino({ level: 'silent' });
 const ca = await CarrierCa.init(join(t.testdir({}), 'ca'));
@@ -15,17 +16,6 @@ t.teardown(() => ca.stop());
 const key = new MemoryKeyStore();
 await key.start();
 const issue = (days: number, now?: Date) => ca.issue(key.publicKeySpki(), 'kiosk-001', { profile: 'device', validityDays: days, now });
-
-function manualClock(start: number): SchedulerClock & { advance(ms: number): void } {
-  let now = start;
-  let timers: { at: number; fn: () => void }[] = [];
-  return {
-    now: () => now,
-    setTimeout: (fn, ms) => { const h = { at: now + ms, fn }; timers.push(h); return h; },
-    clearTimeout: (h) => { timers = timers.filter((x) => x !== h); },
-    advance(ms) { now += ms; for (const d of timers.filter((x) => x.at <= now)) { timers = timers.filter((x) => x !== d); d.fn(); } },
-  };
-}
 
 t.test('renewal is due when less than the window of the validity remains', async (t) => {
   const cert = await issue(10);
@@ -40,7 +30,7 @@ t.test('renewal is due when less than the window of the validity remains', async
 t.test('a failed renewal is retried with jittered backoff; success schedules the next check', async (t) => {
   let current: x509.X509Certificate = await issue(1);
   const life = current.notAfter.getTime() - current.notBefore.getTime();
-  const clock = manualClock(current.notBefore.getTime() + life * 0.9);
+  const clock = new FakeClock(current.notBefore.getTime() + life * 0.9);
   let calls = 0;
   const scheduler = new RenewalScheduler({
     certificate: () => current,
@@ -78,7 +68,7 @@ t.test('a failed renewal is retried with jittered backoff; success schedules the
 
 t.test('a renewal that leaves the certificate still due is a failure, not a busy loop', async (t) => {
   const cert = await issue(1);
-  const clock = manualClock(cert.notAfter.getTime() - 1000);
+  const clock = new FakeClock(cert.notAfter.getTime() - 1000);
   let calls = 0;
   const s = new RenewalScheduler({ certificate: () => cert, renew: async () => { calls++; return cert; }, clock, logger, random: () => 0 });
   const failed = new Promise((r) => s.events.once('failed', r));

@@ -7,7 +7,7 @@
 import { spawn as nodeSpawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { KioskError } from '../../errors.js';
-import { decoderMissing, exitOf, stopChild, TailBuffer, type Exit, type MediaTools } from '../../media/ffmpeg.js';
+import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../media/ffmpeg.js';
 import { FrameSplitter } from '../../media/frame-splitter.js';
 import { audioError, LevelMeter, samplesPer10ms, type AudioCapture, type AudioDeviceEvents, type AudioDevices, type AudioFrame, type AudioPlayback, type AudioStats } from './audio-device.js';
 import { int16Of } from './pcm.js';
@@ -59,10 +59,7 @@ async function launch(o: FfmpegCommon, args: string[], stdio: StdioOptions): Pro
   const file = o.ffmpegPath ?? 'ffmpeg';
   const child = (o.spawn ?? nodeSpawn)(file, args, { stdio });
   const exited = exitOf(child);
-  const started = await new Promise<boolean>((resolve) => {
-    child.once('spawn', () => resolve(true));
-    child.once('error', () => resolve(false));
-  });
+  const started = await spawned(child);
   if (!started) {
     const exit = await exited;
     throw audioError(decoderMissing(file, exit.spawnError).message, 'ffmpeg_missing', file, exit.spawnError, 'E_DECODER_MISSING');
