@@ -4,8 +4,10 @@ import type { FaceSignals, FrameSignals } from './types.js';
 
 /** The decision path for one face: presentation-attack score and identity embedding. */
 export interface FaceDecision {
-  /** 0 = looks live, 1 = looks like an attack (print, screen replay). */
+  /** 0 = looks live, 1 = looks like an attack (print, screen replay); the fusion of `attackScores`. */
   attackScore: number;
+  /** Each presentation-attack model's own score, by model id (for evaluation; the session uses the fusion). */
+  attackScores?: Record<string, number>;
   /** L2-normalised identity embedding. Never leaves the process (not logged, not published). */
   embedding: Float32Array;
   timings: Record<string, number>;

@@ -12,8 +12,11 @@ import { fiveFrom68, LANDMARK_INPUT, Landmarks68 } from './landmarks/landmarks68
 import { eyeOpenness } from './eyes/eye-aspect.js';
 import { EyeState } from './eyes/eye-state.js';
 import { estimateHeadPose } from './pose/head-pose.js';
+import { lowerFaceSkin } from './quality/occlusion.js';
 import { faceQuality } from './quality/quality.js';
-import { SilentFacePad } from './pad/silent-face.js';
+import { CALIBRATION } from './calibration.js';
+import { fuseAttackScores } from './pad/fusion.js';
+import { miniFasParams, SilentFacePad } from './pad/silent-face.js';
 import { HumanAntispoofPad } from './pad/human-antispoof.js';
 import { FaceEmbedder } from './embedding/arcface.js';
 
@@ -22,7 +25,8 @@ export interface EngineModelChoice {
   detect: string;
   landmarks: string;
   eyeState: string | null;
-  pad: string;
+  /** One or more presentation-attack models; with several, `decide` fuses their scores (pad/fusion.ts). */
+  pad: readonly string[];
   embed: string;
 }
 
@@ -30,7 +34,7 @@ export const DEFAULT_MODELS: EngineModelChoice = {
   detect: 'fr_detect',
   landmarks: 'fr_landmark',
   eyeState: 'fr_eye',
-  pad: 'fr_liveness',
+  pad: CALIBRATION.padModels.value,
   embed: 'fr_feature',
 };
 
@@ -73,7 +77,7 @@ export class OnDeviceFaceEngine implements FaceEngine {
     detector: UltrafaceDetector;
     landmarks: Landmarks68;
     eyes: EyeState | null;
-    pad: SilentFacePad | HumanAntispoofPad;
+    pad: { id: string; model: SilentFacePad | HumanAntispoofPad }[];
     embedder: FaceEmbedder;
   };
 
@@ -99,7 +103,7 @@ export class OnDeviceFaceEngine implements FaceEngine {
         detector: new UltrafaceDetector(await load(m.detect), this.options.detector),
         landmarks: new Landmarks68(await load(m.landmarks)),
         eyes: m.eyeState ? new EyeState(await load(m.eyeState)) : null,
-        pad: await this.padModel(load, m.pad),
+        pad: await this.padModels(load, m.pad),
         embedder: new FaceEmbedder(await load(m.embed)),
       };
     } catch (err) {
@@ -111,10 +115,21 @@ export class OnDeviceFaceEngine implements FaceEngine {
     return info;
   }
 
-  /** The presentation-attack model: fr_liveness (ONNX) by default, Human's antispoof (tfjs) for comparison. */
-  private async padModel(load: (id: string) => Promise<ModelSession>, id: string): Promise<SilentFacePad | HumanAntispoofPad> {
-    const session = await load(id);
-    return session.model.runtime === 'tfjs' ? new HumanAntispoofPad(session) : new SilentFacePad(session);
+  /** The presentation-attack models: MiniFASNet-family ONNX models, or Human's antispoof (tfjs) for comparison. */
+  private async padModels(load: (id: string) => Promise<ModelSession>, ids: readonly string[]): Promise<{ id: string; model: SilentFacePad | HumanAntispoofPad }[]> {
+    if (ids.length === 0) throw new KioskError('E_MODEL_MANIFEST', 'no presentation-attack model configured', { subject: 'models.pad' });
+    const out: { id: string; model: SilentFacePad | HumanAntispoofPad }[] = [];
+    for (const id of ids) {
+      const session = await load(id);
+      if (session.model.runtime === 'tfjs') {
+        out.push({ id, model: new HumanAntispoofPad(session) });
+        continue;
+      }
+      const params = miniFasParams(id);
+      if (!params) throw new KioskError('E_MODEL_MANIFEST', `"${id}" is not a presentation-attack model this engine knows how to feed`, { subject: id });
+      out.push({ id, model: new SilentFacePad(session, params) });
+    }
+    return out;
   }
 
   private async runtime(kind: 'onnx' | 'tfjs'): Promise<InferenceRuntime> {
@@ -157,13 +172,14 @@ export class OnDeviceFaceEngine implements FaceEngine {
       const ear = eyeOpenness(points);
       const state = p.eyes ? await p.eyes.run(frame, points) : null;
       timings.eyes += now() - t;
+      const quality = faceQuality(detection.box, keypoints, grey, LANDMARK_INPUT);
       faces.push({
         detection: { ...detection, keypoints },
         landmarks: points,
         keypoints,
         eyes: state ? { ...ear, openProbability: (state.left + state.right) / 2 } : ear,
         pose: estimateHeadPose(points),
-        quality: faceQuality(detection.box, keypoints, grey, LANDMARK_INPUT),
+        quality: { ...quality, lowerFaceSkin: lowerFaceSkin(frame, points, quality.interEyePx) },
       });
     }
     return { width: frame.width, height: frame.height, faces, timings };
@@ -173,12 +189,14 @@ export class OnDeviceFaceEngine implements FaceEngine {
     const p = this.ready();
     const timings: Record<string, number> = {};
     let t = now();
-    const attackScore = await p.pad.run(frame, face.detection.box);
+    const attackScores: Record<string, number> = {};
+    for (const pad of p.pad) attackScores[pad.id] = await pad.model.run(frame, face.detection.box);
+    const attackScore = fuseAttackScores(Object.values(attackScores));
     timings.pad = now() - t;
     t = now();
     const embedding = await p.embedder.run(frame, face.keypoints);
     timings.embed = now() - t;
-    return { attackScore, embedding, timings };
+    return { attackScore, attackScores, embedding, timings };
   }
 
   info(): EngineInfo {

@@ -10,8 +10,21 @@ export interface ManifestFile {
   path: string;
   bytes: number;
   sha256: string;
-  /** npm package the original came from; absent for derived (quantized) files. */
-  source?: { package: string; version: string; path: string };
+  /**
+   * Where the original came from: an npm package (`package`, `version`, `path` in its tarball), or a
+   * public repository whose weights were converted and committed under `committed` (`repository`,
+   * `commit`, `path` and `sha256` of the original file there, `converter`). Absent for derived files.
+   */
+  source?: {
+    package?: string;
+    version?: string;
+    path: string;
+    repository?: string;
+    commit?: string;
+    sha256?: string;
+    committed?: string;
+    converter?: string;
+  };
   /** For derived files: the model id and method they were made from. */
   derivedFrom?: { model: string; method: string };
 }

@@ -35,8 +35,31 @@ function valid(file, entry) {
   return h === entry.sha256 ? null : `sha256 ${h.slice(0, 12)}… != ${entry.sha256.slice(0, 12)}…`;
 }
 
+// Weights converted from a public repository are committed under models/converted/ (with their
+// licence and provenance) and copied into place here, checked like the rest.
+const committed = manifest.models.flatMap((m) => m.files.filter((f) => f.source?.committed).map((f) => ({ ...f, model: m.id })));
+let committedBad = 0;
+for (const f of committed) {
+  const to = join(dest, f.path);
+  if (valid(to, f) === null) continue;
+  const from = join(root, f.source.committed);
+  const problem = valid(from, f);
+  if (problem) {
+    console.error(`[models] ${f.source.committed} does not match the manifest: ${problem}`);
+    committedBad++;
+    continue;
+  }
+  if (checkOnly) continue;
+  mkdirSync(dirname(to), { recursive: true });
+  copyFileSync(from, `${to}.tmp`);
+  renameSync(`${to}.tmp`, to);
+}
+
 // Only originals are fetched; derived (quantized) files are made by `npm run quantize`.
-const files = manifest.models.flatMap((m) => m.files.filter((f) => f.source?.package).map((f) => ({ ...f, model: m.id })));
+const files = [
+  ...manifest.models.flatMap((m) => m.files.filter((f) => f.source?.package).map((f) => ({ ...f, model: m.id }))),
+  ...(checkOnly ? committed : []),
+];
 const missing = files.filter((f) => valid(join(dest, f.path), f) !== null);
 
 if (checkOnly) {
@@ -83,9 +106,9 @@ for (const [spec, list] of byPackage) {
   }
 }
 
-const ok = files.length - failed;
-console.error(`[models] ${ok}/${files.length} model files present and verified in ${dest}`);
-if (failed) process.exit(1);
+const ok = files.length + committed.length - failed - committedBad;
+console.error(`[models] ${ok}/${files.length + committed.length} model files present and verified in ${dest}`);
+if (failed || committedBad) process.exit(1);
 
 // The quantized variants (the engine's default weights) are derived from the originals by
 // `npm run quantize`, deterministically, so their committed hashes hold here too. It needs the dev

@@ -15,7 +15,7 @@ import { loadCapped } from './common.js';
 const [root, variant, video, n, step] = process.argv.slice(2);
 const rows = await readLabelFile(join(root, 'labels/spoof.tsv'), parseSpoofLabels);
 const frames = await videoFrames(video, 640, 480, Number(n), Number(step));
-const engine = createFaceEngine({ options: { variant: variant as ModelVariant, models: { ...DEFAULT_MODELS, pad: 'antispoof' } } });
+const engine = createFaceEngine({ options: { variant: variant as ModelVariant, models: { ...DEFAULT_MODELS, pad: ['antispoof'] } } });
 const info = await engine.start();
 const scores: Record<string, number | null> = {};
 for (const row of rows) {

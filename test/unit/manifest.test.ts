@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { defaultModelsDir, findModel, modelDigest, readManifest, readVerified } from '../../models/manifest.js';
@@ -14,6 +15,13 @@ t.test('every manifest entry is complete', async (t) => {
       t.match(f.sha256, /^[0-9a-f]{64}$/, `${f.path} sha256`);
       t.ok(f.bytes > 0, `${f.path} bytes`);
       t.ok(f.source || f.derivedFrom, `${f.path} names where it came from`);
+      if (f.source?.committed) {
+        t.match(f.source, { repository: /^https:\/\/github\.com\//, commit: /^[0-9a-f]{40}$/, sha256: /^[0-9a-f]{64}$/, converter: /^scripts\// }, `${f.path}: provenance of the converted weights`);
+        const bytes = await readFile(new URL(`../../${f.source.committed}`, import.meta.url));
+        t.equal(createHash('sha256').update(bytes).digest('hex'), f.sha256, `${f.source.committed} is the file the manifest names`);
+      } else if (f.source) {
+        t.match(f.source, { package: String, version: String }, `${f.path}: npm package and version`);
+      }
     }
   }
 });

@@ -60,3 +60,25 @@ t.test('padImage puts the image in the middle of a canvas of its border colour',
   t.same([...image.data.subarray(0, 3)], [10, 20, 30], 'margin filled with the border mean');
   t.same([...image.data.subarray(((dy + 1) * 20 + dx + 5) * 3, ((dy + 1) * 20 + dx + 5) * 3 + 3)], [250, 250, 250], 'content copied at the offset');
 });
+
+t.test('fusion of attack scores: mean log-odds, symmetric, one model alone unchanged, certainty clipped', async (t) => {
+  const { fuseAttackScores } = await import('../../models/pad/fusion.js');
+  t.equal(fuseAttackScores([0.3]), 0.3);
+  t.ok(Math.abs(fuseAttackScores([0.2, 0.8]) - 0.5) < 1e-12, 'opposite odds cancel');
+  t.ok(Math.abs(fuseAttackScores([0.9, 0.9]) - 0.9) < 1e-12, 'agreement stays');
+  t.ok(fuseAttackScores([0.5, 0.99]) > 0.9, 'a sure model counts more than a hesitant one (a plain mean would give 0.745)');
+  t.ok(fuseAttackScores([0, 1]) > 0.49 && fuseAttackScores([0, 1]) < 0.51, 'clipped: neither 0 nor 1 vetoes');
+  t.throws(() => fuseAttackScores([]), RangeError);
+});
+
+t.test('MiniFASNet-family inputs: each model its own size, crop and live class', async (t) => {
+  const { miniFasParams, preprocessPad, attackScoreFromLogits } = await import('../../models/pad/silent-face.js');
+  const { makeImage } = await import('../../models/image/rgb-image.js');
+  t.same(miniFasParams('fr_liveness@fp16'), { input: 128, cropScale: 2.7, liveClass: 0 });
+  t.same(miniFasParams('minifasnet_v1se'), { input: 80, cropScale: 4.0, liveClass: 1 });
+  t.equal(miniFasParams('antispoof'), null);
+  const img = makeImage(640, 480);
+  t.same(preprocessPad(img, { x: 300, y: 200, width: 60, height: 80 }, miniFasParams('minifasnet_v2')!).shape, [1, 3, 80, 80]);
+  t.ok(attackScoreFromLogits([0, 10, 0], 1) < 0.001, 'class 1 live for Silent-Face');
+  t.ok(attackScoreFromLogits([0, 10, 0], 0) > 0.99, 'the same logits read with fr_liveness\'s class 0');
+});
