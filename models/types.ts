@@ -59,6 +59,11 @@ export interface FaceQuality {
   brightness: number;
   /** Standard deviation of the grey level of the face crop. */
   contrast: number;
+  /**
+   * Skin colour of the lower face relative to the nose bridge (~1 bare, ~0 behind a mask; see
+   * `lowerFaceSkin`); null when the camera shows too little colour to tell, absent when not measured.
+   */
+  lowerFaceSkin?: number | null;
 }
 
 /** Everything the liveness path produces for one face in one frame. No pixels. */

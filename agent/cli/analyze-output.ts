@@ -11,7 +11,7 @@ export interface FaceRecord {
   pitch: number;
   roll: number;
   eye_openness: { right: number; left: number; open_probability?: number };
-  quality: { inter_eye_px: number; face_width_px: number; sharpness: number; brightness: number; contrast: number };
+  quality: { inter_eye_px: number; face_width_px: number; sharpness: number; brightness: number; contrast: number; lower_face_skin?: number | null };
 }
 
 export interface FrameRecord {
@@ -68,6 +68,7 @@ export function faceRecord(f: FaceSignals): FaceRecord {
       sharpness: r(q.sharpness, 1),
       brightness: r(q.brightness, 1),
       contrast: r(q.contrast, 1),
+      ...(q.lowerFaceSkin !== undefined ? { lower_face_skin: q.lowerFaceSkin === null ? null : r(q.lowerFaceSkin, 3) } : {}),
     },
   };
 }

@@ -207,7 +207,7 @@ Output:
   --json     JSON lines on stdout, snake_case keys:
              {"file","frame","time_ms","width","height","faces":[{"box","score","yaw","pitch","roll",
               "eye_openness":{"right","left","open_probability"},"quality":{"inter_eye_px",
-              "face_width_px","sharpness","brightness","contrast"}}],"timings_ms"}
+              "face_width_px","sharpness","brightness","contrast","lower_face_skin"}}],"timings_ms"}
              a failed file: {"file","frames_read","error":{"code","message"}}
              last line: {"summary":{"files","files_ok","files_failed","files_skipped","frames",
               "frames_with_faces","faces","exit_code"}}

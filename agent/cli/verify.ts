@@ -20,6 +20,7 @@ export const PROMPT_TEXT: Readonly<Record<PromptId, string>> = {
   look_straight: 'Look straight at the camera',
   hold_still: 'Hold still',
   open_eyes: 'Open your eyes',
+  uncover_face: 'Take off your mask: the whole face must be visible',
   blink: 'Blink',
   turn_left: 'Turn your head to your left',
   turn_right: 'Turn your head to your right',
@@ -40,6 +41,7 @@ interface VerifyCliOptions {
   variant: ModelVariant;
   screen?: boolean;
   screenPort?: number;
+  allowWeakPlan?: boolean;
 }
 
 function intArg(name: string, min: number) {
@@ -134,6 +136,7 @@ export function register(program: Command): Command {
     .requiredOption('--video <file|dir>', 'camera input: video file, directory of frames, or a still (looped)')
     .option('--nonce <hex>', 'carrier nonce (>= 64 bits of hex): the plan is derived from it')
     .option('--challenge <steps>', 'explicit plan, comma-separated: blink, turn_left, turn_right, look_up, look_down (subject\'s own left/right)')
+    .option('--allow-weak-plan', 'accept an explicit plan of one step or without a head move (session.allowWeakPlans; e.g. a blink-only recording)')
     .option('--fast', 'every frame, as fast as the engine goes (no pacing, no dropped frames)')
     .option('--max-width <px>', 'downscale camera frames wider than this before analysis', intArg('--max-width', 64))
     .option('--still-seconds <s>', 'how long a still --video is shown to the camera', intArg('--still-seconds', 1), 10)
@@ -151,8 +154,13 @@ export function register(program: Command): Command {
       const onSignal = () => ac.abort('operator');
       process.once('SIGINT', onSignal);
       try {
-        const [{ createFaceEngine }, { verifyFiles, planOf }] = await Promise.all([import('../../models/face-engine.js'), import('../session/verify.js')]);
-        planOf(opts); // usage errors before the models load
+        const [{ createFaceEngine }, { verifyFiles, planOf }, { isStrongPlan }, { KioskError }] = await Promise.all([
+          import('../../models/face-engine.js'), import('../session/verify.js'), import('../session/plan.js'), import('../errors.js'),
+        ]);
+        // usage errors before the models load
+        if (!opts.allowWeakPlan && !isStrongPlan(planOf(opts))) {
+          throw new KioskError('E_CHALLENGE_INVALID', 'the plan needs at least two steps and a head move (a replay of anyone blinking satisfies a blink-only plan); --allow-weak-plan accepts it', { subject: 'challenge' });
+        }
         engine = createFaceEngine({ logger, options: { variant: opts.variant } });
         await engine.start();
         if (opts.screen) {
@@ -161,6 +169,7 @@ export function register(program: Command): Command {
         }
         const outcome = await verifyFiles(engine, opts, {
           fast: opts.fast,
+          config: opts.allowWeakPlan ? { allowWeakPlans: true } : undefined,
           maxWidth: opts.maxWidth,
           stillSeconds: opts.stillSeconds,
           onEffect: (e) => {

@@ -22,19 +22,29 @@ const SESSION_DOCS: Partial<Record<keyof SessionConfig | 'minFrontalSamples', [s
   maxFrontalYawDeg: ['degrees', 'largest |yaw| of a frontal frame'],
   maxFrontalPitchDeg: ['degrees', 'largest |pitch| of a frontal frame'],
   maxFrontalRollDeg: ['degrees', 'largest |roll| of a frontal frame'],
+  minLowerFaceSkin: ['ratio', 'below this share of the nose bridge skin colour in the lower face, the face is covered (mask)'],
   qualityStableFrames: ['frames', 'consecutive good frames needed to pass the quality gate'],
+  qualityStableMs: ['ms', 'and spanning at least this long (the customer holds still for a moment)'],
+  qualityMaxPoseSpreadDeg: ['degrees', 'largest spread of yaw and of pitch over the gate frames (the customer holds still)'],
   qualityTimeoutMs: ['ms', 'how long the quality gate may take before a retry'],
   eyeClosedThreshold: ['EAR', 'mean eye aspect ratio below which the eyes count as closed'],
   eyeOpenThreshold: ['EAR', 'mean eye aspect ratio at or above which the eyes count as open'],
   eyeClosedProbability: ['probability 0-1', 'eye-state model: closed below this probability of open'],
   eyeOpenProbability: ['probability 0-1', 'eye-state model: open at or above this probability'],
   maxBlinkClosedMs: ['ms', 'longest closure that still counts as a blink'],
+  minBlinkClosedMs: ['ms', 'shortest closure that counts (one frame at 30 fps is an eye-model flicker)'],
+  blinkMaxPoseDeg: ['degrees', 'eyes are read only while |yaw| and |pitch| from the anchor stay within this'],
   turnYawDeg: ['degrees', 'yaw to reach for turn_left / turn_right'],
   turnPitchDeg: ['degrees', 'pitch to reach for look_up / look_down'],
-  neutralMaxDeg: ['degrees', 'largest |yaw| and |pitch| of the neutral pose each step starts from'],
+  neutralMaxDeg: ['degrees', 'largest |yaw| and |pitch| from the anchor of a frontal (matching) sample'],
   holdFrames: ['frames', 'consecutive frames beyond the threshold to complete a move'],
-  wrongActionMarginDeg: ['degrees', 'a move in another direction past its threshold by this margin is a wrong action'],
+  releaseFraction: ['ratio 0-1', 'a move is released (the next step counts) below this fraction of its threshold'],
+  minPoseFaceScore: ['score 0-1', 'pose of a face detected below this score is not used for moves and blinks'],
+  wrongActionMarginDeg: ['degrees', 'a move in another direction past its threshold by this margin (from the anchor and the step start) is a wrong action'],
   wrongActionFrames: ['frames', 'consecutive frames of a wrong move before challenge_wrong_action'],
+  wrongActionMs: ['ms', 'and for at least this long'],
+  stepRetries: ['count', 'failed steps of a nonce plan replaced by one more step drawn from the nonce'],
+  allowWeakPlans: ['-', 'accept explicit plans of one step or without a head move'],
   maxFaceLostMs: ['ms', 'longest time without a face after the gate before face_lost'],
   multiFaceFrames: ['frames', 'consecutive frames with more than one face before multiple_faces'],
   captureIntervalMs: ['ms', 'least time between two challenge-phase captures'],
@@ -49,6 +59,7 @@ const SESSION_DOCS: Partial<Record<keyof SessionConfig | 'minFrontalSamples', [s
   maxAttackScore: ['score 0-1', 'aggregated attack score above which the session is a presentation_attack'],
   attackAggregate: ['-', 'how attack scores are aggregated: median or trimmed_mean'],
   attackTrimFraction: ['fraction 0-0.45', 'fraction of scores dropped at each end for trimmed_mean'],
+  continuityMaxPoseDeg: ['degrees', 'captures turned more than this are not compared with the first face'],
   minContinuitySimilarity: ['cosine -1..1', 'similarity to the first face below which a capture is a continuity outlier'],
   maxContinuityOutliers: ['count', 'outliers tolerated before identity_changed'],
   minMatchSimilarity: ['cosine -1..1', 'median similarity to the ID portrait below which the verdict is no_match'],
@@ -73,7 +84,7 @@ function fromDefaults<T extends object>(defaults: Readonly<T>, docs: Partial<Rec
   return props;
 }
 
-const SESSION_INTEGERS = new Set(['qualityStableFrames', 'holdFrames', 'wrongActionFrames', 'multiFaceFrames', 'maxDecisions', 'finalCaptureFrames', 'minAttackSamples', 'maxContinuityOutliers']);
+const SESSION_INTEGERS = new Set(['qualityStableFrames', 'holdFrames', 'stepRetries', 'wrongActionFrames', 'multiFaceFrames', 'maxDecisions', 'finalCaptureFrames', 'minAttackSamples', 'maxContinuityOutliers']);
 
 /** Keys of the session config without a description here (a unit test keeps this empty). */
 export function undocumentedSessionKeys(): string[] {

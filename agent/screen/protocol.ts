@@ -88,7 +88,7 @@ export function nextStepOf(verdict: Verdict, reasons: readonly ReasonCode[]): Ne
 /** Every prompt id, at run time (the compile-time check below keeps it complete). */
 export const PROMPT_IDS = [
   'look_at_camera', 'only_one_person', 'move_closer', 'move_back', 'more_light', 'less_light', 'look_straight',
-  'hold_still', 'open_eyes', 'blink', 'turn_left', 'turn_right', 'look_up', 'look_down', 'please_wait',
+  'hold_still', 'open_eyes', 'uncover_face', 'blink', 'turn_left', 'turn_right', 'look_up', 'look_down', 'please_wait',
 ] as const satisfies readonly PromptId[];
 type MissingPrompt = Exclude<PromptId, (typeof PROMPT_IDS)[number]>;
 const promptsComplete: MissingPrompt extends never ? true : false = true;

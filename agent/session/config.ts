@@ -1,8 +1,10 @@
 /**
  * Session thresholds. Every key has a unit and a default; `resolveSessionConfig` refuses unknown
- * keys and out-of-range values naming the key. Score thresholds depend on the models: the
- * defaults are starting points to be calibrated on real sessions, not measured values.
+ * keys and out-of-range values naming the key. The score thresholds (match, attack, continuity,
+ * eye state, mask) come from models/calibration.ts, which says on which data and split each was
+ * chosen, or that it was set without fitting.
  */
+import { CALIBRATION } from '../../models/calibration.js';
 import { KioskError } from '../errors.js';
 
 export interface SessionConfig {
@@ -29,8 +31,26 @@ export interface SessionConfig {
   maxFrontalPitchDeg: number;
   /** Largest |roll| of a frontal frame, degrees. */
   maxFrontalRollDeg: number;
+  /**
+   * Below this share of the nose bridge's skin colour in the lower face, the face is covered (a
+   * medical mask) and cannot be matched reliably: the gate asks to uncover it (`face_covered`).
+   * 0.25, a quarter of the skin tint, a round value between bare faces (0.35 and more on the dev
+   * recordings, beards included) and masks (0.26 and less); see `lowerFaceSkin`.
+   */
+  minLowerFaceSkin: number;
   /** Consecutive good frames needed to pass the gate. */
   qualityStableFrames: number;
+  /**
+   * ...spanning at least this long, ms: the customer holds still for a moment whatever the frame
+   * rate, so that a head still drifting when the prompt appears does not set the pose moves are
+   * measured from (set after a genuine dev recording drifted 22 degrees right after a 3-frame gate).
+   */
+  qualityStableMs: number;
+  /**
+   * Largest spread of yaw and of pitch over those frames, degrees: the customer holds still, so the
+   * anchor (their median pose) is not a head passing through frontal on its way elsewhere.
+   */
+  qualityMaxPoseSpreadDeg: number;
   /** How long the gate may take before a `retry` (`quality`), ms from entering it. */
   qualityTimeoutMs: number;
 
@@ -51,20 +71,55 @@ export interface SessionConfig {
   eyeOpenProbability: number;
   /** Longest closure that still counts as a blink, ms. */
   maxBlinkClosedMs: number;
+  /**
+   * Shortest closure (first closed frame to reopening) that counts, ms. 60: one frame at 30 fps
+   * (33 ms) is a flicker of the eye model at the edge of a move, not a blink (whose lids stay shut
+   * for 100 ms and more); at 15 fps and below one frame is enough.
+   */
+  minBlinkClosedMs: number;
+  /**
+   * Eyes are read only while |yaw| and |pitch| relative to the anchor stay within this, degrees:
+   * the eye model reads the lids of a head bowed 40 degrees as closed.
+   */
+  blinkMaxPoseDeg: number;
 
   // --- head moves (angles relative to the pose of the frame that passed the gate)
   /** Yaw to reach for `turn_left` / `turn_right`, degrees. */
   turnYawDeg: number;
   /** Pitch to reach for `look_up` / `look_down`, degrees. */
   turnPitchDeg: number;
-  /** Largest |yaw| and |pitch| of the neutral pose each step starts from, degrees. */
+  /** Largest |yaw| and |pitch| relative to the anchor of a frontal sample (matching), degrees. */
   neutralMaxDeg: number;
   /** Consecutive frames beyond the threshold to complete a move. */
   holdFrames: number;
-  /** A move in another direction is a wrong action once it passes that direction's threshold by this margin, degrees. */
+  /**
+   * A move is released (and the next step starts to count) once the head is back below this
+   * fraction of the move's threshold, or moves further into another direction, 0-1.
+   */
+  releaseFraction: number;
+  /** Pose from a face detected below this score is not used for moves and blinks (its landmarks are unreliable), 0-1. */
+  minPoseFaceScore: number;
+  /**
+   * A move in another direction is a wrong action once it passes that direction's threshold by this
+   * margin, measured both from the anchor and from the pose the step started at, and goes further
+   * than the asked direction, degrees.
+   */
   wrongActionMarginDeg: number;
   /** Consecutive frames of a wrong move before `challenge_wrong_action`. */
   wrongActionFrames: number;
+  /** ...and for at least this long, ms (frame counts mean different times at 14 and 30 fps). */
+  wrongActionMs: number;
+  /**
+   * Steps of a nonce plan that may fail (wrong action or timeout) and be replaced by one more step
+   * drawn from the same nonce (see `drawReplacement`): a customer who confused left and right gets
+   * one more prompt. Explicit plans have no nonce and get none.
+   */
+  stepRetries: number;
+  /**
+   * Accept explicit plans of one step or without a head move. Off by default: a replay of anyone
+   * blinking satisfies a blink-only plan.
+   */
+  allowWeakPlans: boolean;
 
   // --- continuity after the gate
   /** Longest time without a face after the gate, ms; beyond it `face_lost`. */
@@ -113,6 +168,12 @@ export interface SessionConfig {
   attackTrimFraction: number;
 
   // --- identity
+  /**
+   * Captures with |relative yaw| or |relative pitch| above this are not compared with the first
+   * face, degrees: the embedding of the same person turned 40-55 degrees falls to 0.25-0.5 of
+   * cosine similarity (measured on the dev recordings), which would read as another person.
+   */
+  continuityMaxPoseDeg: number;
   /** Cosine similarity to the first face below which a capture is a continuity outlier. */
   minContinuitySimilarity: number;
   /** Outliers tolerated before `identity_changed` (one blurred mid-turn frame should not fail a session). */
@@ -143,19 +204,29 @@ export const DEFAULT_SESSION_CONFIG: Readonly<SessionConfig> = Object.freeze({
   maxFrontalYawDeg: 15,
   maxFrontalPitchDeg: 20,
   maxFrontalRollDeg: 20,
+  minLowerFaceSkin: CALIBRATION.minLowerFaceSkin.value,
   qualityStableFrames: 3,
+  qualityStableMs: 200,
+  qualityMaxPoseSpreadDeg: 6,
   qualityTimeoutMs: 15000,
   eyeClosedThreshold: 0.15,
   eyeOpenThreshold: 0.2,
-  eyeClosedProbability: 0.25,
+  eyeClosedProbability: CALIBRATION.eyeClosedProbability.value,
   eyeOpenProbability: 0.5,
   maxBlinkClosedMs: 1000,
+  minBlinkClosedMs: 60,
+  blinkMaxPoseDeg: 20,
   turnYawDeg: 20,
   turnPitchDeg: 15,
   neutralMaxDeg: 10,
   holdFrames: 2,
+  releaseFraction: 0.5,
+  minPoseFaceScore: 0.9,
   wrongActionMarginDeg: 5,
   wrongActionFrames: 2,
+  wrongActionMs: 200,
+  stepRetries: 1,
+  allowWeakPlans: false,
   maxFaceLostMs: 1500,
   multiFaceFrames: 3,
   captureIntervalMs: 300,
@@ -167,12 +238,13 @@ export const DEFAULT_SESSION_CONFIG: Readonly<SessionConfig> = Object.freeze({
   decisionTimeoutMs: 3000,
   padMaxPoseDeg: 20,
   minAttackSamples: 5,
-  maxAttackScore: 0.5,
+  maxAttackScore: CALIBRATION.maxAttackScore.value,
   attackAggregate: 'median',
   attackTrimFraction: 0.2,
-  minContinuitySimilarity: 0.35,
+  continuityMaxPoseDeg: 30,
+  minContinuitySimilarity: CALIBRATION.minContinuitySimilarity.value,
   maxContinuityOutliers: 1,
-  minMatchSimilarity: 0.4,
+  minMatchSimilarity: CALIBRATION.minMatchSimilarity.value,
   motionCanReject: true,
   motionPlanarMaxResidual: 0.02,
 });
@@ -191,19 +263,28 @@ const RANGES: Record<NumericKey, [number, number, boolean]> = {
   maxFrontalYawDeg: [0, 90, false],
   maxFrontalPitchDeg: [0, 90, false],
   maxFrontalRollDeg: [0, 180, false],
+  minLowerFaceSkin: [-10, 10, false],
   qualityStableFrames: [1, 1000, true],
+  qualityStableMs: [0, 60000, false],
+  qualityMaxPoseSpreadDeg: [0, 180, false],
   qualityTimeoutMs: [1, 600000, false],
   eyeClosedThreshold: [0, 1, false],
   eyeOpenThreshold: [0, 1, false],
   eyeClosedProbability: [0, 1, false],
   eyeOpenProbability: [0, 1, false],
   maxBlinkClosedMs: [1, 60000, false],
+  minBlinkClosedMs: [0, 60000, false],
+  blinkMaxPoseDeg: [0, 90, false],
   turnYawDeg: [1, 90, false],
   turnPitchDeg: [1, 90, false],
   neutralMaxDeg: [0, 90, false],
   holdFrames: [1, 1000, true],
+  releaseFraction: [0, 1, false],
+  minPoseFaceScore: [0, 1, false],
   wrongActionMarginDeg: [0, 90, false],
   wrongActionFrames: [1, 1000, true],
+  wrongActionMs: [0, 60000, false],
+  stepRetries: [0, 10, true],
   maxFaceLostMs: [0, 600000, false],
   multiFaceFrames: [1, 1000, true],
   captureIntervalMs: [0, 600000, false],
@@ -217,6 +298,7 @@ const RANGES: Record<NumericKey, [number, number, boolean]> = {
   minAttackSamples: [1, 10000, true],
   maxAttackScore: [0, 1, false],
   attackTrimFraction: [0, 0.45, false],
+  continuityMaxPoseDeg: [0, 90, false],
   minContinuitySimilarity: [-1, 1, false],
   maxContinuityOutliers: [0, 10000, true],
   minMatchSimilarity: [-1, 1, false],
@@ -240,6 +322,8 @@ export function resolveSessionConfig(overrides: Partial<SessionConfig> = {}): Se
     if (integer && !Number.isInteger(v)) invalid(key, `must be an integer, got ${v}`);
   }
   if (typeof cfg.motionCanReject !== 'boolean') invalid('motionCanReject', 'must be true or false');
+  if (typeof cfg.allowWeakPlans !== 'boolean') invalid('allowWeakPlans', 'must be true or false');
+  if (cfg.minBlinkClosedMs >= cfg.maxBlinkClosedMs) invalid('minBlinkClosedMs', 'must be below maxBlinkClosedMs');
   if (cfg.attackAggregate !== 'median' && cfg.attackAggregate !== 'trimmed_mean') {
     invalid('attackAggregate', `must be "median" or "trimmed_mean", got ${String(cfg.attackAggregate)}`);
   }

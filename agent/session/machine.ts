@@ -11,6 +11,8 @@
  */
 import { KioskError } from '../errors.js';
 import { resolveSessionConfig, type SessionConfig } from './config.js';
+import { NEW_TRACK } from './gestures.js';
+import { isStrongPlan } from './plan.js';
 import { finish } from './result.js';
 import { NO_ISSUES, type SessionState } from './state.js';
 import { Transition, type StepOutput } from './transition.js';
@@ -36,6 +38,11 @@ export interface SessionInit {
 export function createSession(init: SessionInit): SessionState {
   const config = resolveSessionConfig(init.config);
   if (init.plan.steps.length === 0) throw new KioskError('E_CHALLENGE_INVALID', 'the plan has no steps', { subject: 'plan' });
+  if (!config.allowWeakPlans && !isStrongPlan(init.plan)) {
+    throw new KioskError('E_CHALLENGE_INVALID', 'the plan needs at least two steps and a head move (a replay of anyone blinking satisfies a blink-only plan); session.allowWeakPlans accepts it', {
+      subject: 'plan',
+    });
+  }
   if (!Number.isFinite(init.startMs)) throw new KioskError('E_USAGE', `invalid session start time ${init.startMs}`, { subject: 'startMs' });
   const steps: StepTiming[] = init.plan.steps.map((s) => ({
     kind: s.kind,
@@ -59,12 +66,14 @@ export function createSession(init: SessionInit): SessionState {
     waitMulti: 0,
     gateFrames: 0,
     gateStreak: 0,
+    gatePoses: [],
     issues: NO_ISSUES,
     anchor: null,
     gatePassedMs: null,
     lastFaceMs: null,
     multiStreak: 0,
     current: null,
+    track: NEW_TRACK,
     steps,
     motion: [],
     challengeDoneMs: null,

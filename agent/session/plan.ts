@@ -65,6 +65,17 @@ export interface PlanOptions {
  */
 export function derivePlan(nonceHex: string, options: PlanOptions = {}): ChallengePlan {
   const nonce = normaliseNonce(nonceHex);
+  const { kinds } = drawKinds(nonce);
+  return {
+    version: PLAN_VERSION,
+    nonceSource: options.nonceSource ?? 'carrier',
+    nonce,
+    steps: withLimits(kinds, options.timeLimitsMs),
+  };
+}
+
+/** Steps 1-5 of the algorithm above; returns the stream too, positioned after the plan's draws. */
+function drawKinds(nonce: string): { kinds: StepKind[]; next: () => number } {
   const next = byteStream(Buffer.from(nonce, 'hex'));
   const count = MIN_STEPS + draw(next, MAX_STEPS - MIN_STEPS + 1);
   const kinds: StepKind[] = [STEP_KINDS[draw(next, STEP_KINDS.length)]];
@@ -73,12 +84,34 @@ export function derivePlan(nonceHex: string, options: PlanOptions = {}): Challen
     const candidates = STEP_KINDS.filter((k) => k !== previous);
     kinds.push(candidates[draw(next, candidates.length)]);
   }
-  return {
-    version: PLAN_VERSION,
-    nonceSource: options.nonceSource ?? 'carrier',
-    nonce,
-    steps: withLimits(kinds, options.timeLimitsMs),
-  };
+  return { kinds, next };
+}
+
+/** A step that failed and was replaced: which kind failed, and the kind of the step run before it (null for the first). */
+export interface FailedStep {
+  failed: StepKind;
+  previous: StepKind | null;
+}
+
+/**
+ * The kinds of the replacement steps a nonce gives after failed steps (plan version 1, continued),
+ * so that a carrier can recompute them from the nonce and the steps in the result:
+ * 7. The byte stream goes on where step 5 left it. For the n-th failed step (in the order they
+ *    failed), the replacement is C[draw(|C|)], where C is the kinds list without the failed kind
+ *    and without the kind of the step run just before the failed one (same order): the customer
+ *    is not asked again for what they could not do, nor for the same move twice in a row.
+ */
+export function drawReplacements(nonceHex: string, failures: readonly FailedStep[]): StepKind[] {
+  const { next } = drawKinds(normaliseNonce(nonceHex));
+  return failures.map(({ failed, previous }) => {
+    const candidates = STEP_KINDS.filter((k) => k !== failed && k !== previous);
+    return candidates[draw(next, candidates.length)];
+  });
+}
+
+/** True when the plan has at least two steps and a head move (a replay of anyone blinking satisfies a blink-only plan). */
+export function isStrongPlan(plan: Pick<ChallengePlan, 'steps'>): boolean {
+  return plan.steps.length >= MIN_STEPS && plan.steps.some((s) => s.kind !== 'blink');
 }
 
 /**

@@ -3,6 +3,7 @@ import { assess } from './scores.js';
 import type { SessionState } from './state.js';
 import type { Transition } from './transition.js';
 import { dominantIssue } from './signals.js';
+import { quantile } from './stats.js';
 import type { QualitySummary, ReasonCode, SessionResult, StepStatus, Verdict } from './types.js';
 
 /**
@@ -11,20 +12,17 @@ import type { QualitySummary, ReasonCode, SessionResult, StepStatus, Verdict } f
  *
  * An evident attack is never hidden behind a procedural reason: when a session ends early
  * (face lost, timeout, wrong action, second face; not a cancellation) and the attack scores
- * gathered so far already aggregate above the threshold over at least `minAttackSamples`
- * samples, `presentation_attack` comes first and a retry becomes a reject. (A replay that
- * loses the face while the screen is tilted is reported as the attack it is.)
+ * gathered so far, at least `minAttackSamples` of them, are above the threshold even at their
+ * lower quartile (three in four samples say attack, not only the median), `presentation_attack`
+ * comes first and a retry becomes a reject. (A replay that loses the face while the screen is
+ * tilted is reported as the attack it is.) The bar is higher than for a full verdict because it
+ * overrides what the session saw happen: a live face whose first few samples sit near the
+ * threshold, in a session that failed its challenge, stays a challenge failure.
  */
 export function finish(tr: Transition, verdict: Verdict, reasons: ReasonCode[], stepStatus: StepStatus = 'interrupted'): Transition {
   const s = tr.state;
   const assessment = assess(s);
-  if (
-    verdict !== 'accept' &&
-    s.cancelReason === null &&
-    !reasons.includes('presentation_attack') &&
-    assessment.reject.includes('presentation_attack') &&
-    assessment.scores.attack.samples >= s.config.minAttackSamples
-  ) {
+  if (verdict !== 'accept' && s.cancelReason === null && !reasons.includes('presentation_attack') && evidentAttack(s)) {
     verdict = 'reject';
     reasons = ['presentation_attack', ...reasons];
   }
@@ -55,6 +53,13 @@ export function finish(tr: Transition, verdict: Verdict, reasons: ReasonCode[], 
   };
   tr.set({ phase: 'done', current: null, steps, result });
   return tr.emit({ type: 'done', result });
+}
+
+/** At least `minAttackSamples` answered attack scores whose lower quartile is above the threshold. */
+function evidentAttack(s: SessionState): boolean {
+  const scores = s.samples.filter((x) => x.status === 'done' && x.padEligible).map((x) => x.attackScore as number);
+  const lowerQuartile = quantile(scores, 0.25);
+  return scores.length >= s.config.minAttackSamples && lowerQuartile !== null && lowerQuartile > s.config.maxAttackScore;
 }
 
 function peakOf(s: SessionState, kind: string): number | null {

@@ -25,7 +25,7 @@ export function assess(state: SessionState): Assessment {
   const attackScores = answered.filter((s) => s.padEligible).map((s) => s.attackScore as number);
   const attack = attackStats(attackScores, cfg);
 
-  const continuity = answered.flatMap((s) => (s.purpose !== 'anchor' && s.anchorSimilarity !== null ? [s.anchorSimilarity] : []));
+  const continuity = answered.flatMap((s) => (s.purpose !== 'anchor' && s.continuityEligible && s.anchorSimilarity !== null ? [s.anchorSimilarity] : []));
   const outliers = continuity.filter((x) => x < cfg.minContinuitySimilarity).length;
 
   const matches = answered.filter((s) => s.frontal).map((s) => s.referenceSimilarity as number);
@@ -60,10 +60,15 @@ export function assess(state: SessionState): Assessment {
   return { scores, reject, retry };
 }
 
+/** The session's aggregate of attack scores (median, or trimmed mean): what is compared with `maxAttackScore`. */
+export function aggregateAttack(xs: readonly number[], cfg: Pick<SessionConfig, 'attackAggregate' | 'attackTrimFraction'>): number | null {
+  return cfg.attackAggregate === 'median' ? median(xs) : trimmedMean(xs, cfg.attackTrimFraction);
+}
+
 function attackStats(xs: readonly number[], cfg: SessionConfig): AttackStats {
   const med = median(xs);
   return {
-    aggregate: cfg.attackAggregate === 'median' ? med : trimmedMean(xs, cfg.attackTrimFraction),
+    aggregate: aggregateAttack(xs, cfg),
     method: cfg.attackAggregate,
     median: med,
     min: minOf(xs),

@@ -1,9 +1,7 @@
 /** Reading the engine's per-frame signals: which face counts, whether it is good enough, where it points. */
 import type { FaceSignals, FrameSignals } from '../../models/types.js';
 import type { SessionConfig } from './config.js';
-import type { Anchor } from './state.js';
-import type { MoveKind, PromptId, QualityIssue, StepKind } from './types.js';
-import { MOVE_KINDS } from './types.js';
+import type { PromptId, QualityIssue } from './types.js';
 
 export interface FaceView {
   /** The largest face, or null when there is none. */
@@ -31,18 +29,6 @@ export function eyeOpenness(face: FaceSignals): number {
   return (face.eyes.left + face.eyes.right) / 2;
 }
 
-/** Eyes open for the blink step: the eye-state model when it answered, else the eye aspect ratio. */
-export function eyesOpen(face: FaceSignals, cfg: SessionConfig): boolean {
-  const p = face.eyes.openProbability;
-  return p !== undefined ? p >= cfg.eyeOpenProbability : eyeOpenness(face) >= cfg.eyeOpenThreshold;
-}
-
-/** Eyes closed for the blink step: the eye-state model when it answered, else the eye aspect ratio. */
-export function eyesClosed(face: FaceSignals, cfg: SessionConfig): boolean {
-  const p = face.eyes.openProbability;
-  return p !== undefined ? p < cfg.eyeClosedProbability : eyeOpenness(face) < cfg.eyeClosedThreshold;
-}
-
 /** The first quality check a frame fails, in the gate's order, or null when it passes. */
 export function qualityIssue(frame: FrameSignals, view: FaceView, cfg: SessionConfig): QualityIssue | null {
   const f = view.face;
@@ -57,6 +43,8 @@ export function qualityIssue(frame: FrameSignals, view: FaceView, cfg: SessionCo
   if (Math.abs(p.yaw) > cfg.maxFrontalYawDeg || Math.abs(p.pitch) > cfg.maxFrontalPitchDeg || Math.abs(p.roll) > cfg.maxFrontalRollDeg) {
     return 'not_frontal';
   }
+  // A face the camera shows in colour whose lower half has no skin tint: a mask (no answer: not covered).
+  if (q.lowerFaceSkin !== undefined && q.lowerFaceSkin !== null && q.lowerFaceSkin < cfg.minLowerFaceSkin) return 'face_covered';
   if (q.sharpness < cfg.minSharpness) return 'blurry';
   if (eyeOpenness(f) < cfg.eyeOpenThreshold) return 'eyes_closed';
   return null;
@@ -73,46 +61,12 @@ export const ISSUE_PROMPT: Readonly<Record<QualityIssue, PromptId>> = {
   not_frontal: 'look_straight',
   blurry: 'hold_still',
   eyes_closed: 'open_eyes',
+  face_covered: 'uncover_face',
 };
 
-/** Yaw and pitch relative to the anchor, so that a camera mounted above the screen does not count as a move. */
-export function relativePose(face: FaceSignals, anchor: Anchor): { yaw: number; pitch: number } {
-  return { yaw: face.pose.yaw - anchor.yaw, pitch: face.pose.pitch - anchor.pitch };
-}
-
-/** How far the head went in the direction of `kind`, degrees (negative: the other way). */
-export function moveExtent(kind: MoveKind, rel: { yaw: number; pitch: number }): number {
-  switch (kind) {
-    case 'turn_left':
-      return rel.yaw;
-    case 'turn_right':
-      return -rel.yaw;
-    case 'look_up':
-      return rel.pitch;
-    case 'look_down':
-      return -rel.pitch;
-  }
-}
-
-/** The angle a move must reach. */
-export function moveThreshold(kind: MoveKind, cfg: SessionConfig): number {
-  return kind === 'turn_left' || kind === 'turn_right' ? cfg.turnYawDeg : cfg.turnPitchDeg;
-}
-
-/** Whether the head is back near the anchor pose. */
+/** Whether the head is near the anchor pose (a frontal sample for matching). */
 export function isNeutral(rel: { yaw: number; pitch: number }, cfg: SessionConfig): boolean {
   return Math.abs(rel.yaw) <= cfg.neutralMaxDeg && Math.abs(rel.pitch) <= cfg.neutralMaxDeg;
-}
-
-/**
- * A clear move in a direction other than the one asked: past that direction's threshold by the
- * margin and further than the asked direction. For `blink` every move counts.
- */
-export function isWrongMove(asked: StepKind, rel: { yaw: number; pitch: number }, cfg: SessionConfig): boolean {
-  const askedExtent = asked === 'blink' ? 0 : moveExtent(asked, rel);
-  return MOVE_KINDS.some(
-    (k) => k !== asked && moveExtent(k, rel) >= moveThreshold(k, cfg) + cfg.wrongActionMarginDeg && moveExtent(k, rel) > askedExtent,
-  );
 }
 
 /** Whether a capture at this relative pose is close enough to frontal for the attack model. */
@@ -120,8 +74,20 @@ export function isPadEligible(rel: { yaw: number; pitch: number }, cfg: SessionC
   return Math.abs(rel.yaw) <= cfg.padMaxPoseDeg && Math.abs(rel.pitch) <= cfg.padMaxPoseDeg;
 }
 
-/** The issue the gate failed on most often, null when none. */
+/** Whether a capture at this relative pose is close enough to the anchor pose for the continuity check. */
+export function isContinuityEligible(rel: { yaw: number; pitch: number }, cfg: SessionConfig): boolean {
+  return Math.abs(rel.yaw) <= cfg.continuityMaxPoseDeg && Math.abs(rel.pitch) <= cfg.continuityMaxPoseDeg;
+}
+
+/**
+ * The issue the gate failed on most often, null when none; except that a covered face seen on at
+ * least a quarter of the checked frames comes first: a mask is not something the customer cures
+ * by waiting or turning back, and it is what the customer must be told (a masked customer who also
+ * turns around fails `not_frontal` on as many frames).
+ */
 export function dominantIssue(issues: Readonly<Record<QualityIssue, number>>): QualityIssue | null {
+  const total = Object.values(issues).reduce((a, b) => a + b, 0);
+  if (issues.face_covered > 0 && issues.face_covered >= total / 4) return 'face_covered';
   let dominant: QualityIssue | null = null;
   for (const [issue, n] of Object.entries(issues) as [QualityIssue, number][]) {
     if (n > 0 && (dominant === null || n > issues[dominant])) dominant = issue;

@@ -5,8 +5,9 @@
  */
 import type { Point } from '../../models/types.js';
 import type { SessionConfig } from './config.js';
+import type { GestureTrack, RelPose } from './gestures.js';
 import type {
-  CancelReason, CapturePurpose, ChallengePlan, MotionStepScore, Phase, PromptId, QualityIssue, SessionResult, StepTiming,
+  CancelReason, CapturePurpose, ChallengePlan, MotionStepScore, Phase, PromptId, QualityIssue, SessionResult, StepKind, StepTiming,
 } from './types.js';
 
 /** The frame that passed the quality gate: the session's first face and its reference pose. */
@@ -26,21 +27,25 @@ export interface Anchor {
 /** Progress within the current challenge step. */
 export interface StepProgress {
   index: number;
+  /** The step's kind (a replacement step's kind is not in the plan's list). */
+  kind: StepKind;
   startedMs: number;
-  /** When the neutral pose the step starts from was seen; null until then. */
+  /**
+   * When the step began to count: the previous move was released (the head came back from it),
+   * or at once after the gate or a blink; null until then.
+   */
   armedMs: number | null;
-  /** Consecutive frames beyond the asked threshold. */
-  hold: number;
-  /** Consecutive frames of a wrong move. */
-  wrong: number;
-  /** Largest angle in the asked direction so far, degrees. */
+  /** Absolute pose when the step was armed: wrong moves are also measured from it. */
+  baseline: RelPose | null;
+  /** Consecutive frames of a clear move in another direction, and since when. */
+  wrongFrames: number;
+  wrongSinceMs: number | null;
+  /** Largest angle in the asked direction so far, degrees from the anchor. */
   peakDeg: number;
   /** Landmarks at that peak, for the motion check. */
   peakLandmarks: readonly Point[] | null;
-  /** Blink: eyes seen open since the step was armed. */
-  openSeen: boolean;
-  /** Blink: when the eyes closed, null while open. */
-  closedAtMs: number | null;
+  /** True for the one replacement step a nonce plan may draw after a failed step. */
+  replacement: boolean;
 }
 
 /** A frame the machine asked the runner to decide on. */
@@ -50,6 +55,8 @@ export interface Sample {
   purpose: CapturePurpose;
   /** Close enough to the anchor pose for the attack model. */
   padEligible: boolean;
+  /** Near enough to the anchor pose for the continuity check (embeddings of a head turned 50 degrees drift). */
+  continuityEligible: boolean;
   /** Frontal (good quality, near the anchor pose): used for matching against the reference. */
   frontal: boolean;
   status: 'pending' | 'done' | 'failed';
@@ -73,12 +80,16 @@ export interface SessionState {
   readonly waitMulti: number;
   readonly gateFrames: number;
   readonly gateStreak: number;
+  /** Poses of the current run of good gate frames (the anchor pose is their median). */
+  readonly gatePoses: readonly { yaw: number; pitch: number; tMs: number }[];
   readonly issues: Readonly<Record<QualityIssue, number>>;
   readonly anchor: Anchor | null;
   readonly gatePassedMs: number | null;
   readonly lastFaceMs: number | null;
   readonly multiStreak: number;
   readonly current: StepProgress | null;
+  /** The head-move and eye-closure detector, fed every frame after the gate. */
+  readonly track: GestureTrack;
   readonly steps: readonly StepTiming[];
   readonly motion: readonly MotionStepScore[];
   readonly challengeDoneMs: number | null;
@@ -98,4 +109,5 @@ export const NO_ISSUES: Readonly<Record<QualityIssue, number>> = Object.freeze({
   not_frontal: 0,
   blurry: 0,
   eyes_closed: 0,
+  face_covered: 0,
 });

@@ -26,3 +26,13 @@ export function minOf(xs: readonly number[]): number | null {
 export function maxOf(xs: readonly number[]): number | null {
   return xs.length === 0 ? null : Math.max(...xs);
 }
+
+/** The q-quantile (0-1) by linear interpolation between order statistics; null for an empty list. */
+export function quantile(xs: readonly number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = Math.min(1, Math.max(0, q)) * (s.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}

@@ -2,13 +2,22 @@
  * A suite of verification sessions with expected verdicts (`eval sessions`). Tab-separated, one
  * case per line, `#` comments and a header line allowed:
  *
- *   case  kind  id  video  challenge  expected  expected_reason  note
+ *   case  kind  class  id  video  challenge  expected  expected_reason  config  note
  *
  * - kind `session`: a whole session (`verifyFiles`, every frame, `--fast`) with the reference `id`
  *   (image or `clip.mp4#frame=N`), the camera `video`, and `challenge` (comma-separated steps, or
  *   `nonce:<hex>`);
  * - kind `document`: the matching stage only: the reference templates of two documents `id` and
  *   `video` compared at the session's match threshold (accept, or reject `no_match`).
+ *
+ * `class` is what is presented: `bona_fide` (the holder of the reference, live), `impostor`
+ * (someone else, live), `attack:<species>` (a replay, a still photo, a recording in the wrong
+ * order...) or `non_compliant` (a live holder who does not do the asked moves). The report counts
+ * session-level BPCER over bona fide cases (rejected or left in retry) and APCER over attacks
+ * (accepted), impostors accepted, and the time from the first step's prompt to the verdict.
+ *
+ * `config` is `-` or session settings for that case as `key=value` separated by `;` (e.g.
+ * `allowWeakPlans=true` for a blink-only recording); they are checked like any session config.
  *
  * A case passes when the verdict is the expected one and, if `expected_reason` is not `-`, the
  * FIRST reason is that one (the right verdict for the wrong reason fails).
@@ -26,35 +35,65 @@ import { isStepKind } from './plan.js';
 import type { ReasonCode, SessionResult, Verdict } from './types.js';
 import type { RunnerFrame } from './runner.js';
 import { cameraFrames, loadReference, verifyFiles } from './verify.js';
+import { errorRate, type Rate } from '../eval/metrics.js';
+import { median } from './stats.js';
+
+/** What a suite case presents (see the module doc). */
+export type CaseClass = 'bona_fide' | 'impostor' | 'non_compliant' | `attack:${string}`;
 
 export interface SuiteCase {
   name: string;
   kind: 'session' | 'document';
+  class: CaseClass;
   id: string;
   video: string;
   challenge: string;
   expected: Verdict;
   expectedReason: ReasonCode | null;
+  /** Session settings of this case (over the suite's own). */
+  config: Partial<SessionConfig>;
   note: string;
 }
 
 export interface CaseOutcome {
   case: string;
   kind: SuiteCase['kind'];
+  class: CaseClass;
   expected: { verdict: Verdict; reason: ReasonCode | null };
   actual: { verdict: Verdict | 'error'; reasons: string[] };
   pass: boolean;
   /** Scores worth a glance in the table; no embedding. */
   scores: { match: number | null; attack: number | null; attackSamples: number; motionResidual: number | null; motionSteps: string | null };
   framesSeen: number | null;
+  /** Recording time from the first step's prompt (the gate passed) to the verdict, ms; null when the gate was never passed. */
+  promptToVerdictMs: number | null;
+  /** The quality issue the gate failed on most often (why a retry), or null. */
+  dominantIssue: string | null;
   error?: { code: string; message: string };
   note: string;
+}
+
+/** Session-level error rates over the session cases, with counts. */
+export interface SuiteRates {
+  /** Bona fide sessions not accepted (rejected or left in retry). */
+  bpcer: Rate;
+  /** Attack sessions accepted, per species and over all. */
+  apcer: Record<string, Rate>;
+  apcer_all: Rate;
+  /** Impostor sessions accepted. */
+  impostors_accepted: Rate;
+  /** Non-compliant sessions accepted. */
+  non_compliant_accepted: Rate;
+  /** Median recording time from the first step's prompt to the verdict over the bona fide sessions that reached the challenge, ms. */
+  median_prompt_to_verdict_ms: number | null;
+  prompt_to_verdict_sessions: number;
 }
 
 export interface SuiteReport {
   cases: CaseOutcome[];
   passed: number;
   total: number;
+  rates: SuiteRates;
 }
 
 const VERDICTS: readonly Verdict[] = ['accept', 'reject', 'retry'];
@@ -68,17 +107,37 @@ export function parseSuite(text: string, file = 'suite'): SuiteCase[] {
     if (line === '' || line.startsWith('#') || (i === 0 && line.startsWith('case\t'))) continue;
     const cols = line.split('\t');
     const bad = (what: string) => new KioskError('E_LABELS_INVALID', `line ${i + 1}: ${what}`, { subject: file });
-    if (cols.length < 7) throw bad(`expected at least 7 tab-separated columns, got ${cols.length}`);
-    const [name, kind, id, video, challenge, expected, reason, note = ''] = cols;
+    if (cols.length < 9) throw bad(`expected at least 9 tab-separated columns, got ${cols.length}`);
+    const [name, kind, cls, id, video, challenge, expected, reason, configCell, note = ''] = cols;
     if (kind !== 'session' && kind !== 'document') throw bad(`kind must be session or document, got "${kind}"`);
+    if (!/^(bona_fide|impostor|non_compliant|attack:[a-z][a-z0-9_]*)$/.test(cls)) throw bad(`class must be bona_fide, impostor, non_compliant or attack:<species>, got "${cls}"`);
     if (!(VERDICTS as readonly string[]).includes(expected)) throw bad(`expected must be accept, reject or retry, got "${expected}"`);
     if (kind === 'session' && !challenge.startsWith('nonce:') && !challenge.split(',').every((s) => isStepKind(s.trim()))) {
       throw bad(`challenge must be step kinds or nonce:<hex>, got "${challenge}"`);
     }
-    out.push({ name, kind, id, video, challenge, expected: expected as Verdict, expectedReason: reason === '-' ? null : (reason as ReasonCode), note });
+    const config = parseCaseConfig(configCell, bad);
+    out.push({ name, kind, class: cls as CaseClass, id, video, challenge, expected: expected as Verdict, expectedReason: reason === '-' ? null : (reason as ReasonCode), config, note });
   }
   if (out.length === 0) throw new KioskError('E_LABELS_INVALID', 'the suite has no cases', { subject: file });
   return out;
+}
+
+/** `key=value;key=value` session settings of one case, or `-`; values are numbers, true/false or words. */
+function parseCaseConfig(cell: string, bad: (what: string) => KioskError): Partial<SessionConfig> {
+  if (cell.trim() === '-' || cell.trim() === '') return {};
+  const out: Record<string, number | boolean | string> = {};
+  for (const item of cell.split(';')) {
+    const m = /^\s*([A-Za-z]+)\s*=\s*(\S+)\s*$/.exec(item);
+    if (!m) throw bad(`config must be key=value pairs separated by ";", got "${item}"`);
+    const v = m[2];
+    out[m[1]] = v === 'true' ? true : v === 'false' ? false : Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  try {
+    resolveSessionConfig(out as Partial<SessionConfig>);
+  } catch (err) {
+    throw bad(`config: ${toKioskError(err).message}`);
+  }
+  return out as Partial<SessionConfig>;
 }
 
 export async function readSuite(path: string): Promise<SuiteCase[]> {
@@ -208,7 +267,7 @@ export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide'
   const outcomes: CaseOutcome[] = [];
   try {
     for (const [i, c] of cases.entries()) {
-      const base = { case: c.name, kind: c.kind, expected: { verdict: c.expected, reason: c.expectedReason }, note: c.note };
+      const base = { case: c.name, kind: c.kind, class: c.class, expected: { verdict: c.expected, reason: c.expectedReason }, note: c.note };
       try {
         if (c.kind === 'document') {
           const a = await reference(c.id);
@@ -222,6 +281,8 @@ export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide'
             pass: judge(c, verdict, reasons),
             scores: { match: similarity, attack: null, attackSamples: 0, motionResidual: null, motionSteps: null },
             framesSeen: null,
+            promptToVerdictMs: null,
+            dominantIssue: null,
           });
         } else {
           const challenge = c.challenge.startsWith('nonce:') ? { nonce: c.challenge.slice(6) } : { challenge: c.challenge };
@@ -234,7 +295,7 @@ export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide'
           const { result } = await verifyFiles(
             engine,
             { id: join(options.root, c.id), video, ...challenge },
-            { fast: true, maxWidth: options.maxWidth, config: options.config, portrait: await reference(c.id), camera: camera.replay() },
+            { fast: true, maxWidth: options.maxWidth, config: { ...options.config, ...c.config }, portrait: await reference(c.id), camera: camera.replay() },
           );
           outcomes.push({
             ...base,
@@ -242,6 +303,8 @@ export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide'
             pass: judge(c, result.verdict, result.reasons),
             scores: scoresOf(result),
             framesSeen: result.timings.framesSeen,
+            promptToVerdictMs: result.timings.gatePassedAtMs === null ? null : result.timings.finishedAtMs - result.timings.gatePassedAtMs,
+            dominantIssue: result.quality.dominantIssue,
           });
         }
       } catch (err) {
@@ -252,6 +315,8 @@ export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide'
           pass: false,
           scores: { match: null, attack: null, attackSamples: 0, motionResidual: null, motionSteps: null },
           framesSeen: null,
+          promptToVerdictMs: null,
+          dominantIssue: null,
           error: { code: e.code, message: e.message },
         });
       }
@@ -268,7 +333,27 @@ export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide'
     refs.clear();
     memo.clear();
   }
-  return { cases: outcomes, passed: outcomes.filter((o) => o.pass).length, total: outcomes.length };
+  return { cases: outcomes, passed: outcomes.filter((o) => o.pass).length, total: outcomes.length, rates: suiteRates(outcomes) };
+}
+
+/** Session-level BPCER, APCER and the prompt-to-verdict time over the session cases. */
+export function suiteRates(outcomes: readonly CaseOutcome[]): SuiteRates {
+  const sessions = outcomes.filter((o) => o.kind === 'session');
+  const accepted = (o: CaseOutcome) => o.actual.verdict === 'accept';
+  const rate = (xs: readonly CaseOutcome[], bad: (o: CaseOutcome) => boolean) => errorRate(xs.filter(bad).length, xs.length);
+  const bona = sessions.filter((o) => o.class === 'bona_fide');
+  const attacks = sessions.filter((o) => o.class.startsWith('attack:'));
+  const species = [...new Set(attacks.map((o) => o.class.slice(7)))].sort();
+  const times = bona.flatMap((o) => (o.promptToVerdictMs === null ? [] : [o.promptToVerdictMs]));
+  return {
+    bpcer: rate(bona, (o) => !accepted(o)),
+    apcer: Object.fromEntries(species.map((sp) => [sp, rate(attacks.filter((o) => o.class === `attack:${sp}`), accepted)])),
+    apcer_all: rate(attacks, accepted),
+    impostors_accepted: rate(sessions.filter((o) => o.class === 'impostor'), accepted),
+    non_compliant_accepted: rate(sessions.filter((o) => o.class === 'non_compliant'), accepted),
+    median_prompt_to_verdict_ms: median(times),
+    prompt_to_verdict_sessions: times.length,
+  };
 }
 
 /** The suite as a text table: expected vs actual with reasons and the main scores. */
@@ -287,5 +372,15 @@ export function formatSuite(report: SuiteReport): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const errors = report.cases.filter((o) => o.error).map((o) => `  ${o.case}: ${o.error!.code} ${o.error!.message}`);
-  return [fmt(head), ...rows.map(fmt), `${report.passed}/${report.total} cases as expected`, ...(errors.length ? ['errors:', ...errors] : [])].join('\n');
+  const r = report.rates;
+  const rateText = (x: Rate) => `${x.errors}/${x.total}`;
+  const summary = [
+    `session-level BPCER (bona fide sessions rejected or left in retry): ${rateText(r.bpcer)}` +
+      (r.bpcer.errors ? ` (${report.cases.filter((o) => o.kind === 'session' && o.class === 'bona_fide' && o.actual.verdict !== 'accept').map((o) => `${o.case}: ${o.actual.verdict} ${o.actual.reasons.join(',')}${o.dominantIssue ? ` ${o.dominantIssue}` : ''}`).join('; ')})` : ''),
+    `session-level APCER (attack sessions accepted): ${rateText(r.apcer_all)}` + Object.entries(r.apcer).map(([sp, x]) => `; ${sp} ${rateText(x)}`).join(''),
+    `impostor sessions accepted: ${rateText(r.impostors_accepted)}; non-compliant sessions accepted: ${rateText(r.non_compliant_accepted)}`,
+    `median time from the first step's prompt to the verdict (recording time, bona fide sessions past the gate): ` +
+      (r.median_prompt_to_verdict_ms === null ? '-' : `${(r.median_prompt_to_verdict_ms / 1000).toFixed(1)} s over ${r.prompt_to_verdict_sessions}`),
+  ];
+  return [fmt(head), ...rows.map(fmt), `${report.passed}/${report.total} cases as expected`, ...summary, ...(errors.length ? ['errors:', ...errors] : [])].join('\n');
 }

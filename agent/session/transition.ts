@@ -41,6 +41,7 @@ export class Transition {
 
   /** Reports the phase and the steps passed so far. */
   progress(): this {
+    // A replacement step stands in for the one it replaces: the customer sees the plan's step count.
     const completed = this.state.steps.filter((s) => s.status === 'passed').length;
     return this.emit({ type: 'progress', phase: this.state.phase, completedSteps: completed, totalSteps: this.state.plan.steps.length });
   }

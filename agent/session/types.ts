@@ -51,6 +51,7 @@ export type PromptId =
   | 'turn_right'
   | 'look_up'
   | 'look_down'
+  | 'uncover_face'
   | 'please_wait';
 
 export type Phase = 'waiting_face' | 'quality_gate' | 'challenge' | 'final_capture' | 'deciding' | 'done';
@@ -104,7 +105,8 @@ export type QualityIssue =
   | 'too_bright'
   | 'not_frontal'
   | 'blurry'
-  | 'eyes_closed';
+  | 'eyes_closed'
+  | 'face_covered';
 
 // ---------------------------------------------------------------- events
 
@@ -220,6 +222,8 @@ export interface StepTiming {
   durationMs: number | null;
   /** Largest head angle reached in the asked direction relative to the first frontal frame, degrees (moves only). */
   peakDeg: number | null;
+  /** True for a step drawn from the nonce to replace the failed step before it (see `drawReplacement`). */
+  replacement?: true;
 }
 
 export interface AttackStats {

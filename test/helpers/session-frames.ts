@@ -89,6 +89,8 @@ export interface FaceOpts {
   brightness?: number;
   sharpness?: number;
   faceWidthPx?: number;
+  /** Skin colour of the lower face relative to the nose bridge (about 0 behind a mask). */
+  lowerFaceSkin?: number | null;
   /** A flat photo instead of a head: landmarks move like a plane. */
   flat?: boolean;
   /** Image offset of the face, px. */
@@ -121,6 +123,7 @@ export function faceSignals(o: FaceOpts = {}): FaceSignals {
       sharpness: o.sharpness ?? 80,
       brightness: o.brightness ?? 120,
       contrast: 40,
+      ...(o.lowerFaceSkin !== undefined ? { lowerFaceSkin: o.lowerFaceSkin } : {}),
     },
   };
 }

@@ -60,6 +60,7 @@ t.test('session result and debug logs hold no image, crop or embedding', { skip:
   t.teardown(() => engine.stop());
   const outcome = await verifyFiles(engine, { id: `${dataPath(BLINK)}#frame=205`, video: dataPath(BLINK), challenge: 'blink' }, {
     fast: true,
+    config: { allowWeakPlans: true },
     onEffect: (e) => logger.debug({ effect: e }, 'effect'),
   });
   logger.info({ outcome }, 'session finished');
@@ -87,19 +88,22 @@ t.test('verify command: output and files written hold no image data; exit codes 
     }
   };
   const video = dataPath(BLINK);
-  const accept = await run(['--id', `${video}#frame=205`, '--video', video, '--challenge', 'blink', '--fast', '--json']);
+  const accept = await run(['--id', `${video}#frame=205`, '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast', '--json']);
   t.equal(accept.code, 0, `accept exits 0 (${accept.stderr.slice(-300)})`);
   t.equal(JSON.parse(accept.stdout).result.verdict, 'accept');
   t.match(accept.stderr, /Blink/, 'the customer prompt is shown on stderr');
   t.same(scan(accept.stdout), [], 'stdout clean');
   t.same(scan(accept.stderr), [], 'stderr (logs, prompts) clean');
-  const reject = await run(['--id', dataPath('deepface-verify/tests/unit/dataset/img3.jpg'), '--video', video, '--challenge', 'blink', '--fast']);
+  const reject = await run(['--id', dataPath('deepface-verify/tests/unit/dataset/img3.jpg'), '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast']);
   t.equal(reject.code, 1, 'reject exits 1');
   t.match(reject.stdout, /verdict: reject \(no_match\)/);
   const usage = await run(['--id', `${video}#frame=205`, '--video', video, '--fast']);
   t.equal(usage.code, 2, 'no --nonce or --challenge: error, exit 2');
   t.match(usage.stderr, /E_USAGE/);
-  const missing = await run(['--id', join(work, 'nope.jpg'), '--video', video, '--challenge', 'blink', '--fast']);
+  const weak = await run(['--id', `${video}#frame=205`, '--video', video, '--challenge', 'blink', '--fast']);
+  t.equal(weak.code, 2, 'a blink-only plan without --allow-weak-plan: refused, exit 2');
+  t.match(weak.stderr, /E_CHALLENGE_INVALID/);
+  const missing = await run(['--id', join(work, 'nope.jpg'), '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast']);
   t.equal(missing.code, 2, 'missing reference file: exit 2');
   const files = await readdir(work, { recursive: true });
   for (const f of files) {

@@ -10,7 +10,7 @@ import { DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
 
 const SUITE = fileURLToPath(new URL('../fixtures/sessions-dev.tsv', import.meta.url));
 
-t.test('dev suite: every case as expected, for the expected reason', { skip: hasData ? false : NO_DATA, timeout: 240_000 }, async (t) => {
+t.test('dev suite: every case as expected, for the expected reason', { skip: hasData ? false : NO_DATA, timeout: 600_000 }, async (t) => {
   const cases = await readSuite(SUITE);
   t.ok(cases.length >= 9, `${cases.length} cases`);
   const engine = createFaceEngine();

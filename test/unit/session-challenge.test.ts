@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { SessionConfig } from '../../agent/session/config.js';
 import { createSession } from '../../agent/session/machine.js';
-import { planFromSteps } from '../../agent/session/plan.js';
+import { derivePlan, drawReplacements, planFromSteps } from '../../agent/session/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
 import { MOVE_KINDS, type StepKind } from '../../agent/session/types.js';
 import {
@@ -9,7 +9,7 @@ import {
 } from '../helpers/session-frames.js';
 
 const session = (steps: string, config: Partial<SessionConfig> = {}, limits?: Partial<Record<StepKind, number>>): SessionState =>
-  createSession({ plan: planFromSteps(steps, { timeLimitsMs: limits }), config, startMs: 0 });
+  createSession({ plan: planFromSteps(steps, { timeLimitsMs: limits }), config: { allowWeakPlans: true, qualityStableMs: 0, ...config }, startMs: 0 });
 
 /** A session that has just passed the gate (anchor at t = 67), ready for step 1. */
 const started = (steps: string, config: Partial<SessionConfig> = {}) => drive(session(steps, config), new Script().frontal(100).events);
@@ -55,16 +55,36 @@ const wrong: [string, string, (t: number) => ReturnType<typeof frontal>][] = [
   ['look_up', 'turning left', (t) => turned(t, 28)],
 ];
 for (const [asked, done, make] of wrong) {
-  t.test(`${asked} asked, ${done} done: challenge_wrong_action`, async (t) => {
-    const r = drive(started(asked).state, [make(100), make(133)]);
+  t.test(`${asked} asked, ${done} done: challenge_wrong_action once held for 200 ms`, async (t) => {
+    const brief = drive(started(asked).state, [make(100), make(133), make(167)]);
+    t.equal(brief.state.phase, 'challenge', 'two or three frames (67 ms) are not a clear move yet');
+    const r = drive(brief.state, [make(200), make(233), make(267), make(300)]);
     t.same(r.result?.reasons, ['challenge_wrong_action']);
+    t.equal(r.result?.steps[0].status, 'wrong_action');
   });
 }
 
-t.test('a single wrong frame is tolerated (pose noise)', async (t) => {
-  const r = drive(started('turn_left').state, [turned(100, -28), frontal(133), turned(167, 25), turned(200, 25)]);
+t.test('a short wrong excursion is tolerated (pose noise, a glance)', async (t) => {
+  const r = drive(started('turn_left').state, [turned(100, -28), turned(133, -28), frontal(167), turned(200, 25), turned(233, 25)]);
   t.equal(r.state.steps[0].status, 'passed');
   t.not(r.state.phase, 'challenge');
+});
+
+t.test('sway and overshoot are not wrong moves: only past the threshold + margin from the anchor AND the step start', async (t) => {
+  // turn_right passes; coming back the head swings 22 degrees past neutral to the left, held 400 ms, then looks up.
+  const s = drive(session('turn_right,look_up'), new Script().frontal(100).add(300, (t) => turned(t, -30)).events);
+  t.equal(s.state.steps[0].status, 'passed');
+  const back = drive(s.state, new Script(400).add(100, (t) => turned(t, -8)).add(400, (t) => turned(t, 22)).events);
+  t.equal(back.state.phase, 'challenge', 'a 22 degree overshoot (below 20 + 5 from the anchor) is not a wrong action');
+  const up = drive(back.state, new Script(900).add(200, (t) => frameOf(t, [faceSignals({ yaw: 12, pitch: 20 })])).events);
+  t.equal(up.state.steps[1].status, 'passed', 'a diagonal look up (12 degrees of yaw with it) is a look up');
+  // A head already held 12 degrees low when a look_up step starts: lowering it 12 more is not yet a clear look down.
+  const low = drive(session('look_up,turn_left'), new Script().frontal(100).add(200, (t) => pitched(t, 20)).add(200, (t) => pitched(t, -12)).events);
+  t.equal(low.state.current?.index, 1);
+  const lower = drive(low.state, new Script(500).add(400, (t) => pitched(t, -24)).events);
+  t.equal(lower.state.phase, 'challenge', '24 degrees below the anchor but only 12 below the step start');
+  const clear = drive(lower.state, new Script(900).add(400, (t) => pitched(t, -34)).events);
+  t.same(clear.result?.reasons, ['challenge_wrong_action'], '34 below the anchor, 22 below the step start: clear');
 });
 
 t.test('a move below the threshold is not enough: challenge_timeout at the step limit', async (t) => {
@@ -111,19 +131,24 @@ t.test('eyes closed when the step starts, then opened, is not a blink (no open f
   const r = drive(s.state, [eyesClosed(500), eyesClosed(533), frontal(567)]);
   t.equal(r.state.current?.armedMs, 500, 'armed on the first neutral frame, eyes closed');
   t.equal(r.state.steps[1].status, 'not_started', 'the reopening alone does not count');
-  const r2 = drive(r.state, [eyesClosed(600), frontal(633)]);
+  const flicker = drive(r.state, [eyesClosed(600), frontal(633)]);
+  t.equal(flicker.state.steps[1].status, 'not_started', 'closed on one frame at 30 fps (33 ms): an eye-model flicker, not a blink');
+  const r2 = drive(flicker.state, [eyesClosed(667), eyesClosed(700), frontal(733)]);
   t.equal(r2.state.steps[1].status, 'passed');
 });
 
-t.test('each step starts from a neutral pose: holding a turn does not pass the next step', async (t) => {
+t.test('the next step counts once the last move is released: back below half its threshold, or overtaken', async (t) => {
   const s = drive(session('turn_left,look_up'), new Script().frontal(100).add(400, (t) => turned(t, 25)).events);
   t.equal(s.state.steps[0].status, 'passed');
-  t.equal(s.prompts[s.prompts.length - 1], 'look_straight');
-  const still = drive(s.state, new Script(500).add(600, (t) => frameOf(t, [faceSignals({ yaw: 25, pitch: 25 })])).events);
-  t.equal(still.state.steps[1].status, 'not_started', 'turned left and up at once: not armed');
-  const back = drive(still.state, [frontal(1133), pitched(1167, 20), pitched(1200, 20)]);
-  t.equal(back.state.steps[1].status, 'passed');
-  t.same(back.prompts, ['look_up', 'look_straight']);
+  t.equal(s.prompts[s.prompts.length - 1], 'look_up', 'the next step is asked at once');
+  const still = drive(s.state, new Script(500).add(600, (t) => frameOf(t, [faceSignals({ yaw: 25, pitch: 12 })])).events);
+  t.equal(still.state.current?.armedMs, null, 'still turned left (25/20 of the turn threshold, more than 12/15 up): not armed');
+  t.equal(still.state.steps[1].status, 'not_started');
+  const over = drive(still.state, [frameOf(1100, [faceSignals({ yaw: 25, pitch: 35 })]), frameOf(1133, [faceSignals({ yaw: 25, pitch: 35 })]), frameOf(1167, [faceSignals({ yaw: 25, pitch: 35 })])]);
+  t.equal(over.state.steps[1].status, 'passed', 'up further than left (35/15 > 25/20): the turn is over, the look up counts');
+  const back = drive(s.state, [turned(533, 9), pitched(567, 20), pitched(600, 20)]);
+  t.equal(back.state.current, null);
+  t.equal(back.state.steps[1].status, 'passed', 'back below 10 degrees: released, then up');
 });
 
 t.test('angles are relative to the anchor pose (camera above the screen)', async (t) => {
@@ -200,4 +225,49 @@ t.test('the budget: interval captures leave room for every step mark and the res
   });
   t.equal(swap.result?.verdict, 'reject');
   t.same(swap.result?.reasons, ['identity_changed']);
+});
+
+t.test('explicit plans of one step or without a head move are refused unless allowed', async (t) => {
+  for (const steps of ['blink', 'turn_left', 'blink,blink']) {
+    t.throws(() => createSession({ plan: planFromSteps(steps), startMs: 0 }), { code: 'E_CHALLENGE_INVALID' }, steps);
+    t.doesNotThrow(() => createSession({ plan: planFromSteps(steps), config: { allowWeakPlans: true }, startMs: 0 }), `${steps} with allowWeakPlans`);
+  }
+  t.doesNotThrow(() => createSession({ plan: planFromSteps('blink,turn_right'), startMs: 0 }));
+});
+
+/** A nonce whose plan starts with a head move other than turn_right, and the plan's first two kinds. */
+function nonceStartingWithMove(): { nonce: string; first: StepKind; second: StepKind } {
+  for (let i = 0; ; i++) {
+    const nonce = `${i.toString(16).padStart(4, '0')}aabbccddeeff00112233`.slice(0, 32);
+    const steps = derivePlan(nonce).steps.map((x) => x.kind);
+    if (steps[0] !== 'blink' && steps[0] !== 'turn_right' && steps[0] !== 'turn_left') return { nonce, first: steps[0], second: steps[1] };
+  }
+}
+
+t.test('a nonce plan replaces one failed step by one drawn from the nonce; a second failure rejects', async (t) => {
+  const { nonce, first } = nonceStartingWithMove();
+  const plan = derivePlan(nonce);
+  const [replacement] = drawReplacements(nonce, [{ failed: first, previous: null }]);
+  const s = drive(createSession({ plan, config: { qualityStableMs: 0 }, startMs: 0 }), new Script().frontal(100).events);
+  t.equal(s.state.current?.kind, first);
+  // The customer turns to their own right: a clear wrong move for a look up / look down step.
+  const wrongTurn = drive(s.state, new Script(100).add(300, (t) => turned(t, -30)).events);
+  t.equal(wrongTurn.state.phase, 'challenge', 'not rejected: one more step');
+  t.equal(wrongTurn.state.steps[0].status, 'wrong_action');
+  t.same({ kind: wrongTurn.state.steps[1].kind, replacement: wrongTurn.state.steps[1].replacement }, { kind: replacement, replacement: true });
+  t.equal(wrongTurn.state.steps.length, plan.steps.length + 1);
+  t.equal(wrongTurn.prompts[wrongTurn.prompts.length - 1], replacement, 'the replacement is asked');
+  const progress = wrongTurn.effects.filter((e) => e.type === 'progress');
+  t.same(progress[progress.length - 1], { type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: plan.steps.length }, 'the customer sees the plan\'s step count');
+  // Failing the replacement too (no head back, no move, timeout) ends the session.
+  const timeout = drive(wrongTurn.state, [tick(400 + 6500)]);
+  t.same(timeout.result?.reasons.filter((r) => r.startsWith('challenge')), ['challenge_timeout']);
+  t.same(timeout.result?.steps.map((x) => x.status).slice(0, 2), ['wrong_action', 'timeout']);
+  t.equal(timeout.result?.plan.steps.length, plan.steps.length, 'the signed plan stays the derived one (the carrier recomputes the replacement)');
+  // Explicit plans have no nonce: no replacement.
+  const explicit = drive(session(`${first},turn_left`), new Script().frontal(100).add(300, (t) => turned(t, -30)).events);
+  t.same(explicit.result?.reasons, ['challenge_wrong_action']);
+  // stepRetries 0: none either.
+  const none = drive(createSession({ plan, config: { qualityStableMs: 0, stepRetries: 0 }, startMs: 0 }), new Script().frontal(100).add(300, (t) => turned(t, -30)).events);
+  t.same(none.result?.reasons, ['challenge_wrong_action']);
 });

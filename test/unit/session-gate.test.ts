@@ -5,11 +5,11 @@ import { createSession, step } from '../../agent/session/machine.js';
 import { planFromSteps } from '../../agent/session/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
 import {
-  drive, during, faceSignals, frameOf, frontal, noFace, tick, twoFaces, type FaceOpts,
+  drive, during, faceSignals, frameOf, frontal, noFace, Script, tick, twoFaces, type FaceOpts,
 } from '../helpers/session-frames.js';
 
 const plan = planFromSteps('blink');
-const fresh = (config: Partial<SessionConfig> = {}): SessionState => createSession({ plan, config, startMs: 0 });
+const fresh = (config: Partial<SessionConfig> = {}): SessionState => createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0, ...config }, startMs: 0 });
 
 t.test('waiting_face: no face prompts to look at the camera; one face enters the gate', async (t) => {
   const r = drive(fresh(), [noFace(0), noFace(33)]);
@@ -61,6 +61,7 @@ const issues: [string, (t: number) => ReturnType<typeof frontal>, string, string
   ['head tilted', (t) => frontal(t, { roll: 30 }), 'not_frontal', 'look_straight'],
   ['blurred', (t) => frontal(t, { sharpness: 5 }), 'blurry', 'hold_still'],
   ['eyes closed', (t) => frontal(t, { ear: 0.1 }), 'eyes_closed', 'open_eyes'],
+  ['a mask', (t) => frontal(t, { lowerFaceSkin: 0.05 }), 'face_covered', 'uncover_face'],
   ['second person', (t) => twoFaces(t), 'multiple_faces', 'only_one_person'],
   ['face gone', (t) => noFace(t), 'no_face', 'look_at_camera'],
 ];
@@ -75,17 +76,28 @@ for (const [what, make, issue, prompt] of issues) {
   });
 }
 
-t.test('quality_gate: consecutive good frames are needed; the last one becomes the anchor', async (t) => {
-  const r = drive(fresh(), [frontal(0), frontal(33), frontal(67, { sharpness: 1 }), frontal(100), frontal(133)]);
+t.test('quality_gate: consecutive good frames are needed; the last one becomes the anchor, at their median pose', async (t) => {
+  const r = drive(fresh(), [frontal(0), frontal(33), frontal(67, { sharpness: 1 }), frontal(100, { yaw: 2 }), frontal(133, { yaw: 3, pitch: -4 })]);
   t.equal(r.state.phase, 'quality_gate', 'the streak was broken');
-  const r2 = drive(r.state, [frontal(167, { yaw: 5, pitch: -8 })]);
+  const r2 = drive(r.state, [frontal(167, { yaw: 5, pitch: -5 })]);
   t.equal(r2.state.phase, 'challenge');
   t.same(r2.captures, [{ type: 'capture_for_decision', frameIndex: 5, faceIndex: 0, purpose: 'anchor' }]);
   t.same(r2.effects.filter((e) => e.type === 'progress'), [{ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 }]);
-  t.same(r2.prompts, ['blink'], 'the first step is asked at once from a neutral pose');
-  t.equal(r2.state.anchor?.yaw, 5);
-  t.equal(r2.state.anchor?.pitch, -8);
+  t.same(r2.prompts, ['blink'], 'the first step is asked at once');
+  t.equal(r2.state.anchor?.yaw, 3, 'median yaw of 2, 3, 5');
+  t.equal(r2.state.anchor?.pitch, -4, 'median pitch of 0, -4, -5');
   t.equal(r2.state.gatePassedMs, 167);
+});
+
+t.test('quality_gate: the customer holds still for qualityStableMs; a head sweeping through frontal does not pass', async (t) => {
+  const still = drive(createSession({ plan, config: { allowWeakPlans: true }, startMs: 0 }), new Script().frontal(200).events);
+  t.equal(still.state.phase, 'quality_gate', '6 frames over 167 ms: not yet 200 ms');
+  const on = drive(still.state, [frontal(200), frontal(233)]);
+  t.equal(on.state.phase, 'challenge', 'held still for 200 ms');
+  // 12 degrees of yaw per frame: every frame would pass the gate, no three of them agree within 6 degrees.
+  const sweep = drive(createSession({ plan, config: { allowWeakPlans: true }, startMs: 0 }), during(0, 400, (t) => frontal(t, { yaw: -14 + Math.round(t / 33) * 3 })));
+  t.equal(sweep.state.phase, 'quality_gate');
+  t.ok(sweep.prompts.includes('hold_still'));
 });
 
 t.test('quality_gate timeout: retry quality, with the dominant issue in the summary', async (t) => {
@@ -126,7 +138,7 @@ t.test('config: defaults resolve, bad settings are refused naming the key', asyn
   ];
   for (const [cfg, key] of bad) {
     try {
-      createSession({ plan, config: cfg, startMs: 0 });
+      createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0, ...cfg }, startMs: 0 });
       t.fail(`accepted ${key}`);
     } catch (err) {
       t.ok(isKioskError(err, 'E_CONFIG_INVALID') && err.subject === `session.${key}`, `${key}: ${(err as Error).message}`);
@@ -136,6 +148,19 @@ t.test('config: defaults resolve, bad settings are refused naming the key', asyn
 
 t.test('createSession and step refuse unusable input', async (t) => {
   t.throws(() => createSession({ plan: { ...plan, steps: [] }, startMs: 0 }), { code: 'E_CHALLENGE_INVALID' });
-  t.throws(() => createSession({ plan, startMs: Number.NaN }), { code: 'E_USAGE' });
+  t.throws(() => createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: Number.NaN }), { code: 'E_USAGE' });
   t.throws(() => step(fresh(), tick(Number.NaN)), { code: 'E_USAGE' });
+});
+
+t.test('a face the camera cannot tell is not covered (no colour: null), a bare one neither', async (t) => {
+  for (const lowerFaceSkin of [null, 0.4, 1]) {
+    const r = drive(fresh(), [frontal(0, { lowerFaceSkin }), frontal(33, { lowerFaceSkin }), frontal(67, { lowerFaceSkin })]);
+    t.equal(r.state.phase, 'challenge', String(lowerFaceSkin));
+  }
+  const masked = drive(fresh({ qualityTimeoutMs: 500 }), during(0, 600, (t) => frontal(t, { lowerFaceSkin: 0 })));
+  t.same([masked.result?.verdict, masked.result?.reasons, masked.result?.quality.dominantIssue], ['retry', ['quality'], 'face_covered']);
+  // Masked and turning around: covered on 2 frames in 5, turned on 3 in 5; the mask is what the customer is told.
+  const turning = drive(fresh({ qualityTimeoutMs: 500 }), during(0, 600, (t) => frontal(t, Math.round(t / 33) % 5 < 2 ? { lowerFaceSkin: 0 } : { yaw: 40, lowerFaceSkin: 0 })));
+  t.equal(turning.result?.quality.dominantIssue, 'face_covered');
+  t.ok(turning.result!.quality.issues.not_frontal > turning.result!.quality.issues.face_covered);
 });

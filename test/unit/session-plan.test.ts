@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { createHash, createHmac } from 'node:crypto';
 import { isKioskError } from '../../agent/errors.js';
 import {
-  DEFAULT_TIME_LIMITS_MS, derivePlan, drawNonce, PLAN_LABEL, PLAN_VERSION, planFromSteps,
+  DEFAULT_TIME_LIMITS_MS, derivePlan, drawNonce, drawReplacements, isStrongPlan, PLAN_LABEL, PLAN_VERSION, planFromSteps,
 } from '../../agent/session/plan.js';
 import { STEP_KINDS, type StepKind } from '../../agent/session/types.js';
 
@@ -24,7 +24,7 @@ function throwsCode(t: Test, fn: () => unknown, code: string, why: string) {
  * The carrier's view: the algorithm written again from the doc comment of `derivePlan` alone,
  * with a precomputed byte buffer instead of a lazy stream.
  */
-function carrierRecompute(nonceHex: string): StepKind[] {
+function carrierRecompute(nonceHex: string, failures: { failed: StepKind; previous: StepKind | null }[] = []): StepKind[] {
   const key = Buffer.from(nonceHex, 'hex');
   const blocks: Buffer[] = [];
   for (let i = 0; i < 8; i++) {
@@ -46,7 +46,12 @@ function carrierRecompute(nonceHex: string): StepKind[] {
     const c = order.filter((k) => k !== out[out.length - 1]);
     out.push(c[drawN(4)]);
   }
-  return out;
+  if (failures.length === 0) return out;
+  // Step 7: replacements continue the same stream.
+  return failures.map(({ failed, previous }) => {
+    const c = order.filter((k) => k !== failed && k !== previous);
+    return c[drawN(c.length)];
+  });
 }
 
 t.test('the same nonce always gives the same plan; case does not matter', async (t) => {
@@ -163,4 +168,24 @@ t.test('explicit plans from a list or a --challenge string', async (t) => {
   throwsCode(t, () => planFromSteps('blink,wink'), 'E_CHALLENGE_INVALID', 'unknown step');
   throwsCode(t, () => planFromSteps('blink,,turn_left'), 'E_CHALLENGE_INVALID', 'empty item');
   throwsCode(t, () => planFromSteps(Array(9).fill('blink')), 'E_CHALLENGE_INVALID', 'too many');
+});
+
+t.test('replacement steps: recomputable from the nonce and the failed steps, never the failed kind nor the one before', async (t) => {
+  for (let i = 0; i < 200; i++) {
+    const nonce = nonceOf(i);
+    const plan = kinds(nonce);
+    const failures = [{ failed: plan[0], previous: null }, { failed: plan[1], previous: plan[0] }];
+    const drawn = drawReplacements(nonce, failures);
+    t.same(drawn, carrierRecompute(nonce, failures), `nonce ${i}: the carrier recomputes them`);
+    t.not(drawn[0], plan[0]);
+    t.ok(drawn[1] !== plan[1] && drawn[1] !== plan[0]);
+    t.same(drawReplacements(nonce, failures.slice(0, 1)), drawn.slice(0, 1), 'the n-th replacement does not depend on later ones');
+  }
+});
+
+t.test('a strong plan has two steps or more and a head move', async (t) => {
+  t.ok(isStrongPlan(planFromSteps('blink,turn_left')));
+  t.notOk(isStrongPlan(planFromSteps('turn_left')), 'one step');
+  t.notOk(isStrongPlan(planFromSteps('blink,blink')), 'no head move');
+  for (let i = 0; i < 200; i++) t.ok(isStrongPlan(derivePlan(nonceOf(i))), 'every derived plan is strong');
 });

@@ -46,7 +46,7 @@ const KINDS: StepKind[] = ['blink', 'turn_right'];
 t.test('runner: a genuine recording is accepted; prompts and progress reach the screen; models are named', async (t) => {
   const fake = fakeEngine(frameEvents(KINDS));
   const shown: SessionEffect[] = [];
-  const res = await runSession({ ...fake, reference: ALICE, onEffect: (e) => shown.push(e) }, { plan: planFromSteps(KINDS) });
+  const res = await runSession({ ...fake, reference: ALICE, onEffect: (e) => shown.push(e) }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.equal(res.verdict, 'accept', JSON.stringify(res.reasons));
   t.ok(res.scores.match.similarity! > 0.99);
   t.ok(shown.some((e) => e.type === 'prompt' && e.id === 'turn_right'));
@@ -57,17 +57,17 @@ t.test('runner: a genuine recording is accepted; prompts and progress reach the 
 });
 
 t.test('runner: similarities are computed against the reference and the anchor', async (t) => {
-  const impostor = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: BOB }, { plan: planFromSteps(KINDS) });
+  const impostor = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: BOB }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.same(impostor.reasons, ['no_match']);
-  const swap = await runSession({ ...fakeEngine(frameEvents(KINDS), (i) => (i > 20 ? BOB : ALICE)), reference: ALICE }, { plan: planFromSteps(KINDS) });
+  const swap = await runSession({ ...fakeEngine(frameEvents(KINDS), (i) => (i > 20 ? BOB : ALICE)), reference: ALICE }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.ok(swap.reasons.includes('identity_changed'), JSON.stringify(swap.reasons));
-  const replay = await runSession({ ...fakeEngine(frameEvents(KINDS), () => ALICE, 0.9), reference: ALICE }, { plan: planFromSteps(KINDS) });
+  const replay = await runSession({ ...fakeEngine(frameEvents(KINDS), () => ALICE, 0.9), reference: ALICE }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.same(replay.reasons, ['presentation_attack']);
 });
 
 t.test('runner: a recording that stops mid-challenge is a challenge_timeout', async (t) => {
   const cut = frameEvents(KINDS).filter((f) => f.tMs < 800);
-  const res = await runSession({ ...fakeEngine(cut), reference: ALICE }, { plan: planFromSteps(KINDS) });
+  const res = await runSession({ ...fakeEngine(cut), reference: ALICE }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.equal(res.verdict, 'reject');
   t.same(res.reasons, ['challenge_timeout']);
 });
@@ -75,12 +75,12 @@ t.test('runner: a recording that stops mid-challenge is a challenge_timeout', as
 t.test('runner: an aborted signal cancels with its reason', async (t) => {
   const ac = new AbortController();
   ac.abort('tamper');
-  const res = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: ac.signal }, { plan: planFromSteps(KINDS) });
+  const res = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: ac.signal }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.same(res.reasons, ['cancelled']);
   t.equal(res.cancelReason, 'tamper');
   const other = new AbortController();
   other.abort(new Error('whatever'));
-  const res2 = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: other.signal }, { plan: planFromSteps(KINDS) });
+  const res2 = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: other.signal }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.equal(res2.cancelReason, 'operator');
 });
 
@@ -89,14 +89,14 @@ t.test('runner: a failing decision path is a decision_failed, not a crash', asyn
   fake.engine.decide = async () => {
     throw new Error('no crop');
   };
-  const res = await runSession({ ...fake, reference: ALICE }, { plan: planFromSteps(KINDS) });
+  const res = await runSession({ ...fake, reference: ALICE }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
   t.equal(res.verdict, 'retry');
   t.same(res.reasons, ['decision_unavailable']);
 });
 
 t.test('end of input in each phase', async (t) => {
   const plan = planFromSteps(['blink']);
-  const fresh = () => createSession({ plan, startMs: 0 });
+  const fresh = () => createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 });
   const end = (tMs: number) => ({ type: 'end', tMs }) as const;
   t.same(step(fresh(), end(10)).state.result?.reasons, ['no_face'], 'waiting: retry no_face');
   t.same(drive(fresh(), [twoFaces(0), end(40)]).result?.reasons, ['multiple_faces'], 'waiting with two people');

@@ -5,7 +5,7 @@
 import { translate } from './i18n.js';
 
 const LANGS = ['zh-Hans', 'en'];
-const GUIDANCE = new Set(['only_one_person', 'move_closer', 'move_back', 'more_light', 'less_light', 'open_eyes', 'look_straight', 'hold_still']);
+const GUIDANCE = new Set(['only_one_person', 'move_closer', 'move_back', 'more_light', 'less_light', 'open_eyes', 'uncover_face', 'look_straight', 'hold_still']);
 
 const state = {
   lang: 'zh-Hans',

@@ -8,6 +8,8 @@ export interface CaptureRequest {
   faceIndex: number;
   purpose: CapturePurpose;
   padEligible: boolean;
+  /** Near enough to the anchor pose for the identity-continuity check. */
+  continuityEligible: boolean;
   frontal: boolean;
 }
 
@@ -27,7 +29,7 @@ export function captureLimit(s: SessionState, purpose: CapturePurpose): number {
   if (purpose === 'anchor' || purpose === 'final') return cfg.maxDecisions;
   if (purpose === 'step') return cfg.maxDecisions - cfg.finalCaptureFrames;
   const cur = s.current;
-  const unarmed = cur ? s.plan.steps.length - cur.index - (cur.armedMs !== null ? 1 : 0) : 0;
+  const unarmed = cur ? s.steps.length - cur.index - (cur.armedMs !== null ? 1 : 0) : 0;
   return cfg.maxDecisions - cfg.finalCaptureFrames - unarmed - 1;
 }
 
@@ -44,6 +46,7 @@ export function capture(tr: Transition, req: CaptureRequest): boolean {
         atMs: s.nowMs,
         purpose: req.purpose,
         padEligible: req.padEligible,
+        continuityEligible: req.continuityEligible,
         frontal: req.frontal,
         status: 'pending',
         attackScore: null,

@@ -4,7 +4,8 @@
  * (failed decisions, a customer turned away for most of the challenge) does phase `final_capture`
  * take good frontal frames until they are there, the budget is spent or `finalCaptureTimeoutMs`.
  */
-import { ISSUE_PROMPT, isPadEligible, qualityIssue, relativePose } from '../signals.js';
+import { relativeTo } from '../gestures.js';
+import { ISSUE_PROMPT, isContinuityEligible, isPadEligible, qualityIssue } from '../signals.js';
 import type { Transition } from '../transition.js';
 import type { FrameEvent } from '../types.js';
 import { capture, enoughSamples } from './capture.js';
@@ -25,8 +26,8 @@ export function finalFrame(tr: Transition, e: FrameEvent): Transition {
   if (issue) return tr.prompt(ISSUE_PROMPT[issue]);
   tr.prompt('look_straight');
   if (s.lastCaptureMs === null || s.nowMs - s.lastCaptureMs >= cfg.finalCaptureSpacingMs) {
-    const rel = relativePose(view.face!, s.anchor!);
-    capture(tr, { frameIndex: e.index, faceIndex: view.index, purpose: 'final', padEligible: isPadEligible(rel, cfg), frontal: true });
+    const rel = relativeTo(view.face!.pose, s.anchor!);
+    capture(tr, { frameIndex: e.index, faceIndex: view.index, purpose: 'final', padEligible: isPadEligible(rel, cfg), continuityEligible: isContinuityEligible(rel, cfg), frontal: true });
   }
   return enoughSamples(tr.state) ? toDeciding(tr) : tr;
 }
