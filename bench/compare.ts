@@ -2,8 +2,10 @@
 // ("choose one model per function by measurement on the dev data"). In one run on ../shared/data it
 // measures, per function, our engine's model against @vladmandic/human 3.3.6's candidate:
 // - detection: images with a face found, on the verify-pair and spoof images; detector ms per 640x480 frame;
-// - eyes: eye closures in the blink video, ours (EAR from 68 landmarks) vs Human (EAR from FaceMesh+iris lid
-//   points, bench/compare/common.ts), both through detectEyeClosures with its default parameters;
+// - eyes: eye closures in the blink video read by the kiosk's detector (agent/eval/session-events.ts, session
+//   defaults), fed ours (the fr_eye eye-state model the engine ships) or Human's (EAR from FaceMesh+iris lid
+//   points, bench/compare/common.ts; Human has no eye-state model), the rest of each frame's signals (pose,
+//   quality) being ours for both;
 // - PAD: AUC on labels/spoof.tsv for fr_liveness, Human antispoof and Human liveness (and Human's antispoof
 //   model run by our engine on our face box, in a child process);
 // - embedding: AUC and TAR at FAR 1% on labels/verify-pairs.tsv, fr_feature vs Human faceres (cosine).
@@ -15,8 +17,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { detectEyeClosures, type DetectedEvent, type FrameSample } from '../agent/eval/events.js';
-import { expectedEvents, scoreCategory } from '../agent/eval/event-match.js';
+import { expectedEvents, scoreCategory, type DetectedEvent } from '../agent/eval/event-match.js';
+import { detectSessionEvents, type SignalFrame } from '../agent/eval/session-events.js';
+import { resolveSessionConfig } from '../agent/session/config.js';
 import { parseSpoofLabels, parseVerifyPairs, parseVideoLabels, readLabelFile } from '../agent/eval/labels.js';
 import { rocAuc, tarAtFar, type AucResult, type TarAtFarResult } from '../agent/eval/metrics.js';
 import { readVideoFrames } from '../agent/media/video.js';
@@ -60,7 +63,9 @@ if (!blinkRow) throw new Error('labels/videos.tsv has no row for blink-detector-
 
 const engine = createFaceEngine({ options: variant ? { variant } : {} });
 const info = await engine.start();
-const oursModels = Object.fromEntries(info.models.map((m) => [m.task, m.id]));
+// Several models can serve one task (the fused presentation-attack models): joined with ' + '.
+const oursModels: Record<string, string> = {};
+for (const m of info.models) oursModels[m.task] = oursModels[m.task] ? `${oursModels[m.task]} + ${m.id}` : m.id;
 const human = await startHuman();
 const humanTensorsAtStart = human.tensors();
 
@@ -111,25 +116,27 @@ for (const [i, file] of allImages.entries()) {
 
 // ---- Eyes: the blink video, every frame as stored, the same frames to both engines. ----
 progress('blink video');
-const oursSamples: FrameSample[] = [];
-const humanSamples: FrameSample[] = [];
+const oursSamples: SignalFrame[] = [];
+const humanSamples: SignalFrame[] = [];
 let blinkSize = '';
 for await (const frame of readVideoFrames(join(data, blinkRow.video))) {
   blinkSize = `${frame.image.width}x${frame.image.height}`;
-  const face = primaryFace((await engine.analyze(frame.image)).faces);
-  oursSamples.push(face ? { index: frame.index, timeMs: frame.timeMs, ear: (face.eyes.left + face.eyes.right) / 2 } : { index: frame.index, timeMs: frame.timeMs });
+  const signals = await engine.analyze(frame.image);
+  const face = primaryFace(signals.faces);
+  oursSamples.push({ index: frame.index, timeMs: frame.timeMs, signals: { ...signals, faces: face ? [face] : [] } });
   const hf = humanPrimary(await human.analyse(frame.image, MESH));
   const ear = hf ? meshEyeOpenness(hf.mesh) : undefined;
-  humanSamples.push(ear ? { index: frame.index, timeMs: frame.timeMs, ear: (ear.left + ear.right) / 2 } : { index: frame.index, timeMs: frame.timeMs });
+  humanSamples.push({ index: frame.index, timeMs: frame.timeMs, signals: { ...signals, faces: face && ear ? [{ ...face, eyes: ear }] : [] } });
 }
 const tolerance = blinkRow.toleranceFrames ?? 5;
 const expected = expectedEvents(blinkRow.events);
-const eyeResult = (samples: FrameSample[]) => {
-  const detected = detectEyeClosures(samples);
+const sessionConfig = resolveSessionConfig();
+const eyeResult = (samples: SignalFrame[]) => {
+  const detected = detectSessionEvents(samples, sessionConfig).events.filter((e) => e.kind === 'eyes_closed');
   const s = scoreCategory('eyes', expected, detected, tolerance);
   return {
     frames: samples.length,
-    frames_with_face: samples.filter((x) => x.ear !== undefined).length,
+    frames_with_face: samples.filter((x) => x.signals.faces.length > 0).length,
     labelled: s.labelled,
     detected: s.detected,
     matched: s.matched,
@@ -284,7 +291,7 @@ console.log(`stills capped to ${MAX_SIDE} px long side, the same image to both; 
 console.log('| function | ours (model) | Human candidate | metric with counts | ms |');
 console.log('|---|---|---|---|---|');
 console.log(`| face detection | ${oursModels.detect} (UltraFace) | BlazeFace | images with a face: ours ${det(detection.ours)}; Human ${det(detection.human)} | detector per 640x480 frame: ours ${ms(detection.ours.median_ms)}, Human ${ms(detection.human.median_ms)} |`);
-console.log(`| eye closures (blink video, ${eyes.ours.labelled} labelled) | ${oursModels.landmarks} 68-pt EAR | FaceMesh + iris, EAR from lid points | ours ${eye(eyes.ours)}; Human ${eye(eyes.human)} | detect+landmarks+eyes per frame: ours ${ms(doc.eyes.ours_eye_path_median_ms)}, Human detector+mesh+iris ${ms(doc.eyes.human_mesh_iris_median_ms)} |`);
+console.log(`| eye closures (blink video, ${eyes.ours.labelled} labelled) | ${oursModels['eye-state']} eye-state model (the kiosk's reading) | FaceMesh + iris, EAR from lid points | ours ${eye(eyes.ours)}; Human ${eye(eyes.human)} | detect+landmarks+eyes per frame: ours ${ms(doc.eyes.ours_eye_path_median_ms)}, Human detector+mesh+iris ${ms(doc.eyes.human_mesh_iris_median_ms)} |`);
 console.log(`| PAD (spoof.tsv) | ${pad.ours.model} | antispoof | ours ${auc(pad.ours)}; Human antispoof ${auc(pad.human_antispoof)}; antispoof on our face box in our runtime ${auc(pad.ours_with_human_antispoof)} | per face: ours ${ms(pad.ours.median_ms)}, Human antispoof ${ms(pad.human_antispoof.median_ms)}, antispoof in our runtime ${ms(pad.ours_with_human_antispoof.median_ms)} |`);
 console.log(`| PAD (spoof.tsv) | ${pad.ours.model} | liveness | ours ${auc(pad.ours)}; Human liveness ${auc(pad.human_liveness)} | per face: ours ${ms(pad.ours.median_ms)}, Human liveness ${ms(pad.human_liveness.median_ms)} |`);
 console.log(`| embedding (verify-pairs.tsv) | ${embedding.ours.model} (${embedding.ours.dims}-d) | faceres (${embedding.human.dims}-d), cosine | ours ${emb(embedding.ours)}; Human ${emb(embedding.human)} | per face: ours ${ms(embedding.ours.median_ms)}, Human ${ms(embedding.human.median_ms)} |`);
@@ -296,5 +303,5 @@ const ftd = (which: 'ours' | 'human') => {
 console.log(`\nfailures to detect, ours ${ftd('ours')}`);
 console.log(`failures to detect, Human ${ftd('human')}`);
 if (doc.still_errors.length) console.log(`images that failed to load or analyse: ${doc.still_errors.map((e) => `${e.file} (${e.error})`).join('; ')}`);
-console.log(`\nNotes: eye closures through detectEyeClosures (agent/eval/events.ts) with default parameters for both, scored with +-${tolerance} frames (videos.tsv); Human EAR from mesh points ${JSON.stringify(MESH_EAR_INDICES)} (subject's right/left eye: corners, upper lid, lower lid). PAD AUC: attack is the positive class; Human scores as 1 - real / 1 - live. Human per-model ms = (detector+mesh+iris+that model) - (detector+mesh+iris) on the same frame. On a still retried with a margin, ours decides on the original image, Human on the margin canvas (Human: ${detection.human.spoof_images.found_with_margin_retry} spoof, ${detection.human.verify_images.found_with_margin_retry} verify images). Human tensors ${humanTensorsAtStart} at start, ${humanTensorsAtEnd} at end. Elapsed ${fmt(doc.elapsed_s, 0)} s.`);
+console.log(`\nNotes: eye closures read by the kiosk's detector (agent/eval/session-events.ts, session defaults) from our eye-state model or Human's mesh EAR, the rest of each frame's signals ours, scored with +-${tolerance} frames (videos.tsv); Human EAR from mesh points ${JSON.stringify(MESH_EAR_INDICES)} (subject's right/left eye: corners, upper lid, lower lid). PAD AUC: attack is the positive class; Human scores as 1 - real / 1 - live. Human per-model ms = (detector+mesh+iris+that model) - (detector+mesh+iris) on the same frame. On a still retried with a margin, ours decides on the original image, Human on the margin canvas (Human: ${detection.human.spoof_images.found_with_margin_retry} spoof, ${detection.human.verify_images.found_with_margin_retry} verify images). Human tensors ${humanTensorsAtStart} at start, ${humanTensorsAtEnd} at end. Elapsed ${fmt(doc.elapsed_s, 0)} s.`);
 process.exit(0);

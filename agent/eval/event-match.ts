@@ -1,8 +1,26 @@
 /**
  * Scoring detected events against labelled frame ranges (videos.tsv). Pure.
  */
+import type { MoveKind } from '../session/types.js';
 import type { LabelKind, LabelledRange } from './labels.js';
-import { categoryOf, type DetectedEvent, type EventCategory, type EventKind } from './events.js';
+
+/** Event kinds in the SUBJECT's frame of reference (never the image's). */
+export type EventKind = 'eyes_closed' | MoveKind;
+export type EventCategory = 'eyes' | 'head';
+
+/** An event the detector found: first and last frame index, inclusive. */
+export interface DetectedEvent {
+  kind: EventKind;
+  first: number;
+  last: number;
+  /** Head: largest extent in its direction, degrees from the anchor. Eyes: how long they stayed closed, ms. */
+  peak: number;
+}
+
+/** Category of an event kind: eye closures and head movements are scored separately. */
+export function categoryOf(kind: EventKind): EventCategory {
+  return kind === 'eyes_closed' ? 'eyes' : 'head';
+}
 
 export interface CameraGeometry {
   /** True when the frames are mirrored (a selfie preview); the labelled videos are not. */

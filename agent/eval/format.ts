@@ -4,7 +4,7 @@
  */
 import type { Rate, Share, TarAtFarResult } from './metrics.js';
 import type { MatchFigures, MatchReport } from './run-match.js';
-import type { PadReport } from './run-pad.js';
+import type { OperatingRates, PadReport } from './run-pad.js';
 import type { EventCounts, VideoReport } from './run-video.js';
 
 function pct(rate: number | null): string {
@@ -60,38 +60,80 @@ export function formatMatchReport(r: MatchReport): string {
       [matchRow('all', r), ...r.by_source.map((s) => matchRow(s.source, s))],
     ),
   ];
+  out.push('', '(EER and TAR thresholds above are fitted on these pairs: diagnostics, not operating points)');
   if (r.at_threshold) {
-    out.push('', `at threshold ${num(r.at_threshold.threshold)}: FNMR ${fmtRate(r.at_threshold.fnmr)}, FMR ${fmtRate(r.at_threshold.fmr)}`);
+    out.push(`at the operating threshold ${num(r.at_threshold.threshold)}: FNMR ${fmtRate(r.at_threshold.fnmr)}, FMR ${fmtRate(r.at_threshold.fmr)}`);
+    for (const s of r.by_source) if (s.at_threshold) out.push(`  ${s.source}: FNMR ${fmtRate(s.at_threshold.fnmr)}, FMR ${fmtRate(s.at_threshold.fmr)}`);
   } else {
-    out.push('', 'no --threshold given: FNMR/FMR at an operating threshold not reported');
+    out.push('no operating threshold: FNMR/FMR not reported');
+  }
+  if (r.calibrated) {
+    const c = r.calibrated;
+    out.push(
+      `threshold chosen on ${c.calibration_source} (${c.calibration.pairs} pairs; ${c.rule}): ${num(c.threshold)} ` +
+        `(there FMR ${fmtRate(c.calibration.fmr)}, FNMR ${fmtRate(c.calibration.fnmr)})`,
+      `  on the other ${c.held_out.pairs} pairs: FNMR ${fmtRate(c.held_out.fnmr)}, FMR ${fmtRate(c.held_out.fmr)}`,
+    );
   }
   for (const f of r.failures) out.push(`  ${f.code}: ${f.message}`);
   return out.join('\n');
 }
 
-/** The `eval pad` report as text. */
+function opCells(r: OperatingRates, species: readonly string[]): string[] {
+  return [...species.map((sp) => (r.apcer[sp] ? fmtRate(r.apcer[sp]) : '-')), fmtRate(r.bpcer)];
+}
+
+/** The `eval pad` report as text: the operating point first, diagnostics after. */
 export function formatPadReport(r: PadReport): string {
-  const species = Object.keys(r.out_of_fold.apcer);
+  const op = r.operating;
+  const species = [...new Set([...Object.keys(op.images.apcer), ...Object.keys(op.presentations?.apcer ?? {})])].sort();
   const out = [
     `presentations ${r.presentations}: scored ${r.scored}; FTD ${fmtShare(r.ftd)}, other failures ${r.failed}`,
-    `AUC all attacks ${num(r.auc.auc)} (${r.auc.attacks} attacks / ${r.auc.bona_fide} bona fide)` +
-      Object.entries(r.auc_by_species).map(([sp, a]) => `; ${sp} ${num(a.auc)} (${a.attacks}/${a.bona_fide})`).join(''),
-    `threshold chosen on one subject half at BPCER <= ${pct(r.rule.bpcer_max)}, reported on the other half (${r.rule.split})`,
+    `operating threshold ${num(op.threshold)} (an attack when the score exceeds it)`,
     '',
     table(
-      ['fold', 'threshold', 'calib. BPCER', ...species.map((s) => `test APCER ${s}`), 'test BPCER'],
+      ['at the operating threshold', ...species.map((sp) => `APCER ${sp}`), 'BPCER'],
+      [
+        ['images, all', ...opCells(op.images, species)],
+        ...op.images.halves.map((h, i) => [`images, subject half ${'ab'[i]} (${h.subjects.length} subjects)`, ...opCells(h.rates, species)]),
+        ...(op.presentations ? [['recordings, per presentation', ...opCells(op.presentations, species)]] : []),
+      ],
+    ),
+  ];
+  if (op.presentations) {
+    out.push('', `recordings: failures to acquire (never passed the session's gate) ${fmtRate(op.presentations.fta)}`);
+    for (const p of op.presentations.list) {
+      const what = p.aggregate === null ? `FTA (${p.fta})` : `${num(p.aggregate, 3)} over ${p.samples} -> ${p.aggregate > op.threshold ? 'attack' : 'bona fide'}`;
+      const models = Object.entries(p.by_model).map(([id, v]) => `${id} ${num(v, 3)}`).join(', ');
+      out.push(`  ${p.bona_fide ? 'bona fide' : `attack:${p.species}`}  ${p.video}: ${what}${models && p.aggregate !== null ? ` (${models})` : ''}${p.error ? ` [${p.error.code}]` : ''}`);
+    }
+  }
+  out.push(
+    '',
+    'diagnostics (not operating points):',
+    `AUC all attacks ${num(r.auc.auc)} (${r.auc.attacks} attacks / ${r.auc.bona_fide} bona fide)` +
+      Object.entries(r.auc_by_species).map(([sp, a]) => `; ${sp} ${num(a.auc)} (${a.attacks}/${a.bona_fide})`).join(''),
+  );
+  for (const m of r.models) {
+    out.push(`  ${m.model}: AUC ${num(m.auc.auc)}` + Object.entries(m.auc_by_species).map(([sp, a]) => `; ${sp} ${num(a.auc)}`).join(''));
+  }
+  const foldSpecies = Object.keys(r.out_of_fold.apcer);
+  out.push(
+    `threshold fitted on one subject half at BPCER <= ${pct(r.rule.bpcer_max)}, reported on the other half (${r.rule.split})`,
+    table(
+      ['fold', 'threshold', 'calib. BPCER', ...foldSpecies.map((s) => `test APCER ${s}`), 'test BPCER'],
       [
         ...r.folds.map((f, i) => [
           `${i + 1}: ${f.calibration_subjects.length} -> ${f.test_subjects.length} subjects`,
           num(f.threshold),
           fmtRate(f.calibration.bpcer),
-          ...species.map((s) => (f.test.apcer[s] ? fmtRate(f.test.apcer[s]) : '-')),
+          ...foldSpecies.map((s) => (f.test.apcer[s] ? fmtRate(f.test.apcer[s]) : '-')),
           fmtRate(f.test.bpcer),
         ]),
-        ['out of fold', '', '', ...species.map((s) => fmtRate(r.out_of_fold.apcer[s])), fmtRate(r.out_of_fold.bpcer)],
+        ['out of fold', '', '', ...foldSpecies.map((s) => fmtRate(r.out_of_fold.apcer[s])), fmtRate(r.out_of_fold.bpcer)],
       ],
     ),
-  ];
+  );
   for (const f of r.failures) out.push(`  ${f.code}: ${f.message}`);
   return out.join('\n');
 }
@@ -109,13 +151,16 @@ export function formatVideoReport(r: VideoReport): string {
   }
   rows.push(['total', 'eyes', ...countCells(r.totals.eyes)], ['', 'head', ...countCells(r.totals.head)], ['', 'all', ...countCells(r.totals)]);
   const out = [table(header, rows), ''];
+  const peak = (d: { kind: string; peak: number }) => (d.kind === 'eyes_closed' ? `closed ${Math.round(d.peak)} ms` : `peak ${num(d.peak, 1)} deg`);
   for (const v of r.videos) {
-    out.push(`${v.video} (${v.class}): ${v.frames_with_face}/${v.frames_analysed} frames with a face, tolerance +-${v.tolerance_frames} frames`);
+    const anchor = v.anchor ? `anchor frame ${v.anchor.frame} (yaw ${v.anchor.yaw}, pitch ${v.anchor.pitch})` : 'no frame passed the gate';
+    out.push(`${v.video} (${v.class}): ${v.frames_with_face}/${v.frames_analysed} frames with a face, ${anchor}, tolerance +-${v.tolerance_frames} frames${v.eyes_scored ? '' : ', blinks not labelled'}`);
     if (v.error) out.push(`  ${v.error.code}: ${v.error.message}`);
     for (const m of v.events.matched) out.push(`  matched  ${m.label}@${m.labelled.join('-')} as ${m.kind}@${m.detected.join('-')}`);
     for (const m of v.events.missed) out.push(`  missed   ${m.label}@${m.first}-${m.last} (${m.kind})`);
-    for (const d of v.events.wrong_direction) out.push(`  wrong    ${d.kind}@${d.first}-${d.last}`);
-    for (const d of v.events.false) out.push(`  false    ${d.kind}@${d.first}-${d.last} (peak ${num(d.peak, 2)})`);
+    for (const d of v.events.wrong_direction) out.push(`  wrong    ${d.kind}@${d.first}-${d.last} (${peak(d)})`);
+    for (const d of v.events.false) out.push(`  false    ${d.kind}@${d.first}-${d.last} (${peak(d)})`);
+    for (const d of v.events.unscored) out.push(`  unscored ${d.kind}@${d.first}-${d.last} (${peak(d)})`);
   }
   return out.join('\n');
 }

@@ -47,6 +47,8 @@ export interface VideoRow {
   labelQuality: string;
   /** The `+-N frames` stated in label_quality, when stated. */
   toleranceFrames?: number;
+  /** False when label_quality says blinks were not labelled: blinks are then unknown, not absent. */
+  blinksLabelled: boolean;
   line: number;
 }
 
@@ -116,8 +118,9 @@ function parseClass(cls: string, species: string, file: string, line: number): {
   return { bonaFide: cls === 'bona_fide' };
 }
 
-/** Parses one `kind@first-last;...` events cell. */
+/** Parses one `kind@first-last;...` events cell; `-` is no labelled event. */
 export function parseEvents(cell: string, file: string, line: number): LabelledRange[] {
+  if (cell.trim() === '-') return [];
   return cell.split(';').filter((s) => s.trim() !== '').map((item) => {
     const m = /^([a-z_]+)@(\d+)-(\d+)$/.exec(item.trim());
     if (!m) throw invalid(file, line, `event must be kind@first-last, found "${item}"`);
@@ -151,6 +154,7 @@ export function parseVideoLabels(text: string, file: string): VideoRow[] {
       events: parseEvents(eventsCell, file, line),
       labelQuality,
       ...(tol ? { toleranceFrames: Number(tol[1]) } : {}),
+      blinksLabelled: !/blinks?\s+(?:are\s+)?not\s+labell?ed/i.test(labelQuality),
       line,
     };
   });

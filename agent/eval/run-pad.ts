@@ -1,19 +1,35 @@
 /**
- * `eval pad`: presentation-attack detection on labelled images (ISO/IEC 30107-3 terms).
- * The threshold is never chosen on the images it is reported on: the subjects are split in two
- * disjoint halves, the threshold is chosen on one half (BPCER <= target there) and APCER/BPCER
- * are reported on the other, then the other way round; the two test halves together cover every
- * image exactly once, so their counts also add up to an out-of-fold total.
+ * `eval pad`: presentation-attack detection (ISO/IEC 30107-3 terms) at the OPERATING threshold
+ * (the session's, from models/calibration.ts, unless given): APCER per attack species and BPCER
+ * on labelled images (all, and on each subject half), and per presentation on labelled recordings
+ * scored as a session scores them (pad-presentations.ts). A presentation is an attack when its
+ * score exceeds the threshold, as in the session.
+ *
+ * As diagnostics, thresholds are also fitted on one subject half (BPCER <= target there) and
+ * reported on the other, then the other way round (the two test halves cover every image once);
+ * and with several presentation-attack models loaded, each model and their fusion get their AUC.
  */
-import { splitBySubject, subjectOf, type SpoofRow } from './labels.js';
+import type { SessionConfig } from '../session/config.js';
+import { splitBySubject, subjectOf, type SpoofRow, type VideoRow } from './labels.js';
 import { decidePrimaryFace, failureOf, type EvalDeps, type FileFailure } from './deps.js';
-import { chooseThreshold, padRatesAt, rocAuc, share, sumRates, type PadSample, type Rate, type Share } from './metrics.js';
+import { chooseThreshold, errorRate, padRatesAt, rocAuc, share, sumRates, type PadSample, type Rate, type Share } from './metrics.js';
+import { scorePresentations, type PresentationScore } from './pad-presentations.js';
 
 export interface PadEvalOptions {
-  /** BPCER allowed on the calibration half (default 0.05). */
+  /** The operating threshold: attack when a score exceeds it. */
+  threshold: number;
+  /** BPCER allowed on the calibration half of the diagnostic folds (default 0.05). */
   bpcerTarget?: number;
   /** Seed for the subject split; default: alternate subjects after sorting. */
   seed?: number;
+  /** Recordings for the presentation level, with the session config that scores them. */
+  videos?: { rows: readonly VideoRow[]; config: SessionConfig };
+}
+
+/** APCER per species and BPCER at the operating threshold (attack when score > threshold). */
+export interface OperatingRates {
+  apcer: Record<string, Rate>;
+  bpcer: Rate;
 }
 
 /** AUC with the counts it rests on. */
@@ -48,10 +64,33 @@ export interface PadReport {
   folds: PadFold[];
   /** Test-half counts of both folds added: every scored image tested once, at its fold's threshold. */
   out_of_fold: { apcer: Record<string, Rate>; bpcer: Rate };
+  /** At the operating threshold. */
+  operating: {
+    threshold: number;
+    images: OperatingRates & { halves: { subjects: string[]; rates: OperatingRates }[] };
+    presentations: (OperatingRates & { fta: Rate; list: PresentationScore[] }) | null;
+  };
+  /** Every scored image: its (fused) attack score and each model's. */
+  image_scores: { image: string; bona_fide: boolean; species: string; score: number; by_model: Record<string, number> }[];
+  /** Each presentation-attack model's AUC on the images, and the fusion's (present with more than one model). */
+  models: { model: string; auc: AucFigure; auc_by_species: Record<string, AucFigure> }[];
 }
 
 interface ScoredRow extends PadSample {
   image: string;
+  byModel: Record<string, number>;
+}
+
+/** Operating rates over samples (attack when score > threshold, as the session decides). */
+export function operatingRates(samples: readonly PadSample[], threshold: number): OperatingRates {
+  const species = [...new Set(samples.filter((s) => !s.bonaFide).map((s) => s.species))].sort();
+  const apcer: Record<string, Rate> = {};
+  for (const sp of species) {
+    const xs = samples.filter((s) => !s.bonaFide && s.species === sp);
+    apcer[sp] = errorRate(xs.filter((s) => !(s.score > threshold)).length, xs.length);
+  }
+  const bona = samples.filter((s) => s.bonaFide);
+  return { apcer, bpcer: errorRate(bona.filter((s) => s.score > threshold).length, bona.length) };
 }
 
 function aucOf(bona: readonly ScoredRow[], attacks: readonly ScoredRow[]): AucFigure {
@@ -71,15 +110,16 @@ function fold(calibration: readonly ScoredRow[], test: readonly ScoredRow[], sub
   };
 }
 
-/** Scores each image's primary face (most confident, then largest), then reports AUC and the two cross-subject folds. */
-export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, options: PadEvalOptions = {}): Promise<PadReport> {
+/** Scores each image's primary face (most confident, then largest) and each recording; reports the operating point, AUC and the diagnostic folds. */
+export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, options: PadEvalOptions): Promise<PadReport> {
   const bpcerMax = options.bpcerTarget ?? 0.05;
   const scored: ScoredRow[] = [];
   const failures: FileFailure[] = [];
   for (const [i, row] of rows.entries()) {
     try {
-      const { attackScore } = await decidePrimaryFace(deps, row.image);
-      scored.push({ image: row.image, score: attackScore, bonaFide: row.bonaFide, species: row.species });
+      const { attackScore, attackScores, embedding } = await decidePrimaryFace(deps, row.image);
+      embedding.fill(0);
+      scored.push({ image: row.image, score: attackScore, byModel: attackScores, bonaFide: row.bonaFide, species: row.species });
     } catch (err) {
       failures.push(failureOf(row.image, err));
     }
@@ -94,6 +134,21 @@ export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, opti
     fold(split.b, split.a, [split.subjectsB, split.subjectsA], bpcerMax),
   ];
   const ftdCount = failures.filter((f) => f.code === 'E_NO_FACE').length;
+  const t = options.threshold;
+  const presentations = options.videos ? await scorePresentations(options.videos.rows, deps, options.videos.config) : null;
+  const acquired = presentations?.filter((p) => p.aggregate !== null) ?? [];
+  const modelIds = [...new Set(scored.flatMap((s) => Object.keys(s.byModel)))];
+  const models = modelIds.length > 1
+    ? [
+      ...modelIds.map((id) => ({ id, score: (s: ScoredRow) => s.byModel[id] })),
+      { id: `fusion (${modelIds.join(' + ')})`, score: (s: ScoredRow) => s.score },
+    ].map(({ id, score }) => {
+      const withScore = scored.map((s) => ({ ...s, score: score(s) }));
+      const b = withScore.filter((s) => s.bonaFide);
+      const a = withScore.filter((s) => !s.bonaFide);
+      return { model: id, auc: aucOf(b, a), auc_by_species: Object.fromEntries(species.map((sp) => [sp, aucOf(b, a.filter((s) => s.species === sp))])) };
+    })
+    : [];
   return {
     presentations: rows.length,
     scored: scored.length,
@@ -111,5 +166,24 @@ export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, opti
       apcer: Object.fromEntries(species.map((sp) => [sp, sumRates(folds.map((f) => f.test.apcer[sp] ?? { rate: null, errors: 0, total: 0 }))])),
       bpcer: sumRates(folds.map((f) => f.test.bpcer)),
     },
+    operating: {
+      threshold: t,
+      images: {
+        ...operatingRates(scored, t),
+        halves: [
+          { subjects: split.subjectsA, rates: operatingRates(split.a, t) },
+          { subjects: split.subjectsB, rates: operatingRates(split.b, t) },
+        ],
+      },
+      presentations: presentations
+        ? {
+          ...operatingRates(acquired.map((p) => ({ score: p.aggregate!, bonaFide: p.bona_fide, species: p.species })), t),
+          fta: errorRate(presentations.length - acquired.length, presentations.length),
+          list: presentations,
+        }
+        : null,
+    },
+    image_scores: scored.map((s) => ({ image: s.image, bona_fide: s.bonaFide, species: s.species, score: s.score, by_model: s.byModel })),
+    models,
   };
 }

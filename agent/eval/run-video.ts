@@ -1,19 +1,20 @@
 /**
- * `eval video`: eye closures and head movements detected from the engine's per-frame signals,
- * scored against the labelled frame ranges of videos.tsv. Every category is scored on every
- * video: a blink found in a video labelled only for head turns counts as a false event.
+ * `eval video`: head moves and eye closures read by the kiosk's own detector with the session's
+ * settings (session-events.ts), scored against the labelled frame ranges of videos.tsv. Every
+ * category is scored on every video, except eye closures where the labels say blinks were not
+ * labelled: there they are listed as unscored (unknown is not absent).
  */
 import type { VideoRow } from './labels.js';
-import { primaryFace } from '../../models/select.js';
+import { resolveSessionConfig, type SessionConfig } from '../session/config.js';
 import { failureOf, type EvalDeps, type FileFailure } from './deps.js';
-import { detectVideoEvents, type DetectedEvent, type FrameSample, type VideoEventParams } from './events.js';
-import { expectedEvents, scoreCategory, scoreEvents, type EventScore, type ExpectedEvent } from './event-match.js';
+import { categoryOf, expectedEvents, scoreCategory, scoreEvents, type DetectedEvent, type EventScore, type ExpectedEvent } from './event-match.js';
+import { detectSessionEvents, type SignalFrame } from './session-events.js';
 
 export interface VideoEvalOptions {
   /** Match tolerance in frames; default: the `+-N frames` of the row's label_quality, else DEFAULT_TOLERANCE_FRAMES. */
   toleranceFrames?: number;
-  /** Detector parameters (defaults in events.ts). */
-  params?: VideoEventParams;
+  /** Session settings over the defaults (the detector reads the kiosk's thresholds). */
+  config?: Partial<SessionConfig>;
   /** The videos are mirrored (default false: the labelled videos are not). */
   mirrored?: boolean;
 }
@@ -38,6 +39,10 @@ export interface VideoResult extends EventCounts {
   frames_analysed: number;
   frames_with_face: number;
   tolerance_frames: number;
+  /** Frame and pose of the anchor the moves were measured from; null when no frame passed the gate. */
+  anchor: { frame: number; yaw: number; pitch: number } | null;
+  /** False when the labels say blinks were not labelled: eye closures are then listed, not scored. */
+  eyes_scored: boolean;
   eyes: EventCounts;
   head: EventCounts;
   events: {
@@ -45,6 +50,8 @@ export interface VideoResult extends EventCounts {
     missed: ExpectedEvent[];
     false: DetectedEvent[];
     wrong_direction: DetectedEvent[];
+    /** Eye closures in a video whose blinks are not labelled. */
+    unscored: DetectedEvent[];
   };
   /** Set when the video could not be decoded or analysed; its labelled events then count as missed. */
   error?: FileFailure;
@@ -70,44 +77,49 @@ function add(a: EventCounts, b: EventCounts): EventCounts {
   };
 }
 
-const ZERO: EventCounts = { labelled: 0, detected: 0, matched: 0, missed: 0, false: 0, wrong_direction: 0 };
-
-/** Per-frame signals of the primary face (most confident, then largest); frames without a face become gaps. */
-async function sampleVideo(deps: EvalDeps, video: string): Promise<FrameSample[]> {
-  const samples: FrameSample[] = [];
-  for await (const frame of deps.frames(video)) {
-    const face = primaryFace((await deps.engine.analyze(frame.image)).faces);
-    samples.push(face
-      ? { index: frame.index, timeMs: frame.timeMs, ear: (face.eyes.left + face.eyes.right) / 2, yaw: face.pose.yaw, pitch: face.pose.pitch, faceScore: face.detection.score }
-      : { index: frame.index, timeMs: frame.timeMs });
-  }
-  return samples;
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }
 
-/** Analyses each video, detects events, scores them against its labels. */
+const ZERO: EventCounts = { labelled: 0, detected: 0, matched: 0, missed: 0, false: 0, wrong_direction: 0 };
+
+/** The engine's signals for every frame (the analysis keeps no pixels). */
+async function analyseVideo(deps: EvalDeps, video: string, frames: SignalFrame[]): Promise<void> {
+  for await (const frame of deps.frames(video)) {
+    frames.push({ index: frame.index, timeMs: frame.timeMs, signals: await deps.engine.analyze(frame.image) });
+  }
+}
+
+/** Analyses each video, detects events as the session does, scores them against its labels. */
 export async function runVideoEval(rows: readonly VideoRow[], deps: EvalDeps, options: VideoEvalOptions = {}): Promise<VideoReport> {
+  const cfg = resolveSessionConfig(options.config);
   const videos: VideoResult[] = [];
   for (const [i, row] of rows.entries()) {
     const tolerance = options.toleranceFrames ?? row.toleranceFrames ?? DEFAULT_TOLERANCE_FRAMES;
-    const expected = expectedEvents(row.events, { mirrored: options.mirrored });
-    let samples: FrameSample[] = [];
+    const labelled = expectedEvents(row.events, { mirrored: options.mirrored });
+    const expected = row.blinksLabelled ? labelled : labelled.filter((e) => categoryOf(e.kind) !== 'eyes');
+    const frames: SignalFrame[] = [];
     let error: FileFailure | undefined;
     try {
-      samples = await sampleVideo(deps, row.video);
+      await analyseVideo(deps, row.video, frames);
     } catch (err) {
+      // the frames decoded before the damage are still read
       error = failureOf(row.video, err);
     }
-    const found = detectVideoEvents(samples, options.params);
-    const detected = [...found.eyes, ...found.head].sort((a, b) => a.first - b.first);
+    const found = detectSessionEvents(frames, cfg);
+    const unscored = row.blinksLabelled ? [] : found.events.filter((e) => categoryOf(e.kind) === 'eyes');
+    const detected = row.blinksLabelled ? found.events : found.events.filter((e) => categoryOf(e.kind) !== 'eyes');
     // a video that failed still counts its labelled events, as missed: totals must not improve by failing
     const all = scoreEvents(expected, detected, tolerance);
     videos.push({
       video: row.video,
       class: row.bonaFide ? 'bona_fide' : `attack:${row.species}`,
       frames_labelled: row.frames,
-      frames_analysed: samples.length,
-      frames_with_face: samples.filter((s) => s.ear !== undefined).length,
+      frames_analysed: frames.length,
+      frames_with_face: frames.filter((f) => f.signals.faces.length > 0).length,
       tolerance_frames: tolerance,
+      anchor: found.anchor ? { frame: found.anchor.index, yaw: round1(found.anchor.yaw), pitch: round1(found.anchor.pitch) } : null,
+      eyes_scored: row.blinksLabelled,
       ...counts(all),
       eyes: counts(scoreCategory('eyes', expected, detected, tolerance)),
       head: counts(scoreCategory('head', expected, detected, tolerance)),
@@ -121,6 +133,7 @@ export async function runVideoEval(rows: readonly VideoRow[], deps: EvalDeps, op
         missed: all.missedEvents,
         false: all.falseEvents,
         wrong_direction: all.wrongDirectionEvents,
+        unscored,
       },
       ...(error ? { error } : {}),
     });

