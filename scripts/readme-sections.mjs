@@ -33,7 +33,7 @@ function demote(md) {
 }
 
 export function sectionBody(md) {
-  let body = demote(md).replace(/\]\((screen|assist)\//g, '](docs/$1/');
+  let body = demote(md).replace(/\]\((screen|assist|eval)\//g, '](docs/$1/');
   for (const [file, anchor] of Object.entries(ANCHORS)) body = body.split(`](${file})`).join(`](${anchor})`);
   return body.trim();
 }
