@@ -7,9 +7,32 @@ export type { Logger } from 'pino';
  * and secrets must never reach a log, even by accident, so they are censored by key name too.
  */
 export const REDACT_PATHS = [
-  'image', '*.image', 'frame', '*.frame', 'crop', '*.crop', 'pixels', '*.pixels', 'data', '*.data',
-  'embedding', '*.embedding', 'template', '*.template', 'descriptor', '*.descriptor',
-  'privateKey', '*.privateKey', 'key', '*.key', 'pin', '*.pin', 'password', '*.password', 'token', '*.token',
+  'image',
+  '*.image',
+  'frame',
+  '*.frame',
+  'crop',
+  '*.crop',
+  'pixels',
+  '*.pixels',
+  'data',
+  '*.data',
+  'embedding',
+  '*.embedding',
+  'template',
+  '*.template',
+  'descriptor',
+  '*.descriptor',
+  'privateKey',
+  '*.privateKey',
+  'key',
+  '*.key',
+  'pin',
+  '*.pin',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
 ];
 
 export interface LoggerOptions {

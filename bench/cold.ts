@@ -14,8 +14,12 @@ let firstMs = NaN;
 if (which === 'ours') {
   // The compiled build (what a kiosk runs; `npm ci` makes it) when present, else the sources through tsx.
   const built = existsSync(new URL('../dist/models/face-engine.js', import.meta.url));
-  const { createFaceEngine } = (built ? await import('../dist/models/face-engine.js' as string) : await import('../models/face-engine.js')) as typeof import('../models/face-engine.js');
-  const { primaryFace } = (built ? await import('../dist/models/select.js' as string) : await import('../models/select.js')) as typeof import('../models/select.js');
+  const { createFaceEngine } = (
+    built ? await import('../dist/models/face-engine.js' as string) : await import('../models/face-engine.js')
+  ) as typeof import('../models/face-engine.js');
+  const { primaryFace } = (
+    built ? await import('../dist/models/select.js' as string) : await import('../models/select.js')
+  ) as typeof import('../models/select.js');
   const engine = createFaceEngine();
   await engine.start();
   for (const [i, f] of frames.entries()) {

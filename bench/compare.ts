@@ -151,7 +151,17 @@ const eyes = { video: blinkRow.video, frame_size: blinkSize, tolerance_frames: t
 // ---- Timing: 640x480 frames, ours per stage, Human by configuration (and differences). ----
 progress(`timing on ${TIMING_FRAMES} frames x ${TIMING_PASSES} passes`);
 const frames = await videoFrames(timingVideo, 640, 480, TIMING_FRAMES, TIMING_STEP);
-const tm = { oursDetect: [] as number[], oursEyePath: [] as number[], oursPad: [] as number[], oursEmbed: [] as number[], hDetect: [] as number[], hMesh: [] as number[], hAntispoof: [] as number[], hLiveness: [] as number[], hDescription: [] as number[] };
+const tm = {
+  oursDetect: [] as number[],
+  oursEyePath: [] as number[],
+  oursPad: [] as number[],
+  oursEmbed: [] as number[],
+  hDetect: [] as number[],
+  hMesh: [] as number[],
+  hAntispoof: [] as number[],
+  hLiveness: [] as number[],
+  hDescription: [] as number[],
+};
 let oursTimingFaces = 0;
 let humanTimingFaces = 0;
 const clock = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
@@ -193,9 +203,26 @@ await human.stop();
 
 // ---- Our engine with Human's antispoof as PAD, in a child process (see its header). ----
 progress('our engine with Human antispoof (child process)');
-const childArgs = ['--import', 'tsx', join(root, 'bench/compare/ours-antispoof.ts'), data, variant ?? 'fp16', timingVideo, String(TIMING_FRAMES), String(TIMING_STEP)];
-const child = JSON.parse(execFileSync(process.execPath, childArgs, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).trim().split('\n').pop()!) as {
-  model: string; runtime: string; scores: Record<string, number | null>; pad_ms: number[];
+const childArgs = [
+  '--import',
+  'tsx',
+  join(root, 'bench/compare/ours-antispoof.ts'),
+  data,
+  variant ?? 'fp16',
+  timingVideo,
+  String(TIMING_FRAMES),
+  String(TIMING_STEP),
+];
+const child = JSON.parse(
+  execFileSync(process.execPath, childArgs, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+    .trim()
+    .split('\n')
+    .pop()!,
+) as {
+  model: string;
+  runtime: string;
+  scores: Record<string, number | null>;
+  pad_ms: number[];
 };
 
 // ---- Figures. ----
@@ -214,7 +241,12 @@ const detectionFor = (which: 'ours' | 'human') => {
   return { verify_images: set(verifyImages), spoof_images: set(spoofFiles) };
 };
 const detection = {
-  ours: { model: oursModels.detect, ...detectionFor('ours'), timing_frames_with_face: `${oursTimingFaces}/${tm.oursDetect.length}`, median_ms: median(tm.oursDetect) },
+  ours: {
+    model: oursModels.detect,
+    ...detectionFor('ours'),
+    timing_frames_with_face: `${oursTimingFaces}/${tm.oursDetect.length}`,
+    median_ms: median(tm.oursDetect),
+  },
   human: { model: 'blazeface', ...detectionFor('human'), timing_frames_with_face: `${humanTimingFaces}/${tm.hDetect.length}`, median_ms: median(tm.hDetect) },
 };
 
@@ -225,7 +257,10 @@ const padAuc = (score: (row: (typeof spoof)[number]) => number | null | undefine
   let unscored = 0;
   for (const row of spoof) {
     const s = score(row);
-    if (s === null || s === undefined || !Number.isFinite(s)) { unscored++; continue; }
+    if (s === null || s === undefined || !Number.isFinite(s)) {
+      unscored++;
+      continue;
+    }
     (row.bonaFide ? bona : attack).push(s);
   }
   return { ...rocAuc(attack, bona), unscored, presentations: spoof.length };
@@ -233,8 +268,24 @@ const padAuc = (score: (row: (typeof spoof)[number]) => number | null | undefine
 const pad = {
   ours: { model: oursModels.pad, ...padAuc((r) => stills.get(r.image)!.oursAttack), median_ms: median(tm.oursPad) },
   ours_with_human_antispoof: { model: child.model, runtime: child.runtime, ...padAuc((r) => child.scores[r.image]), median_ms: median(child.pad_ms) },
-  human_antispoof: { model: 'antispoof', score: '1 - real', ...padAuc((r) => { const v = stills.get(r.image)!.humanReal; return v === undefined ? null : 1 - v; }), median_ms: median(tm.hAntispoof) },
-  human_liveness: { model: 'liveness', score: '1 - live', ...padAuc((r) => { const v = stills.get(r.image)!.humanLive; return v === undefined ? null : 1 - v; }), median_ms: median(tm.hLiveness) },
+  human_antispoof: {
+    model: 'antispoof',
+    score: '1 - real',
+    ...padAuc((r) => {
+      const v = stills.get(r.image)!.humanReal;
+      return v === undefined ? null : 1 - v;
+    }),
+    median_ms: median(tm.hAntispoof),
+  },
+  human_liveness: {
+    model: 'liveness',
+    score: '1 - live',
+    ...padAuc((r) => {
+      const v = stills.get(r.image)!.humanLive;
+      return v === undefined ? null : 1 - v;
+    }),
+    median_ms: median(tm.hLiveness),
+  },
 };
 
 const matchFor = (emb: (r: StillResult) => Float32Array | undefined) => {
@@ -248,11 +299,28 @@ const matchFor = (emb: (r: StillResult) => Float32Array | undefined) => {
   }
   const tar: TarAtFarResult = tarAtFar(genuine, impostor, 0.01);
   const auc: AucResult = rocAuc(genuine, impostor);
-  return { pairs: pairs.length, pairs_scored: genuine.length + impostor.length, genuine: genuine.length, impostor: impostor.length, auc: auc.auc, tar_at_far_1pct: tar };
+  return {
+    pairs: pairs.length,
+    pairs_scored: genuine.length + impostor.length,
+    genuine: genuine.length,
+    impostor: impostor.length,
+    auc: auc.auc,
+    tar_at_far_1pct: tar,
+  };
 };
 const embedding = {
-  ours: { model: oursModels.embed, dims: [...stills.values()].find((r) => r.oursEmbedding)?.oursEmbedding?.length ?? null, ...matchFor((r) => r.oursEmbedding), median_ms: median(tm.oursEmbed) },
-  human: { model: 'faceres (description)', dims: [...stills.values()].find((r) => r.humanEmbedding)?.humanEmbedding?.length ?? null, ...matchFor((r) => r.humanEmbedding), median_ms: median(tm.hDescription) },
+  ours: {
+    model: oursModels.embed,
+    dims: [...stills.values()].find((r) => r.oursEmbedding)?.oursEmbedding?.length ?? null,
+    ...matchFor((r) => r.oursEmbedding),
+    median_ms: median(tm.oursEmbed),
+  },
+  human: {
+    model: 'faceres (description)',
+    dims: [...stills.values()].find((r) => r.humanEmbedding)?.humanEmbedding?.length ?? null,
+    ...matchFor((r) => r.humanEmbedding),
+    median_ms: median(tm.hDescription),
+  },
 };
 
 const doc = {
@@ -282,19 +350,34 @@ const ms = (x: number) => fmt(x, 1);
 const det = (d: ReturnType<typeof detectionFor>) =>
   `verify ${d.verify_images.found}/${d.verify_images.images} (${d.verify_images.found_with_margin_retry} after margin retry), spoof ${d.spoof_images.found}/${d.spoof_images.images} (${d.spoof_images.found_with_margin_retry} after margin retry)`;
 const eye = (e: ReturnType<typeof eyeResult>) => `${e.matched}/${e.labelled} closures, ${e.false} false (face in ${e.frames_with_face}/${e.frames} frames)`;
-const auc = (a: ReturnType<typeof padAuc>) => `AUC ${f3(a.auc)} (${a.positives} attack / ${a.negatives} bona fide; ${a.unscored}/${a.presentations} without a face)`;
+const auc = (a: ReturnType<typeof padAuc>) =>
+  `AUC ${f3(a.auc)} (${a.positives} attack / ${a.negatives} bona fide; ${a.unscored}/${a.presentations} without a face)`;
 const emb = (m: ReturnType<typeof matchFor>) =>
   `AUC ${f3(m.auc)}, TAR@FAR1% ${m.tar_at_far_1pct.tar.count}/${m.tar_at_far_1pct.tar.total} (FAR ${m.tar_at_far_1pct.far.errors}/${m.tar_at_far_1pct.far.total}) on ${m.pairs_scored}/${m.pairs} pairs (${m.genuine} mated / ${m.impostor} non-mated)`;
 
-console.log(`\nkiosk-agent model comparison on ${data}: ours ${info.runtimes.map((r) => `${r.runtime} ${r.version} ${r.backend} ${r.threads} thread`).join(', ')}, variant ${doc.variant}; Human ${human.version} on tfjs ${human.backend}`);
-console.log(`stills capped to ${MAX_SIDE} px long side, the same image to both; ms = median on ${frames.length} 640x480 frames x ${TIMING_PASSES} passes (frames with a face)\n`);
+console.log(
+  `\nkiosk-agent model comparison on ${data}: ours ${info.runtimes.map((r) => `${r.runtime} ${r.version} ${r.backend} ${r.threads} thread`).join(', ')}, variant ${doc.variant}; Human ${human.version} on tfjs ${human.backend}`,
+);
+console.log(
+  `stills capped to ${MAX_SIDE} px long side, the same image to both; ms = median on ${frames.length} 640x480 frames x ${TIMING_PASSES} passes (frames with a face)\n`,
+);
 console.log('| function | ours (model) | Human candidate | metric with counts | ms |');
 console.log('|---|---|---|---|---|');
-console.log(`| face detection | ${oursModels.detect} (UltraFace) | BlazeFace | images with a face: ours ${det(detection.ours)}; Human ${det(detection.human)} | detector per 640x480 frame: ours ${ms(detection.ours.median_ms)}, Human ${ms(detection.human.median_ms)} |`);
-console.log(`| eye closures (blink video, ${eyes.ours.labelled} labelled) | ${oursModels['eye-state']} eye-state model (the kiosk's reading) | FaceMesh + iris, EAR from lid points | ours ${eye(eyes.ours)}; Human ${eye(eyes.human)} | detect+landmarks+eyes per frame: ours ${ms(doc.eyes.ours_eye_path_median_ms)}, Human detector+mesh+iris ${ms(doc.eyes.human_mesh_iris_median_ms)} |`);
-console.log(`| PAD (spoof.tsv) | ${pad.ours.model} | antispoof | ours ${auc(pad.ours)}; Human antispoof ${auc(pad.human_antispoof)}; antispoof on our face box in our runtime ${auc(pad.ours_with_human_antispoof)} | per face: ours ${ms(pad.ours.median_ms)}, Human antispoof ${ms(pad.human_antispoof.median_ms)}, antispoof in our runtime ${ms(pad.ours_with_human_antispoof.median_ms)} |`);
-console.log(`| PAD (spoof.tsv) | ${pad.ours.model} | liveness | ours ${auc(pad.ours)}; Human liveness ${auc(pad.human_liveness)} | per face: ours ${ms(pad.ours.median_ms)}, Human liveness ${ms(pad.human_liveness.median_ms)} |`);
-console.log(`| embedding (verify-pairs.tsv) | ${embedding.ours.model} (${embedding.ours.dims}-d) | faceres (${embedding.human.dims}-d), cosine | ours ${emb(embedding.ours)}; Human ${emb(embedding.human)} | per face: ours ${ms(embedding.ours.median_ms)}, Human ${ms(embedding.human.median_ms)} |`);
+console.log(
+  `| face detection | ${oursModels.detect} (UltraFace) | BlazeFace | images with a face: ours ${det(detection.ours)}; Human ${det(detection.human)} | detector per 640x480 frame: ours ${ms(detection.ours.median_ms)}, Human ${ms(detection.human.median_ms)} |`,
+);
+console.log(
+  `| eye closures (blink video, ${eyes.ours.labelled} labelled) | ${oursModels['eye-state']} eye-state model (the kiosk's reading) | FaceMesh + iris, EAR from lid points | ours ${eye(eyes.ours)}; Human ${eye(eyes.human)} | detect+landmarks+eyes per frame: ours ${ms(doc.eyes.ours_eye_path_median_ms)}, Human detector+mesh+iris ${ms(doc.eyes.human_mesh_iris_median_ms)} |`,
+);
+console.log(
+  `| PAD (spoof.tsv) | ${pad.ours.model} | antispoof | ours ${auc(pad.ours)}; Human antispoof ${auc(pad.human_antispoof)}; antispoof on our face box in our runtime ${auc(pad.ours_with_human_antispoof)} | per face: ours ${ms(pad.ours.median_ms)}, Human antispoof ${ms(pad.human_antispoof.median_ms)}, antispoof in our runtime ${ms(pad.ours_with_human_antispoof.median_ms)} |`,
+);
+console.log(
+  `| PAD (spoof.tsv) | ${pad.ours.model} | liveness | ours ${auc(pad.ours)}; Human liveness ${auc(pad.human_liveness)} | per face: ours ${ms(pad.ours.median_ms)}, Human liveness ${ms(pad.human_liveness.median_ms)} |`,
+);
+console.log(
+  `| embedding (verify-pairs.tsv) | ${embedding.ours.model} (${embedding.ours.dims}-d) | faceres (${embedding.human.dims}-d), cosine | ours ${emb(embedding.ours)}; Human ${emb(embedding.human)} | per face: ours ${ms(embedding.ours.median_ms)}, Human ${ms(embedding.human.median_ms)} |`,
+);
 const ftd = (which: 'ours' | 'human') => {
   const d = detection[which];
   const files = [...d.verify_images.failures_to_detect, ...d.spoof_images.failures_to_detect];
@@ -303,5 +386,7 @@ const ftd = (which: 'ours' | 'human') => {
 console.log(`\nfailures to detect, ours ${ftd('ours')}`);
 console.log(`failures to detect, Human ${ftd('human')}`);
 if (doc.still_errors.length) console.log(`images that failed to load or analyse: ${doc.still_errors.map((e) => `${e.file} (${e.error})`).join('; ')}`);
-console.log(`\nNotes: eye closures read by the kiosk's detector (agent/eval/session-events.ts, session defaults) from our eye-state model or Human's mesh EAR, the rest of each frame's signals ours, scored with +-${tolerance} frames (videos.tsv); Human EAR from mesh points ${JSON.stringify(MESH_EAR_INDICES)} (subject's right/left eye: corners, upper lid, lower lid). PAD AUC: attack is the positive class; Human scores as 1 - real / 1 - live. Human per-model ms = (detector+mesh+iris+that model) - (detector+mesh+iris) on the same frame. On a still retried with a margin, ours decides on the original image, Human on the margin canvas (Human: ${detection.human.spoof_images.found_with_margin_retry} spoof, ${detection.human.verify_images.found_with_margin_retry} verify images). Human tensors ${humanTensorsAtStart} at start, ${humanTensorsAtEnd} at end. Elapsed ${fmt(doc.elapsed_s, 0)} s.`);
+console.log(
+  `\nNotes: eye closures read by the kiosk's detector (agent/eval/session-events.ts, session defaults) from our eye-state model or Human's mesh EAR, the rest of each frame's signals ours, scored with +-${tolerance} frames (videos.tsv); Human EAR from mesh points ${JSON.stringify(MESH_EAR_INDICES)} (subject's right/left eye: corners, upper lid, lower lid). PAD AUC: attack is the positive class; Human scores as 1 - real / 1 - live. Human per-model ms = (detector+mesh+iris+that model) - (detector+mesh+iris) on the same frame. On a still retried with a margin, ours decides on the original image, Human on the margin canvas (Human: ${detection.human.spoof_images.found_with_margin_retry} spoof, ${detection.human.verify_images.found_with_margin_retry} verify images). Human tensors ${humanTensorsAtStart} at start, ${humanTensorsAtEnd} at end. Elapsed ${fmt(doc.elapsed_s, 0)} s.`,
+);
 process.exit(0);

@@ -14,7 +14,9 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { runFleet } from '../provisioning/sim/fleet.js';
 
-const { values } = parseArgs({ options: { devices: { type: 'string', default: '500' }, results: { type: 'string', default: '20' }, verifiers: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { devices: { type: 'string', default: '500' }, results: { type: 'string', default: '20' }, verifiers: { type: 'string', default: '2' } },
+});
 const devices = Number(values.devices);
 const results = Number(values.results);
 const verifiers = Number(values.verifiers);

@@ -7,7 +7,11 @@ import type { RgbImage } from '../models/image/rgb-image.js';
  */
 export async function videoFrames(path: string, width: number, height: number, count: number, step = 1): Promise<RgbImage[]> {
   const vf = `select='not(mod(n\\,${step}))',scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2`;
-  const child = spawn('ffmpeg', ['-v', 'error', '-nostdin', '-i', path, '-vf', vf, '-vsync', '0', '-frames:v', String(count), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'ffmpeg',
+    ['-v', 'error', '-nostdin', '-i', path, '-vf', vf, '-vsync', '0', '-frames:v', String(count), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const size = width * height * 3;
   const frames: RgbImage[] = [];
   let pending = Buffer.alloc(0);

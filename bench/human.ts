@@ -94,7 +94,12 @@ export async function startHuman(): Promise<HumanPeer> {
     wasmPath: join(resolve(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '..'), 'dist/'),
     debug: false,
     cacheSensitivity: 0,
-    filter: off, gesture: off, body: off, hand: off, object: off, segmentation: off,
+    filter: off,
+    gesture: off,
+    body: off,
+    hand: off,
+    object: off,
+    segmentation: off,
     face: fullCfg,
   });
   await human.load();

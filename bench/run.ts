@@ -61,7 +61,11 @@ for (let pass = -1; pass < PASSES; pass++) {
     if (pass < 0) continue; // warm-up pass
     t.oursLive.push(a);
     c.oursLive.push(ac);
-    if (face) { t.oursDecide.push(d); c.oursDecide.push(dc); oursFaces++; }
+    if (face) {
+      t.oursDecide.push(d);
+      c.oursDecide.push(dc);
+      oursFaces++;
+    }
     t.humanLive.push(b);
     c.humanLive.push(bc);
     t.humanFull.push(e);
@@ -72,7 +76,13 @@ for (let pass = -1; pass < PASSES; pass++) {
 await engine.stop();
 await human.stop();
 
-const cold = (which: string) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/cold.ts'), which, video, '10'], { encoding: 'utf8' }).trim().split('\n').pop()!);
+const cold = (which: string) =>
+  JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/cold.ts'), which, video, '10'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!,
+  );
 const coldOurs = cold('ours');
 const coldHuman = cold('human');
 
@@ -84,12 +94,24 @@ const rows = [
   ['decision path (PAD + embedding + similarity), wall', median(t.oursDecide), p95(t.oursDecide), median(humanDecision), p95(humanDecision)],
   ['decision path, process CPU', median(c.oursDecide), p95(c.oursDecide), median(humanDecisionCpu), p95(humanDecisionCpu)],
 ] as const;
-console.log(`\nkiosk-agent bench: ${frames.length} frames 640x480 x ${PASSES} passes; ours: ${info.runtimes.map((r) => `${r.runtime} ${r.version} ${r.backend} ${r.threads} thread`).join(', ')}; Human ${human.version} on tfjs ${human.backend}`);
-console.log(`faces found: ours ${oursFaces}/${t.oursLive.length}, Human ${humanFaces}/${t.humanLive.length}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+console.log(
+  `\nkiosk-agent bench: ${frames.length} frames 640x480 x ${PASSES} passes; ours: ${info.runtimes.map((r) => `${r.runtime} ${r.version} ${r.backend} ${r.threads} thread`).join(', ')}; Human ${human.version} on tfjs ${human.backend}`,
+);
+console.log(
+  `faces found: ours ${oursFaces}/${t.oursLive.length}, Human ${humanFaces}/${t.humanLive.length}; load average at the end ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}\n`,
+);
 console.log('| path | ours median ms | ours p95 ms | Human median ms | Human p95 ms | ratio ours/Human (median) |');
 console.log('|---|---|---|---|---|---|');
 for (const [name, om, op, hm, hp] of rows) console.log(`| ${name} | ${fmt(om)} | ${fmt(op)} | ${fmt(hm)} | ${fmt(hp)} | ${fmt(om / hm, 2)} |`);
-console.log(`| cold start to first result (ms) | ${fmt(coldOurs.cold_start_ms, 0)} | | ${fmt(coldHuman.cold_start_ms, 0)} | | ${fmt(coldOurs.cold_start_ms / coldHuman.cold_start_ms, 2)} |`);
-console.log(`| peak RSS (MB, whole process) | ${fmt(coldOurs.peak_rss_mb, 0)} | | ${fmt(coldHuman.peak_rss_mb, 0)} | | ${fmt(coldOurs.peak_rss_mb / coldHuman.peak_rss_mb, 2)} |`);
-console.log(`\n(Human's decision path = its full run minus its liveness run on the same frame; peak RSS and cold start from separate child processes, ${coldOurs.frames} frames each.)`);
+console.log(
+  `| cold start to first result (ms) | ${fmt(coldOurs.cold_start_ms, 0)} | | ${fmt(coldHuman.cold_start_ms, 0)} | | ${fmt(coldOurs.cold_start_ms / coldHuman.cold_start_ms, 2)} |`,
+);
+console.log(
+  `| peak RSS (MB, whole process) | ${fmt(coldOurs.peak_rss_mb, 0)} | | ${fmt(coldHuman.peak_rss_mb, 0)} | | ${fmt(coldOurs.peak_rss_mb / coldHuman.peak_rss_mb, 2)} |`,
+);
+console.log(
+  `\n(Human's decision path = its full run minus its liveness run on the same frame; peak RSS and cold start from separate child processes, ${coldOurs.frames} frames each.)`,
+);
 process.exit(0);

@@ -50,7 +50,9 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
  */
 export async function within<T, F>(clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, p: Promise<T>, fallback: F): Promise<T | F> {
   let handle: TimerHandle | undefined;
-  const timeout = new Promise<F>((resolve) => { handle = clock.setTimeout(() => resolve(fallback), ms); });
+  const timeout = new Promise<F>((resolve) => {
+    handle = clock.setTimeout(() => resolve(fallback), ms);
+  });
   try {
     return await Promise.race([p, timeout]);
   } finally {

@@ -38,7 +38,7 @@ export const CALIBRATION = {
     data: '../shared/data/labels/videos.tsv recordings (per presentation, as the session scores them) and labels/spoof.tsv images',
     split:
       'design group: NUAA subject half a and the recordings of 6 people (the tranvanluyt man live and replayed, the blink-video woman, two trainingdata ' +
-      'people and one\'s replay, the webcam man, the LivePortrait man); held out: NUAA half b and the recordings of everyone else',
+      "people and one's replay, the webcam man, the LivePortrait man); held out: NUAA half b and the recordings of everyone else",
     rule:
       'log-odds midpoint between the highest design bona fide recording and the lowest design attack recording, for the model set that accepts ' +
       'the fewest design prints (scripts/choose-pad.ts, rule 2, on `eval pad ... --pad fr_liveness,minifasnet_v2,minifasnet_v1se --videos ... --json`)',
@@ -49,7 +49,7 @@ export const CALIBRATION = {
     how: 'fitted',
     data: 'as maxAttackScore',
     split: 'as maxAttackScore',
-    rule: 'of the 7 subsets of {fr_liveness, minifasnet_v2, minifasnet_v1se}: fewest design prints accepted at each one\'s own design threshold (scripts/choose-pad.ts, rule 2)',
+    rule: "of the 7 subsets of {fr_liveness, minifasnet_v2, minifasnet_v1se}: fewest design prints accepted at each one's own design threshold (scripts/choose-pad.ts, rule 2)",
   },
   /** Identity continuity: a sample below this similarity to the first face is an outlier. */
   minContinuitySimilarity: {

@@ -116,7 +116,10 @@ export class OnDeviceFaceEngine implements FaceEngine {
   }
 
   /** The presentation-attack models: MiniFASNet-family ONNX models, or Human's antispoof (tfjs) for comparison. */
-  private async padModels(load: (id: string) => Promise<ModelSession>, ids: readonly string[]): Promise<{ id: string; model: SilentFacePad | HumanAntispoofPad }[]> {
+  private async padModels(
+    load: (id: string) => Promise<ModelSession>,
+    ids: readonly string[],
+  ): Promise<{ id: string; model: SilentFacePad | HumanAntispoofPad }[]> {
     if (ids.length === 0) throw new KioskError('E_MODEL_MANIFEST', 'no presentation-attack model configured', { subject: 'models.pad' });
     const out: { id: string; model: SilentFacePad | HumanAntispoofPad }[] = [];
     for (const id of ids) {

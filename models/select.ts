@@ -8,7 +8,10 @@ import type { FaceSignals } from './types.js';
 export function primaryFace(faces: readonly FaceSignals[]): FaceSignals | undefined {
   let best: FaceSignals | undefined;
   for (const f of faces) {
-    if (!best) { best = f; continue; }
+    if (!best) {
+      best = f;
+      continue;
+    }
     const ds = Math.round(f.detection.score * 100) - Math.round(best.detection.score * 100);
     if (ds > 0 || (ds === 0 && f.detection.box.width * f.detection.box.height > best.detection.box.width * best.detection.box.height)) best = f;
   }

@@ -27,11 +27,19 @@ function borderMean(src: RgbImage): [number, number, number] {
   let n = 0;
   const add = (x: number, y: number) => {
     const i = (y * src.width + x) * 3;
-    acc[0] += src.data[i]; acc[1] += src.data[i + 1]; acc[2] += src.data[i + 2];
+    acc[0] += src.data[i];
+    acc[1] += src.data[i + 1];
+    acc[2] += src.data[i + 2];
     n++;
   };
-  for (let x = 0; x < src.width; x++) { add(x, 0); add(x, src.height - 1); }
-  for (let y = 0; y < src.height; y++) { add(0, y); add(src.width - 1, y); }
+  for (let x = 0; x < src.width; x++) {
+    add(x, 0);
+    add(x, src.height - 1);
+  }
+  for (let y = 0; y < src.height; y++) {
+    add(0, y);
+    add(src.width - 1, y);
+  }
   return [Math.round(acc[0] / n), Math.round(acc[1] / n), Math.round(acc[2] / n)];
 }
 
@@ -43,7 +51,13 @@ const best = (s: FrameSignals) => primaryFace(s.faces)?.detection.score ?? 0;
 const shift = (p: Point, dx: number, dy: number): Point => ({ x: p.x - dx, y: p.y - dy });
 
 function shiftKeypoints(k: FiveKeypoints, dx: number, dy: number): FiveKeypoints {
-  return { eyeRight: shift(k.eyeRight, dx, dy), eyeLeft: shift(k.eyeLeft, dx, dy), nose: shift(k.nose, dx, dy), mouthRight: shift(k.mouthRight, dx, dy), mouthLeft: shift(k.mouthLeft, dx, dy) };
+  return {
+    eyeRight: shift(k.eyeRight, dx, dy),
+    eyeLeft: shift(k.eyeLeft, dx, dy),
+    nose: shift(k.nose, dx, dy),
+    mouthRight: shift(k.mouthRight, dx, dy),
+    mouthLeft: shift(k.mouthLeft, dx, dy),
+  };
 }
 
 /** Moves a face found in the padded canvas back into the original image's coordinates. */

@@ -36,40 +36,51 @@ export interface IssueOptions {
 export function checkCommonName(cn: string, profile: CertProfile): void {
   const reserved = RESERVED_PREFIXES.some((p) => cn.startsWith(p));
   const ok =
-    profile === 'device' ? DEVICE_ID_PATTERN.test(cn) && !reserved :
-    profile === 'claim' ? /^claim-[a-z0-9-]{1,57}$/.test(cn) :
-    profile === 'service' ? /^carrier-[a-z0-9-]{1,55}$/.test(cn) :
-    /^[a-z0-9.-]{1,63}$/.test(cn);
+    profile === 'device'
+      ? DEVICE_ID_PATTERN.test(cn) && !reserved
+      : profile === 'claim'
+        ? /^claim-[a-z0-9-]{1,57}$/.test(cn)
+        : profile === 'service'
+          ? /^carrier-[a-z0-9-]{1,55}$/.test(cn)
+          : /^[a-z0-9.-]{1,63}$/.test(cn);
   if (!ok) throw new KioskError('E_USAGE', `common name not allowed for a ${profile} certificate`, { subject: cn });
 }
 
 /** The carrier CA: its certificate and a key store that signs with its key. */
 export class CarrierCa {
-  constructor(readonly certificate: x509.X509Certificate, private readonly key: KeyStore) {}
+  constructor(
+    readonly certificate: x509.X509Certificate,
+    private readonly key: KeyStore,
+  ) {}
 
   /** Creates a new CA in `dir` (ca.key mode 0600, ca.crt); refuses to overwrite an existing one. */
   static async init(dir: string, name = 'Kiosk Carrier Root CA', validityDays = 3650): Promise<CarrierCa> {
     const certPath = join(dir, 'ca.crt');
-    if (await exists(certPath) || await exists(join(dir, 'ca.key'))) {
+    if ((await exists(certPath)) || (await exists(join(dir, 'ca.key')))) {
       throw new KioskError('E_USAGE', 'a CA already exists here; refusing to overwrite it', { subject: dir });
     }
     const key = new FileKeyStore({ path: join(dir, 'ca.key') });
     await key.start();
     const keys = await storeKeys(key);
     const notBefore = new Date(Date.now() - 60_000);
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
-      name: `CN=${name}, O=Kiosk Carrier`,
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + validityDays * 86_400_000),
-      keys,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, storeCrypto(key)),
-      ],
-    }, storeCrypto(key));
+    const cert = await x509.X509CertificateGenerator.createSelfSigned(
+      {
+        serialNumber: randomBytes(16)
+          .toString('hex')
+          .replace(/^[89a-f]/, '1'),
+        name: `CN=${name}, O=Kiosk Carrier`,
+        notBefore,
+        notAfter: new Date(notBefore.getTime() + validityDays * 86_400_000),
+        keys,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 0, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, storeCrypto(key)),
+        ],
+      },
+      storeCrypto(key),
+    );
     await writeFileAtomic(certPath, cert.toString('pem'));
     return new CarrierCa(cert, key);
   }
@@ -126,20 +137,30 @@ export class CarrierCa {
       await x509.AuthorityKeyIdentifierExtension.create(this.certificate, false, storeCrypto(this.key)),
     ];
     if (options.profile === 'server') {
-      extensions.push(new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: cn }, { type: 'ip', value: '127.0.0.1' }]));
+      extensions.push(
+        new x509.SubjectAlternativeNameExtension([
+          { type: 'dns', value: cn },
+          { type: 'ip', value: '127.0.0.1' },
+        ]),
+      );
     }
     const pk = publicKey instanceof Uint8Array ? new x509.PublicKey(Buffer.from(publicKey)) : publicKey;
-    return x509.X509CertificateGenerator.create({
-      serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
-      subject: `CN=${cn}, OU=${options.profile}, O=Kiosk Carrier`,
-      issuer: this.certificate.subject,
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + days * 86_400_000),
-      publicKey: pk,
-      signingKey: (await storeKeys(this.key)).privateKey,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      extensions,
-    }, storeCrypto(this.key));
+    return x509.X509CertificateGenerator.create(
+      {
+        serialNumber: randomBytes(16)
+          .toString('hex')
+          .replace(/^[89a-f]/, '1'),
+        subject: `CN=${cn}, OU=${options.profile}, O=Kiosk Carrier`,
+        issuer: this.certificate.subject,
+        notBefore,
+        notAfter: new Date(notBefore.getTime() + days * 86_400_000),
+        publicKey: pk,
+        signingKey: (await storeKeys(this.key)).privateKey,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        extensions,
+      },
+      storeCrypto(this.key),
+    );
   }
 
   async stop(): Promise<void> {
@@ -154,5 +175,8 @@ export function certificateProfile(cert: x509.X509Certificate): CertProfile | un
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -72,7 +72,8 @@ export function claimsProblem(c: Record<string, unknown>): string | undefined {
   if (typeof c.iat !== 'number' || !Number.isInteger(c.iat) || c.iat <= 0) return 'iat';
   if (!str('jti', 128)) return 'jti';
   if (!str('swname') || !str('swversion')) return 'swname/swversion';
-  if (!Array.isArray(c.measurements) || !c.measurements.every((m) => typeof m === 'object' && m !== null && typeof (m as Measurement).id === 'string')) return 'measurements';
+  if (!Array.isArray(c.measurements) || !c.measurements.every((m) => typeof m === 'object' && m !== null && typeof (m as Measurement).id === 'string'))
+    return 'measurements';
   const r = c.result as SessionResult | undefined;
   if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.verdict !== 'string') return 'result';
   try {

@@ -23,7 +23,11 @@ export interface NonceStore {
 /** Default nonce lifetime: a session plus a generous outbox delay. */
 export const DEFAULT_NONCE_TTL_MS = 24 * 3600_000;
 
-interface NonceRow { device: string; expires: number; jti: string | null }
+interface NonceRow {
+  device: string;
+  expires: number;
+  jti: string | null;
+}
 
 function decide(row: NonceRow | undefined, deviceId: string, jti: string, iat: Date): NonceCheck {
   if (!row) return 'unknown';
@@ -62,7 +66,9 @@ export class SqliteNonceStore implements NonceStore {
   private open(): Database.Database {
     if (this.db) return this.db;
     try {
-      const db = openSqlite(this.path, { schema: 'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, device TEXT NOT NULL, expires INTEGER NOT NULL, jti TEXT)' });
+      const db = openSqlite(this.path, {
+        schema: 'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, device TEXT NOT NULL, expires INTEGER NOT NULL, jti TEXT)',
+      });
       this.db = db;
       return db;
     } catch (err) {
@@ -72,7 +78,9 @@ export class SqliteNonceStore implements NonceStore {
 
   async issue(deviceId: string, now: Date, ttlMs = DEFAULT_NONCE_TTL_MS): Promise<string> {
     const nonce = randomBytes(32).toString('hex');
-    this.open().prepare('INSERT INTO nonces (nonce, device, expires) VALUES (?, ?, ?)').run(nonce, deviceId, now.getTime() + ttlMs);
+    this.open()
+      .prepare('INSERT INTO nonces (nonce, device, expires) VALUES (?, ?, ?)')
+      .run(nonce, deviceId, now.getTime() + ttlMs);
     return nonce;
   }
 
@@ -80,22 +88,26 @@ export class SqliteNonceStore implements NonceStore {
   async issueMany(deviceIds: string[], now: Date, ttlMs = DEFAULT_NONCE_TTL_MS): Promise<string[]> {
     const db = this.open();
     const ins = db.prepare('INSERT INTO nonces (nonce, device, expires) VALUES (?, ?, ?)');
-    return db.transaction(() => deviceIds.map((d) => {
-      const nonce = randomBytes(32).toString('hex');
-      ins.run(nonce, d, now.getTime() + ttlMs);
-      return nonce;
-    }))();
+    return db.transaction(() =>
+      deviceIds.map((d) => {
+        const nonce = randomBytes(32).toString('hex');
+        ins.run(nonce, d, now.getTime() + ttlMs);
+        return nonce;
+      }),
+    )();
   }
 
   async consume(nonce: string, deviceId: string, jti: string, iat: Date): Promise<NonceCheck> {
     const db = this.open();
     // One transaction: two verifier processes cannot both see the nonce unused.
-    return db.transaction(() => {
-      const row = db.prepare('SELECT device, expires, jti FROM nonces WHERE nonce = ?').get(nonce) as NonceRow | undefined;
-      const check = decide(row, deviceId, jti, iat);
-      if (check === 'ok') db.prepare('UPDATE nonces SET jti = ? WHERE nonce = ?').run(jti, nonce);
-      return check;
-    }).immediate();
+    return db
+      .transaction(() => {
+        const row = db.prepare('SELECT device, expires, jti FROM nonces WHERE nonce = ?').get(nonce) as NonceRow | undefined;
+        const check = decide(row, deviceId, jti, iat);
+        if (check === 'ok') db.prepare('UPDATE nonces SET jti = ? WHERE nonce = ?').run(jti, nonce);
+        return check;
+      })
+      .immediate();
   }
 
   async stop(): Promise<void> {

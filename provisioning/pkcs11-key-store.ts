@@ -83,7 +83,11 @@ export class Pkcs11KeyStore implements KeyStore {
     if (this.session) {
       // No C_Logout: the login belongs to the token, shared with other open stores; closing the
       // last session ends it.
-      try { lib.C_CloseSession(this.session); } catch { /* already closed */ }
+      try {
+        lib.C_CloseSession(this.session);
+      } catch {
+        /* already closed */
+      }
     }
     this.session = undefined;
     this.privateKey = undefined;
@@ -135,7 +139,10 @@ export class Pkcs11KeyStore implements KeyStore {
 
   private find(cls: number): Handle | undefined {
     const lib = this.lib!;
-    lib.C_FindObjectsInit(this.session!, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_LABEL, value: this.label }]);
+    lib.C_FindObjectsInit(this.session!, [
+      { type: pkcs11js.CKA_CLASS, value: cls },
+      { type: pkcs11js.CKA_LABEL, value: this.label },
+    ]);
     try {
       return lib.C_FindObjects(this.session!) ?? undefined;
     } finally {
@@ -207,7 +214,11 @@ function releaseModule(path: string): void {
   held.refs -= 1;
   if (held.refs > 0) return;
   modules.delete(path);
-  try { held.lib.C_Finalize(); } catch { /* already finalised */ }
+  try {
+    held.lib.C_Finalize();
+  } catch {
+    /* already finalised */
+  }
 }
 
 /** CKA_EC_POINT is a DER OCTET STRING around the point in PKCS#11 2.20+; some tokens return it bare. */

@@ -32,7 +32,11 @@ export function defaultEnginePath(arch: string = process.arch): string {
 /** E_TLS_ENGINE naming the path and the package when the engine file is not there. */
 export function assertEngineInstalled(enginePath: string): void {
   if (!existsSync(enginePath)) {
-    throw new KioskError('E_TLS_ENGINE', `the OpenSSL pkcs11 engine is not installed (Debian package ${ENGINE_PACKAGE}); mutual TLS with a PKCS#11 key needs it`, { subject: enginePath, details: { package: ENGINE_PACKAGE } });
+    throw new KioskError(
+      'E_TLS_ENGINE',
+      `the OpenSSL pkcs11 engine is not installed (Debian package ${ENGINE_PACKAGE}); mutual TLS with a PKCS#11 key needs it`,
+      { subject: enginePath, details: { package: ENGINE_PACKAGE } },
+    );
   }
   if (basename(enginePath) !== 'pkcs11.so') {
     throw new KioskError('E_TLS_ENGINE', 'the engine file must be named pkcs11.so: OpenSSL finds it by its id in its directory', { subject: enginePath });
@@ -113,14 +117,26 @@ export class Pkcs11TlsKey implements EngineKey {
     const text = [e.message, ...(e.opensslErrorStack ?? [])].join('; ');
     const details = { openssl: e.code };
     if (e.code === 'ERR_OSSL_OBJECT_NOT_FOUND') {
-      return new KioskError('E_KEY_STORE', `the pkcs11 engine finds no private key "${keyLabel}" in token "${tokenLabel}"`, { subject: keyLabel, cause: err, details });
+      return new KioskError('E_KEY_STORE', `the pkcs11 engine finds no private key "${keyLabel}" in token "${tokenLabel}"`, {
+        subject: keyLabel,
+        cause: err,
+        details,
+      });
     }
     if (/^ERR_OSSL_(PIN|USER)_/.test(e.code ?? '')) {
-      return new KioskError('E_KEY_STORE', `the PKCS#11 token "${tokenLabel}" refused the engine's login (${e.code})`, { subject: tokenLabel, cause: err, details });
+      return new KioskError('E_KEY_STORE', `the PKCS#11 token "${tokenLabel}" refused the engine's login (${e.code})`, {
+        subject: tokenLabel,
+        cause: err,
+        details,
+      });
     }
     const unloadable = /DSO|no such engine|init failed/i.test(text);
-    return new KioskError('E_TLS_ENGINE', unloadable
-      ? `the OpenSSL pkcs11 engine does not load (Debian package ${ENGINE_PACKAGE}, built for this OpenSSL 3): ${e.message}`
-      : `the pkcs11 engine could not load the TLS key: ${e.message}`, { subject: this.enginePath, cause: err, details: { ...details, package: ENGINE_PACKAGE } });
+    return new KioskError(
+      'E_TLS_ENGINE',
+      unloadable
+        ? `the OpenSSL pkcs11 engine does not load (Debian package ${ENGINE_PACKAGE}, built for this OpenSSL 3): ${e.message}`
+        : `the pkcs11 engine could not load the TLS key: ${e.message}`,
+      { subject: this.enginePath, cause: err, details: { ...details, package: ENGINE_PACKAGE } },
+    );
   }
 }

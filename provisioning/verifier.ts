@@ -14,9 +14,22 @@ import { certificateThumbprint, commonName, parseCertificate, type x509 } from '
 
 /** Why a token was rejected. */
 export type RejectReason =
-  | 'malformed' | 'bad_header' | 'unknown_certificate' | 'untrusted_chain' | 'certificate_expired'
-  | 'certificate_not_yet_valid' | 'wrong_profile' | 'kid_mismatch' | 'bad_signature' | 'bad_claims'
-  | 'device_mismatch' | 'clock_skew' | 'plan_mismatch' | 'unknown_nonce' | 'nonce_expired' | 'replay'
+  | 'malformed'
+  | 'bad_header'
+  | 'unknown_certificate'
+  | 'untrusted_chain'
+  | 'certificate_expired'
+  | 'certificate_not_yet_valid'
+  | 'wrong_profile'
+  | 'kid_mismatch'
+  | 'bad_signature'
+  | 'bad_claims'
+  | 'device_mismatch'
+  | 'clock_skew'
+  | 'plan_mismatch'
+  | 'unknown_nonce'
+  | 'nonce_expired'
+  | 'replay'
   | 'nonce_wrong_device';
 
 /** The typed outcome of one verification. `duplicate` is a redelivery of an accepted result. */
@@ -49,7 +62,10 @@ export interface VerifierOptions {
 }
 
 class Reject {
-  constructor(readonly reason: RejectReason, readonly detail: string) {}
+  constructor(
+    readonly reason: RejectReason,
+    readonly detail: string,
+  ) {}
 }
 
 /** Verifies result tokens; stateless apart from the nonce store. */
@@ -91,7 +107,8 @@ export class ResultVerifier {
   private async certificate(h: Record<string, unknown>): Promise<x509.X509Certificate> {
     let cert: x509.X509Certificate | undefined;
     if (h.x5c !== undefined) {
-      if (!Array.isArray(h.x5c) || h.x5c.length !== 1 || typeof h.x5c[0] !== 'string') throw new Reject('bad_header', 'x5c must hold exactly the device certificate');
+      if (!Array.isArray(h.x5c) || h.x5c.length !== 1 || typeof h.x5c[0] !== 'string')
+        throw new Reject('bad_header', 'x5c must hold exactly the device certificate');
       cert = this.chainOk.get(h.x5c[0]);
       if (!cert) {
         const der = Buffer.from(h.x5c[0], 'base64');
@@ -139,7 +156,8 @@ export class ResultVerifier {
     const skew = this.options.maxSkewMs ?? 300_000;
     const iatMs = claims.iat * 1000;
     if (iatMs > this.now().getTime() + skew) throw new Reject('clock_skew', `iat is ${Math.round((iatMs - this.now().getTime()) / 1000)} s in the future`);
-    if (iatMs < cert.notBefore.getTime() - skew || iatMs > cert.notAfter.getTime() + skew) throw new Reject('clock_skew', 'iat is outside the certificate validity');
+    if (iatMs < cert.notBefore.getTime() - skew || iatMs > cert.notAfter.getTime() + skew)
+      throw new Reject('clock_skew', 'iat is outside the certificate validity');
     const { checkPlan } = this.options;
     if (checkPlan !== 'skip' && !checkPlan(claims.eat_nonce, claims.result.plan)) {
       throw new Reject('plan_mismatch', 'the challenge plan is not the one derived from the nonce');
@@ -151,12 +169,18 @@ export class ResultVerifier {
     const check = await this.options.nonces.consume(claims.eat_nonce, claims.sub, claims.jti, new Date(claims.iat * 1000));
     const base = { deviceId: claims.sub, jti: claims.jti };
     switch (check) {
-      case 'ok': return { status: 'accepted', ...base, claims };
-      case 'duplicate': return { status: 'duplicate', ...base, claims };
-      case 'unknown': throw new Reject('unknown_nonce', 'the nonce was not issued by the carrier');
-      case 'expired': throw new Reject('nonce_expired', 'the nonce had expired when the result was made');
-      case 'replay': throw new Reject('replay', 'the nonce was already used by another result');
-      case 'wrong_device': throw new Reject('nonce_wrong_device', 'the nonce was issued for another device');
+      case 'ok':
+        return { status: 'accepted', ...base, claims };
+      case 'duplicate':
+        return { status: 'duplicate', ...base, claims };
+      case 'unknown':
+        throw new Reject('unknown_nonce', 'the nonce was not issued by the carrier');
+      case 'expired':
+        throw new Reject('nonce_expired', 'the nonce had expired when the result was made');
+      case 'replay':
+        throw new Reject('replay', 'the nonce was already used by another result');
+      case 'wrong_device':
+        throw new Reject('nonce_wrong_device', 'the nonce was issued for another device');
     }
   }
 

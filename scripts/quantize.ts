@@ -39,7 +39,9 @@ async function main(): Promise<number> {
     derived.push(d);
     const bytes = d.files.reduce((n, f) => n + f.bytes.length, 0);
     const orig = original.files.reduce((n, f) => n + f.bytes, 0);
-    console.error(`[quantize] ${d.entry.id.padEnd(18)} ${String(bytes).padStart(8)} B (${((100 * bytes) / orig).toFixed(0)}% of ${orig}) ${d.summary} in ${(performance.now() - t0).toFixed(0)} ms`);
+    console.error(
+      `[quantize] ${d.entry.id.padEnd(18)} ${String(bytes).padStart(8)} B (${((100 * bytes) / orig).toFixed(0)}% of ${orig}) ${d.summary} in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
   }
 
   // Entries for variants not rebuilt this run (--only) are kept as they are.

@@ -123,21 +123,36 @@ export class CallAudio {
     this.live[direction] = false;
     const e = toKioskError(err, 'E_DEVICE');
     const reason = audioFailureOf(e);
-    this.deps.logger.warn({ assistId: this.deps.assistId, direction, code: e.code, reason, err: { message: e.message } }, 'assist audio unavailable: the call goes on without it');
+    this.deps.logger.warn(
+      { assistId: this.deps.assistId, direction, code: e.code, reason, err: { message: e.message } },
+      'assist audio unavailable: the call goes on without it',
+    );
     this.deps.onStatus({ direction, state: 'unavailable', code: e.code, reason, message: e.message });
   }
 
   private async release(): Promise<void> {
     this.live.capture = this.live.playback = false;
-    try { this.sink?.stop(); } catch { /* already stopped */ }
-    try { this.track?.stop(); } catch { /* already stopped */ }
+    try {
+      this.sink?.stop();
+    } catch {
+      /* already stopped */
+    }
+    try {
+      this.track?.stop();
+    } catch {
+      /* already stopped */
+    }
     this.sink = this.track = this.source = undefined;
     const { capture, playback } = this.deps.devices;
-    const quietly = (p: Promise<void>, direction: Direction) => p.catch((err: Error) => this.deps.logger.warn({ assistId: this.deps.assistId, direction, err: { message: err.message } }, 'assist audio stop failed'));
+    const quietly = (p: Promise<void>, direction: Direction) =>
+      p.catch((err: Error) => this.deps.logger.warn({ assistId: this.deps.assistId, direction, err: { message: err.message } }, 'assist audio stop failed'));
     await Promise.all([quietly(capture.stop(), 'capture'), quietly(playback.stop(), 'playback')]);
     await this.opened; // a start overtaken by the stop has killed its own child by now
     for (const u of this.unregister.splice(0)) u();
-    for (const [direction, device] of [['capture', capture], ['playback', playback]] as const) {
+    for (const [direction, device] of [
+      ['capture', capture],
+      ['playback', playback],
+    ] as const) {
       if (!this.wasLive[direction]) continue;
       const frames = device.stats().frames;
       this.deps.logger.info({ assistId: this.deps.assistId, direction, frames }, 'assist audio stopped');

@@ -30,7 +30,14 @@ export interface AssistOptions {
   callTimeoutMs?: number;
 }
 
-export const DEFAULT_ASSIST_OPTIONS: Required<AssistOptions> = { iceServers: [], iceTransportPolicy: 'all', maxWidth: 640, fps: 10, answerTimeoutMs: 120_000, callTimeoutMs: 600_000 };
+export const DEFAULT_ASSIST_OPTIONS: Required<AssistOptions> = {
+  iceServers: [],
+  iceTransportPolicy: 'all',
+  maxWidth: 640,
+  fps: 10,
+  answerTimeoutMs: 120_000,
+  callTimeoutMs: 600_000,
+};
 
 /** How a call ended. */
 export type CallOutcome =
@@ -80,14 +87,23 @@ export class AssistCall {
   async run(signal?: AbortSignal): Promise<CallOutcome> {
     const d = this.deps;
     const o = d.options;
-    const done = new Promise<CallOutcome>((resolve) => { this.finish = resolve; });
+    const done = new Promise<CallOutcome>((resolve) => {
+      this.finish = resolve;
+    });
     const end = (reason: Extract<CallOutcome, { kind: 'ended' }>['reason']) => this.finish?.({ kind: 'ended', reason, framesSent: this.framesSent });
     const onAbort = () => end('aborted');
     signal?.addEventListener('abort', onAbort);
-    const answerTimer = setTimeout(() => { if (!this.answered) end('no_answer'); }, o.answerTimeoutMs);
+    const answerTimer = setTimeout(() => {
+      if (!this.answered) end('no_answer');
+    }, o.answerTimeoutMs);
     const callTimer = setTimeout(() => end('timeout'), o.callTimeoutMs);
     try {
-      const pc = new d.wrtc.RTCPeerConnection({ iceServers: o.iceServers, iceTransportPolicy: o.iceTransportPolicy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+      const pc = new d.wrtc.RTCPeerConnection({
+        iceServers: o.iceServers,
+        iceTransportPolicy: o.iceTransportPolicy,
+        bundlePolicy: 'max-bundle',
+        rtcpMuxPolicy: 'require',
+      });
       this.pc = pc;
       const source = new d.wrtc.nonstandard.RTCVideoSource({ isScreencast: false });
       this.track = source.createTrack();
@@ -101,10 +117,25 @@ export class AssistCall {
       };
       const ch = pc.createDataChannel('assist', { ordered: true });
       this.channel = ch;
-      ch.onopen = () => ch.send(JSON.stringify({ type: 'hello', assist_id: d.assistId, kiosk: d.kioskId, challenge: d.challenge, failed_checks: d.failedChecks, ...(d.reason ? { reason: d.reason } : {}) }));
+      ch.onopen = () =>
+        ch.send(
+          JSON.stringify({
+            type: 'hello',
+            assist_id: d.assistId,
+            kiosk: d.kioskId,
+            challenge: d.challenge,
+            failed_checks: d.failedChecks,
+            ...(d.reason ? { reason: d.reason } : {}),
+          }),
+        );
       ch.onmessage = (e) => void this.onChannelMessage(e.data);
       pc.onicecandidate = (e) => {
-        void d.send({ type: 'candidate', assist_id: d.assistId, candidate: e.candidate ? { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex } : null })
+        void d
+          .send({
+            type: 'candidate',
+            assist_id: d.assistId,
+            candidate: e.candidate ? { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex } : null,
+          })
           .catch((err: Error) => d.logger.warn({ err: { message: err.message } }, 'could not send an ICE candidate'));
       };
       pc.onconnectionstatechange = () => {
@@ -119,7 +150,14 @@ export class AssistCall {
       };
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
-      await d.send({ type: 'offer', assist_id: d.assistId, sdp: offer.sdp, kiosk: d.kioskId, failed_checks: d.failedChecks, ...(d.reason ? { reason: d.reason } : {}) });
+      await d.send({
+        type: 'offer',
+        assist_id: d.assistId,
+        sdp: offer.sdp,
+        kiosk: d.kioskId,
+        failed_checks: d.failedChecks,
+        ...(d.reason ? { reason: d.reason } : {}),
+      });
       void this.pumpVideo(source);
       return await done;
     } catch (err) {
@@ -168,7 +206,11 @@ export class AssistCall {
     if (msg.type !== 'decision') return;
     if (this.deciding) return ch.send(JSON.stringify({ type: 'ack', ok: false, reason: 'already_decided' }));
     try {
-      const decision = await this.deps.decisions.verify(msg.token, { assistId: this.deps.assistId, kioskId: this.deps.kioskId, challenge: this.deps.challenge });
+      const decision = await this.deps.decisions.verify(msg.token, {
+        assistId: this.deps.assistId,
+        kioskId: this.deps.kioskId,
+        challenge: this.deps.challenge,
+      });
       this.deciding = true;
       const body = await this.deps.onDecision(decision);
       ch.send(JSON.stringify({ type: 'ack', ok: true, decision: decision.decision, ...body }));
@@ -206,9 +248,21 @@ export class AssistCall {
     this.pump.abort();
     // The audio sink and track are detached synchronously here, before the peer closes.
     const audioStopped = this.audio?.stop();
-    try { this.channel?.close(); } catch { /* already closed */ }
-    try { this.track?.stop(); } catch { /* already stopped */ }
-    try { this.pc?.close(); } catch { /* already closed */ }
+    try {
+      this.channel?.close();
+    } catch {
+      /* already closed */
+    }
+    try {
+      this.track?.stop();
+    } catch {
+      /* already stopped */
+    }
+    try {
+      this.pc?.close();
+    } catch {
+      /* already closed */
+    }
     this.channel = undefined;
     this.track = undefined;
     this.pc = undefined;

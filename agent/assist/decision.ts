@@ -13,10 +13,17 @@ import { OPERATOR_NAME_PATTERN } from '../../provisioning/broker/policy.js';
 export const DECISION_TYP = 'kiosk-assist-decision+jwt';
 
 /** One operator the carrier configured: the id (also the broker login) and the public key (P-256 JWK). */
-export interface OperatorKeyConfig { id: string; publicKey: JWK }
+export interface OperatorKeyConfig {
+  id: string;
+  publicKey: JWK;
+}
 
 /** What a decision binds to. */
-export interface DecisionContext { assistId: string; kioskId: string; challenge: string }
+export interface DecisionContext {
+  assistId: string;
+  kioskId: string;
+  challenge: string;
+}
 
 /** A verified decision. */
 export interface OperatorDecision {
@@ -46,9 +53,11 @@ export class DecisionVerifier {
   async start(): Promise<void> {
     const keys = new Map<string, { key: VerifyKey; thumbprint: string }>();
     for (const o of this.deps.operators) {
-      if (!OPERATOR_NAME_PATTERN.test(o.id)) throw new KioskError('E_CONFIG_INVALID', 'operator id must match carrier-op-<name>', { subject: `assist.operators.${o.id}` });
+      if (!OPERATOR_NAME_PATTERN.test(o.id))
+        throw new KioskError('E_CONFIG_INVALID', 'operator id must match carrier-op-<name>', { subject: `assist.operators.${o.id}` });
       const jwk = o.publicKey;
-      if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || jwk.d !== undefined) throw new KioskError('E_CONFIG_INVALID', 'operator key must be a public P-256 JWK', { subject: `assist.operators.${o.id}` });
+      if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || jwk.d !== undefined)
+        throw new KioskError('E_CONFIG_INVALID', 'operator key must be a public P-256 JWK', { subject: `assist.operators.${o.id}` });
       keys.set(o.id, { key: await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'ES256'), thumbprint: await calculateJwkThumbprint(jwk) });
     }
     this.keys = keys;
@@ -58,7 +67,8 @@ export class DecisionVerifier {
   async verify(token: unknown, ctx: DecisionContext): Promise<OperatorDecision> {
     if (!this.keys) throw new KioskError('E_INTERNAL', 'DecisionVerifier used before start()');
     // Bounded so the token fits in the signed result (strings there stay under 1 KiB).
-    if (typeof token !== 'string' || token.length > 1000) throw refuse(typeof token === 'string' ? 'malformed' : 'unsigned', 'decision token is not a compact JWS of at most 1000 characters');
+    if (typeof token !== 'string' || token.length > 1000)
+      throw refuse(typeof token === 'string' ? 'malformed' : 'unsigned', 'decision token is not a compact JWS of at most 1000 characters');
     let header: Record<string, unknown>;
     try {
       header = parseCompact(token).header;
@@ -76,13 +86,22 @@ export class DecisionVerifier {
     } catch {
       throw refuse('bad_signature', `signature does not verify with the key of ${String(header.kid)}`);
     }
-    if (payload.assist_id !== ctx.assistId || payload.kiosk !== ctx.kioskId || payload.challenge !== ctx.challenge) throw refuse('wrong_call', 'decision is for another call');
+    if (payload.assist_id !== ctx.assistId || payload.kiosk !== ctx.kioskId || payload.challenge !== ctx.challenge)
+      throw refuse('wrong_call', 'decision is for another call');
     const now = Math.floor((this.deps.clock?.() ?? Date.now()) / 1000);
     const maxAge = this.deps.maxAgeSec ?? 120;
-    if (typeof payload.iat !== 'number' || !Number.isInteger(payload.iat) || payload.iat > now + 30 || payload.iat < now - maxAge) throw refuse('stale', 'iat missing, in the future or older than allowed');
+    if (typeof payload.iat !== 'number' || !Number.isInteger(payload.iat) || payload.iat > now + 30 || payload.iat < now - maxAge)
+      throw refuse('stale', 'iat missing, in the future or older than allowed');
     if (payload.decision !== 'approve' && payload.decision !== 'reject') throw refuse('bad_decision', 'decision must be approve or reject');
     const note = typeof payload.note === 'string' ? payload.note.slice(0, 200) : undefined;
-    return { decision: payload.decision, operatorId: header.kid as string, keyThumbprint: entry.thumbprint, iat: payload.iat, token, ...(note ? { note } : {}) };
+    return {
+      decision: payload.decision,
+      operatorId: header.kid as string,
+      keyThumbprint: entry.thumbprint,
+      iat: payload.iat,
+      token,
+      ...(note ? { note } : {}),
+    };
   }
 }
 

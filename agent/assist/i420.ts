@@ -6,7 +6,11 @@
 import type { RgbImage } from '../../models/image/rgb-image.js';
 
 /** An I420 frame: Y plane (width*height), then U and V (each width/2 * height/2). */
-export interface I420Frame { width: number; height: number; data: Uint8ClampedArray }
+export interface I420Frame {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
 
 /** The output size for `width`x`height` bounded by `maxWidth`: aspect kept, both even (I420 needs it), at least 2x2. */
 export function scaledSize(width: number, height: number, maxWidth: number): { width: number; height: number } {
@@ -18,7 +22,7 @@ export function scaledSize(width: number, height: number, maxWidth: number): { w
 /** Converts and scales `src` to I420 no wider than `maxWidth`. */
 export function rgbToI420(src: RgbImage, maxWidth: number): I420Frame {
   const { width, height } = scaledSize(src.width, src.height, maxWidth);
-  const data = new Uint8ClampedArray(width * height * 3 / 2);
+  const data = new Uint8ClampedArray((width * height * 3) / 2);
   const uOff = width * height;
   const vOff = uOff + (width / 2) * (height / 2);
   const sx = src.width / width;
@@ -28,7 +32,9 @@ export function rgbToI420(src: RgbImage, maxWidth: number): I420Frame {
     const row = Math.min(src.height - 1, Math.floor((y + 0.5) * sy)) * src.width;
     for (let x = 0; x < width; x++) {
       const i = (row + Math.min(src.width - 1, Math.floor((x + 0.5) * sx))) * 3;
-      const r = s[i], g = s[i + 1], b = s[i + 2];
+      const r = s[i],
+        g = s[i + 1],
+        b = s[i + 2];
       data[y * width + x] = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16;
       if ((x & 1) === 0 && (y & 1) === 0) {
         const c = (y / 2) * (width / 2) + x / 2;

@@ -28,7 +28,10 @@ export async function serveOperatorPage(port = 0, host = '127.0.0.1'): Promise<{
   const files = operatorPageFiles();
   const server = createServer((req, res) => {
     const f = files[new URL(req.url ?? '/', 'http://x').pathname];
-    if (!f || req.method !== 'GET') { res.writeHead(404).end(); return; }
+    if (!f || req.method !== 'GET') {
+      res.writeHead(404).end();
+      return;
+    }
     readFile(f.path).then(
       (body) => res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }).end(body),
       () => res.writeHead(500).end(),
@@ -36,5 +39,13 @@ export async function serveOperatorPage(port = 0, host = '127.0.0.1'): Promise<{
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const addr = server.address() as { port: number };
-  return { url: `http://${host}:${addr.port}/`, server, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://${host}:${addr.port}/`,
+    server,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

@@ -74,7 +74,9 @@ export class AssistService {
   /** The signalling connection is being remade: no call can be offered meanwhile. */
   private restarting = false;
   private stopped = false;
-  private readonly onSignal = (m: SignalMessage): void => { void this.call?.call.signal(m); };
+  private readonly onSignal = (m: SignalMessage): void => {
+    void this.call?.call.signal(m);
+  };
 
   constructor(private readonly deps: AssistServiceDeps) {
     this.decisions = new DecisionVerifier({ operators: deps.operators, clock: deps.clock, maxAgeSec: deps.decisionMaxAgeSec });
@@ -125,9 +127,15 @@ export class AssistService {
     const abort = new AbortController();
     const wrtc = await (this.deps.loadWrtc ?? loadWrtc)();
     const call = new AssistCall({
-      wrtc, camera: this.deps.camera, decisions: this.decisions,
+      wrtc,
+      camera: this.deps.camera,
+      decisions: this.decisions,
       send: (m) => this.deps.signalling.send(m),
-      kioskId: this.deps.kioskId, assistId, challenge: randomBytes(16).toString('hex'), failedChecks, reason: req.reason,
+      kioskId: this.deps.kioskId,
+      assistId,
+      challenge: randomBytes(16).toString('hex'),
+      failedChecks,
+      reason: req.reason,
       onDecision: (d) => this.record(req, assistId, failedChecks, d),
       options: { ...DEFAULT_ASSIST_OPTIONS, ...this.deps.options },
       logger: this.deps.logger,
@@ -138,7 +146,12 @@ export class AssistService {
     const done = call.run(abort.signal).then((outcome) => {
       this.call = undefined;
       this.deps.logger.info({ assistId, outcome: outcome.kind, framesSent: outcome.framesSent }, 'assist call ended');
-      this.events.emit('ended', { assistId, outcome: outcome.kind, ...(outcome.kind === 'ended' ? { reason: outcome.reason } : {}), framesSent: outcome.framesSent });
+      this.events.emit('ended', {
+        assistId,
+        outcome: outcome.kind,
+        ...(outcome.kind === 'ended' ? { reason: outcome.reason } : {}),
+        framesSent: outcome.framesSent,
+      });
       if (this.reconnectAfterCall) void this.restartSignalling();
     });
     this.call = { id: assistId, call, abort, done };
@@ -158,17 +171,24 @@ export class AssistService {
   private restartSignalling(): Promise<void> {
     this.reconnectAfterCall = false;
     const log = this.deps.logger;
-    this.reconnecting = (this.reconnecting ?? Promise.resolve()).then(async () => {
-      if (this.stopped) return;
-      log.info('remaking the assist signalling connection (renewed certificate)');
-      this.restarting = true;
-      try {
-        await this.deps.signalling.stop();
-        await this.deps.signalling.start();
-      } finally {
-        this.restarting = false;
-      }
-    }).catch((err: Error) => log.error({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'assist signalling could not reconnect; calls fail until the next renewal or restart'));
+    this.reconnecting = (this.reconnecting ?? Promise.resolve())
+      .then(async () => {
+        if (this.stopped) return;
+        log.info('remaking the assist signalling connection (renewed certificate)');
+        this.restarting = true;
+        try {
+          await this.deps.signalling.stop();
+          await this.deps.signalling.start();
+        } finally {
+          this.restarting = false;
+        }
+      })
+      .catch((err: Error) =>
+        log.error(
+          { err: { message: err.message, code: (err as { code?: unknown }).code } },
+          'assist signalling could not reconnect; calls fail until the next renewal or restart',
+        ),
+      );
     return this.reconnecting;
   }
 

@@ -67,8 +67,13 @@ export class MqttAssistSignalling implements AssistSignalling {
   async start(): Promise<void> {
     const o = this.deps.options;
     const client = await (this.deps.connect ?? mqtt.connectAsync)(o.url, {
-      protocolVersion: 5, clientId: o.clientId ?? `${o.deviceId}-assist`, clean: true, keepalive: 30,
-      connectTimeout: 10_000, ...tlsIdentity(o), rejectUnauthorized: true,
+      protocolVersion: 5,
+      clientId: o.clientId ?? `${o.deviceId}-assist`,
+      clean: true,
+      keepalive: 30,
+      connectTimeout: 10_000,
+      ...tlsIdentity(o),
+      rejectUnauthorized: true,
     });
     this.client = client;
     client.on('message', (topic, payload) => {
@@ -79,7 +84,8 @@ export class MqttAssistSignalling implements AssistSignalling {
     });
     client.on('error', (err) => this.deps.logger.warn({ err: { message: err.message } }, 'assist signalling mqtt error'));
     const granted = await client.subscribeAsync(this.topics.assistFromOperator, { qos: 1 });
-    if (granted.some((g) => g.qos > 2)) throw new KioskError('E_NOT_AUTHORIZED', 'the broker refused the assist signalling subscription', { subject: this.topics.assistFromOperator });
+    if (granted.some((g) => g.qos > 2))
+      throw new KioskError('E_NOT_AUTHORIZED', 'the broker refused the assist signalling subscription', { subject: this.topics.assistFromOperator });
   }
 
   async stop(): Promise<void> {

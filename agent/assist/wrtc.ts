@@ -3,8 +3,15 @@
  * Loaded lazily: a process that created an RTCVideoSource or RTCAudioSource segfaults on natural exit (see
  * docs/assist.md), so nothing loads it until a call starts.
  */
-export interface IceCandidateInit { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }
-export interface SessionDescriptionInit { type: 'offer' | 'answer'; sdp?: string }
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+export interface SessionDescriptionInit {
+  type: 'offer' | 'answer';
+  sdp?: string;
+}
 
 export interface DataChannelLike {
   readonly readyState: string;
@@ -15,10 +22,14 @@ export interface DataChannelLike {
   close(): void;
 }
 
-export interface TrackLike { stop(): void }
+export interface TrackLike {
+  stop(): void;
+}
 
 /** A track the peer hands over (`ontrack`); `kind` is `audio` or `video`. */
-export interface RemoteTrackLike extends TrackLike { readonly kind: string }
+export interface RemoteTrackLike extends TrackLike {
+  readonly kind: string;
+}
 
 export interface PeerConnectionLike {
   readonly connectionState: string;
@@ -35,10 +46,19 @@ export interface PeerConnectionLike {
 }
 
 /** ICE server entry (STUN or the carrier's TURN). */
-export interface IceServer { urls: string | string[]; username?: string; credential?: string }
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
 
 /** RTCPeerConnection settings the agent sets; nothing here can turn DTLS-SRTP off (no `certificates`, no insecure flags). */
-export interface PeerConfig { iceServers: IceServer[]; iceTransportPolicy: 'all' | 'relay'; bundlePolicy: 'max-bundle'; rtcpMuxPolicy: 'require' }
+export interface PeerConfig {
+  iceServers: IceServer[];
+  iceTransportPolicy: 'all' | 'relay';
+  bundlePolicy: 'max-bundle';
+  rtcpMuxPolicy: 'require';
+}
 
 export interface VideoSourceLike {
   createTrack(): TrackLike;

@@ -80,12 +80,29 @@ export function frameRecord(file: string, index: number, timeMs: number, s: Fram
 }
 
 const COLUMNS: Array<[string, number]> = [
-  ['file', 28], ['frame', 6], ['time_ms', 9], ['face', 5], ['score', 6], ['box x,y wxh', 22],
-  ['yaw', 7], ['pitch', 7], ['roll', 7], ['eye_r', 6], ['eye_l', 6], ['iod_px', 7], ['sharp', 8], ['bright', 6],
+  ['file', 28],
+  ['frame', 6],
+  ['time_ms', 9],
+  ['face', 5],
+  ['score', 6],
+  ['box x,y wxh', 22],
+  ['yaw', 7],
+  ['pitch', 7],
+  ['roll', 7],
+  ['eye_r', 6],
+  ['eye_l', 6],
+  ['iod_px', 7],
+  ['sharp', 8],
+  ['bright', 6],
 ];
 
 function row(cells: string[]): string {
-  return cells.map((c, i) => (i === 0 ? c.padEnd(COLUMNS[i][1]) : c.padStart(COLUMNS[i][1]))).join(' ').trimEnd() + '\n';
+  return (
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(COLUMNS[i][1]) : c.padStart(COLUMNS[i][1])))
+      .join(' ')
+      .trimEnd() + '\n'
+  );
 }
 
 function shortName(file: string, width: number): string {
@@ -97,18 +114,32 @@ export function tableRows(rec: FrameRecord): string {
   const head = [shortName(rec.file, COLUMNS[0][1]), String(rec.frame), rec.time_ms.toFixed(1)];
   if (rec.faces.length === 0) return row([...head, '-']);
   return rec.faces
-    .map((f, i) => row([
-      ...head, String(i), f.score.toFixed(3), `${f.box.x.toFixed(0)},${f.box.y.toFixed(0)} ${f.box.width.toFixed(0)}x${f.box.height.toFixed(0)}`,
-      f.yaw.toFixed(1), f.pitch.toFixed(1), f.roll.toFixed(1), f.eye_openness.right.toFixed(3), f.eye_openness.left.toFixed(3),
-      f.quality.inter_eye_px.toFixed(1), f.quality.sharpness.toFixed(1), f.quality.brightness.toFixed(0),
-    ]))
+    .map((f, i) =>
+      row([
+        ...head,
+        String(i),
+        f.score.toFixed(3),
+        `${f.box.x.toFixed(0)},${f.box.y.toFixed(0)} ${f.box.width.toFixed(0)}x${f.box.height.toFixed(0)}`,
+        f.yaw.toFixed(1),
+        f.pitch.toFixed(1),
+        f.roll.toFixed(1),
+        f.eye_openness.right.toFixed(3),
+        f.eye_openness.left.toFixed(3),
+        f.quality.inter_eye_px.toFixed(1),
+        f.quality.sharpness.toFixed(1),
+        f.quality.brightness.toFixed(0),
+      ]),
+    )
     .join('');
 }
 
 /** A one-line progress bar redrawn in place on a terminal; `clear()` before anything else is printed. */
 export class ProgressBar {
   private shown = false;
-  constructor(private readonly stream: Writable, private readonly enabled: boolean) {}
+  constructor(
+    private readonly stream: Writable,
+    private readonly enabled: boolean,
+  ) {}
   draw(fraction: number, label: string): void {
     if (!this.enabled) return;
     const width = 24;

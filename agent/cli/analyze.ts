@@ -237,8 +237,10 @@ export function register(program: Command, deps: RegisterDeps = {}): void {
   program
     .command('analyze')
     .summary('per-frame face signals for images, videos and directories')
-    .description('Run the on-device face engine over images, videos or directories and print per-frame signals: ' +
-      'face boxes and scores, head pose, eye openness and quality. Nothing leaves the device.')
+    .description(
+      'Run the on-device face engine over images, videos or directories and print per-frame signals: ' +
+        'face boxes and scores, head pose, eye openness and quality. Nothing leaves the device.',
+    )
     .argument('<paths...>', 'image files, video files or directories')
     .option('--json', 'JSON lines on stdout (one per frame, one per failed file, a summary last)')
     .option('--max-frames <n>', 'analyse at most n frames of each file (default: all)', positiveInt('--max-frames'))

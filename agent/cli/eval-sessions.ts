@@ -22,11 +22,11 @@ export function register(evalCmd: Command): Command {
     .description(
       'Runs every case of a suite file (tab-separated: case, kind, class, id, video, challenge, expected, expected_reason, ' +
         'config, note; see test/fixtures/sessions-dev.tsv) with one engine, every frame (as verify --fast). kind=session runs a ' +
-        'whole session; kind=document compares the reference templates of two documents at the session\'s match threshold. ' +
+        "whole session; kind=document compares the reference templates of two documents at the session's match threshold. " +
         'A case passes when the verdict is the expected one and, when an expected reason is given, the first reason is it. ' +
         'Then, over the session cases by class: session-level BPCER (bona fide sessions rejected or left in retry), APCER ' +
         '(attack sessions accepted, per species), impostor and non-compliant sessions accepted, and the median recording ' +
-        'time from the first step\'s prompt to the verdict.',
+        "time from the first step's prompt to the verdict.",
     )
     .requiredOption('--suite <tsv>', 'suite file (e.g. test/fixtures/sessions-dev.tsv)')
     .requiredOption('--root <dir>', 'folder the paths in the suite are relative to (e.g. ../shared/data)')
@@ -53,11 +53,17 @@ export function register(evalCmd: Command): Command {
           onCase: progress ? (done, total, name) => process.stderr.write(`\r\x1b[K${done}/${total} ${name}${done === total ? '\n' : ''}`) : undefined,
         });
         if (opts.plot) {
-          const [{ sessionsPlot }, { writeFile }, { DEFAULT_SESSION_CONFIG: d }] = await Promise.all([import('../eval/plots.js'), import('node:fs/promises'), import('../session/config.js')]);
+          const [{ sessionsPlot }, { writeFile }, { DEFAULT_SESSION_CONFIG: d }] = await Promise.all([
+            import('../eval/plots.js'),
+            import('node:fs/promises'),
+            import('../session/config.js'),
+          ]);
           await writeFile(opts.plot, sessionsPlot(report, { match: d.minMatchSimilarity, attack: d.maxAttackScore }));
         }
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ command: 'eval sessions', suite: opts.suite, root: opts.root, models: e.info().models, ...report }, null, 2)}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ command: 'eval sessions', suite: opts.suite, root: opts.root, models: e.info().models, ...report }, null, 2)}\n`,
+          );
         } else {
           process.stdout.write(`${formatSuite(report)}\n`);
         }

@@ -12,7 +12,7 @@ interface CommonOptions {
   variant?: ModelVariant;
 }
 
-const VARIANT_HELP = 'model weights: float (the originals), fp16 or int8 (derived by `npm run quantize`); default: the engine\'s default (fp16)';
+const VARIANT_HELP = "model weights: float (the originals), fp16 or int8 (derived by `npm run quantize`); default: the engine's default (fp16)";
 
 function variantArg(value: string): ModelVariant {
   if (!(MODEL_VARIANTS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--variant must be one of ${MODEL_VARIANTS.join(', ')}`);
@@ -30,7 +30,10 @@ function floatArg(name: string, min: number, max: number) {
 }
 
 function listArg(value: string): string[] {
-  const list = value.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const list = value
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
   if (list.length === 0) throw new InvalidArgumentError('expected a comma-separated list');
   return list;
 }
@@ -64,7 +67,10 @@ function toJson(doc: unknown): string {
  * Starts the real engine and decoders (loaded only when an eval runs, so that other commands
  * do not pay for ONNX Runtime and sharp), runs `fn`, and always stops the engine.
  */
-async function withEngine<T>(opts: CommonOptions & { maxWidth?: number; pad?: string[] }, fn: (deps: EvalDeps) => Promise<T>): Promise<{ report: T; engine: EngineInfo }> {
+async function withEngine<T>(
+  opts: CommonOptions & { maxWidth?: number; pad?: string[] },
+  fn: (deps: EvalDeps) => Promise<T>,
+): Promise<{ report: T; engine: EngineInfo }> {
   const { createLogger } = await import('../log.js');
   const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval' });
   const [{ createFaceEngine, DEFAULT_MODELS }, { decodeImageFile }, { readVideoFrames }] = await Promise.all([
@@ -72,15 +78,16 @@ async function withEngine<T>(opts: CommonOptions & { maxWidth?: number; pad?: st
     import('../media/image.js'),
     import('../media/video.js'),
   ]);
-  const engine = createFaceEngine({ logger, options: { ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.pad ? { models: { ...DEFAULT_MODELS, pad: opts.pad } } : {}) } });
+  const engine = createFaceEngine({
+    logger,
+    options: { ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.pad ? { models: { ...DEFAULT_MODELS, pad: opts.pad } } : {}) },
+  });
   const progress = !opts.json && process.stderr.isTTY;
   const deps: EvalDeps = {
     engine,
     loadImage: (p) => decodeImageFile(join(opts.root, p)),
     frames: (p) => readVideoFrames(join(opts.root, p), { maxWidth: opts.maxWidth }),
-    onProgress: progress
-      ? (done, total, file) => process.stderr.write(`\r\x1b[K${done}/${total} ${file}${done === total ? '\n' : ''}`)
-      : undefined,
+    onProgress: progress ? (done, total, file) => process.stderr.write(`\r\x1b[K${done}/${total} ${file}${done === total ? '\n' : ''}`) : undefined,
   };
   await engine.start();
   try {
@@ -111,30 +118,51 @@ function addMatch(parent: Command): Command {
     )
     .requiredOption('--pairs <tsv>', 'pairs file: image_a, image_b, same (1/0), source (e.g. ../shared/data/labels/verify-pairs.tsv)')
     .requiredOption('--root <dir>', 'folder the image paths in the file are relative to (e.g. ../shared/data)')
-    .option('--threshold <similarity>', 'operating threshold for FNMR and FMR (accept when >=); default: the session\'s (models/calibration.ts)', floatArg('--threshold', -1, 1))
+    .option(
+      '--threshold <similarity>',
+      "operating threshold for FNMR and FMR (accept when >=); default: the session's (models/calibration.ts)",
+      floatArg('--threshold', -1, 1),
+    )
     .option('--source <text>', 'only the pairs whose source column contains this text')
-    .option('--calibrate <how>', 'choose a threshold (lowest with FMR <= --fmr-target) on some pairs and report it on others: source=<text> (pairs whose source contains text, reported on the rest) or half=a|b (identity halves, reported on the other half)', calibrateArg)
+    .option(
+      '--calibrate <how>',
+      'choose a threshold (lowest with FMR <= --fmr-target) on some pairs and report it on others: source=<text> (pairs whose source contains text, reported on the rest) or half=a|b (identity halves, reported on the other half)',
+      calibrateArg,
+    )
     .option('--fmr-target <rate>', 'FMR allowed on the calibration pairs of --calibrate', floatArg('--fmr-target', 0, 1), 0.001)
     .option('--plot <svg>', 'write a picture: DET curve with the operating point, and the similarity distributions')
     .option('--variant <name>', VARIANT_HELP, variantArg)
     .option('--json', 'print one JSON document (snake_case keys, counts beside every rate)')
-    .action(async (opts: CommonOptions & { pairs: string; threshold?: number; source?: string; calibrate?: { source: string } | { half: 'a' | 'b' }; fmrTarget: number; plot?: string }) => {
-      try {
-        const [{ readLabelFile, parseVerifyPairs }, { runMatchEval }, { formatMatchReport }] = await Promise.all([
-          import('../eval/labels.js'), import('../eval/run-match.js'), import('../eval/format.js'),
-        ]);
-        const all = await readLabelFile(opts.pairs, parseVerifyPairs);
-        const pairs = opts.source === undefined ? all : all.filter((p) => p.source.includes(opts.source!));
-        if (pairs.length === 0) throw new KioskError('E_USAGE', `no pair's source contains "${opts.source}"`, { subject: opts.pairs });
-        const { DEFAULT_SESSION_CONFIG } = await import('../session/config.js');
-        const threshold = opts.threshold ?? DEFAULT_SESSION_CONFIG.minMatchSimilarity;
-        const result = await withEngine(opts, (deps) => runMatchEval(pairs, deps, { threshold, calibrate: opts.calibrate, fmrTarget: opts.fmrTarget }));
-        if (opts.plot) await writePlot(opts.plot, async () => (await import('../eval/plots.js')).matchPlot(result.report));
-        print(opts, 'eval match', opts.pairs, result, formatMatchReport(result.report));
-      } catch (err) {
-        reportError(err, opts.json);
-      }
-    });
+    .action(
+      async (
+        opts: CommonOptions & {
+          pairs: string;
+          threshold?: number;
+          source?: string;
+          calibrate?: { source: string } | { half: 'a' | 'b' };
+          fmrTarget: number;
+          plot?: string;
+        },
+      ) => {
+        try {
+          const [{ readLabelFile, parseVerifyPairs }, { runMatchEval }, { formatMatchReport }] = await Promise.all([
+            import('../eval/labels.js'),
+            import('../eval/run-match.js'),
+            import('../eval/format.js'),
+          ]);
+          const all = await readLabelFile(opts.pairs, parseVerifyPairs);
+          const pairs = opts.source === undefined ? all : all.filter((p) => p.source.includes(opts.source!));
+          if (pairs.length === 0) throw new KioskError('E_USAGE', `no pair's source contains "${opts.source}"`, { subject: opts.pairs });
+          const { DEFAULT_SESSION_CONFIG } = await import('../session/config.js');
+          const threshold = opts.threshold ?? DEFAULT_SESSION_CONFIG.minMatchSimilarity;
+          const result = await withEngine(opts, (deps) => runMatchEval(pairs, deps, { threshold, calibrate: opts.calibrate, fmrTarget: opts.fmrTarget }));
+          if (opts.plot) await writePlot(opts.plot, async () => (await import('../eval/plots.js')).matchPlot(result.report));
+          print(opts, 'eval match', opts.pairs, result, formatMatchReport(result.report));
+        } catch (err) {
+          reportError(err, opts.json);
+        }
+      },
+    );
 }
 
 function addPad(parent: Command): Command {
@@ -144,41 +172,62 @@ function addPad(parent: Command): Command {
     .description(
       'Scores the primary face (most confident, then largest) of every labelled image with the presentation-attack model(s) ' +
         '(higher = attack; several models are fused, models/pad/fusion.ts), and, with --videos, every labelled recording ' +
-        'as a session scores it: the session\'s gate and stillness rule, then near-frontal frames one per capture interval, ' +
-        'aggregated with the session\'s median (a recording that never passes the gate is a failure to acquire, FTA). ' +
+        "as a session scores it: the session's gate and stillness rule, then near-frontal frames one per capture interval, " +
+        "aggregated with the session's median (a recording that never passes the gate is a failure to acquire, FTA). " +
         'Reports APCER per species and BPCER (ISO/IEC 30107-3) at the operating threshold (--threshold, default the ' +
-        'session\'s: an attack when the score exceeds it), on all images, on each subject half, and per presentation. ' +
+        "session's: an attack when the score exceeds it), on all images, on each subject half, and per presentation. " +
         'Diagnostics: AUC per model and fused; thresholds fitted on one subject half at BPCER <= --bpcer and reported on ' +
         'the other (NUAA: the folder under ClientFace/ImposterFace is the subject; any other set is one subject).',
     )
     .requiredOption('--labels <tsv>', 'labels file: image, class (bona_fide/attack), species (e.g. ../shared/data/labels/spoof.tsv)')
     .requiredOption('--root <dir>', 'folder the paths in the label files are relative to (e.g. ../shared/data)')
     .option('--videos <tsv>', 'also score these recordings per presentation (videos.tsv format, e.g. ../shared/data/labels/videos.tsv)')
-    .option('--threshold <score>', 'operating threshold (attack when the score exceeds it); default: the session\'s (models/calibration.ts)', floatArg('--threshold', 0, 1))
-    .option('--pad <ids>', 'presentation-attack models to load, comma-separated (several are fused); default: the engine\'s', listArg)
+    .option(
+      '--threshold <score>',
+      "operating threshold (attack when the score exceeds it); default: the session's (models/calibration.ts)",
+      floatArg('--threshold', 0, 1),
+    )
+    .option('--pad <ids>', "presentation-attack models to load, comma-separated (several are fused); default: the engine's", listArg)
     .option('--bpcer <rate>', 'BPCER allowed on the calibration half of the diagnostic folds', floatArg('--bpcer', 0, 1), 0.05)
     .option('--seed <n>', 'shuffle subjects with this seed before halving (default: alternate sorted subjects)', intArg('--seed', 0))
     .option('--max-width <px>', 'downscale video frames to at most this width (default: none, as the session)', intArg('--max-width', 64))
     .option('--plot <svg>', 'write a picture: DET curve of the images with the operating point, and the score distributions')
     .option('--variant <name>', VARIANT_HELP, variantArg)
     .option('--json', 'print one JSON document (snake_case keys, counts beside every rate)')
-    .action(async (opts: CommonOptions & { labels: string; videos?: string; threshold?: number; pad?: string[]; bpcer: number; seed?: number; maxWidth?: number; plot?: string }) => {
-      try {
-        const [{ readLabelFile, parseSpoofLabels, parseVideoLabels }, { runPadEval }, { formatPadReport }, { resolveSessionConfig }] = await Promise.all([
-          import('../eval/labels.js'), import('../eval/run-pad.js'), import('../eval/format.js'), import('../session/config.js'),
-        ]);
-        const rows = await readLabelFile(opts.labels, parseSpoofLabels);
-        const videos = opts.videos ? await readLabelFile(opts.videos, parseVideoLabels) : undefined;
-        const config = resolveSessionConfig();
-        const threshold = opts.threshold ?? config.maxAttackScore;
-        const result = await withEngine({ ...opts, pad: opts.pad }, (deps) =>
-          runPadEval(rows, deps, { threshold, bpcerTarget: opts.bpcer, seed: opts.seed, videos: videos ? { rows: videos, config } : undefined }));
-        if (opts.plot) await writePlot(opts.plot, async () => (await import('../eval/plots.js')).padPlot(result.report));
-        print(opts, 'eval pad', opts.labels, result, formatPadReport(result.report));
-      } catch (err) {
-        reportError(err, opts.json);
-      }
-    });
+    .action(
+      async (
+        opts: CommonOptions & {
+          labels: string;
+          videos?: string;
+          threshold?: number;
+          pad?: string[];
+          bpcer: number;
+          seed?: number;
+          maxWidth?: number;
+          plot?: string;
+        },
+      ) => {
+        try {
+          const [{ readLabelFile, parseSpoofLabels, parseVideoLabels }, { runPadEval }, { formatPadReport }, { resolveSessionConfig }] = await Promise.all([
+            import('../eval/labels.js'),
+            import('../eval/run-pad.js'),
+            import('../eval/format.js'),
+            import('../session/config.js'),
+          ]);
+          const rows = await readLabelFile(opts.labels, parseSpoofLabels);
+          const videos = opts.videos ? await readLabelFile(opts.videos, parseVideoLabels) : undefined;
+          const config = resolveSessionConfig();
+          const threshold = opts.threshold ?? config.maxAttackScore;
+          const result = await withEngine({ ...opts, pad: opts.pad }, (deps) =>
+            runPadEval(rows, deps, { threshold, bpcerTarget: opts.bpcer, seed: opts.seed, videos: videos ? { rows: videos, config } : undefined }),
+          );
+          if (opts.plot) await writePlot(opts.plot, async () => (await import('../eval/plots.js')).padPlot(result.report));
+          print(opts, 'eval pad', opts.labels, result, formatPadReport(result.report));
+        } catch (err) {
+          reportError(err, opts.json);
+        }
+      },
+    );
 }
 
 function addVideo(parent: Command): Command {
@@ -186,12 +235,12 @@ function addVideo(parent: Command): Command {
     .command('video')
     .summary('eye-closure and head-movement events against labelled frame ranges')
     .description(
-      'Runs the face engine on every frame and reads head moves and eye closures with the kiosk\'s own detector and ' +
+      "Runs the face engine on every frame and reads head moves and eye closures with the kiosk's own detector and " +
         'session settings (agent/session/gestures.ts): moves from the pose of the first still, frontal frames (the ' +
-        'session\'s quality gate without its camera set-up checks), 20 deg yaw / 15 deg pitch held 2 frames, ended ' +
+        "session's quality gate without its camera set-up checks), 20 deg yaw / 15 deg pitch held 2 frames, ended " +
         'when released; closures from the eye-state model, counted when open eyes came before and the head is within ' +
         '20 deg. Events are matched to the labelled ranges: same kind, overlapping within the tolerance. Label ' +
-        'directions yaw_image_right/left are the image\'s; they are mapped to the subject\'s turn_left/turn_right ' +
+        "directions yaw_image_right/left are the image's; they are mapped to the subject's turn_left/turn_right " +
         '(unmirrored camera). Where label_quality says blinks were not labelled, eye closures are listed, not scored. ' +
         'Per video: labelled, detected, matched, missed, false, wrong direction, for eyes and head separately; every ' +
         'event is listed.',
@@ -206,11 +255,12 @@ function addVideo(parent: Command): Command {
     .action(async (opts: CommonOptions & { labels: string; tolerance?: number; mirrored?: boolean; maxWidth?: number }) => {
       try {
         const [{ readLabelFile, parseVideoLabels }, { runVideoEval }, { formatVideoReport }] = await Promise.all([
-          import('../eval/labels.js'), import('../eval/run-video.js'), import('../eval/format.js'),
+          import('../eval/labels.js'),
+          import('../eval/run-video.js'),
+          import('../eval/format.js'),
         ]);
         const rows = await readLabelFile(opts.labels, parseVideoLabels);
-        const result = await withEngine(opts, (deps) =>
-          runVideoEval(rows, deps, { toleranceFrames: opts.tolerance, mirrored: opts.mirrored }));
+        const result = await withEngine(opts, (deps) => runVideoEval(rows, deps, { toleranceFrames: opts.tolerance, mirrored: opts.mirrored }));
         print(opts, 'eval video', opts.labels, result, formatVideoReport(result.report));
       } catch (err) {
         reportError(err, opts.json);
@@ -223,9 +273,7 @@ function addVideo(parent: Command): Command {
  * (e.g. `eval sessions`) can be added with `addCommand`.
  */
 export function register(program: Command): Command {
-  const evalCmd = program
-    .command('eval')
-    .description('Measure accuracy on labelled data (never tunes a threshold on the data it reports)');
+  const evalCmd = program.command('eval').description('Measure accuracy on labelled data (never tunes a threshold on the data it reports)');
   addMatch(evalCmd);
   addPad(evalCmd);
   addVideo(evalCmd);

@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { registerCommands } from './commands.js';
 import { agentVersion } from '../paths.js';
 
-
 /** The `kiosk-agent` command line. Each command lives in its own module and registers itself. */
 export function buildProgram(): Command {
   const program = new Command('kiosk-agent')

@@ -18,7 +18,8 @@ import { certificateMatchesKey, commonName, createCsr, parseCertificate } from '
 
 function keyStoreFor(o: ProvisionOptions, file: string = STATE_FILES.key): KeyStore {
   if (!o.pkcs11Module) return new FileKeyStore({ path: join(resolve(o.state), file) });
-  if (file !== STATE_FILES.key) throw new KioskError('E_USAGE', 'a new-key renewal needs the file key store; with PKCS#11 renew with the same key', { subject: 'pkcs11' });
+  if (file !== STATE_FILES.key)
+    throw new KioskError('E_USAGE', 'a new-key renewal needs the file key store; with PKCS#11 renew with the same key', { subject: 'pkcs11' });
   const pin = process.env.KIOSK_PKCS11_PIN;
   if (!o.token || !pin) throw new KioskError('E_USAGE', 'PKCS#11 needs --token and the PIN in KIOSK_PKCS11_PIN', { subject: 'pkcs11' });
   return new Pkcs11KeyStore({ modulePath: o.pkcs11Module, tokenLabel: o.token, pin, keyLabel: o.keyLabel });
@@ -37,23 +38,37 @@ export async function runProvision(deviceId: string, o: ProvisionOptions): Promi
   if (o.enrolMqtt) await enrolMqtt(deviceId, o, state);
   else if (o.renewMqtt || o.renew) await renew(deviceId, o, state);
   else if (o.certificate) await install(deviceId, o, state);
-  else await withStore(keyStoreFor(o), async (store) => {
-    const csrPath = join(state, STATE_FILES.csr);
-    await writeFileAtomic(csrPath, await createCsr(store, deviceId));
-    print({ csr: csrPath, keyStore: store.kind, key: keyFingerprint(store) });
-  });
+  else
+    await withStore(keyStoreFor(o), async (store) => {
+      const csrPath = join(state, STATE_FILES.csr);
+      await writeFileAtomic(csrPath, await createCsr(store, deviceId));
+      print({ csr: csrPath, keyStore: store.kind, key: keyFingerprint(store) });
+    });
 }
 
 async function withStore<T>(store: KeyStore, fn: (s: KeyStore) => Promise<T>): Promise<T> {
   await store.start();
-  try { return await fn(store); } finally { await store.stop(); }
+  try {
+    return await fn(store);
+  } finally {
+    await store.stop();
+  }
 }
 
 async function enrolMqtt(deviceId: string, o: ProvisionOptions, state: string): Promise<void> {
   const ca = await readFile(need(o.ca, '--ca'));
   const [cert, key] = await Promise.all([readFile(need(o.claimCert, '--claim-cert')), readFile(need(o.claimKey, '--claim-key'))]);
   await withStore(keyStoreFor(o), async (store) => {
-    const issued = await enrolOverMqtt({ url: need(o.broker, '--broker'), ca, cert, key, deviceId, keyStore: store, token: process.env.KIOSK_ENROL_TOKEN, timeoutMs: o.timeout });
+    const issued = await enrolOverMqtt({
+      url: need(o.broker, '--broker'),
+      ca,
+      cert,
+      key,
+      deviceId,
+      keyStore: store,
+      token: process.env.KIOSK_ENROL_TOKEN,
+      timeoutMs: o.timeout,
+    });
     await writeFileAtomic(join(state, STATE_FILES.ca), ca);
     await installCertificate(state, issued.toString('pem'));
     print({ enrolled: deviceId, installed: join(state, STATE_FILES.cert), notAfter: issued.notAfter.toISOString(), keyStore: store.kind });
@@ -78,7 +93,8 @@ async function renew(deviceId: string, o: ProvisionOptions, state: string): Prom
     // The connection authenticates with the current key: a token key through the OpenSSL pkcs11 engine
     // (the store has logged in; the engine uses that login), else the current key file (with --new-key
     // the store holds the next key, which has no certificate yet).
-    const key = store instanceof Pkcs11KeyStore ? new Pkcs11TlsKey({ keyStore: store, enginePath: o.pkcs11Engine }) : await readFile(join(state, STATE_FILES.key));
+    const key =
+      store instanceof Pkcs11KeyStore ? new Pkcs11TlsKey({ keyStore: store, enginePath: o.pkcs11Engine }) : await readFile(join(state, STATE_FILES.key));
     const issued = await renewOverMqtt({ url: need(o.broker, '--broker'), ca, cert, key, deviceId, keyStore: store, timeoutMs: o.timeout });
     if (o.newKey) await installWithNewKey(state, issued.toString('pem'));
     else await installCertificate(state, issued.toString('pem'));
@@ -89,9 +105,14 @@ async function renew(deviceId: string, o: ProvisionOptions, state: string): Prom
 async function install(deviceId: string, o: ProvisionOptions, state: string): Promise<void> {
   const file = o.certificate!;
   const cert = parseCertificate(await readFile(file, 'utf8'), file);
-  if (commonName(cert) !== deviceId) throw new KioskError('E_CERTIFICATE', `certificate is for ${String(commonName(cert))}, not ${deviceId}`, { subject: file });
+  if (commonName(cert) !== deviceId)
+    throw new KioskError('E_CERTIFICATE', `certificate is for ${String(commonName(cert))}, not ${deviceId}`, { subject: file });
   // The certificate completes a new-key renewal when it is for the pending key.
-  const pending = !o.pkcs11Module && await withStore(new FileKeyStore({ path: join(state, STATE_FILES.nextKey), create: false }), async (s) => certificateMatchesKey(cert, s)).catch(() => false);
+  const pending =
+    !o.pkcs11Module &&
+    (await withStore(new FileKeyStore({ path: join(state, STATE_FILES.nextKey), create: false }), async (s) => certificateMatchesKey(cert, s)).catch(
+      () => false,
+    ));
   if (pending) {
     await installWithNewKey(state, cert.toString('pem'));
   } else {

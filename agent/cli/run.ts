@@ -8,7 +8,12 @@ import type { Command } from 'commander';
 import type { KioskConfig } from '../config/types.js';
 import { reportError } from './exit.js';
 
-interface RunOptions { config?: string; video?: string; state?: string; reference?: string }
+interface RunOptions {
+  config?: string;
+  video?: string;
+  state?: string;
+  reference?: string;
+}
 
 /** Applies --video, --reference and --state over a loaded config. */
 function withFlags(cfg: KioskConfig, o: RunOptions): KioskConfig {
@@ -41,14 +46,17 @@ export function register(program: Command): Command {
         logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? cfg.log.level });
         if (!o.config) logger.warn('no --config: starting the embedded simulated kiosk');
         const [{ buildDaemonDeps }, { KioskDaemon }, { FakeGpioPort }, { terminalKeys }] = await Promise.all([
-          import('../daemon/build.js'), import('../daemon/daemon.js'), import('../../device/gpio/fake-gpio.js'), import('../daemon/sim.js'),
+          import('../daemon/build.js'),
+          import('../daemon/daemon.js'),
+          import('../../device/gpio/fake-gpio.js'),
+          import('../daemon/sim.js'),
         ]);
         const deps = await buildDaemonDeps(cfg, logger);
         const daemon = new KioskDaemon(deps);
-        let stopping: Promise<void> | undefined;
+        let _stopping: Promise<void> | undefined;
         let removeKeys = () => {};
         const shutdown = (signal: string) => {
-          stopping ??= (async () => {
+          _stopping ??= (async () => {
             logger.info({ signal }, 'stopping');
             removeKeys();
             await daemon.stop();
@@ -59,7 +67,8 @@ export function register(program: Command): Command {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
         await daemon.start();
-        if (cfg.simulate && cfg.sim.terminal && deps.gpio instanceof FakeGpioPort) removeKeys = terminalKeys(deps.gpio, process.stdin, () => shutdown('terminal'), logger);
+        if (cfg.simulate && cfg.sim.terminal && deps.gpio instanceof FakeGpioPort)
+          removeKeys = terminalKeys(deps.gpio, process.stdin, () => shutdown('terminal'), logger);
       } catch (err) {
         logger.flush();
         reportError(err);

@@ -8,9 +8,15 @@ import { reportError } from './exit.js';
 
 export function register(program: Command): void {
   const simulate = program.command('simulate').description('simulations for carriers: a fleet of kiosks against a local broker');
-  simulate.command('fleet').description('start a local mosquitto, N kiosks with their own certificates, V verifiers on a shared subscription; print a JSON report; exit 1 when results were lost')
-    .option('--devices <n>', 'simulated kiosks', Number, 20).option('--results <m>', 'signed results per kiosk', Number, 10)
-    .option('--verifiers <v>', 'verifier processes', Number, 2).option('--connect-concurrency <c>', 'TLS connections opened at once', Number, 50)
+  simulate
+    .command('fleet')
+    .description(
+      'start a local mosquitto, N kiosks with their own certificates, V verifiers on a shared subscription; print a JSON report; exit 1 when results were lost',
+    )
+    .option('--devices <n>', 'simulated kiosks', Number, 20)
+    .option('--results <m>', 'signed results per kiosk', Number, 10)
+    .option('--verifiers <v>', 'verifier processes', Number, 2)
+    .option('--connect-concurrency <c>', 'TLS connections opened at once', Number, 50)
     .option('--keep <dir>', 'work in this directory and keep it (CA, broker log) instead of a temp directory')
     .action(async (o: { devices: number; results: number; verifiers: number; connectConcurrency: number; keep?: string }) => {
       try {
@@ -27,6 +33,8 @@ export function register(program: Command): void {
         } finally {
           if (!o.keep) rmSync(dir, { recursive: true, force: true });
         }
-      } catch (err) { reportError(err); }
+      } catch (err) {
+        reportError(err);
+      }
     });
 }

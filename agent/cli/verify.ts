@@ -67,7 +67,10 @@ export function formatVerdict(outcome: VerifyOutcome): string {
   const lines = [
     `verdict: ${r.verdict}${r.reasons.length ? ` (${r.reasons.join(', ')})` : ''}${r.cancelReason ? ` cancel=${r.cancelReason}` : ''}`,
     `plan: ${r.plan.steps.map((x) => x.kind).join(', ')} (${r.plan.nonceSource}${r.plan.nonce ? ` nonce ${r.plan.nonce}` : ''})`,
-    ...r.steps.map((st) => `  step ${st.kind}: ${st.status}${st.durationMs !== null ? ` in ${(st.durationMs / 1000).toFixed(1)} s` : ''}${st.peakDeg !== null ? `, peak ${st.peakDeg.toFixed(0)} deg` : ''}`),
+    ...r.steps.map(
+      (st) =>
+        `  step ${st.kind}: ${st.status}${st.durationMs !== null ? ` in ${(st.durationMs / 1000).toFixed(1)} s` : ''}${st.peakDeg !== null ? `, peak ${st.peakDeg.toFixed(0)} deg` : ''}`,
+    ),
     `match: similarity ${f3(s.match.similarity)} over ${s.match.samples} frontal frames (accept >= ${s.match.threshold})`,
     `attack: ${s.attack.method} ${f3(s.attack.aggregate)} over ${s.attack.samples} frames, range ${f2(s.attack.min)}-${f2(s.attack.max)} (reject > ${s.attack.threshold})`,
     `continuity: min similarity ${f3(s.continuity.minSimilarity)}, ${s.continuity.outliers} outliers of ${s.continuity.samples}`,
@@ -124,7 +127,7 @@ export function register(program: Command): Command {
     .command('verify')
     .summary('run one verification session on a recording (liveness challenge, attack checks, match to the ID portrait)')
     .description(
-      'Runs one session on a recording as if it came from the camera: at the recording\'s frame rate (frames the ' +
+      "Runs one session on a recording as if it came from the camera: at the recording's frame rate (frames the " +
         'engine cannot keep up with are dropped, as from a live camera), or every frame as fast as possible with ' +
         '--fast. Customer prompts and a progress line go to stderr, the verdict to stdout. Exit code 0 accept, ' +
         '1 reject or retry, 2 error.\n\n' +
@@ -135,7 +138,7 @@ export function register(program: Command): Command {
     .requiredOption('--id <image>', 'reference portrait: image file, or video#frame=N')
     .requiredOption('--video <file|dir>', 'camera input: video file, directory of frames, or a still (looped)')
     .option('--nonce <hex>', 'carrier nonce (>= 64 bits of hex): the plan is derived from it')
-    .option('--challenge <steps>', 'explicit plan, comma-separated: blink, turn_left, turn_right, look_up, look_down (subject\'s own left/right)')
+    .option('--challenge <steps>', "explicit plan, comma-separated: blink, turn_left, turn_right, look_up, look_down (subject's own left/right)")
     .option('--allow-weak-plan', 'accept an explicit plan of one step or without a head move (session.allowWeakPlans; e.g. a blink-only recording)')
     .option('--fast', 'every frame, as fast as the engine goes (no pacing, no dropped frames)')
     .option('--max-width <px>', 'downscale camera frames wider than this before analysis', intArg('--max-width', 64))
@@ -155,17 +158,31 @@ export function register(program: Command): Command {
       process.once('SIGINT', onSignal);
       try {
         const [{ createFaceEngine }, { verifyFiles, planOf }, { isStrongPlan }, { KioskError }] = await Promise.all([
-          import('../../models/face-engine.js'), import('../session/verify.js'), import('../session/plan.js'), import('../errors.js'),
+          import('../../models/face-engine.js'),
+          import('../session/verify.js'),
+          import('../session/plan.js'),
+          import('../errors.js'),
         ]);
         // usage errors before the models load
         if (!opts.allowWeakPlan && !isStrongPlan(planOf(opts))) {
-          throw new KioskError('E_CHALLENGE_INVALID', 'the plan needs at least two steps and a head move (a replay of anyone blinking satisfies a blink-only plan); --allow-weak-plan accepts it', { subject: 'challenge' });
+          throw new KioskError(
+            'E_CHALLENGE_INVALID',
+            'the plan needs at least two steps and a head move (a replay of anyone blinking satisfies a blink-only plan); --allow-weak-plan accepts it',
+            { subject: 'challenge' },
+          );
         }
         engine = createFaceEngine({ logger, options: { variant: opts.variant } });
         await engine.start();
         if (opts.screen) {
           const { openVerifyScreen } = await import('../screen/verify-screen.js');
-          customer = await openVerifyScreen({ logger, plan: planOf(opts), port: opts.screenPort, out: (l) => process.stderr.write(`${l}\n`), onCancel: () => ac.abort('customer_left'), signal: ac.signal });
+          customer = await openVerifyScreen({
+            logger,
+            plan: planOf(opts),
+            port: opts.screenPort,
+            out: (l) => process.stderr.write(`${l}\n`),
+            onCancel: () => ac.abort('customer_left'),
+            signal: ac.signal,
+          });
         }
         const outcome = await verifyFiles(engine, opts, {
           fast: opts.fast,

@@ -15,9 +15,7 @@ export function simulatedConfig(options: { video?: string; stateDir?: string } =
     deviceId: 'kiosk-sim',
     stateDir: options.stateDir ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'kiosk-agent-sim'),
     gpio: { driver: 'fake' },
-    camera: options.video
-      ? { kind: 'replay', path: options.video, loop: true, allowVirtual: true, capture: 'session' }
-      : { kind: 'auto', allowVirtual: true },
+    camera: options.video ? { kind: 'replay', path: options.video, loop: true, allowVirtual: true, capture: 'session' } : { kind: 'auto', allowVirtual: true },
     flow: { carrierNonceWaitMs: 0 },
   });
 }

@@ -12,7 +12,7 @@ export interface SchemaRow {
 function typeOf(s: JsonSchema): string {
   if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' \\| ');
   if (s.type === 'array') return `${s.items?.type ?? 'any'}[]`;
-  return Array.isArray(s.type) ? s.type.join(' \\| ') : s.type ?? 'any';
+  return Array.isArray(s.type) ? s.type.join(' \\| ') : (s.type ?? 'any');
 }
 
 /** One row per leaf key (objects with fixed properties are flattened to dotted keys). */
@@ -34,6 +34,7 @@ export function schemaRows(schema: JsonSchema, prefix = ''): SchemaRow[] {
 export function schemaMarkdown(schema: JsonSchema): string {
   const esc = (x: string) => x.replace(/\|/g, '\\|').replace(/\\\\\|/g, '\\|');
   const lines = ['| key | type | default | unit | description |', '|---|---|---|---|---|'];
-  for (const r of schemaRows(schema)) lines.push(`| \`${r.key}\` | ${r.type} | ${r.default === '' ? '' : `\`${esc(r.default)}\``} | ${r.unit} | ${esc(r.description)} |`);
+  for (const r of schemaRows(schema))
+    lines.push(`| \`${r.key}\` | ${r.type} | ${r.default === '' ? '' : `\`${esc(r.default)}\``} | ${r.unit} | ${esc(r.description)} |`);
   return `${lines.join('\n')}\n`;
 }

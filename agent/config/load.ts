@@ -25,7 +25,10 @@ function compile(): ValidateFunction {
 }
 
 function keyOf(e: ErrorObject): string {
-  const path = e.instancePath.split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = e.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (e.keyword === 'additionalProperties') path.push(String((e.params as { additionalProperty: string }).additionalProperty));
   if (e.keyword === 'required') path.push(String((e.params as { missingProperty: string }).missingProperty));
   return path.join('.') || '(root)';
@@ -70,7 +73,9 @@ export function validateConfig(input: unknown): KioskConfig {
   if (c.keyStore.kind === 'pkcs11' && !c.keyStore.pkcs11Module) invalid('keyStore.pkcs11Module', 'is required for keyStore.kind "pkcs11"');
   if (c.keyStore.kind === 'pkcs11' && !c.keyStore.token) invalid('keyStore.token', 'is required for keyStore.kind "pkcs11"');
   if (c.transport.backoffBaseMs > c.transport.backoffCapMs) invalid('transport.backoffCapMs', 'must be at least transport.backoffBaseMs');
-  c.assist.operators.forEach((o, i) => { if (!OPERATOR_NAME_PATTERN.test(o.id)) invalid(`assist.operators.${i}.id`, 'must be an operator name (carrier-op-<name>)'); });
+  c.assist.operators.forEach((o, i) => {
+    if (!OPERATOR_NAME_PATTERN.test(o.id)) invalid(`assist.operators.${i}.id`, 'must be an operator name (carrier-op-<name>)');
+  });
   if (c.assist.enabled && c.assist.operators.length === 0) invalid('assist.operators', 'must name at least one operator when assist.enabled');
   if (c.assist.enabled && !c.transport.url) invalid('assist.enabled', 'needs a broker (transport.url): signalling goes over MQTT');
   if (c.gpio.driver === 'fake' && !c.simulate) invalid('gpio.driver', 'may be "fake" only on a simulated kiosk (simulate: true)');

@@ -74,7 +74,11 @@ const ABUSE_DOCS: Record<keyof AbuseConfig, [string, string]> = {
   maxTracked: ['count', 'portraits tracked at most (least recently failed forgotten first)'],
 };
 
-function fromDefaults<T extends object>(defaults: Readonly<T>, docs: Partial<Record<string, [string, string]>>, integers: ReadonlySet<string>): Record<string, JsonSchema> {
+function fromDefaults<T extends object>(
+  defaults: Readonly<T>,
+  docs: Partial<Record<string, [string, string]>>,
+  integers: ReadonlySet<string>,
+): Record<string, JsonSchema> {
   const props: Record<string, JsonSchema> = {};
   for (const [key, value] of Object.entries(defaults) as [keyof T & string, unknown][]) {
     const [unit, description] = docs[key] ?? ['-', `see the doc comment of ${key} in agent/session/config.ts`];
@@ -84,7 +88,17 @@ function fromDefaults<T extends object>(defaults: Readonly<T>, docs: Partial<Rec
   return props;
 }
 
-const SESSION_INTEGERS = new Set(['qualityStableFrames', 'holdFrames', 'stepRetries', 'wrongActionFrames', 'multiFaceFrames', 'maxDecisions', 'finalCaptureFrames', 'minAttackSamples', 'maxContinuityOutliers']);
+const SESSION_INTEGERS = new Set([
+  'qualityStableFrames',
+  'holdFrames',
+  'stepRetries',
+  'wrongActionFrames',
+  'multiFaceFrames',
+  'maxDecisions',
+  'finalCaptureFrames',
+  'minAttackSamples',
+  'maxContinuityOutliers',
+]);
 
 /** Keys of the session config without a description here (a unit test keeps this empty). */
 export function undocumentedSessionKeys(): string[] {
@@ -94,7 +108,9 @@ export function undocumentedSessionKeys(): string[] {
 /** The `session` object: the verification session's thresholds, defaults from DEFAULT_SESSION_CONFIG. */
 export function sessionSchema(): JsonSchema {
   return {
-    type: 'object', additionalProperties: false, default: {},
+    type: 'object',
+    additionalProperties: false,
+    default: {},
     description: 'verification session thresholds (agent/session/config.ts; ranges checked by resolveSessionConfig)',
     properties: fromDefaults(DEFAULT_SESSION_CONFIG, SESSION_DOCS, SESSION_INTEGERS),
   };
@@ -103,7 +119,9 @@ export function sessionSchema(): JsonSchema {
 /** The `abuse` object: failed attempts per ID portrait, defaults from DEFAULT_ABUSE_CONFIG. */
 export function abuseSchema(): JsonSchema {
   return {
-    type: 'object', additionalProperties: false, default: {},
+    type: 'object',
+    additionalProperties: false,
+    default: {},
     description: 'abuse limit: failed sessions per ID portrait before a cool-down',
     properties: fromDefaults(DEFAULT_ABUSE_CONFIG, ABUSE_DOCS, new Set(Object.keys(DEFAULT_ABUSE_CONFIG))),
   };

@@ -72,10 +72,21 @@ export class AssistWiring {
       this.deps.bus.emit('assist_connected', { assistId: e.assistId });
     };
     // Status only: the device, its state and a code; never samples.
-    const audio = (e: { assistId: string; direction: 'capture' | 'playback'; state: 'live' | 'unavailable' | 'stopped'; code?: string; reason?: string; frames?: number }) => {
+    const audio = (e: {
+      assistId: string;
+      direction: 'capture' | 'playback';
+      state: 'live' | 'unavailable' | 'stopped';
+      code?: string;
+      reason?: string;
+      frames?: number;
+    }) => {
       this.deps.bus.emit('assist_audio', {
-        assistId: e.assistId, direction: e.direction, state: e.state,
-        ...(e.code ? { code: e.code } : {}), ...(e.reason ? { reason: e.reason } : {}), ...(e.frames !== undefined ? { frames: e.frames } : {}),
+        assistId: e.assistId,
+        direction: e.direction,
+        state: e.state,
+        ...(e.code ? { code: e.code } : {}),
+        ...(e.reason ? { reason: e.reason } : {}),
+        ...(e.frames !== undefined ? { frames: e.frames } : {}),
       });
     };
     const decided = (e: DaemonEvents['assist_decided'][0]) => {
@@ -143,7 +154,8 @@ export class AssistWiring {
     if (refused) return refused;
     return this.openCall(async () => {
       const o = await assist.assistStart(c);
-      if (o.ok) this.deps.bus.emit('assist_started', { assistId: String(o.body?.assist_id ?? ''), reason: c.reason ?? 'command', failedChecks: c.failed_checks ?? [] });
+      if (o.ok)
+        this.deps.bus.emit('assist_started', { assistId: String(o.body?.assist_id ?? ''), reason: c.reason ?? 'command', failedChecks: c.failed_checks ?? [] });
       return o;
     });
   }
@@ -172,13 +184,16 @@ export class AssistWiring {
    * A session ended: a quality retry, or Help pressed during it, calls an operator once the session
    * has let go of the camera. Returns `see_staff` for the screen when a call is requested.
    */
-  afterSession(r: SessionResult, s: { sessionId: string; nonce: string }): NextStep | void {
+  afterSession(r: SessionResult, s: { sessionId: string; nonce: string }): NextStep | undefined {
     const help = this.helpAfterSession;
     this.helpAfterSession = false;
     const quality = r.verdict === 'retry' && r.reasons.includes('quality');
     if (!this.assist || !(help || quality)) return undefined;
     const req: AssistRequest = { nonce: s.nonce, sessionId: s.sessionId, failedChecks: [...r.reasons], reason: help ? 'customer_button' : 'quality' };
-    void this.deps.sessions().idle().then(() => this.request(req));
+    void this.deps
+      .sessions()
+      .idle()
+      .then(() => this.request(req));
     return 'see_staff';
   }
 
@@ -198,7 +213,7 @@ export class AssistWiring {
     }
   }
 
-  private callRefusal(): CommandOutcome & { ok: false } | undefined {
+  private callRefusal(): (CommandOutcome & { ok: false }) | undefined {
     if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service' };
     if (this.assist?.busy || this.callOpening) return { ok: false, reason: 'busy', detail: 'a remote-assistance call is already open' };
     if (this.deps.sessions().busy) return { ok: false, reason: 'busy', detail: 'a session is using the camera' };

@@ -30,12 +30,20 @@ import { SqliteEventQueue } from './sqlite-event-queue.js';
 import { Ledger } from './ledger.js';
 import type { CertificateRenewal } from './renewal-wiring.js';
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Paths of the provisioned files (`kiosk-agent provision` writes them into the state directory). */
 export function identityFiles(cfg: KioskConfig): { ca: string; cert: string; key: string } {
   const t = cfg.transport;
-  return { ca: t.caFile || join(cfg.stateDir, 'ca.crt'), cert: t.certFile || join(cfg.stateDir, 'device.crt'), key: t.keyFile || join(cfg.stateDir, 'device.key') };
+  return {
+    ca: t.caFile || join(cfg.stateDir, 'ca.crt'),
+    cert: t.certFile || join(cfg.stateDir, 'device.crt'),
+    key: t.keyFile || join(cfg.stateDir, 'device.key'),
+  };
 }
 
 /**
@@ -68,7 +76,9 @@ function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore
       await identity.install(cert);
       return cert;
     },
-    logger: logger.child({ component: 'renewal' }), clock, options: { window: cfg.renewal.window },
+    logger: logger.child({ component: 'renewal' }),
+    clock,
+    options: { window: cfg.renewal.window },
   });
   return { scheduler, certificate: () => identity.certificate };
 }
@@ -93,33 +103,45 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
   // A renewal with a new key that crashed between its two renames is finished before the key is read
   // (`provision` does the same, but its unit runs only while no certificate is installed).
   if (files.key === join(cfg.stateDir, STATE_FILES.key) && files.cert === join(cfg.stateDir, STATE_FILES.cert)) {
-    if (await completePendingRenewal(cfg.stateDir)) logger.warn({ stateDir: cfg.stateDir }, 'completed a certificate renewal interrupted before the last start');
+    if (await completePendingRenewal(cfg.stateDir))
+      logger.warn({ stateDir: cfg.stateDir }, 'completed a certificate renewal interrupted before the last start');
   }
   // keyStore.kind: a PEM file, or a key in a PKCS#11 token (TLS then signs through the OpenSSL engine).
   const device = await deviceKeyFromConfig(cfg, files.key, Boolean(cfg.transport.url));
   const { keyStore } = device;
   const certificate = await certificateFor(cfg, keyStore, files, logger);
   const { source: camera, describe } = await createCamera(cfg, logger);
-  const gpio = cfg.gpio.driver === 'fake'
-    ? new FakeGpioPort({ pins: cfg.gpio.pins })
-    : cfg.gpio.driver === 'gpiod'
-      ? gpiodPort(cfg, logger)
-      : new OnoffGpioPort({ pins: cfg.gpio.pins, sysfsRoot: cfg.gpio.sysfsRoot });
+  const gpio =
+    cfg.gpio.driver === 'fake'
+      ? new FakeGpioPort({ pins: cfg.gpio.pins })
+      : cfg.gpio.driver === 'gpiod'
+        ? gpiodPort(cfg, logger)
+        : new OnoffGpioPort({ pins: cfg.gpio.pins, sysfsRoot: cfg.gpio.sysfsRoot });
   let transport: MqttTransport | undefined;
   let assist: AssistFactory | undefined;
   let renewal: CertificateRenewal | undefined;
   const outbox = new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db'), limits: cfg.outbox });
   if (cfg.transport.url) {
-    const [ca, cert] = await Promise.all([files.ca, files.cert].map((p) => readFile(p).catch((err: Error) => {
-      throw new KioskError('E_CONFIG_INVALID', `cannot read ${p}: ${err.message}`, { subject: 'transport', cause: err });
-    })));
+    const [ca, cert] = await Promise.all(
+      [files.ca, files.cert].map((p) =>
+        readFile(p).catch((err: Error) => {
+          throw new KioskError('E_CONFIG_INVALID', `cannot read ${p}: ${err.message}`, { subject: 'transport', cause: err });
+        }),
+      ),
+    );
     const key = await device.tlsKey();
     const identity = new DeviceIdentity({ certFile: files.cert, certificate, tls: { ca, cert, key } });
     transport = new MqttTransport({
       logger: logger.child({ component: 'transport' }),
       options: {
-        url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key,
-        keepaliveSec: cfg.transport.keepaliveSec, telemetryExpirySec: cfg.transport.telemetryExpirySec,
+        url: cfg.transport.url,
+        deviceId: cfg.deviceId,
+        prefix: cfg.transport.topicPrefix,
+        ca,
+        cert,
+        key,
+        keepaliveSec: cfg.transport.keepaliveSec,
+        telemetryExpirySec: cfg.transport.telemetryExpirySec,
         backoff: { baseMs: cfg.transport.backoffBaseMs, capMs: cfg.transport.backoffCapMs },
       },
       // Each (re)start connects with the identity installed then: a renewed certificate after renewal.
@@ -131,39 +153,67 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
     // is imported only here, only when remote assistance is enabled.
     if (cfg.assist.enabled) {
       assist = async ({ signer }) => {
-        const [{ AssistService }, { MqttAssistSignalling }, { alsaAudio }] = await Promise.all([import('../assist/service.js'), import('../assist/signalling.js'), import('../assist/audio/ffmpeg-audio.js')]);
+        const [{ AssistService }, { MqttAssistSignalling }, { alsaAudio }] = await Promise.all([
+          import('../assist/service.js'),
+          import('../assist/signalling.js'),
+          import('../assist/audio/ffmpeg-audio.js'),
+        ]);
         const log = logger.child({ component: 'assist' });
         return new AssistService({
-          kioskId: cfg.deviceId, camera,
+          kioskId: cfg.deviceId,
+          camera,
           signalling: new MqttAssistSignalling({
-            options: { url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key }, logger: log,
+            options: { url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key },
+            logger: log,
             // Like the transport: each (re)start connects with the identity installed then.
             connect: (url, opts) => mqtt.connectAsync(url, { ...opts, ...tlsIdentity(identity.tls()) }),
           }),
-          signer, outbox, resultTopic,
+          signer,
+          outbox,
+          resultTopic,
           operators: cfg.assist.operators.map((o) => ({ id: o.id, publicKey: { ...o.publicKey } })),
-          options: { iceServers: cfg.assist.iceServers, iceTransportPolicy: cfg.assist.relayOnly ? 'relay' : 'all', maxWidth: cfg.assist.width, fps: cfg.assist.fps },
+          options: {
+            iceServers: cfg.assist.iceServers,
+            iceTransportPolicy: cfg.assist.relayOnly ? 'relay' : 'all',
+            maxWidth: cfg.assist.width,
+            fps: cfg.assist.fps,
+          },
           // assist.audio: microphone and speaker through ffmpeg on ALSA, opened only while a call is connected.
-          ...(cfg.assist.audio ? { audio: alsaAudio({ captureDevice: cfg.assist.audioCaptureDevice, playbackDevice: cfg.assist.audioPlaybackDevice, sampleRate: cfg.assist.audioSampleRate }) } : {}),
+          ...(cfg.assist.audio
+            ? {
+                audio: alsaAudio({
+                  captureDevice: cfg.assist.audioCaptureDevice,
+                  playbackDevice: cfg.assist.audioPlaybackDevice,
+                  sampleRate: cfg.assist.audioSampleRate,
+                }),
+              }
+            : {}),
           logger: log,
         });
       };
     }
   }
   if (cfg.simulate) {
-    logger.warn({
-      gpio: cfg.gpio.driver === 'fake' ? 'in memory (drive it with POST /sim/presence, /sim/tamper, /sim/confirm or the terminal keys)' : cfg.gpio.driver,
-      camera: describe,
-      broker: cfg.transport.url || 'none: results stay in the outbox',
-      reference: cfg.reference.source || 'none configured: give `reference` in start_session',
-    }, 'SIMULATED KIOSK: nothing here is a real kiosk');
+    logger.warn(
+      {
+        gpio: cfg.gpio.driver === 'fake' ? 'in memory (drive it with POST /sim/presence, /sim/tamper, /sim/confirm or the terminal keys)' : cfg.gpio.driver,
+        camera: describe,
+        broker: cfg.transport.url || 'none: results stay in the outbox',
+        reference: cfg.reference.source || 'none configured: give `reference` in start_session',
+      },
+      'SIMULATED KIOSK: nothing here is a real kiosk',
+    );
   } else {
     logger.info({ camera: describe, gpio: cfg.gpio.driver }, 'kiosk hardware');
   }
   return {
     config: cfg,
     logger,
-    engine: createFaceEngine({ logger: logger.child({ component: 'engine' }), modelsDir: cfg.engine.modelsDir || undefined, options: { variant: cfg.engine.variant, threads: cfg.engine.threads } }),
+    engine: createFaceEngine({
+      logger: logger.child({ component: 'engine' }),
+      modelsDir: cfg.engine.modelsDir || undefined,
+      options: { variant: cfg.engine.variant, threads: cfg.engine.threads },
+    }),
     camera,
     gpio,
     keyStore,

@@ -26,13 +26,24 @@ export async function createCamera(cfg: KioskConfig, logger: Logger): Promise<{ 
   const size = { width: c.width, height: c.height, fps: c.fps };
   switch (c.kind) {
     case 'replay':
-      return { source: new ReplayFrameSource({ ...common, path: c.path, pace: c.pace, loop: c.loop, maxWidth: c.maxWidth || undefined }), describe: `replaying ${c.path} (${c.pace}${c.loop ? ', looped' : ''})` };
+      return {
+        source: new ReplayFrameSource({ ...common, path: c.path, pace: c.pace, loop: c.loop, maxWidth: c.maxWidth || undefined }),
+        describe: `replaying ${c.path} (${c.pace}${c.loop ? ', looped' : ''})`,
+      };
     case 'ffmpeg': {
       // A recording read by an ffmpeg child like a camera: same restart, stall and drop behaviour as V4L2.
       const identity: CameraIdentity = { kind: 'replay', device: c.path, driver: 'ffmpeg', virtual: true, virtualReason: 'a recording, not a camera' };
       const input = [...(c.pace === 'realtime' ? ['-re'] : []), ...(c.loop ? ['-stream_loop', '-1'] : []), '-i', c.path];
       return {
-        source: createV4l2Source({ ...pipe, ...size, device: c.path, inputFormat: 'mjpeg', ffmpegPath: c.ffmpegPath, inputOverride: input, identify: async () => identity }),
+        source: createV4l2Source({
+          ...pipe,
+          ...size,
+          device: c.path,
+          inputFormat: 'mjpeg',
+          ffmpegPath: c.ffmpegPath,
+          inputOverride: input,
+          identify: async () => identity,
+        }),
         describe: `ffmpeg reading ${c.path} as a camera at ${c.width}x${c.height}`,
       };
     }
@@ -45,11 +56,19 @@ export async function createCamera(cfg: KioskConfig, logger: Logger): Promise<{ 
       const device = c.kind === 'v4l2' ? c.device : await firstCamera();
       if (!device) {
         if (!cfg.simulate) throw new KioskError('E_CAMERA', 'no camera found (/dev/video*); set camera.kind and camera.device', { subject: 'camera.kind' });
-        logger.warn('no camera found: the simulated kiosk uses a generated test pattern (no face: sessions end in retry); pass --video <file> to replay a recording');
+        logger.warn(
+          'no camera found: the simulated kiosk uses a generated test pattern (no face: sessions end in retry); pass --video <file> to replay a recording',
+        );
         const identity: CameraIdentity = { kind: 'fake', device: 'test-pattern', virtual: true, virtualReason: 'generated test pattern' };
-        return { source: new FakeFrameSource({ ...common, allowVirtual: true, width: 320, height: 240, fps: 15, identity }), describe: 'generated test pattern (no camera found)' };
+        return {
+          source: new FakeFrameSource({ ...common, allowVirtual: true, width: 320, height: 240, fps: 15, identity }),
+          describe: 'generated test pattern (no camera found)',
+        };
       }
-      return { source: createV4l2Source({ ...pipe, ...size, device, inputFormat: c.inputFormat, ffmpegPath: c.ffmpegPath }), describe: `V4L2 camera ${device} (${c.inputFormat} ${c.width}x${c.height}@${c.fps})` };
+      return {
+        source: createV4l2Source({ ...pipe, ...size, device, inputFormat: c.inputFormat, ffmpegPath: c.ffmpegPath }),
+        describe: `V4L2 camera ${device} (${c.inputFormat} ${c.width}x${c.height}@${c.fps})`,
+      };
     }
   }
 }

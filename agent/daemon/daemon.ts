@@ -110,38 +110,100 @@ export class KioskDaemon {
     const { config } = deps;
     this.log = deps.logger.child({ component: 'daemon' });
     this.certificate = deps.certificate;
-    this.kiosk = new KioskHardware({ gpio: deps.gpio, pins: config.gpio.pins, timings: { ...config.kiosk, pulseMs: config.dispenser.pulseMs, confirmTimeoutMs: config.dispenser.confirmTimeoutMs } });
+    this.kiosk = new KioskHardware({
+      gpio: deps.gpio,
+      pins: config.gpio.pins,
+      timings: { ...config.kiosk, pulseMs: config.dispenser.pulseMs, confirmTimeoutMs: config.dispenser.confirmTimeoutMs },
+    });
     const inService = () => this.tamper.inService;
-    this.assist = new AssistWiring({ config, camera: deps.camera, sessions: () => this.sessions, ledger: deps.ledger, bus: this.events, inService, logger: this.log, screen: () => this.screen });
+    this.assist = new AssistWiring({
+      config,
+      camera: deps.camera,
+      sessions: () => this.sessions,
+      ledger: deps.ledger,
+      bus: this.events,
+      inService,
+      logger: this.log,
+      screen: () => this.screen,
+    });
     this.onScreenAction = screenActions({ sessions: () => this.sessions, help: () => this.assist.customerHelp(), logger: this.log });
     this.screen = createCustomerScreen(config, deps.logger, (m) => this.onScreenAction(m));
     this.sessions = new SessionController({
-      config, engine: deps.engine, camera: deps.camera, kiosk: this.kiosk, outbox: deps.outbox, ledger: deps.ledger,
-      signer: () => this.signer!, resultTopic: this.resultTopic(), abuse: new AbuseLimiter(config.abuse), bus: this.events,
-      logger: deps.logger.child({ component: 'session' }), inService,
+      config,
+      engine: deps.engine,
+      camera: deps.camera,
+      kiosk: this.kiosk,
+      outbox: deps.outbox,
+      ledger: deps.ledger,
+      signer: () => this.signer!,
+      resultTopic: this.resultTopic(),
+      abuse: new AbuseLimiter(config.abuse),
+      bus: this.events,
+      logger: deps.logger.child({ component: 'session' }),
+      inService,
       onFinished: (r, _jti, s) => this.onSessionFinished(r, s),
       screen: this.screen,
       blocked: () => this.assist.blocksSession(),
     });
-    this.dispenser = new DispenseController({ kiosk: this.kiosk, ledger: deps.ledger, authorizeWithinMs: config.dispenser.authorizeWithinMs, bus: this.events, logger: deps.logger.child({ component: 'dispense' }), inService });
+    this.dispenser = new DispenseController({
+      kiosk: this.kiosk,
+      ledger: deps.ledger,
+      authorizeWithinMs: config.dispenser.authorizeWithinMs,
+      bus: this.events,
+      logger: deps.logger.child({ component: 'dispense' }),
+      inService,
+    });
     this.eventQueue = deps.eventQueue ?? new MemoryEventQueue();
-    this.publisher = new EventPublisher({ bus: this.events, transport: deps.transport, queue: this.eventQueue, logger: deps.logger.child({ component: 'events' }), backoff: { baseMs: 500, capMs: 10_000 } });
+    this.publisher = new EventPublisher({
+      bus: this.events,
+      transport: deps.transport,
+      queue: this.eventQueue,
+      logger: deps.logger.child({ component: 'events' }),
+      backoff: { baseMs: 500, capMs: 10_000 },
+    });
     this.tamper = new TamperAlarm({
-      ledger: deps.ledger, kiosk: this.kiosk, sessions: this.sessions, keyStore: deps.keyStore, keyFile: deps.keyFile,
-      destroyFileKey: config.tamper.destroyFileKey, bus: this.events, cancelPresence: () => this.inputs.cancelPresence(), logger: this.log,
+      ledger: deps.ledger,
+      kiosk: this.kiosk,
+      sessions: this.sessions,
+      keyStore: deps.keyStore,
+      keyFile: deps.keyFile,
+      destroyFileKey: config.tamper.destroyFileKey,
+      bus: this.events,
+      cancelPresence: () => this.inputs.cancelPresence(),
+      logger: this.log,
     });
     this.inputs = new KioskWiring({
-      config, kiosk: this.kiosk, camera: deps.camera, sessions: this.sessions, screen: this.screen, bus: this.events,
-      inService, onTamper: (open) => this.tamper.onTamper(open), logger: this.log,
+      config,
+      kiosk: this.kiosk,
+      camera: deps.camera,
+      sessions: this.sessions,
+      screen: this.screen,
+      bus: this.events,
+      inService,
+      onTamper: (open) => this.tamper.onTamper(open),
+      logger: this.log,
     });
     this.health = new DaemonHealth({
-      config, camera: deps.camera, transport: deps.transport, notifier: deps.notifier, outbox: deps.outbox,
-      sessions: this.sessions, dispenser: this.dispenser, eventsQueued: () => this.publisher.queued, eventsDropped: () => this.publisher.dropped, outOfService: () => this.tamper.reason,
-      certificate: () => this.certificate, logger: this.log,
+      config,
+      camera: deps.camera,
+      transport: deps.transport,
+      notifier: deps.notifier,
+      outbox: deps.outbox,
+      sessions: this.sessions,
+      dispenser: this.dispenser,
+      eventsQueued: () => this.publisher.queued,
+      eventsDropped: () => this.publisher.dropped,
+      outOfService: () => this.tamper.reason,
+      certificate: () => this.certificate,
+      logger: this.log,
     });
     if (deps.renewal) {
       this.renewal = new RenewalWiring({
-        renewal: deps.renewal, transport: deps.transport, bus: this.events, onRenewed: (c) => this.renewed(c), logger: deps.logger.child({ component: 'renewal' }),
+        renewal: deps.renewal,
+        transport: deps.transport,
+        bus: this.events,
+        onRenewed: (c) => this.renewed(c),
+        logger: deps.logger.child({ component: 'renewal' }),
       });
     }
   }
@@ -170,7 +232,8 @@ export class KioskDaemon {
     const info = await deps.engine.start();
     const cn = commonName(deps.certificate);
     if (cn !== config.deviceId) {
-      if (deps.transport) throw toKioskError(new Error(`the device certificate names ${cn}, the config deviceId is ${config.deviceId}`), 'E_CONFIG_INVALID', 'deviceId');
+      if (deps.transport)
+        throw toKioskError(new Error(`the device certificate names ${cn}, the config deviceId is ${config.deviceId}`), 'E_CONFIG_INVALID', 'deviceId');
       this.log.warn({ cn, deviceId: config.deviceId }, 'the certificate CN differs from deviceId');
     }
     this.measurements = [{ id: 'kiosk-agent', version: agentVersion() }, ...info.models.map((m) => ({ id: m.id, sha256: m.sha256 }))];
@@ -188,12 +251,18 @@ export class KioskDaemon {
     if (deps.transport) {
       const transport = deps.transport;
       this.router = new CommandRouter({
-        transport, logger: deps.logger.child({ component: 'commands' }),
+        transport,
+        logger: deps.logger.child({ component: 'commands' }),
         resultVerdict: async (jti) => deps.ledger.verdict(jti),
         handlers: this.commandHandlers(),
       });
       await this.router.start();
-      this.relay = new OutboxRelay({ outbox: deps.outbox, transport, logger: deps.logger.child({ component: 'relay' }), backoff: { baseMs: 500, capMs: 10_000 } });
+      this.relay = new OutboxRelay({
+        outbox: deps.outbox,
+        transport,
+        logger: deps.logger.child({ component: 'relay' }),
+        backoff: { baseMs: 500, capMs: 10_000 },
+      });
       await this.relay.start();
       // Online once the transport says so with its event: that comes after the command subscription.
       this.undo.push(this.health.watchTransport());
@@ -206,13 +275,20 @@ export class KioskDaemon {
     await this.renewal?.start();
     if (config.simulate && deps.gpio instanceof FakeGpioPort) this.undo.push(autoConfirm(deps.gpio, config.sim.autoConfirmMs, this.log));
     if (config.health.httpPort !== 0 || config.simulate) {
-      const inputs = Object.entries(config.gpio.pins).filter(([, p]) => p.direction === 'in').map(([n]) => n);
+      const inputs = Object.entries(config.gpio.pins)
+        .filter(([, p]) => p.direction === 'in')
+        .map(([n]) => n);
       this.http = new HealthServer({
-        port: config.health.httpPort, logger: this.log, snapshot: () => this.snapshot(),
+        port: config.health.httpPort,
+        logger: this.log,
+        snapshot: () => this.snapshot(),
         routes: config.simulate && deps.gpio instanceof FakeGpioPort ? simRoutes(deps.gpio, inputs) : {},
       });
       await this.http.start();
-      this.log.info({ url: `http://127.0.0.1:${this.http.port}`, routes: config.simulate ? ['/metrics', '/health', '/sim/*'] : ['/metrics', '/health'] }, 'local HTTP server (loopback only)');
+      this.log.info(
+        { url: `http://127.0.0.1:${this.http.port}`, routes: config.simulate ? ['/metrics', '/health', '/sim/*'] : ['/metrics', '/health'] },
+        'local HTTP server (loopback only)',
+      );
     }
     this.health.start();
     await this.deps.notifier.ready(this.health.statusLine()).catch((err) => this.log.warn({ err: toKioskError(err).toJSON() }, 'sd_notify READY failed'));
@@ -277,7 +353,8 @@ export class KioskDaemon {
 
   /** A carrier `start_session`: the command's nonce and reference. */
   async startSession(c: { nonce: string; session_id?: string; expires_at?: number; reference?: string }): Promise<CommandOutcome> {
-    if (c.expires_at !== undefined && c.expires_at * 1000 < Date.now()) return { ok: false, reason: 'expired', detail: 'the start_session command has expired' };
+    if (c.expires_at !== undefined && c.expires_at * 1000 < Date.now())
+      return { ok: false, reason: 'expired', detail: 'the start_session command has expired' };
     this.inputs.cancelPresence();
     return this.sessions.request({ trigger: 'command', nonce: c.nonce, reference: c.reference, sessionId: c.session_id });
   }
@@ -304,7 +381,7 @@ export class KioskDaemon {
     this.assist.reconnect();
   }
 
-  private onSessionFinished(r: SessionResult, s: { sessionId: string; nonce: string }): NextStep | void {
+  private onSessionFinished(r: SessionResult, s: { sessionId: string; nonce: string }): NextStep | undefined {
     this.health.recordResult(r);
     return this.assist.afterSession(r, s);
   }

@@ -55,14 +55,21 @@ export async function deviceKeyFromConfig(cfg: KioskConfig, keyFile: string, tls
     return {
       keyStore: new FileKeyStore({ path: keyFile, create: cfg.simulate }),
       keyFile,
-      tlsKey: () => readFile(keyFile).catch((err: Error) => {
-        throw new KioskError('E_CONFIG_INVALID', `cannot read ${keyFile}: ${err.message}`, { subject: 'transport', cause: err });
-      }),
+      tlsKey: () =>
+        readFile(keyFile).catch((err: Error) => {
+          throw new KioskError('E_CONFIG_INVALID', `cannot read ${keyFile}: ${err.message}`, { subject: 'transport', cause: err });
+        }),
     };
   }
   // pkcs11js (a native addon) is loaded only for a token key.
   const { Pkcs11KeyStore } = await import('../../provisioning/pkcs11-key-store.js');
-  const keyStore = new Pkcs11KeyStore({ modulePath: k.pkcs11Module, tokenLabel: k.token, keyLabel: k.keyLabel, pin: await readPin(k.pinSource), create: cfg.simulate });
+  const keyStore = new Pkcs11KeyStore({
+    modulePath: k.pkcs11Module,
+    tokenLabel: k.token,
+    keyLabel: k.keyLabel,
+    pin: await readPin(k.pinSource),
+    create: cfg.simulate,
+  });
   const tlsKey = new Pkcs11TlsKey({ keyStore, enginePath: k.engine || undefined });
   if (tls) assertEngineInstalled(tlsKey.enginePath);
   return { keyStore, tlsKey: async () => tlsKey };

@@ -58,7 +58,8 @@ export const DEFAULT_MAX_EVENTS = 1000;
 
 /** The count limit, checked at construction. */
 export function resolveMaxEvents(max: number = DEFAULT_MAX_EVENTS): number {
-  if (!Number.isInteger(max) || max <= 0) throw new KioskError('E_CONFIG_INVALID', 'the event queue limit must be a positive integer', { subject: 'maxEvents' });
+  if (!Number.isInteger(max) || max <= 0)
+    throw new KioskError('E_CONFIG_INVALID', 'the event queue limit must be a positive integer', { subject: 'maxEvents' });
   return max;
 }
 

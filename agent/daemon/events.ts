@@ -7,7 +7,7 @@
  * and counted. Results never go this way, they go through the outbox.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { systemClock, within, type Clock, type TimerHandle } from '../../device/clock.js';
 import { isKioskError, toKioskError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -17,8 +17,8 @@ import type { EventQueue, QueuedEvent } from './event-queue.js';
 
 /** Event name -> payload. */
 export interface DaemonEvents {
-  arrived: [{}];
-  left: [{}];
+  arrived: [Record<string, never>];
+  left: [Record<string, never>];
   session_started: [{ sessionId: string; trigger: 'presence' | 'command'; nonceSource: NonceSource; steps: number }];
   session_finished: [{ sessionId: string; jti: string | null; verdict: Verdict; reasons: ReasonCode[]; cancelReason: CancelReason | null }];
   dispense_started: [{ jti: string }];
@@ -27,7 +27,7 @@ export interface DaemonEvents {
   /** The enclosure was opened (alarm) or closed again. */
   tamper: [{ open: boolean }];
   out_of_service: [{ reason: string }];
-  in_service: [{}];
+  in_service: [Record<string, never>];
   key_destroyed: [{ path: string }];
   camera: [{ state: 'started' | 'exited' | 'restarting' | 'stalled' | 'unplugged' | 'replugged' | 'failed' | 'ended'; reason?: string }];
   cassette: [{ empty: boolean }];
@@ -40,7 +40,9 @@ export interface DaemonEvents {
   /** The operator's peer connected (media flows). */
   assist_connected: [{ assistId: string }];
   /** Call audio (`assist.audio`): a device went live, could not open (`code`, `reason`; the call goes on without it) or stopped. */
-  assist_audio: [{ assistId: string; direction: 'capture' | 'playback'; state: 'live' | 'unavailable' | 'stopped'; code?: string; reason?: string; frames?: number }];
+  assist_audio: [
+    { assistId: string; direction: 'capture' | 'playback'; state: 'live' | 'unavailable' | 'stopped'; code?: string; reason?: string; frames?: number },
+  ];
   /** The device certificate was renewed and installed; the broker connection is remade with it. */
   certificate_renewed: [{ serial: string; notAfter: string }];
   /** A renewal attempt failed (`code`: E_TRANSPORT, E_CERTIFICATE, …); retried after `retryInMs`. */
@@ -82,9 +84,40 @@ export interface EventPublisherDeps {
  * Events the carrier must not lose to the queue's bound: the enclosure alarm, service state, the key's
  * destruction and dispense outcomes. At the bound, every other event is dropped before these.
  */
-export const ALARM_EVENTS: ReadonlySet<DaemonEventName> = new Set(['tamper', 'out_of_service', 'in_service', 'key_destroyed', 'dispensed', 'dispense_failed', 'jam', 'cassette']);
+export const ALARM_EVENTS: ReadonlySet<DaemonEventName> = new Set([
+  'tamper',
+  'out_of_service',
+  'in_service',
+  'key_destroyed',
+  'dispensed',
+  'dispense_failed',
+  'jam',
+  'cassette',
+]);
 
-const EVENT_NAMES: DaemonEventName[] = ['arrived', 'left', 'session_started', 'session_finished', 'dispense_started', 'dispensed', 'dispense_failed', 'tamper', 'out_of_service', 'in_service', 'key_destroyed', 'camera', 'cassette', 'jam', 'assist_started', 'assist_connected', 'assist_audio', 'assist_decided', 'assist_ended', 'certificate_renewed', 'certificate_renewal_failed'];
+const EVENT_NAMES: DaemonEventName[] = [
+  'arrived',
+  'left',
+  'session_started',
+  'session_finished',
+  'dispense_started',
+  'dispensed',
+  'dispense_failed',
+  'tamper',
+  'out_of_service',
+  'in_service',
+  'key_destroyed',
+  'camera',
+  'cassette',
+  'jam',
+  'assist_started',
+  'assist_connected',
+  'assist_audio',
+  'assist_decided',
+  'assist_ended',
+  'certificate_renewed',
+  'certificate_renewal_failed',
+];
 
 /**
  * Publishes daemon events to the carrier: store, publish (QoS 1), remove on PUBACK, one at a time so
@@ -136,8 +169,19 @@ export class EventPublisher {
     const flushing = this.flushing;
     if (!flushing) return;
     const waitMs = this.deps.stopWaitMs ?? 3000;
-    if (await within(this.deps.clock ?? systemClock, waitMs, flushing.then(() => true), false)) return;
-    this.deps.logger.warn({ waitedMs: waitMs, queued: this.deps.queue.size }, 'no PUBACK in time (broker connection dead?): event publish abandoned, the event stays queued for the next start');
+    if (
+      await within(
+        this.deps.clock ?? systemClock,
+        waitMs,
+        flushing.then(() => true),
+        false,
+      )
+    )
+      return;
+    this.deps.logger.warn(
+      { waitedMs: waitMs, queued: this.deps.queue.size },
+      'no PUBACK in time (broker connection dead?): event publish abandoned, the event stays queued for the next start',
+    );
   }
 
   /** Resolves when no publish is in flight (tests; unbounded, unlike `stop()`). */
@@ -167,7 +211,10 @@ export class EventPublisher {
     } catch (err) {
       // Not stored (disk full or failing): still sent if the broker is there, out of order and without a retry.
       logger.error({ err: toKioskError(err, 'E_STORAGE').toJSON(), event: type }, 'event not stored; published once if online, else lost');
-      if (transport.online) void transport.publish(transport.topics.events, text, { qos: 1 }).catch((e) => logger.error({ err: toKioskError(e).toJSON(), event: type }, 'unstored event not published; lost'));
+      if (transport.online)
+        void transport
+          .publish(transport.topics.events, text, { qos: 1 })
+          .catch((e) => logger.error({ err: toKioskError(e).toJSON(), event: type }, 'unstored event not published; lost'));
       return;
     }
     if (!this.retryTimer) void this.flush();
@@ -215,11 +262,17 @@ export class EventPublisher {
       const permanent = isKioskError(err) && (err.code === 'E_NOT_AUTHORIZED' || err.details?.permanent === true);
       const type = (JSON.parse(e.payload) as { type: string }).type;
       if (!permanent) {
-        logger[this.failures === 0 ? 'warn' : 'debug']({ err: toKioskError(err, 'E_TRANSPORT').toJSON(), event: type, queued: queue.size }, 'event not published; kept for a retry');
+        logger[this.failures === 0 ? 'warn' : 'debug'](
+          { err: toKioskError(err, 'E_TRANSPORT').toJSON(), event: type, queued: queue.size },
+          'event not published; kept for a retry',
+        );
         return 'transient';
       }
       queue.discard(e.id);
-      logger.error({ err: toKioskError(err, 'E_TRANSPORT').toJSON(), event: type, droppedTotal: queue.dropped }, 'broker refused an event for good; dropped and counted');
+      logger.error(
+        { err: toKioskError(err, 'E_TRANSPORT').toJSON(), event: type, droppedTotal: queue.dropped },
+        'broker refused an event for good; dropped and counted',
+      );
       return 'dropped';
     }
     queue.remove(e.id);

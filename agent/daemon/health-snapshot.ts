@@ -18,7 +18,13 @@ import { cpuTemperature, diskFree, type HealthSnapshot } from './health.js';
 type Check = { ok: boolean; reason: string };
 
 /** The frame loop: healthy while a running camera delivers frames (or it only runs during sessions and none runs). */
-export function frameLoopHealth(i: { capture: KioskConfig['camera']['capture']; sessionBusy: boolean; running: boolean; sinceFrameMs: number; frameStallMs: number }): Check {
+export function frameLoopHealth(i: {
+  capture: KioskConfig['camera']['capture'];
+  sessionBusy: boolean;
+  running: boolean;
+  sinceFrameMs: number;
+  frameStallMs: number;
+}): Check {
   if (i.capture === 'session' && !i.sessionBusy) return { ok: true, reason: 'idle (camera runs during sessions)' };
   if (!i.running) return { ok: false, reason: 'not capturing' };
   if (i.sinceFrameMs > i.frameStallMs) return { ok: false, reason: `no frame for ${Math.round(i.sinceFrameMs / 1000)} s` };
@@ -86,12 +92,21 @@ export class DaemonHealth {
   watchTransport(): () => void {
     const transport = this.deps.transport;
     if (!transport) return () => {};
-    const offline = () => { this.offlineSince ??= Date.now(); this.online = false; };
-    const online = () => { this.offlineSince = null; this.online = true; };
+    const offline = () => {
+      this.offlineSince ??= Date.now();
+      this.online = false;
+    };
+    const online = () => {
+      this.offlineSince = null;
+      this.online = true;
+    };
     transport.events.on('offline', offline);
     transport.events.on('online', online);
     this.offlineSince = Date.now();
-    return () => { transport.events.off('offline', offline); transport.events.off('online', online); };
+    return () => {
+      transport.events.off('offline', offline);
+      transport.events.off('online', online);
+    };
   }
 
   /** A finished session: its verdict is counted, its timings reported. */
@@ -106,10 +121,12 @@ export class DaemonHealth {
     this.timers.push(setInterval(() => this.tick(), 1000));
     const wd = notifier.watchdogIntervalMs();
     if (wd !== undefined && config.health.watchdog) {
-      this.timers.push(setInterval(() => {
-        const h = this.healthNow();
-        if (h.frameLoop.ok && h.transport.ok) void notifier.watchdog().catch(() => undefined);
-      }, wd));
+      this.timers.push(
+        setInterval(() => {
+          const h = this.healthNow();
+          if (h.frameLoop.ok && h.transport.ok) void notifier.watchdog().catch(() => undefined);
+        }, wd),
+      );
     }
     if (this.deps.transport) {
       this.timers.push(setInterval(() => void this.telemetry(), config.health.telemetryIntervalMs));
@@ -129,7 +146,13 @@ export class DaemonHealth {
   healthNow(): Pick<HealthSnapshot, 'frameLoop' | 'transport'> {
     const { config, camera, transport, sessions } = this.deps;
     const s = camera.stats();
-    const frameLoop = frameLoopHealth({ capture: config.camera.capture, sessionBusy: sessions.busy, running: s.running, sinceFrameMs: Date.now() - this.lastFrameAt, frameStallMs: config.health.frameStallMs });
+    const frameLoop = frameLoopHealth({
+      capture: config.camera.capture,
+      sessionBusy: sessions.busy,
+      running: s.running,
+      sinceFrameMs: Date.now() - this.lastFrameAt,
+      frameStallMs: config.health.frameStallMs,
+    });
     const online = transport !== undefined && this.online && transport.online;
     const offlineMs = this.offlineSince === null ? 0 : Date.now() - this.offlineSince;
     const t = transportHealth({ configured: transport !== undefined, online, offlineMs, graceMs: config.health.transportGraceMs });
@@ -152,7 +175,15 @@ export class DaemonHealth {
       inService: outOfService === null,
       outOfServiceReason: outOfService,
       session: { running: sessions.busy, id: sessions.sessionId ?? null },
-      camera: { running: s.running, fps: s.fps, captured: s.captured, dropped: s.dropped, restarts: s.restarts, latencyMs: Math.round(s.latencyMs.mean * 10) / 10, identity: id ? `${id.kind}:${id.card ?? id.driver ?? id.device}` : null },
+      camera: {
+        running: s.running,
+        fps: s.fps,
+        captured: s.captured,
+        dropped: s.dropped,
+        restarts: s.restarts,
+        latencyMs: Math.round(s.latencyMs.mean * 10) / 10,
+        identity: id ? `${id.kind}:${id.card ?? id.driver ?? id.device}` : null,
+      },
       inference: { analyzeMedianMs: a?.median ?? null, analyzeP95Ms: a?.p95 ?? null },
       sessions: { ...this.verdicts },
       dispenses: { dispensed: dispenser.dispensed, failed: dispenser.failed },
@@ -182,11 +213,20 @@ export class DaemonHealth {
     try {
       const s = await this.snapshot();
       await this.deps.transport?.telemetry({
-        fps: s.camera.fps, framesDropped: s.camera.dropped, cameraRestarts: s.camera.restarts,
-        inferenceMs: s.inference.analyzeMedianMs, cpuTemperatureC: s.cpuTemperatureC,
-        memoryRssBytes: s.memory.rssBytes, diskFreeBytes: s.disk.freeBytes, outboxDepth: s.outbox.pending,
-        eventsQueued: s.eventsQueued, eventsDropped: s.eventsDropped,
-        inService: s.inService, healthy: s.healthy, uptimeS: s.uptimeS, certificateNotAfter: s.certificate.notAfter,
+        fps: s.camera.fps,
+        framesDropped: s.camera.dropped,
+        cameraRestarts: s.camera.restarts,
+        inferenceMs: s.inference.analyzeMedianMs,
+        cpuTemperatureC: s.cpuTemperatureC,
+        memoryRssBytes: s.memory.rssBytes,
+        diskFreeBytes: s.disk.freeBytes,
+        outboxDepth: s.outbox.pending,
+        eventsQueued: s.eventsQueued,
+        eventsDropped: s.eventsDropped,
+        inService: s.inService,
+        healthy: s.healthy,
+        uptimeS: s.uptimeS,
+        certificateNotAfter: s.certificate.notAfter,
       });
     } catch (err) {
       this.deps.logger.debug({ err: toKioskError(err).toJSON() }, 'telemetry not sent');

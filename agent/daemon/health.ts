@@ -68,19 +68,54 @@ export function prometheusText(s: HealthSnapshot): string {
     ['kiosk_camera_frames_dropped_total', 'counter', 'frames dropped because the consumer was busy', [['', s.camera.dropped]]],
     ['kiosk_camera_restarts_total', 'counter', 'capture process restarts', [['', s.camera.restarts]]],
     ['kiosk_camera_latency_ms', 'gauge', 'mean capture-to-consumer latency, ms', [['', s.camera.latencyMs]]],
-    ['kiosk_inference_analyze_ms', 'gauge', 'per-frame analysis time of the last session, ms', [['{quantile="0.5"}', s.inference.analyzeMedianMs], ['{quantile="0.95"}', s.inference.analyzeP95Ms]]],
+    [
+      'kiosk_inference_analyze_ms',
+      'gauge',
+      'per-frame analysis time of the last session, ms',
+      [
+        ['{quantile="0.5"}', s.inference.analyzeMedianMs],
+        ['{quantile="0.95"}', s.inference.analyzeP95Ms],
+      ],
+    ],
     ['kiosk_sessions_total', 'counter', 'finished sessions by verdict', Object.entries(s.sessions).map(([v, n]) => [`{verdict="${v}"}`, n])],
-    ['kiosk_dispenses_total', 'counter', 'dispenses by outcome', [['{outcome="dispensed"}', s.dispenses.dispensed], ['{outcome="failed"}', s.dispenses.failed]]],
-    ['kiosk_outbox_messages', 'gauge', 'results in the outbox by state', [['{state="pending"}', s.outbox.pending], ['{state="parked"}', s.outbox.parked], ['{state="expired"}', s.outbox.expired]]],
+    [
+      'kiosk_dispenses_total',
+      'counter',
+      'dispenses by outcome',
+      [
+        ['{outcome="dispensed"}', s.dispenses.dispensed],
+        ['{outcome="failed"}', s.dispenses.failed],
+      ],
+    ],
+    [
+      'kiosk_outbox_messages',
+      'gauge',
+      'results in the outbox by state',
+      [
+        ['{state="pending"}', s.outbox.pending],
+        ['{state="parked"}', s.outbox.parked],
+        ['{state="expired"}', s.outbox.expired],
+      ],
+    ],
     ['kiosk_outbox_pending_bytes', 'gauge', 'payload bytes of pending results', [['', s.outbox.pendingBytes]]],
     ['kiosk_events_queued', 'gauge', 'events waiting for the broker', [['', s.eventsQueued]]],
-    ['kiosk_events_dropped_total', 'counter', 'events dropped (queue full, or refused by the broker) since the event queue was created', [['', s.eventsDropped]]],
+    [
+      'kiosk_events_dropped_total',
+      'counter',
+      'events dropped (queue full, or refused by the broker) since the event queue was created',
+      [['', s.eventsDropped]],
+    ],
     ['kiosk_cpu_temperature_celsius', 'gauge', 'CPU temperature (absent when the thermal zone is)', [['', s.cpuTemperatureC]]],
     ['kiosk_memory_rss_bytes', 'gauge', 'resident set size', [['', s.memory.rssBytes]]],
     ['kiosk_memory_heap_used_bytes', 'gauge', 'V8 heap in use', [['', s.memory.heapUsedBytes]]],
     ['kiosk_disk_free_bytes', 'gauge', 'free bytes on the state directory filesystem', [['', s.disk.freeBytes]]],
     ['kiosk_uptime_seconds', 'gauge', 'seconds since the daemon started', [['', s.uptimeS]]],
-    ['kiosk_certificate_expiry_timestamp_seconds', 'gauge', 'notAfter of the device certificate in use, Unix time', [['', Math.floor(Date.parse(s.certificate.notAfter) / 1000)]]],
+    [
+      'kiosk_certificate_expiry_timestamp_seconds',
+      'gauge',
+      'notAfter of the device certificate in use, Unix time',
+      [['', Math.floor(Date.parse(s.certificate.notAfter) / 1000)]],
+    ],
   ];
   const out: string[] = [];
   for (const [name, type, help, samples] of metrics) {
@@ -138,7 +173,8 @@ export class HealthServer {
       res.end(body);
     };
     try {
-      if (req.method === 'GET' && url.pathname === '/metrics') return send(200, 'text/plain; version=0.0.4; charset=utf-8', prometheusText(await this.deps.snapshot()));
+      if (req.method === 'GET' && url.pathname === '/metrics')
+        return send(200, 'text/plain; version=0.0.4; charset=utf-8', prometheusText(await this.deps.snapshot()));
       if (req.method === 'GET' && url.pathname === '/health') {
         const s = await this.deps.snapshot();
         return send(s.healthy ? 200 : 503, 'application/json', JSON.stringify(s));

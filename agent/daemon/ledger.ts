@@ -17,9 +17,13 @@ export class Ledger {
 
   async start(): Promise<void> {
     try {
-      const db = openSqlite(this.options.path, { createDir: true, durable: true, schema: `CREATE TABLE IF NOT EXISTS results (jti TEXT PRIMARY KEY, verdict TEXT NOT NULL, created_at INTEGER NOT NULL,
+      const db = openSqlite(this.options.path, {
+        createDir: true,
+        durable: true,
+        schema: `CREATE TABLE IF NOT EXISTS results (jti TEXT PRIMARY KEY, verdict TEXT NOT NULL, created_at INTEGER NOT NULL,
         dispense TEXT, dispense_at INTEGER, dispense_code TEXT);
-        CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)` });
+        CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+      });
       this.db = db;
     } catch (err) {
       throw new KioskError('E_STORAGE', `cannot open the results ledger: ${(err as Error).message}`, { subject: this.options.path, cause: err });
@@ -52,21 +56,33 @@ export class Ledger {
   /** Claims the dispense of `jti` if it is an accepted result younger than `withinMs` that never dispensed. */
   claim(jti: string, withinMs: number): { ok: true } | { ok: false; reason: ClaimRefusal; detail: string } {
     const db = this.open();
-    return db.transaction(() => {
-      const row = db.prepare('SELECT verdict, created_at, dispense FROM results WHERE jti = ?').get(jti) as { verdict: string; created_at: number; dispense: string | null } | undefined;
-      if (!row) return { ok: false as const, reason: 'unknown_result' as const, detail: 'no result of this device has this jti' };
-      if (row.verdict !== 'accept') return { ok: false as const, reason: 'not_accepted' as const, detail: `the result's verdict is ${row.verdict}` };
-      if (row.dispense !== null) return { ok: false as const, reason: 'already_used' as const, detail: `this result already authorised a dispense (${row.dispense})` };
-      const age = this.now() - row.created_at;
-      if (age > withinMs) return { ok: false as const, reason: 'expired' as const, detail: `the authorisation came ${Math.round(age / 1000)} s after the result, limit ${Math.round(withinMs / 1000)} s` };
-      db.prepare("UPDATE results SET dispense = 'claimed', dispense_at = ? WHERE jti = ?").run(this.now(), jti);
-      return { ok: true as const };
-    }).immediate();
+    return db
+      .transaction(() => {
+        const row = db.prepare('SELECT verdict, created_at, dispense FROM results WHERE jti = ?').get(jti) as
+          | { verdict: string; created_at: number; dispense: string | null }
+          | undefined;
+        if (!row) return { ok: false as const, reason: 'unknown_result' as const, detail: 'no result of this device has this jti' };
+        if (row.verdict !== 'accept') return { ok: false as const, reason: 'not_accepted' as const, detail: `the result's verdict is ${row.verdict}` };
+        if (row.dispense !== null)
+          return { ok: false as const, reason: 'already_used' as const, detail: `this result already authorised a dispense (${row.dispense})` };
+        const age = this.now() - row.created_at;
+        if (age > withinMs)
+          return {
+            ok: false as const,
+            reason: 'expired' as const,
+            detail: `the authorisation came ${Math.round(age / 1000)} s after the result, limit ${Math.round(withinMs / 1000)} s`,
+          };
+        db.prepare("UPDATE results SET dispense = 'claimed', dispense_at = ? WHERE jti = ?").run(this.now(), jti);
+        return { ok: true as const };
+      })
+      .immediate();
   }
 
   /** The outcome of a claimed dispense. */
   finish(jti: string, outcome: 'dispensed' | 'failed', code?: string): void {
-    this.open().prepare('UPDATE results SET dispense = ?, dispense_at = ?, dispense_code = ? WHERE jti = ?').run(outcome, this.now(), code ?? null, jti);
+    this.open()
+      .prepare('UPDATE results SET dispense = ?, dispense_at = ?, dispense_code = ? WHERE jti = ?')
+      .run(outcome, this.now(), code ?? null, jti);
   }
 
   /** A persisted flag (out of service survives a restart). */

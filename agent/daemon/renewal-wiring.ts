@@ -62,7 +62,10 @@ export class RenewalWiring {
     };
     this.running = true;
     await scheduler.start();
-    this.deps.logger.info({ renewAt: scheduler.dueAt.toISOString(), notAfter: this.deps.renewal.certificate().notAfter.toISOString() }, 'certificate renewal scheduled');
+    this.deps.logger.info(
+      { renewAt: scheduler.dueAt.toISOString(), notAfter: this.deps.renewal.certificate().notAfter.toISOString() },
+      'certificate renewal scheduled',
+    );
   }
 
   /** Stops the scheduler (waiting for an attempt in flight) and a reconnection in progress. */
@@ -81,10 +84,12 @@ export class RenewalWiring {
     const transport = this.deps.transport;
     if (!transport || !this.running) return;
     const previous = this.reconnecting ?? Promise.resolve();
-    this.reconnecting = previous.then(async () => {
-      this.deps.logger.info('reconnecting to the broker with the renewed certificate');
-      await transport.stop();
-      if (this.running) await transport.start();
-    }).catch((err) => this.deps.logger.error({ err: toKioskError(err).toJSON() }, 'could not reconnect with the renewed certificate'));
+    this.reconnecting = previous
+      .then(async () => {
+        this.deps.logger.info('reconnecting to the broker with the renewed certificate');
+        await transport.stop();
+        if (this.running) await transport.start();
+      })
+      .catch((err) => this.deps.logger.error({ err: toKioskError(err).toJSON() }, 'could not reconnect with the renewed certificate'));
   }
 }

@@ -13,7 +13,8 @@ import type { CancelReason } from '../session/types.js';
 export function createCustomerScreen(config: Pick<KioskConfig, 'screen'>, logger: Logger, onAction: (m: PageMessage) => void): CustomerScreen | undefined {
   if (!config.screen.enabled) return undefined;
   return new CustomerScreen({
-    logger, port: config.screen.port,
+    logger,
+    port: config.screen.port,
     preview: { fps: config.screen.previewFps, maxWidth: config.screen.previewWidth },
     onAction,
   });

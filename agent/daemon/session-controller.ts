@@ -47,7 +47,7 @@ export interface SessionControllerDeps {
    * Called with each finished session's result (metrics, remote assistance); may return what the
    * customer screen says happens next (default: from the verdict).
    */
-  onFinished?: (result: SessionResult, jti: string | null, session: { sessionId: string; nonce: string }) => NextStep | void;
+  onFinished?: (result: SessionResult, jti: string | null, session: { sessionId: string; nonce: string }) => NextStep | undefined;
   /** The customer screen (prompts, progress, preview, verdict); absent: no screen. */
   screen?: ScreenSink;
   /** A reason no session may start now (e.g. a remote-assistance call holds the camera). */
@@ -114,9 +114,13 @@ export class SessionController {
       if ('reason' in spec) return { ok: false, ...spec };
       const nonceSource = req.nonce ? 'carrier' : 'device';
       const nonce = req.nonce ?? drawNonce();
-      if (!req.nonce) logger.warn({ trigger: req.trigger }, 'no carrier nonce: the device drew its own (nonceSource "device"); the carrier must accept device nonces for this result to count');
+      if (!req.nonce)
+        logger.warn(
+          { trigger: req.trigger },
+          'no carrier nonce: the device drew its own (nonceSource "device"); the carrier must accept device nonces for this result to count',
+        );
       const plan = derivePlan(nonce, { nonceSource });
-      let reference;
+      let reference: Awaited<ReturnType<typeof buildReference>>;
       try {
         reference = await buildReference(this.deps.engine, await loadStill(spec.path), { subject: spec.path });
       } catch (err) {
@@ -149,7 +153,12 @@ export class SessionController {
     return { path: reference.source };
   }
 
-  private async run(running: Running, nonce: string, plan: ReturnType<typeof derivePlan>, reference: Awaited<ReturnType<typeof buildReference>>): Promise<void> {
+  private async run(
+    running: Running,
+    nonce: string,
+    plan: ReturnType<typeof derivePlan>,
+    reference: Awaited<ReturnType<typeof buildReference>>,
+  ): Promise<void> {
     const { config, camera, kiosk, logger } = this.deps;
     const log = logger.child({ sessionId: running.id });
     const signal = running.abort.signal;
@@ -161,22 +170,24 @@ export class SessionController {
     try {
       kiosk.setStatus('busy');
       if (perSession) await camera.start();
-      result = await kiosk.withRingLight(() => runSession(
-        {
-          engine: this.deps.engine,
-          frames,
-          reference: reference.template,
-          referenceId: reference.templateId,
-          abuse: this.deps.abuse,
-          signal,
-          onEffect: (e) => {
-            if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt');
-            // The verdict is shown once the result is stored (the daemon may say what happens next).
-            if (e.type !== 'done') bridge?.onEffect(e);
+      result = await kiosk.withRingLight(() =>
+        runSession(
+          {
+            engine: this.deps.engine,
+            frames,
+            reference: reference.template,
+            referenceId: reference.templateId,
+            abuse: this.deps.abuse,
+            signal,
+            onEffect: (e) => {
+              if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt');
+              // The verdict is shown once the result is stored (the daemon may say what happens next).
+              if (e.type !== 'done') bridge?.onEffect(e);
+            },
           },
-        },
-        { plan, config: config.session, delivery: config.flow.delivery },
-      ));
+          { plan, config: config.session, delivery: config.flow.delivery },
+        ),
+      );
     } catch (err) {
       log.error({ err: toKioskError(err).toJSON() }, 'session failed before a verdict');
     } finally {
@@ -191,7 +202,13 @@ export class SessionController {
       } catch (err) {
         log.error({ err: toKioskError(err).toJSON() }, 'the result could not be signed or stored');
       }
-      this.deps.bus.emit('session_finished', { sessionId: running.id, jti, verdict: result.verdict, reasons: result.reasons, cancelReason: result.cancelReason });
+      this.deps.bus.emit('session_finished', {
+        sessionId: running.id,
+        jti,
+        verdict: result.verdict,
+        reasons: result.reasons,
+        cancelReason: result.cancelReason,
+      });
       const next = this.deps.onFinished?.(result, jti, { sessionId: running.id, nonce });
       bridge?.finish(result, next ?? undefined);
     } else {
@@ -207,7 +224,10 @@ export class SessionController {
     const signed = await this.deps.signer().sign(nonce, { ...result, session_id: sessionId, camera } as unknown as Parameters<ResultSigner['sign']>[1]);
     this.deps.ledger.record(signed.jti, result.verdict);
     const stored = await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
-    this.deps.logger.info({ sessionId, jti: signed.jti, verdict: result.verdict, reasons: result.reasons, outboxId: stored.id }, 'result signed and stored in the outbox');
+    this.deps.logger.info(
+      { sessionId, jti: signed.jti, verdict: result.verdict, reasons: result.reasons, outboxId: stored.id },
+      'result signed and stored in the outbox',
+    );
     return signed.jti;
   }
 }

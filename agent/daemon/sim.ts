@@ -30,7 +30,12 @@ export function simRoutes(gpio: FakeGpioPort, inputs: readonly string[]): Record
       return drive(pin, value(q, b, 'value'));
     },
     'GET /sim/gpio': () => ({
-      levels: Object.fromEntries(['presence', 'tamper', 'dispense_confirm', 'cassette_empty', 'dispenser_jam', 'dispense_pulse', 'ring_light', 'status_led'].map((p) => [p, gpio.level(p)])),
+      levels: Object.fromEntries(
+        ['presence', 'tamper', 'dispense_confirm', 'cassette_empty', 'dispenser_jam', 'dispense_pulse', 'ring_light', 'status_led'].map((p) => [
+          p,
+          gpio.level(p),
+        ]),
+      ),
       dispensePulses: gpio.history('dispense_pulse').filter((w) => w.value).length,
     }),
   };
@@ -46,7 +51,10 @@ export function autoConfirm(gpio: FakeGpioPort, afterMs: number, logger: Logger)
       timers.delete(t);
       logger.info('simulated card-out sensor: a card is at the exit');
       gpio.drive('dispense_confirm', true);
-      const off = setTimeout(() => { timers.delete(off); gpio.drive('dispense_confirm', false); }, 1000);
+      const off = setTimeout(() => {
+        timers.delete(off);
+        gpio.drive('dispense_confirm', false);
+      }, 1000);
       timers.add(off);
     }, afterMs);
     timers.add(t);

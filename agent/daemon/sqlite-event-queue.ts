@@ -35,16 +35,20 @@ export class SqliteEventQueue implements EventQueue {
 
   append(payload: string, options: { keep?: boolean } = {}): { id: number; dropped: number } {
     const db = this.open();
-    return this.run('cannot store the event', () => db.transaction(() => {
-      const id = Number(db.prepare('INSERT INTO events (payload, keep) VALUES (?, ?)').run(payload, options.keep ? 1 : 0).lastInsertRowid);
-      if (this.count(db) <= this.max) return { id, dropped: 0 };
-      const rows = (db.prepare('SELECT id, keep FROM events').all() as Array<{ id: number; keep: number }>).map((r) => ({ id: r.id, keep: r.keep === 1 }));
-      const drop = rowsToDrop(rows, this.max);
-      const del = db.prepare('DELETE FROM events WHERE id = ?');
-      for (const d of drop) del.run(d);
-      this.addDropped(db, drop.length);
-      return { id, dropped: drop.length };
-    }).immediate());
+    return this.run('cannot store the event', () =>
+      db
+        .transaction(() => {
+          const id = Number(db.prepare('INSERT INTO events (payload, keep) VALUES (?, ?)').run(payload, options.keep ? 1 : 0).lastInsertRowid);
+          if (this.count(db) <= this.max) return { id, dropped: 0 };
+          const rows = (db.prepare('SELECT id, keep FROM events').all() as Array<{ id: number; keep: number }>).map((r) => ({ id: r.id, keep: r.keep === 1 }));
+          const drop = rowsToDrop(rows, this.max);
+          const del = db.prepare('DELETE FROM events WHERE id = ?');
+          for (const d of drop) del.run(d);
+          this.addDropped(db, drop.length);
+          return { id, dropped: drop.length };
+        })
+        .immediate(),
+    );
   }
 
   peek(limit: number): QueuedEvent[] {
@@ -59,9 +63,13 @@ export class SqliteEventQueue implements EventQueue {
 
   discard(id: number): void {
     const db = this.open();
-    this.run('cannot discard the event', () => db.transaction(() => {
-      if (db.prepare('DELETE FROM events WHERE id = ?').run(id).changes > 0) this.addDropped(db, 1);
-    }).immediate());
+    this.run('cannot discard the event', () =>
+      db
+        .transaction(() => {
+          if (db.prepare('DELETE FROM events WHERE id = ?').run(id).changes > 0) this.addDropped(db, 1);
+        })
+        .immediate(),
+    );
   }
 
   get size(): number {
@@ -71,7 +79,10 @@ export class SqliteEventQueue implements EventQueue {
 
   get dropped(): number {
     const db = this.open();
-    return this.run('cannot read the drop count', () => (db.prepare("SELECT value FROM counters WHERE name = 'dropped'").get() as { value: number } | undefined)?.value ?? 0);
+    return this.run(
+      'cannot read the drop count',
+      () => (db.prepare("SELECT value FROM counters WHERE name = 'dropped'").get() as { value: number } | undefined)?.value ?? 0,
+    );
   }
 
   private count(db: Database.Database): number {
@@ -97,6 +108,10 @@ export class SqliteEventQueue implements EventQueue {
 
   private storageError(what: string, err: unknown): KioskError {
     if (err instanceof KioskError) return err;
-    return new KioskError('E_STORAGE', `${what}: ${(err as Error).message}`, { subject: this.options.path, cause: err, details: { sqlite: (err as { code?: string }).code } });
+    return new KioskError('E_STORAGE', `${what}: ${(err as Error).message}`, {
+      subject: this.options.path,
+      cause: err,
+      details: { sqlite: (err as { code?: string }).code },
+    });
   }
 }

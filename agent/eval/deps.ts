@@ -43,7 +43,10 @@ export function failureOf(file: string, err: unknown): FileFailure {
  * The decision path on the primary face of one still image (see primaryFace; a tight crop is retried
  * with a margin, see analyzeStill): loads, analyses, decides. `E_NO_FACE` when none.
  */
-export async function decidePrimaryFace(deps: EvalDeps, file: string): Promise<{ attackScore: number; attackScores: Record<string, number>; embedding: Float32Array }> {
+export async function decidePrimaryFace(
+  deps: EvalDeps,
+  file: string,
+): Promise<{ attackScore: number; attackScores: Record<string, number>; embedding: Float32Array }> {
   const { frame, signals } = await analyzeStill(deps.engine, await deps.loadImage(file));
   const face = primaryFace(signals.faces);
   if (!face) throw new KioskError('E_NO_FACE', 'no face detected', { subject: file });

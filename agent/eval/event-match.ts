@@ -130,8 +130,8 @@ export function scoreEvents(expected: readonly ExpectedEvent[], detected: readon
   const wrongDirectionEvents: DetectedEvent[] = [];
   detected.forEach((d, i) => {
     if (used.has(i)) return;
-    const wrong = categoryOf(d.kind) === 'head'
-      && expected.some((e) => categoryOf(e.kind) === 'head' && e.kind !== d.kind && overlaps(d, e, toleranceFrames) > 0);
+    const wrong =
+      categoryOf(d.kind) === 'head' && expected.some((e) => categoryOf(e.kind) === 'head' && e.kind !== d.kind && overlaps(d, e, toleranceFrames) > 0);
     (wrong ? wrongDirectionEvents : falseEvents).push(d);
   });
   return {
@@ -149,7 +149,12 @@ export function scoreEvents(expected: readonly ExpectedEvent[], detected: readon
 }
 
 /** Scores one category only (eye closures or head movements). */
-export function scoreCategory(category: EventCategory, expected: readonly ExpectedEvent[], detected: readonly DetectedEvent[], toleranceFrames: number): EventScore {
+export function scoreCategory(
+  category: EventCategory,
+  expected: readonly ExpectedEvent[],
+  detected: readonly DetectedEvent[],
+  toleranceFrames: number,
+): EventScore {
   return scoreEvents(
     expected.filter((e) => categoryOf(e.kind) === category),
     detected.filter((d) => categoryOf(d.kind) === category),

@@ -30,7 +30,11 @@ function num(x: number | null, digits = 4): string {
 /** Left-aligned columns, two spaces apart. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -55,10 +59,7 @@ export function formatMatchReport(r: MatchReport): string {
   const out = [
     `pairs ${r.pairs_total}: scored ${r.pairs}, excluded ${r.pairs_excluded}; images FTD ${fmtShare(r.ftd)}, other failures ${r.failed}`,
     '',
-    table(
-      ['set', 'gen/imp', 'AUC', 'EER', 'TAR at FAR 1%', 'TAR at FAR 0.1%'],
-      [matchRow('all', r), ...r.by_source.map((s) => matchRow(s.source, s))],
-    ),
+    table(['set', 'gen/imp', 'AUC', 'EER', 'TAR at FAR 1%', 'TAR at FAR 0.1%'], [matchRow('all', r), ...r.by_source.map((s) => matchRow(s.source, s))]),
   ];
   out.push('', '(EER and TAR thresholds above are fitted on these pairs: diagnostics, not operating points)');
   if (r.at_threshold) {
@@ -103,19 +104,31 @@ export function formatPadReport(r: PadReport): string {
   if (op.presentations) {
     out.push('', `recordings: failures to acquire (never passed the session's gate) ${fmtRate(op.presentations.fta)}`);
     for (const p of op.presentations.list) {
-      const what = p.aggregate === null ? `FTA (${p.fta})` : `${num(p.aggregate, 3)} over ${p.samples} -> ${p.aggregate > op.threshold ? 'attack' : 'bona fide'}`;
-      const models = Object.entries(p.by_model).map(([id, v]) => `${id} ${num(v, 3)}`).join(', ');
-      out.push(`  ${p.bona_fide ? 'bona fide' : `attack:${p.species}`}  ${p.video}: ${what}${models && p.aggregate !== null ? ` (${models})` : ''}${p.error ? ` [${p.error.code}]` : ''}`);
+      const what =
+        p.aggregate === null ? `FTA (${p.fta})` : `${num(p.aggregate, 3)} over ${p.samples} -> ${p.aggregate > op.threshold ? 'attack' : 'bona fide'}`;
+      const models = Object.entries(p.by_model)
+        .map(([id, v]) => `${id} ${num(v, 3)}`)
+        .join(', ');
+      out.push(
+        `  ${p.bona_fide ? 'bona fide' : `attack:${p.species}`}  ${p.video}: ${what}${models && p.aggregate !== null ? ` (${models})` : ''}${p.error ? ` [${p.error.code}]` : ''}`,
+      );
     }
   }
   out.push(
     '',
     'diagnostics (not operating points):',
     `AUC all attacks ${num(r.auc.auc)} (${r.auc.attacks} attacks / ${r.auc.bona_fide} bona fide)` +
-      Object.entries(r.auc_by_species).map(([sp, a]) => `; ${sp} ${num(a.auc)} (${a.attacks}/${a.bona_fide})`).join(''),
+      Object.entries(r.auc_by_species)
+        .map(([sp, a]) => `; ${sp} ${num(a.auc)} (${a.attacks}/${a.bona_fide})`)
+        .join(''),
   );
   for (const m of r.models) {
-    out.push(`  ${m.model}: AUC ${num(m.auc.auc)}` + Object.entries(m.auc_by_species).map(([sp, a]) => `; ${sp} ${num(a.auc)}`).join(''));
+    out.push(
+      `  ${m.model}: AUC ${num(m.auc.auc)}` +
+        Object.entries(m.auc_by_species)
+          .map(([sp, a]) => `; ${sp} ${num(a.auc)}`)
+          .join(''),
+    );
   }
   const foldSpecies = Object.keys(r.out_of_fold.apcer);
   out.push(
@@ -154,7 +167,9 @@ export function formatVideoReport(r: VideoReport): string {
   const peak = (d: { kind: string; peak: number }) => (d.kind === 'eyes_closed' ? `closed ${Math.round(d.peak)} ms` : `peak ${num(d.peak, 1)} deg`);
   for (const v of r.videos) {
     const anchor = v.anchor ? `anchor frame ${v.anchor.frame} (yaw ${v.anchor.yaw}, pitch ${v.anchor.pitch})` : 'no frame passed the gate';
-    out.push(`${v.video} (${v.class}): ${v.frames_with_face}/${v.frames_analysed} frames with a face, ${anchor}, tolerance +-${v.tolerance_frames} frames${v.eyes_scored ? '' : ', blinks not labelled'}`);
+    out.push(
+      `${v.video} (${v.class}): ${v.frames_with_face}/${v.frames_analysed} frames with a face, ${anchor}, tolerance +-${v.tolerance_frames} frames${v.eyes_scored ? '' : ', blinks not labelled'}`,
+    );
     if (v.error) out.push(`  ${v.error.code}: ${v.error.message}`);
     for (const m of v.events.matched) out.push(`  matched  ${m.label}@${m.labelled.join('-')} as ${m.kind}@${m.detected.join('-')}`);
     for (const m of v.events.missed) out.push(`  missed   ${m.label}@${m.first}-${m.last} (${m.kind})`);

@@ -121,16 +121,19 @@ function parseClass(cls: string, species: string, file: string, line: number): {
 /** Parses one `kind@first-last;...` events cell; `-` is no labelled event. */
 export function parseEvents(cell: string, file: string, line: number): LabelledRange[] {
   if (cell.trim() === '-') return [];
-  return cell.split(';').filter((s) => s.trim() !== '').map((item) => {
-    const m = /^([a-z_]+)@(\d+)-(\d+)$/.exec(item.trim());
-    if (!m) throw invalid(file, line, `event must be kind@first-last, found "${item}"`);
-    const kind = m[1] as LabelKind;
-    if (!LABEL_KINDS.includes(kind)) throw invalid(file, line, `unknown event kind "${m[1]}" (known: ${LABEL_KINDS.join(', ')})`);
-    const first = Number(m[2]);
-    const last = Number(m[3]);
-    if (last < first) throw invalid(file, line, `event range ends before it starts: ${item}`);
-    return { kind, first, last };
-  });
+  return cell
+    .split(';')
+    .filter((s) => s.trim() !== '')
+    .map((item) => {
+      const m = /^([a-z_]+)@(\d+)-(\d+)$/.exec(item.trim());
+      if (!m) throw invalid(file, line, `event must be kind@first-last, found "${item}"`);
+      const kind = m[1] as LabelKind;
+      if (!LABEL_KINDS.includes(kind)) throw invalid(file, line, `unknown event kind "${m[1]}" (known: ${LABEL_KINDS.join(', ')})`);
+      const first = Number(m[2]);
+      const last = Number(m[3]);
+      if (last < first) throw invalid(file, line, `event range ends before it starts: ${item}`);
+      return { kind, first, last };
+    });
 }
 
 /** Parses `videos.tsv`: video, class (bona_fide or attack:<species>), fps, frames, events, label_quality. */

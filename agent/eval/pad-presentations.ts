@@ -78,7 +78,7 @@ export async function scorePresentations(rows: readonly VideoRow[], deps: EvalDe
       aggregate: anchor && scores.length > 0 ? aggregateAttack(scores, cfg) : null,
       by_model: Object.fromEntries(Object.entries(byModel).map(([id, xs]) => [id, aggregateAttack(xs, cfg)!])),
       samples: scores.length,
-      fta: anchor ? null : dominantIssue(issues) ?? 'no_face',
+      fta: anchor ? null : (dominantIssue(issues) ?? 'no_face'),
       ...(error ? { error } : {}),
     });
     deps.onProgress?.(i + 1, rows.length, row.video);

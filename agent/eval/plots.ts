@@ -53,8 +53,14 @@ export function detPanel(opts: {
   const ticks = [0.001, 0.01, 0.1, 1].filter((v) => v >= floor);
   return [
     ...frame(opts.title),
-    ...ticks.map((v) => `<line x1="${lx(v)}" y1="${M.top}" x2="${lx(v)}" y2="${H - M.bottom}" stroke="#ddd"/><text x="${lx(v)}" y="${H - M.bottom + 14}" font-size="10" text-anchor="middle">${v * 100}%</text>`),
-    ...ticks.map((v) => `<line x1="${M.left}" y1="${ly(v)}" x2="${W - M.right}" y2="${ly(v)}" stroke="#ddd"/><text x="${M.left - 4}" y="${ly(v) + 3}" font-size="10" text-anchor="end">${v * 100}%</text>`),
+    ...ticks.map(
+      (v) =>
+        `<line x1="${lx(v)}" y1="${M.top}" x2="${lx(v)}" y2="${H - M.bottom}" stroke="#ddd"/><text x="${lx(v)}" y="${H - M.bottom + 14}" font-size="10" text-anchor="middle">${v * 100}%</text>`,
+    ),
+    ...ticks.map(
+      (v) =>
+        `<line x1="${M.left}" y1="${ly(v)}" x2="${W - M.right}" y2="${ly(v)}" stroke="#ddd"/><text x="${M.left - 4}" y="${ly(v) + 3}" font-size="10" text-anchor="end">${v * 100}%</text>`,
+    ),
     `<path d="${path}" fill="none" stroke="${COLOURS[0]}" stroke-width="1.5"/>`,
     `<circle cx="${lx(op.x)}" cy="${ly(op.y)}" r="4" fill="${COLOURS[1]}"/>`,
     `<text x="${Math.min(lx(op.x) + 6, W - 150)}" y="${ly(op.y) - 6}" font-size="10" fill="${COLOURS[1]}">threshold ${opts.threshold.toFixed(3)}: ${opErr.x}/${negatives.length}, ${opErr.y}/${positives.length}</text>`,
@@ -64,7 +70,15 @@ export function detPanel(opts: {
 }
 
 /** Histogram panel: one outline per score set over [lo, hi], the threshold as a dashed line. */
-export function histogramPanel(opts: { title: string; xLabel: string; sets: readonly ScoreSet[]; threshold: number; lo: number; hi: number; bins?: number }): string {
+export function histogramPanel(opts: {
+  title: string;
+  xLabel: string;
+  sets: readonly ScoreSet[];
+  threshold: number;
+  lo: number;
+  hi: number;
+  bins?: number;
+}): string {
   const bins = opts.bins ?? 25;
   const width = (opts.hi - opts.lo) / bins;
   const counts = opts.sets.map((set) => {
@@ -76,10 +90,15 @@ export function histogramPanel(opts: { title: string; xLabel: string; sets: read
   const x = (v: number) => M.left + ((v - opts.lo) / (opts.hi - opts.lo)) * (W - M.left - M.right);
   const y = (f: number) => H - M.bottom - (f / top) * (H - M.top - M.bottom);
   const lines = counts.map((c, k) => {
-    const d = c.map((f, i) => `L${x(opts.lo + i * width).toFixed(1)},${y(f).toFixed(1)} L${x(opts.lo + (i + 1) * width).toFixed(1)},${y(f).toFixed(1)}`).join(' ');
+    const d = c
+      .map((f, i) => `L${x(opts.lo + i * width).toFixed(1)},${y(f).toFixed(1)} L${x(opts.lo + (i + 1) * width).toFixed(1)},${y(f).toFixed(1)}`)
+      .join(' ');
     return `<path d="M${x(opts.lo)},${y(0)} ${d} L${x(opts.hi)},${y(0)}" fill="none" stroke="${COLOURS[k % COLOURS.length]}" stroke-width="1.5"/>`;
   });
-  const legend = opts.sets.map((set, k) => `<text x="${M.left + 6}" y="${M.top + 14 + 13 * k}" font-size="11" fill="${COLOURS[k % COLOURS.length]}">${esc(set.name)} (${set.scores.length})</text>`);
+  const legend = opts.sets.map(
+    (set, k) =>
+      `<text x="${M.left + 6}" y="${M.top + 14 + 13 * k}" font-size="11" fill="${COLOURS[k % COLOURS.length]}">${esc(set.name)} (${set.scores.length})</text>`,
+  );
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => opts.lo + f * (opts.hi - opts.lo));
   return [
     ...frame(opts.title),
@@ -115,8 +134,26 @@ export function matchPlot(r: MatchReport): string {
   const t = r.at_threshold?.threshold ?? 0;
   const scores = r.scores;
   return figure([
-    detPanel({ title: 'matching: DET', xLabel: 'FMR (impostor pairs accepted)', yLabel: 'FNMR (mated pairs rejected)', positives: scores.genuine, negatives: scores.impostor, threshold: t, flag: accepts }),
-    histogramPanel({ title: 'matching: similarity', xLabel: 'cosine similarity', sets: [{ name: 'mated', scores: scores.genuine }, { name: 'impostor', scores: scores.impostor }], threshold: t, lo: -0.3, hi: 1 }),
+    detPanel({
+      title: 'matching: DET',
+      xLabel: 'FMR (impostor pairs accepted)',
+      yLabel: 'FNMR (mated pairs rejected)',
+      positives: scores.genuine,
+      negatives: scores.impostor,
+      threshold: t,
+      flag: accepts,
+    }),
+    histogramPanel({
+      title: 'matching: similarity',
+      xLabel: 'cosine similarity',
+      sets: [
+        { name: 'mated', scores: scores.genuine },
+        { name: 'impostor', scores: scores.impostor },
+      ],
+      threshold: t,
+      lo: -0.3,
+      hi: 1,
+    }),
   ]);
 }
 
@@ -126,20 +163,43 @@ export function padPlot(r: PadReport): string {
   const bona = r.image_scores.filter((s) => s.bona_fide).map((s) => s.score);
   const attacks = r.image_scores.filter((s) => !s.bona_fide).map((s) => s.score);
   const panels = [
-    detPanel({ title: 'PAD, images: DET', xLabel: 'BPCER (bona fide called attacks)', yLabel: 'APCER (attacks accepted)', positives: attacks, negatives: bona, threshold: t, flag: flagsAttack }),
-    histogramPanel({ title: 'PAD, images: attack score', xLabel: 'attack score', sets: [{ name: 'bona fide', scores: bona }, { name: 'attack', scores: attacks }], threshold: t, lo: 0, hi: 1 }),
-  ];
-  const pres = r.operating.presentations?.list.filter((p) => p.aggregate !== null) ?? [];
-  if (pres.length) {
-    panels.push(histogramPanel({
-      title: 'PAD, recordings: session aggregate',
-      xLabel: 'median attack score per recording',
-      sets: [{ name: 'bona fide', scores: pres.filter((p) => p.bona_fide).map((p) => p.aggregate!) }, { name: 'attack', scores: pres.filter((p) => !p.bona_fide).map((p) => p.aggregate!) }],
+    detPanel({
+      title: 'PAD, images: DET',
+      xLabel: 'BPCER (bona fide called attacks)',
+      yLabel: 'APCER (attacks accepted)',
+      positives: attacks,
+      negatives: bona,
+      threshold: t,
+      flag: flagsAttack,
+    }),
+    histogramPanel({
+      title: 'PAD, images: attack score',
+      xLabel: 'attack score',
+      sets: [
+        { name: 'bona fide', scores: bona },
+        { name: 'attack', scores: attacks },
+      ],
       threshold: t,
       lo: 0,
       hi: 1,
-      bins: 20,
-    }));
+    }),
+  ];
+  const pres = r.operating.presentations?.list.filter((p) => p.aggregate !== null) ?? [];
+  if (pres.length) {
+    panels.push(
+      histogramPanel({
+        title: 'PAD, recordings: session aggregate',
+        xLabel: 'median attack score per recording',
+        sets: [
+          { name: 'bona fide', scores: pres.filter((p) => p.bona_fide).map((p) => p.aggregate!) },
+          { name: 'attack', scores: pres.filter((p) => !p.bona_fide).map((p) => p.aggregate!) },
+        ],
+        threshold: t,
+        lo: 0,
+        hi: 1,
+        bins: 20,
+      }),
+    );
   }
   return figure(panels);
 }
@@ -156,7 +216,11 @@ export function sessionsPlot(r: SuiteReport, thresholds: { match: number; attack
     histogramPanel({
       title: 'sessions: match to the reference',
       xLabel: 'median similarity of the frontal samples',
-      sets: [{ name: 'bona fide', scores: by(bona, (c) => c.scores.match) }, { name: 'impostor', scores: by(impostor, (c) => c.scores.match) }, { name: 'attack', scores: by(attack, (c) => c.scores.match) }],
+      sets: [
+        { name: 'bona fide', scores: by(bona, (c) => c.scores.match) },
+        { name: 'impostor', scores: by(impostor, (c) => c.scores.match) },
+        { name: 'attack', scores: by(attack, (c) => c.scores.match) },
+      ],
       threshold: thresholds.match,
       lo: -0.3,
       hi: 1,
@@ -167,8 +231,20 @@ export function sessionsPlot(r: SuiteReport, thresholds: { match: number; attack
       xLabel: 'median attack score of the samples',
       sets: [
         { name: 'bona fide', scores: by(bona, (c) => c.scores.attack) },
-        { name: 'replays', scores: by((c) => c.class === 'attack:replay', (c) => c.scores.attack) },
-        { name: 'other attacks (the challenge stops them)', scores: by((c) => attack(c) && c.class !== 'attack:replay', (c) => c.scores.attack) },
+        {
+          name: 'replays',
+          scores: by(
+            (c) => c.class === 'attack:replay',
+            (c) => c.scores.attack,
+          ),
+        },
+        {
+          name: 'other attacks (the challenge stops them)',
+          scores: by(
+            (c) => attack(c) && c.class !== 'attack:replay',
+            (c) => c.scores.attack,
+          ),
+        },
       ],
       threshold: thresholds.attack,
       lo: 0,

@@ -7,8 +7,17 @@ import { cosineSimilarity } from '../../models/engine.js';
 import type { VerifyPair } from './labels.js';
 import { decidePrimaryFace, failureOf, type EvalDeps, type FileFailure } from './deps.js';
 import {
-  chooseThreshold, equalErrorRate, matchRatesAt, rocAuc, share, tarAtFar,
-  type EerResult, type MatchRates, type Rate, type Share, type TarAtFarResult,
+  chooseThreshold,
+  equalErrorRate,
+  matchRatesAt,
+  rocAuc,
+  share,
+  tarAtFar,
+  type EerResult,
+  type MatchRates,
+  type Rate,
+  type Share,
+  type TarAtFarResult,
 } from './metrics.js';
 import { KioskError } from '../errors.js';
 
@@ -118,7 +127,13 @@ export async function runMatchEval(pairs: readonly VerifyPair[], deps: EvalDeps,
     failed: failures.length - ftdCount,
     failures,
     ...figures(scored, options.threshold),
-    by_source: sources.map((source) => ({ source, ...figures(scored.filter((p) => p.source === source), options.threshold) })),
+    by_source: sources.map((source) => ({
+      source,
+      ...figures(
+        scored.filter((p) => p.source === source),
+        options.threshold,
+      ),
+    })),
     ...(options.calibrate !== undefined ? { calibrated: calibrate(scored, options.calibrate, options.fmrTarget ?? 0.001) } : {}),
     scores: { genuine: scored.filter((p) => p.same).map((p) => p.similarity), impostor: scored.filter((p) => !p.same).map((p) => p.similarity) },
   };
@@ -164,10 +179,20 @@ function calibrate(scored: readonly ScoredPair[], how: NonNullable<MatchEvalOpti
     name = `identity half ${how.half} (identities = connected components of mated pairs, sorted, dealt alternately; reported on half ${other})`;
   }
   if (cal.length === 0 || rest.length === 0) {
-    throw new KioskError('E_USAGE', `the calibration must select some pairs and leave others (${cal.length} calibration, ${rest.length} reported)`, { subject: 'calibrate' });
+    throw new KioskError('E_USAGE', `the calibration must select some pairs and leave others (${cal.length} calibration, ${rest.length} reported)`, {
+      subject: 'calibrate',
+    });
   }
-  const choice = chooseThreshold(cal.map((p) => p.similarity), cal.map((p) => p.same), { fmr: fmrTarget });
-  const held = matchRatesAt(rest.filter((p) => p.same).map((p) => p.similarity), rest.filter((p) => !p.same).map((p) => p.similarity), choice.threshold);
+  const choice = chooseThreshold(
+    cal.map((p) => p.similarity),
+    cal.map((p) => p.same),
+    { fmr: fmrTarget },
+  );
+  const held = matchRatesAt(
+    rest.filter((p) => p.same).map((p) => p.similarity),
+    rest.filter((p) => !p.same).map((p) => p.similarity),
+    choice.threshold,
+  );
   return {
     calibration_source: name,
     rule: `lowest similarity with FMR <= ${fmrTarget} on the calibration pairs`,

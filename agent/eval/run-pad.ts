@@ -94,12 +94,19 @@ export function operatingRates(samples: readonly PadSample[], threshold: number)
 }
 
 function aucOf(bona: readonly ScoredRow[], attacks: readonly ScoredRow[]): AucFigure {
-  const r = rocAuc(attacks.map((s) => s.score), bona.map((s) => s.score));
+  const r = rocAuc(
+    attacks.map((s) => s.score),
+    bona.map((s) => s.score),
+  );
   return { auc: r.auc, attacks: r.positives, bona_fide: r.negatives };
 }
 
 function fold(calibration: readonly ScoredRow[], test: readonly ScoredRow[], subjects: [string[], string[]], bpcerMax: number): PadFold {
-  const choice = chooseThreshold(calibration.map((s) => s.score), calibration.map((s) => !s.bonaFide), { bpcer: bpcerMax });
+  const choice = chooseThreshold(
+    calibration.map((s) => s.score),
+    calibration.map((s) => !s.bonaFide),
+    { bpcer: bpcerMax },
+  );
   const rates = padRatesAt(test, choice.threshold);
   return {
     calibration_subjects: subjects[0],
@@ -129,26 +136,36 @@ export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, opti
   const attacks = scored.filter((s) => !s.bonaFide);
   const species = [...new Set(attacks.map((s) => s.species))].sort();
   const split = splitBySubject(scored, (s) => subjectOf(s.image), options.seed);
-  const folds = [
-    fold(split.a, split.b, [split.subjectsA, split.subjectsB], bpcerMax),
-    fold(split.b, split.a, [split.subjectsB, split.subjectsA], bpcerMax),
-  ];
+  const folds = [fold(split.a, split.b, [split.subjectsA, split.subjectsB], bpcerMax), fold(split.b, split.a, [split.subjectsB, split.subjectsA], bpcerMax)];
   const ftdCount = failures.filter((f) => f.code === 'E_NO_FACE').length;
   const t = options.threshold;
   const presentations = options.videos ? await scorePresentations(options.videos.rows, deps, options.videos.config) : null;
   const acquired = presentations?.filter((p) => p.aggregate !== null) ?? [];
   const modelIds = [...new Set(scored.flatMap((s) => Object.keys(s.byModel)))];
-  const models = modelIds.length > 1
-    ? [
-      ...modelIds.map((id) => ({ id, score: (s: ScoredRow) => s.byModel[id] })),
-      { id: `fusion (${modelIds.join(' + ')})`, score: (s: ScoredRow) => s.score },
-    ].map(({ id, score }) => {
-      const withScore = scored.map((s) => ({ ...s, score: score(s) }));
-      const b = withScore.filter((s) => s.bonaFide);
-      const a = withScore.filter((s) => !s.bonaFide);
-      return { model: id, auc: aucOf(b, a), auc_by_species: Object.fromEntries(species.map((sp) => [sp, aucOf(b, a.filter((s) => s.species === sp))])) };
-    })
-    : [];
+  const models =
+    modelIds.length > 1
+      ? [
+          ...modelIds.map((id) => ({ id, score: (s: ScoredRow) => s.byModel[id] })),
+          { id: `fusion (${modelIds.join(' + ')})`, score: (s: ScoredRow) => s.score },
+        ].map(({ id, score }) => {
+          const withScore = scored.map((s) => ({ ...s, score: score(s) }));
+          const b = withScore.filter((s) => s.bonaFide);
+          const a = withScore.filter((s) => !s.bonaFide);
+          return {
+            model: id,
+            auc: aucOf(b, a),
+            auc_by_species: Object.fromEntries(
+              species.map((sp) => [
+                sp,
+                aucOf(
+                  b,
+                  a.filter((s) => s.species === sp),
+                ),
+              ]),
+            ),
+          };
+        })
+      : [];
   return {
     presentations: rows.length,
     scored: scored.length,
@@ -156,7 +173,15 @@ export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, opti
     failed: failures.length - ftdCount,
     failures,
     auc: aucOf(bona, attacks),
-    auc_by_species: Object.fromEntries(species.map((sp) => [sp, aucOf(bona, attacks.filter((s) => s.species === sp))])),
+    auc_by_species: Object.fromEntries(
+      species.map((sp) => [
+        sp,
+        aucOf(
+          bona,
+          attacks.filter((s) => s.species === sp),
+        ),
+      ]),
+    ),
     rule: {
       bpcer_max: bpcerMax,
       split: options.seed === undefined ? 'subjects sorted, alternate subjects to each half' : `subjects shuffled with seed ${options.seed}, cut in half`,
@@ -177,10 +202,13 @@ export async function runPadEval(rows: readonly SpoofRow[], deps: EvalDeps, opti
       },
       presentations: presentations
         ? {
-          ...operatingRates(acquired.map((p) => ({ score: p.aggregate!, bonaFide: p.bona_fide, species: p.species })), t),
-          fta: errorRate(presentations.length - acquired.length, presentations.length),
-          list: presentations,
-        }
+            ...operatingRates(
+              acquired.map((p) => ({ score: p.aggregate!, bonaFide: p.bona_fide, species: p.species })),
+              t,
+            ),
+            fta: errorRate(presentations.length - acquired.length, presentations.length),
+            list: presentations,
+          }
         : null,
     },
     image_scores: scored.map((s) => ({ image: s.image, bona_fide: s.bonaFide, species: s.species, score: s.score, by_model: s.byModel })),

@@ -34,7 +34,15 @@ export interface SessionEvents {
 
 /** The session config with the capture set-up checks switched off (step 1 above). */
 export function detectorGateConfig(cfg: SessionConfig): SessionConfig {
-  return { ...cfg, minInterEyePx: 0, maxFaceWidthRatio: Number.POSITIVE_INFINITY, minBrightness: 0, maxBrightness: 255, minSharpness: 0, minLowerFaceSkin: Number.NEGATIVE_INFINITY };
+  return {
+    ...cfg,
+    minInterEyePx: 0,
+    maxFaceWidthRatio: Number.POSITIVE_INFINITY,
+    minBrightness: 0,
+    maxBrightness: 255,
+    minSharpness: 0,
+    minLowerFaceSkin: Number.NEGATIVE_INFINITY,
+  };
 }
 
 /** The anchor of step 1, or null. */

@@ -28,7 +28,12 @@ export class TailBuffer {
   summary(count = 2): string {
     const lines = this.text
       .split('\n')
-      .map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').replace(/^file:.*?: (?=[A-Z])/, '').trim())
+      .map((l) =>
+        l
+          .replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '')
+          .replace(/^file:.*?: (?=[A-Z])/, '')
+          .trim(),
+      )
       .filter(Boolean);
     const distinct = lines.filter((l, i) => lines.indexOf(l) === i);
     return distinct.slice(-count).join('; ').slice(0, 300);

@@ -75,7 +75,8 @@ function sequenceSource(path: string, files: string[]): FrameSource {
     async *frames(opts: FrameReadOptions = {}) {
       const fps = opts.fps ?? DEFAULT_FPS;
       for (let index = 0; index < files.length; index++) {
-        if (opts.signal?.aborted) throw new KioskError('E_ABORTED', `decoding stopped after ${index} frames`, { subject: path, details: { framesRead: index } });
+        if (opts.signal?.aborted)
+          throw new KioskError('E_ABORTED', `decoding stopped after ${index} frames`, { subject: path, details: { framesRead: index } });
         yield { index, timeMs: (index * 1000) / fps, image: await decodeImageFile(files[index], opts), source: files[index] };
       }
     },

@@ -38,7 +38,10 @@ export async function decodeImageFile(path: string, opts: DecodeImageOptions = {
   const { size } = await openInputFile(path);
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   if (size > maxBytes) {
-    throw new KioskError('E_IMAGE_TOO_LARGE', `file is ${size} bytes, more than the limit of ${maxBytes}`, { subject: path, details: { bytes: size, maxBytes } });
+    throw new KioskError('E_IMAGE_TOO_LARGE', `file is ${size} bytes, more than the limit of ${maxBytes}`, {
+      subject: path,
+      details: { bytes: size, maxBytes },
+    });
   }
   let buf: Buffer;
   try {
@@ -109,9 +112,17 @@ function checkFormat(buf: Uint8Array, name: string): MediaFormat {
 /** libvips messages repeat lines; keep the first distinct one, short. */
 function corrupt(err: unknown, format: MediaFormat, name: string): KioskError {
   const raw = err instanceof Error ? err.message : String(err);
-  const first = raw.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'decode failed';
+  const first =
+    raw
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.length > 0) ?? 'decode failed';
   const reason = first.replace(/^Input (buffer|file) has corrupt header: /, '').slice(0, 200);
   const truncated = /premature end|truncated|unexpected end|not enough data|EOF/i.test(raw);
   const what = truncated ? 'truncated' : 'corrupt';
-  return new KioskError('E_IMAGE_CORRUPT', `${FORMAT_NAMES[format] ?? format} image is ${what}: ${reason}`, { subject: name, cause: err, details: { format, truncated } });
+  return new KioskError('E_IMAGE_CORRUPT', `${FORMAT_NAMES[format] ?? format} image is ${what}: ${reason}`, {
+    subject: name,
+    cause: err,
+    details: { format, truncated },
+  });
 }

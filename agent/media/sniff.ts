@@ -3,9 +3,20 @@
  * name a file anything, and the decoder we pick (sharp or ffmpeg) must follow the content.
  */
 export type MediaFormat =
-  | 'jpeg' | 'png' | 'webp' | 'tiff' // still images we decode with sharp
-  | 'gif' | 'svg' | 'bmp' | 'heif' | 'pdf' // images we refuse as stills (see image.ts)
-  | 'mp4' | 'matroska' | 'avi' | 'mpeg-ts' | 'y4m' // video containers we hand to ffmpeg
+  | 'jpeg'
+  | 'png'
+  | 'webp'
+  | 'tiff' // still images we decode with sharp
+  | 'gif'
+  | 'svg'
+  | 'bmp'
+  | 'heif'
+  | 'pdf' // images we refuse as stills (see image.ts)
+  | 'mp4'
+  | 'matroska'
+  | 'avi'
+  | 'mpeg-ts'
+  | 'y4m' // video containers we hand to ffmpeg
   | 'unknown';
 
 /** Bytes `sniffFormat` needs from the start of a file. */
@@ -24,7 +35,8 @@ export function sniffFormat(head: Uint8Array): MediaFormat {
   if (b.length >= 8 && b[0] === 0x89 && ascii(b, 1, 4) === 'PNG' && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
   if (ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'webp';
   if (ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'AVI ') return 'avi';
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a)))
+    return 'tiff';
   if (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a') return 'gif';
   if (ascii(b, 0, 2) === 'BM' && b.length >= 14) return 'bmp';
   if (ascii(b, 0, 5) === '%PDF-') return 'pdf';
@@ -55,16 +67,33 @@ export const VIDEO_EXTENSIONS: ReadonlySet<string> = new Set(['.mp4', '.m4v', '.
 /** What the extension promises, for error messages ("not a JPEG") and for picking files in a directory. */
 export function formatFromExtension(ext: string): MediaFormat {
   switch (ext.toLowerCase()) {
-    case '.jpg': case '.jpeg': case '.jpe': return 'jpeg';
-    case '.png': return 'png';
-    case '.webp': return 'webp';
-    case '.tif': case '.tiff': return 'tiff';
-    case '.gif': return 'gif';
-    case '.mp4': case '.m4v': case '.mov': return 'mp4';
-    case '.mkv': case '.webm': return 'matroska';
-    case '.avi': return 'avi';
-    case '.ts': return 'mpeg-ts';
-    case '.y4m': return 'y4m';
-    default: return 'unknown';
+    case '.jpg':
+    case '.jpeg':
+    case '.jpe':
+      return 'jpeg';
+    case '.png':
+      return 'png';
+    case '.webp':
+      return 'webp';
+    case '.tif':
+    case '.tiff':
+      return 'tiff';
+    case '.gif':
+      return 'gif';
+    case '.mp4':
+    case '.m4v':
+    case '.mov':
+      return 'mp4';
+    case '.mkv':
+    case '.webm':
+      return 'matroska';
+    case '.avi':
+      return 'avi';
+    case '.ts':
+      return 'mpeg-ts';
+    case '.y4m':
+      return 'y4m';
+    default:
+      return 'unknown';
   }
 }

@@ -161,12 +161,25 @@ export async function* readVideoFrames(path: string, opts: ReadVideoOptions = {}
   const filters = [...(opts.fps ? [`fps=${opts.fps}`] : []), `scale=${width}:${height}:flags=area`];
   const ffmpeg = tools.ffmpegPath ?? 'ffmpeg';
   const args = [
-    '-nostdin', '-hide_banner', '-v', 'error',
-    '-i', ffmpegInput(path),
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', filters.join(','),
+    '-nostdin',
+    '-hide_banner',
+    '-v',
+    'error',
+    '-i',
+    ffmpegInput(path),
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    filters.join(','),
     ...(opts.fps ? [] : ['-fps_mode', 'passthrough']),
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
   ];
   const spawn = tools.spawn ?? nodeSpawn;
   if (signal?.aborted) throw aborted(path, 0);
@@ -199,7 +212,8 @@ export async function* readVideoFrames(path: string, opts: ReadVideoOptions = {}
       const why = stderr.summary() || `ffmpeg exited with ${exit.code ?? exit.signal}`;
       throw new KioskError('E_VIDEO_DECODE', `decoding failed after ${index} frames: ${why}`, { subject: path, details });
     }
-    if (index === 0) throw new KioskError('E_VIDEO_NO_FRAMES', `no frame could be decoded${stderr.summary() ? `: ${stderr.summary()}` : ''}`, { subject: path, details });
+    if (index === 0)
+      throw new KioskError('E_VIDEO_NO_FRAMES', `no frame could be decoded${stderr.summary() ? `: ${stderr.summary()}` : ''}`, { subject: path, details });
     const expected = details.expectedFrames;
     if (splitter.pendingBytes > 0 || (expected !== undefined && index < expected - Math.max(2, expected * 0.02))) {
       const why = stderr.summary(1);

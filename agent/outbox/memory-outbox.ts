@@ -20,7 +20,15 @@ export class MemoryOutbox implements Outbox {
     if (existing) return { id: existing.id, inserted: false };
     checkRoom(await this.stats(), m.payload.length, this.limits, this.events);
     const id = this.nextId++;
-    this.rows.set(id, { id, jti: m.jti, topic: m.topic, payload: Buffer.from(m.payload), createdAt: this.options.clock?.() ?? Date.now(), attempts: 0, state: 'pending' });
+    this.rows.set(id, {
+      id,
+      jti: m.jti,
+      topic: m.topic,
+      payload: Buffer.from(m.payload),
+      createdAt: this.options.clock?.() ?? Date.now(),
+      attempts: 0,
+      state: 'pending',
+    });
     this.events.emit('stored', { id, jti: m.jti });
     return { id, inserted: true };
   }
@@ -53,12 +61,20 @@ export class MemoryOutbox implements Outbox {
   }
 
   async list(state: OutboxMessage['state']): Promise<OutboxMessage[]> {
-    return [...this.rows.values()].filter((r) => r.state === state).sort((a, b) => a.id - b.id).map((r) => ({ ...r }));
+    return [...this.rows.values()]
+      .filter((r) => r.state === state)
+      .sort((a, b) => a.id - b.id)
+      .map((r) => ({ ...r }));
   }
 
   async stats(): Promise<OutboxStats> {
     const all = [...this.rows.values()];
     const pending = all.filter((r) => r.state === 'pending');
-    return { pending: pending.length, parked: all.filter((r) => r.state === 'parked').length, expired: all.filter((r) => r.state === 'expired').length, pendingBytes: pending.reduce((n, r) => n + r.payload.length, 0) };
+    return {
+      pending: pending.length,
+      parked: all.filter((r) => r.state === 'parked').length,
+      expired: all.filter((r) => r.state === 'expired').length,
+      pendingBytes: pending.reduce((n, r) => n + r.payload.length, 0),
+    };
   }
 }

@@ -4,7 +4,7 @@
  * `full` event), a message past its age limit is set aside as `expired` (kept, with an event), a
  * message the broker refuses is `parked` (kept, with an event) instead of being retried forever.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { KioskError } from '../errors.js';
 
 /** One stored message. */
@@ -23,7 +23,12 @@ export interface OutboxMessage {
 }
 
 /** Counts per state and bytes of pending messages. */
-export interface OutboxStats { pending: number; parked: number; expired: number; pendingBytes: number }
+export interface OutboxStats {
+  pending: number;
+  parked: number;
+  expired: number;
+  pendingBytes: number;
+}
 
 /** Limits of an outbox. */
 export interface OutboxLimits {
@@ -79,5 +84,7 @@ export function checkRoom(stats: OutboxStats, bytes: number, limits: Required<Ou
   const limit = stats.pending + 1 > limits.maxMessages ? 'messages' : stats.pendingBytes + bytes > limits.maxBytes ? 'bytes' : undefined;
   if (!limit) return;
   events.emit('full', { pending: stats.pending, pendingBytes: stats.pendingBytes, limit });
-  throw new KioskError('E_OUTBOX_FULL', `outbox is full (${limit} limit); the result was not stored`, { details: { pending: stats.pending, pendingBytes: stats.pendingBytes } });
+  throw new KioskError('E_OUTBOX_FULL', `outbox is full (${limit} limit); the result was not stored`, {
+    details: { pending: stats.pending, pendingBytes: stats.pendingBytes },
+  });
 }

@@ -53,7 +53,9 @@ export class OutboxRelay {
   private failures = 0;
   /** jtis published and waiting for their PUBACK. */
   private readonly inFlight = new Set<string>();
-  private readonly kick = (): void => { void this.drain(); };
+  private readonly kick = (): void => {
+    void this.drain();
+  };
 
   constructor(private readonly deps: OutboxRelayDeps) {}
 
@@ -74,8 +76,19 @@ export class OutboxRelay {
     const draining = this.draining;
     if (!draining) return;
     const waitMs = this.deps.stopWaitMs ?? 3000;
-    if (await within(this.timers, waitMs, draining.then(() => true), false)) return;
-    this.deps.logger.warn({ waitedMs: waitMs, jtis: [...this.inFlight] }, 'no PUBACK in time (broker connection dead?): publish abandoned, the result stays in the outbox for the next start');
+    if (
+      await within(
+        this.timers,
+        waitMs,
+        draining.then(() => true),
+        false,
+      )
+    )
+      return;
+    this.deps.logger.warn(
+      { waitedMs: waitMs, jtis: [...this.inFlight] },
+      'no PUBACK in time (broker connection dead?): publish abandoned, the result stays in the outbox for the next start',
+    );
   }
 
   /** Resolves when the current drain pass (if any) is over; for tests and orderly shutdown. */

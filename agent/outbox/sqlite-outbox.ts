@@ -4,10 +4,26 @@ import { KioskError } from '../errors.js';
 import { openSqlite } from '../storage/sqlite.js';
 import { checkRoom, resolveLimits, type Outbox, type OutboxEvents, type OutboxLimits, type OutboxMessage, type OutboxStats } from './outbox.js';
 
-interface Row { id: number; jti: string; topic: string; payload: Buffer; created_at: number; attempts: number; state: OutboxMessage['state']; reason: string | null }
+interface Row {
+  id: number;
+  jti: string;
+  topic: string;
+  payload: Buffer;
+  created_at: number;
+  attempts: number;
+  state: OutboxMessage['state'];
+  reason: string | null;
+}
 
 const toMessage = (r: Row): OutboxMessage => ({
-  id: r.id, jti: r.jti, topic: r.topic, payload: r.payload, createdAt: r.created_at, attempts: r.attempts, state: r.state, ...(r.reason ? { reason: r.reason } : {}),
+  id: r.id,
+  jti: r.jti,
+  topic: r.topic,
+  payload: r.payload,
+  createdAt: r.created_at,
+  attempts: r.attempts,
+  state: r.state,
+  ...(r.reason ? { reason: r.reason } : {}),
 });
 
 /**
@@ -25,9 +41,13 @@ export class SqliteOutbox implements Outbox {
 
   async start(): Promise<void> {
     try {
-      const db = openSqlite(this.options.path, { createDir: true, durable: true, schema: `CREATE TABLE IF NOT EXISTS outbox (
+      const db = openSqlite(this.options.path, {
+        createDir: true,
+        durable: true,
+        schema: `CREATE TABLE IF NOT EXISTS outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT, jti TEXT NOT NULL UNIQUE, topic TEXT NOT NULL, payload BLOB NOT NULL,
-        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending', reason TEXT)` });
+        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending', reason TEXT)`,
+      });
       this.db = db;
     } catch (err) {
       throw this.storageError('cannot open the outbox', err);
@@ -41,14 +61,23 @@ export class SqliteOutbox implements Outbox {
 
   async put(m: { jti: string; topic: string; payload: Buffer }): Promise<{ id: number; inserted: boolean }> {
     const db = this.open();
-    return this.run('cannot store the message', () => db.transaction(() => {
-      const existing = db.prepare('SELECT id FROM outbox WHERE jti = ?').get(m.jti) as { id: number } | undefined;
-      if (existing) return { id: existing.id, inserted: false };
-      checkRoom(this.statsSync(), m.payload.length, this.limits, this.events);
-      const now = this.options.clock?.() ?? Date.now();
-      const id = Number(db.prepare('INSERT INTO outbox (jti, topic, payload, created_at) VALUES (?, ?, ?, ?)').run(m.jti, m.topic, m.payload, now).lastInsertRowid);
-      return { id, inserted: true };
-    }).immediate(), (r) => r.inserted && this.events.emit('stored', { id: r.id, jti: m.jti }));
+    return this.run(
+      'cannot store the message',
+      () =>
+        db
+          .transaction(() => {
+            const existing = db.prepare('SELECT id FROM outbox WHERE jti = ?').get(m.jti) as { id: number } | undefined;
+            if (existing) return { id: existing.id, inserted: false };
+            checkRoom(this.statsSync(), m.payload.length, this.limits, this.events);
+            const now = this.options.clock?.() ?? Date.now();
+            const id = Number(
+              db.prepare('INSERT INTO outbox (jti, topic, payload, created_at) VALUES (?, ?, ?, ?)').run(m.jti, m.topic, m.payload, now).lastInsertRowid,
+            );
+            return { id, inserted: true };
+          })
+          .immediate(),
+      (r) => r.inserted && this.events.emit('stored', { id: r.id, jti: m.jti }),
+    );
   }
 
   async pending(limit: number): Promise<OutboxMessage[]> {
@@ -72,11 +101,15 @@ export class SqliteOutbox implements Outbox {
   async expireOld(now: number): Promise<OutboxMessage[]> {
     const db = this.open();
     const cutoff = now - this.limits.maxAgeMs;
-    const rows = this.run('cannot expire messages', () => db.transaction(() => {
-      const old = db.prepare("SELECT * FROM outbox WHERE state = 'pending' AND created_at < ?").all(cutoff) as Row[];
-      db.prepare("UPDATE outbox SET state = 'expired', reason = 'age limit' WHERE state = 'pending' AND created_at < ?").run(cutoff);
-      return old;
-    }).immediate());
+    const rows = this.run('cannot expire messages', () =>
+      db
+        .transaction(() => {
+          const old = db.prepare("SELECT * FROM outbox WHERE state = 'pending' AND created_at < ?").all(cutoff) as Row[];
+          db.prepare("UPDATE outbox SET state = 'expired', reason = 'age limit' WHERE state = 'pending' AND created_at < ?").run(cutoff);
+          return old;
+        })
+        .immediate(),
+    );
     if (rows.length > 0) this.events.emit('expired', { ids: rows.map((r) => r.id), jtis: rows.map((r) => r.jti) });
     return rows.map((r) => toMessage({ ...r, state: 'expired', reason: 'age limit' }));
   }
@@ -90,7 +123,11 @@ export class SqliteOutbox implements Outbox {
   }
 
   private statsSync(): OutboxStats {
-    const rows = this.open().prepare('SELECT state, COUNT(*) AS n, COALESCE(SUM(LENGTH(payload)), 0) AS bytes FROM outbox GROUP BY state').all() as { state: string; n: number; bytes: number }[];
+    const rows = this.open().prepare('SELECT state, COUNT(*) AS n, COALESCE(SUM(LENGTH(payload)), 0) AS bytes FROM outbox GROUP BY state').all() as {
+      state: string;
+      n: number;
+      bytes: number;
+    }[];
     const get = (s: string) => rows.find((r) => r.state === s);
     return { pending: get('pending')?.n ?? 0, parked: get('parked')?.n ?? 0, expired: get('expired')?.n ?? 0, pendingBytes: get('pending')?.bytes ?? 0 };
   }

@@ -125,7 +125,12 @@ export async function buildReference(
   const ignored: ReferenceSummary['ignored'] = [];
   for (const other of ranked.slice(1)) {
     const similarity = cosineSimilarity(template, (await engine.decide(found.frame, other)).embedding);
-    const entry = { score: round(other.detection.score, 3), interEyePx: round(other.quality.interEyePx, 1), contrast: round(other.quality.contrast, 1), similarity: round(similarity, 3) };
+    const entry = {
+      score: round(other.detection.score, 3),
+      interEyePx: round(other.quality.interEyePx, 1),
+      contrast: round(other.quality.contrast, 1),
+      similarity: round(similarity, 3),
+    };
     if (similarity >= opts.sameHolderSimilarity) {
       ignored.push({ reason: 'same_holder_copy', ...entry });
     } else if (
@@ -164,7 +169,12 @@ export async function buildReference(
     throw quality(subject, 'blurry', `the portrait is too blurred: sharpness ${summary.sharpness}, at least ${opts.minSharpness} needed`, summary);
   }
   if (Math.abs(p.yaw) > opts.maxPoseDeg || Math.abs(p.pitch) > opts.maxPoseDeg) {
-    throw quality(subject, 'not_frontal', `the portrait is not frontal: yaw ${summary.yaw}, pitch ${summary.pitch} degrees, at most ${opts.maxPoseDeg}`, summary);
+    throw quality(
+      subject,
+      'not_frontal',
+      `the portrait is not frontal: yaw ${summary.yaw}, pitch ${summary.pitch} degrees, at most ${opts.maxPoseDeg}`,
+      summary,
+    );
   }
   return { template, templateId: options.templateId ?? pixelDigest(image), summary };
 }
@@ -195,7 +205,16 @@ export function rotate(src: RgbImage, deg: 0 | 90 | 180 | 270): RgbImage {
     for (let x = 0; x < w; x++) {
       let nx: number;
       let ny: number;
-      if (deg === 90) { nx = h - 1 - y; ny = x; } else if (deg === 180) { nx = w - 1 - x; ny = h - 1 - y; } else { nx = y; ny = w - 1 - x; }
+      if (deg === 90) {
+        nx = h - 1 - y;
+        ny = x;
+      } else if (deg === 180) {
+        nx = w - 1 - x;
+        ny = h - 1 - y;
+      } else {
+        nx = y;
+        ny = w - 1 - x;
+      }
       const i = (y * w + x) * 3;
       const o = (ny * ow + nx) * 3;
       out.data[o] = data[i];

@@ -33,7 +33,8 @@ export async function loadStill(spec: string, opts: { maxWidth?: number; signal?
   const s = parseStillSpec(spec);
   const source = await openFrameSource(s.path);
   if (s.frame === null) {
-    if (source.kind !== 'image') throw new KioskError('E_USAGE', `${source.kind === 'video' ? 'a video' : 'a directory'} is not a still; name a frame with #frame=N`, { subject: spec });
+    if (source.kind !== 'image')
+      throw new KioskError('E_USAGE', `${source.kind === 'video' ? 'a video' : 'a directory'} is not a still; name a frame with #frame=N`, { subject: spec });
     for await (const f of source.frames(opts)) return f.image;
   } else {
     if (source.kind === 'image') throw new KioskError('E_USAGE', '#frame=N applies to a video, not an image', { subject: spec });

@@ -31,8 +31,10 @@ export interface PreviewDeps {
 export function previewOptions(o: Partial<PreviewOptions> = {}): PreviewOptions {
   const opts = { ...DEFAULT_PREVIEW, ...o };
   if (!(opts.fps > 0 && opts.fps <= 15)) throw new RangeError(`preview fps must be in (0, 15], got ${opts.fps}`);
-  if (!Number.isInteger(opts.maxWidth) || opts.maxWidth < 32 || opts.maxWidth > 640) throw new RangeError(`preview maxWidth must be an integer in [32, 640], got ${opts.maxWidth}`);
-  if (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 100) throw new RangeError(`preview quality must be an integer in [1, 100], got ${opts.quality}`);
+  if (!Number.isInteger(opts.maxWidth) || opts.maxWidth < 32 || opts.maxWidth > 640)
+    throw new RangeError(`preview maxWidth must be an integer in [32, 640], got ${opts.maxWidth}`);
+  if (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 100)
+    throw new RangeError(`preview quality must be an integer in [1, 100], got ${opts.quality}`);
   return opts;
 }
 
@@ -45,7 +47,10 @@ export class PreviewEncoder {
   sent = 0;
   skipped = 0;
 
-  constructor(private readonly deps: PreviewDeps, options: Partial<PreviewOptions> = {}) {
+  constructor(
+    private readonly deps: PreviewDeps,
+    options: Partial<PreviewOptions> = {},
+  ) {
     this.opts = previewOptions(options);
     this.now = deps.now ?? (() => performance.now());
   }

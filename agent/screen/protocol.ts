@@ -33,10 +33,7 @@ export type ScreenMessage =
   | { type: 'refused'; reason: string };
 
 /** Page -> agent. */
-export type PageMessage =
-  | { type: 'language'; language: Language }
-  | { type: 'cancel' }
-  | { type: 'help' };
+export type PageMessage = { type: 'language'; language: Language } | { type: 'cancel' } | { type: 'help' };
 
 /** Longest page message accepted, bytes (a socket that sends more than 8x this is closed by `ws`). */
 export const MAX_PAGE_MESSAGE_BYTES = 512;
@@ -87,8 +84,22 @@ export function nextStepOf(verdict: Verdict, reasons: readonly ReasonCode[]): Ne
 
 /** Every prompt id, at run time (the compile-time check below keeps it complete). */
 export const PROMPT_IDS = [
-  'look_at_camera', 'only_one_person', 'move_closer', 'move_back', 'more_light', 'less_light', 'look_straight',
-  'hold_still', 'open_eyes', 'uncover_face', 'blink', 'turn_left', 'turn_right', 'look_up', 'look_down', 'please_wait',
+  'look_at_camera',
+  'only_one_person',
+  'move_closer',
+  'move_back',
+  'more_light',
+  'less_light',
+  'look_straight',
+  'hold_still',
+  'open_eyes',
+  'uncover_face',
+  'blink',
+  'turn_left',
+  'turn_right',
+  'look_up',
+  'look_down',
+  'please_wait',
 ] as const satisfies readonly PromptId[];
 type MissingPrompt = Exclude<PromptId, (typeof PROMPT_IDS)[number]>;
 const promptsComplete: MissingPrompt extends never ? true : false = true;
@@ -96,8 +107,20 @@ void promptsComplete;
 
 /** Every reason code, at run time (kept complete as above). */
 export const REASON_CODES = [
-  'no_face', 'multiple_faces', 'quality', 'face_lost', 'challenge_timeout', 'challenge_wrong_action', 'presentation_attack',
-  'identity_changed', 'no_match', 'motion_inconsistent', 'insufficient_samples', 'decision_unavailable', 'cancelled', 'attempts_exceeded',
+  'no_face',
+  'multiple_faces',
+  'quality',
+  'face_lost',
+  'challenge_timeout',
+  'challenge_wrong_action',
+  'presentation_attack',
+  'identity_changed',
+  'no_match',
+  'motion_inconsistent',
+  'insufficient_samples',
+  'decision_unavailable',
+  'cancelled',
+  'attempts_exceeded',
 ] as const satisfies readonly ReasonCode[];
 type MissingReason = Exclude<ReasonCode, (typeof REASON_CODES)[number]>;
 const reasonsComplete: MissingReason extends never ? true : false = true;
@@ -108,8 +131,23 @@ export const NEXT_STEPS = ['collect_sim', 'try_again', 'see_staff', 'come_back_l
 
 /** Labels of the page itself (buttons, headings). */
 export const UI_KEYS = [
-  'title', 'welcome', 'welcome_hint', 'language', 'help', 'help_sent', 'cancel', 'cancel_sent', 'steps', 'verdict_accept',
-  'verdict_reject', 'verdict_retry', 'connecting', 'disconnected', 'face_guide', 'assist_joining', 'assist_connected',
+  'title',
+  'welcome',
+  'welcome_hint',
+  'language',
+  'help',
+  'help_sent',
+  'cancel',
+  'cancel_sent',
+  'steps',
+  'verdict_accept',
+  'verdict_reject',
+  'verdict_retry',
+  'connecting',
+  'disconnected',
+  'face_guide',
+  'assist_joining',
+  'assist_connected',
 ] as const;
 
 /** Every key a catalogue must hold: `prompt.<id>`, `step.<kind>`, `phase.<p>`, `reason.<code>`, `next.<n>`, `ui.<key>`. */

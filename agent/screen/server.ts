@@ -75,7 +75,10 @@ export class CustomerScreen {
   constructor(private readonly deps: ScreenDeps) {
     this.log = deps.logger.child({ component: 'screen' });
     this.language = deps.language ?? LANGUAGES[0];
-    this.encoder = new PreviewEncoder({ send: (jpeg) => this.sendPreview(jpeg), wanted: () => this.inSession && this.clients.size > 0, now: deps.now }, deps.preview);
+    this.encoder = new PreviewEncoder(
+      { send: (jpeg) => this.sendPreview(jpeg), wanted: () => this.inSession && this.clients.size > 0, now: deps.now },
+      deps.preview,
+    );
   }
 
   /** `http://127.0.0.1:<port>/` once started. */
@@ -110,7 +113,11 @@ export class CustomerScreen {
       wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
     });
     await new Promise<void>((ok, fail) => {
-      server.once('error', (err) => fail(new KioskError('E_DEVICE', `customer screen cannot listen on ${HOST}:${this.deps.port ?? DEFAULT_SCREEN_PORT}`, { subject: 'screen', cause: err })));
+      server.once('error', (err) =>
+        fail(
+          new KioskError('E_DEVICE', `customer screen cannot listen on ${HOST}:${this.deps.port ?? DEFAULT_SCREEN_PORT}`, { subject: 'screen', cause: err }),
+        ),
+      );
       server.listen(this.deps.port ?? DEFAULT_SCREEN_PORT, HOST, () => ok());
     });
     this.server = server;

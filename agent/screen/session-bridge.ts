@@ -31,7 +31,8 @@ export function bridgeSession(screen: ScreenSink, plan: Pick<ChallengePlan, 'ste
     onEffect(effect) {
       if (finished) return;
       if (effect.type === 'prompt') screen.show({ type: 'prompt', id: effect.id });
-      else if (effect.type === 'progress') screen.show({ type: 'progress', phase: effect.phase, completedSteps: effect.completedSteps, totalSteps: effect.totalSteps });
+      else if (effect.type === 'progress')
+        screen.show({ type: 'progress', phase: effect.phase, completedSteps: effect.completedSteps, totalSteps: effect.totalSteps });
       else if (effect.type === 'done') this.finish(effect.result);
     },
     onImage(image) {

@@ -3,13 +3,26 @@
  * runner: one per device (in memory; a restart forgets it, which an attacker cannot trigger from
  * the customer side of a kiosk).
  */
-import { checkAttempt, countsAsFailure, createAbuseState, prune, recordFailure, recordSuccess, type AbuseConfig, type AbuseState, type AttemptCheck } from './abuse.js';
+import {
+  checkAttempt,
+  countsAsFailure,
+  createAbuseState,
+  prune,
+  recordFailure,
+  recordSuccess,
+  type AbuseConfig,
+  type AbuseState,
+  type AttemptCheck,
+} from './abuse.js';
 import type { SessionResult } from './types.js';
 
 export class AbuseLimiter {
   private state: AbuseState;
 
-  constructor(config: Partial<AbuseConfig> = {}, private readonly now: () => number = Date.now) {
+  constructor(
+    config: Partial<AbuseConfig> = {},
+    private readonly now: () => number = Date.now,
+  ) {
     this.state = createAbuseState(config);
   }
 

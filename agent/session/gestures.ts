@@ -206,9 +206,10 @@ export function trackGesture(track: GestureTrack, frame: GestureFrame, anchor: R
     const kind = asked ?? dominantMove(rel, cfg).kind;
     const extent = moveExtent(kind, rel);
     if (extent >= moveThreshold(kind, cfg)) {
-      run = run && run.kind === kind
-        ? { ...run, frames: run.frames + 1, peakDeg: Math.max(run.peakDeg, extent) }
-        : { kind, frames: 1, first: frame.index, peakDeg: extent };
+      run =
+        run && run.kind === kind
+          ? { ...run, frames: run.frames + 1, peakDeg: Math.max(run.peakDeg, extent) }
+          : { kind, frames: 1, first: frame.index, peakDeg: extent };
       if (run.frames >= cfg.holdFrames) {
         move = { kind, first: run.first, last: frame.index, atMs: frame.tMs, peakDeg: run.peakDeg, released: false };
         held = move;
@@ -239,9 +240,10 @@ function trackEyes(
   if (eyesOpen(face, cfg)) {
     if (track.closed && track.openSeen) {
       const durationMs = frame.tMs - track.closed.firstMs;
-      const closure = durationMs >= cfg.minBlinkClosedMs
-        ? { first: track.closed.first, last: track.closed.last, durationMs, blink: durationMs <= cfg.maxBlinkClosedMs }
-        : null;
+      const closure =
+        durationMs >= cfg.minBlinkClosedMs
+          ? { first: track.closed.first, last: track.closed.last, durationMs, blink: durationMs <= cfg.maxBlinkClosedMs }
+          : null;
       return { openSeen: true, closed: null, closure };
     }
     return { openSeen: true, closed: null, closure: null };
@@ -272,10 +274,15 @@ export interface StillPose {
  * `qualityStableMs`; the anchor pose is then the run's median yaw and pitch. `broke` when the new
  * frame disagreed with earlier ones (the head moved: "hold still").
  */
-export function extendStillRun(run: readonly StillPose[], pose: StillPose, cfg: GestureConfig): { run: StillPose[]; still: boolean; broke: boolean; anchor: RelPose | null } {
+export function extendStillRun(
+  run: readonly StillPose[],
+  pose: StillPose,
+  cfg: GestureConfig,
+): { run: StillPose[]; still: boolean; broke: boolean; anchor: RelPose | null } {
   const poses = [...run, pose];
   const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
-  while (poses.length > 1 && (spread(poses.map((p) => p.yaw)) > cfg.qualityMaxPoseSpreadDeg || spread(poses.map((p) => p.pitch)) > cfg.qualityMaxPoseSpreadDeg)) poses.shift();
+  while (poses.length > 1 && (spread(poses.map((p) => p.yaw)) > cfg.qualityMaxPoseSpreadDeg || spread(poses.map((p) => p.pitch)) > cfg.qualityMaxPoseSpreadDeg))
+    poses.shift();
   const broke = poses.length < run.length + 1;
   while (poses.length > cfg.qualityStableFrames && pose.tMs - poses[1].tMs >= cfg.qualityStableMs) poses.shift();
   const still = poses.length >= cfg.qualityStableFrames && pose.tMs - poses[0].tMs >= cfg.qualityStableMs;

@@ -39,9 +39,13 @@ export function createSession(init: SessionInit): SessionState {
   const config = resolveSessionConfig(init.config);
   if (init.plan.steps.length === 0) throw new KioskError('E_CHALLENGE_INVALID', 'the plan has no steps', { subject: 'plan' });
   if (!config.allowWeakPlans && !isStrongPlan(init.plan)) {
-    throw new KioskError('E_CHALLENGE_INVALID', 'the plan needs at least two steps and a head move (a replay of anyone blinking satisfies a blink-only plan); session.allowWeakPlans accepts it', {
-      subject: 'plan',
-    });
+    throw new KioskError(
+      'E_CHALLENGE_INVALID',
+      'the plan needs at least two steps and a head move (a replay of anyone blinking satisfies a blink-only plan); session.allowWeakPlans accepts it',
+      {
+        subject: 'plan',
+      },
+    );
   }
   if (!Number.isFinite(init.startMs)) throw new KioskError('E_USAGE', `invalid session start time ${init.startMs}`, { subject: 'startMs' });
   const steps: StepTiming[] = init.plan.steps.map((s) => ({

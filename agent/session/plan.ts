@@ -118,10 +118,7 @@ export function isStrongPlan(plan: Pick<ChallengePlan, 'steps'>): boolean {
  * A plan from an explicit list of steps (`--challenge blink,turn_left`), for recordings whose
  * motions are known. Accepts an array of kinds or a comma-separated string; 1 to 8 steps.
  */
-export function planFromSteps(
-  steps: readonly string[] | string,
-  options: Pick<PlanOptions, 'timeLimitsMs'> = {},
-): ChallengePlan {
+export function planFromSteps(steps: readonly string[] | string, options: Pick<PlanOptions, 'timeLimitsMs'> = {}): ChallengePlan {
   const list = typeof steps === 'string' ? steps.split(',').map((s) => s.trim()) : [...steps];
   if (list.length === 0 || (list.length === 1 && list[0] === '')) {
     throw new KioskError('E_CHALLENGE_INVALID', 'the challenge has no steps', { subject: 'challenge' });
@@ -184,7 +181,9 @@ function byteStream(key: Buffer): () => number {
     if (pos >= block.length) {
       const suffix = Buffer.alloc(5);
       suffix.writeUInt32BE(counter++, 1);
-      block = createHmac('sha256', key).update(Buffer.concat([label, suffix])).digest();
+      block = createHmac('sha256', key)
+        .update(Buffer.concat([label, suffix]))
+        .digest();
       pos = 0;
     }
     return block[pos++];

@@ -27,9 +27,11 @@ export function finish(tr: Transition, verdict: Verdict, reasons: ReasonCode[], 
     reasons = ['presentation_attack', ...reasons];
   }
   const current = s.current;
-  const steps = s.steps.map((st, i) => (current && i === current.index && st.status === 'not_started'
-    ? { ...st, status: stepStatus, startedAtMs: current.startedMs - s.startedMs, peakDeg: st.peakDeg ?? peakOf(s, st.kind) }
-    : { ...st }));
+  const steps = s.steps.map((st, i) =>
+    current && i === current.index && st.status === 'not_started'
+      ? { ...st, status: stepStatus, startedAtMs: current.startedMs - s.startedMs, peakDeg: st.peakDeg ?? peakOf(s, st.kind) }
+      : { ...st },
+  );
   const decided = s.samples.filter((x) => x.status === 'done').length;
   const result: SessionResult = {
     verdict,
@@ -76,8 +78,6 @@ function qualitySummary(s: SessionState): QualitySummary {
     gateFrames: s.gateFrames,
     issues: { ...s.issues },
     dominantIssue: dominantIssue(s.issues),
-    anchor: a
-      ? { interEyePx: a.interEyePx, brightness: a.brightness, sharpness: a.sharpness, yaw: a.yaw, pitch: a.pitch, roll: a.roll }
-      : null,
+    anchor: a ? { interEyePx: a.interEyePx, brightness: a.brightness, sharpness: a.sharpness, yaw: a.yaw, pitch: a.pitch, roll: a.roll } : null,
   };
 }

@@ -55,7 +55,7 @@ export function assess(state: SessionState): Assessment {
   if (match !== null && match < cfg.minMatchSimilarity) reject.push('no_match');
 
   let retry: ReasonCode | null = null;
-  if (!anchor || anchor.status !== 'done') retry = 'decision_unavailable';
+  if (anchor?.status !== 'done') retry = 'decision_unavailable';
   else if (attackScores.length < cfg.minAttackSamples || matches.length < cfg.minFrontalSamples) retry = 'insufficient_samples';
   return { scores, reject, retry };
 }

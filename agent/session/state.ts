@@ -7,7 +7,16 @@ import type { Point } from '../../models/types.js';
 import type { SessionConfig } from './config.js';
 import type { GestureTrack, RelPose } from './gestures.js';
 import type {
-  CancelReason, CapturePurpose, ChallengePlan, MotionStepScore, Phase, PromptId, QualityIssue, SessionResult, StepKind, StepTiming,
+  CancelReason,
+  CapturePurpose,
+  ChallengePlan,
+  MotionStepScore,
+  Phase,
+  PromptId,
+  QualityIssue,
+  SessionResult,
+  StepKind,
+  StepTiming,
 } from './types.js';
 
 /** The frame that passed the quality gate: the session's first face and its reference pose. */

@@ -110,13 +110,25 @@ export function parseSuite(text: string, file = 'suite'): SuiteCase[] {
     if (cols.length < 9) throw bad(`expected at least 9 tab-separated columns, got ${cols.length}`);
     const [name, kind, cls, id, video, challenge, expected, reason, configCell, note = ''] = cols;
     if (kind !== 'session' && kind !== 'document') throw bad(`kind must be session or document, got "${kind}"`);
-    if (!/^(bona_fide|impostor|non_compliant|attack:[a-z][a-z0-9_]*)$/.test(cls)) throw bad(`class must be bona_fide, impostor, non_compliant or attack:<species>, got "${cls}"`);
+    if (!/^(bona_fide|impostor|non_compliant|attack:[a-z][a-z0-9_]*)$/.test(cls))
+      throw bad(`class must be bona_fide, impostor, non_compliant or attack:<species>, got "${cls}"`);
     if (!(VERDICTS as readonly string[]).includes(expected)) throw bad(`expected must be accept, reject or retry, got "${expected}"`);
     if (kind === 'session' && !challenge.startsWith('nonce:') && !challenge.split(',').every((s) => isStepKind(s.trim()))) {
       throw bad(`challenge must be step kinds or nonce:<hex>, got "${challenge}"`);
     }
     const config = parseCaseConfig(configCell, bad);
-    out.push({ name, kind, class: cls as CaseClass, id, video, challenge, expected: expected as Verdict, expectedReason: reason === '-' ? null : (reason as ReasonCode), config, note });
+    out.push({
+      name,
+      kind,
+      class: cls as CaseClass,
+      id,
+      video,
+      challenge,
+      expected: expected as Verdict,
+      expectedReason: reason === '-' ? null : (reason as ReasonCode),
+      config,
+      note,
+    });
   }
   if (out.length === 0) throw new KioskError('E_LABELS_INVALID', 'the suite has no cases', { subject: file });
   return out;
@@ -239,7 +251,9 @@ function scoresOf(r: SessionResult): CaseOutcome['scores'] {
     attack: r.scores.attack.aggregate,
     attackSamples: r.scores.attack.samples,
     motionResidual: r.scores.motion.residual,
-    motionSteps: r.scores.motion.steps.length ? r.scores.motion.steps.map((m) => `${m.kind}:${m.residual === null ? '-' : m.residual.toFixed(3)}`).join(' ') : null,
+    motionSteps: r.scores.motion.steps.length
+      ? r.scores.motion.steps.map((m) => `${m.kind}:${m.residual === null ? '-' : m.residual.toFixed(3)}`).join(' ')
+      : null,
   };
 }
 
@@ -248,7 +262,11 @@ function scoresOf(r: SessionResult): CaseOutcome['scores'] {
  * Work shared by cases is done once: each reference is built once, each camera input is decoded
  * once and its frames are analysed once (and decided on once) for all the cases that use it.
  */
-export async function runSuite(baseEngine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>, cases: readonly SuiteCase[], options: SuiteOptions): Promise<SuiteReport> {
+export async function runSuite(
+  baseEngine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>,
+  cases: readonly SuiteCase[],
+  options: SuiteOptions,
+): Promise<SuiteReport> {
   const cfg = resolveSessionConfig(options.config);
   const memo = memoEngine(baseEngine);
   const engine = memo.engine;
@@ -347,10 +365,24 @@ export function suiteRates(outcomes: readonly CaseOutcome[]): SuiteRates {
   const times = bona.flatMap((o) => (o.promptToVerdictMs === null ? [] : [o.promptToVerdictMs]));
   return {
     bpcer: rate(bona, (o) => !accepted(o)),
-    apcer: Object.fromEntries(species.map((sp) => [sp, rate(attacks.filter((o) => o.class === `attack:${sp}`), accepted)])),
+    apcer: Object.fromEntries(
+      species.map((sp) => [
+        sp,
+        rate(
+          attacks.filter((o) => o.class === `attack:${sp}`),
+          accepted,
+        ),
+      ]),
+    ),
     apcer_all: rate(attacks, accepted),
-    impostors_accepted: rate(sessions.filter((o) => o.class === 'impostor'), accepted),
-    non_compliant_accepted: rate(sessions.filter((o) => o.class === 'non_compliant'), accepted),
+    impostors_accepted: rate(
+      sessions.filter((o) => o.class === 'impostor'),
+      accepted,
+    ),
+    non_compliant_accepted: rate(
+      sessions.filter((o) => o.class === 'non_compliant'),
+      accepted,
+    ),
     median_prompt_to_verdict_ms: median(times),
     prompt_to_verdict_sessions: times.length,
   };
@@ -370,17 +402,31 @@ export function formatSuite(report: SuiteReport): string {
     o.framesSeen === null ? '-' : String(o.framesSeen),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const errors = report.cases.filter((o) => o.error).map((o) => `  ${o.case}: ${o.error!.code} ${o.error!.message}`);
   const r = report.rates;
   const rateText = (x: Rate) => `${x.errors}/${x.total}`;
   const summary = [
     `session-level BPCER (bona fide sessions rejected or left in retry): ${rateText(r.bpcer)}` +
-      (r.bpcer.errors ? ` (${report.cases.filter((o) => o.kind === 'session' && o.class === 'bona_fide' && o.actual.verdict !== 'accept').map((o) => `${o.case}: ${o.actual.verdict} ${o.actual.reasons.join(',')}${o.dominantIssue ? ` ${o.dominantIssue}` : ''}`).join('; ')})` : ''),
-    `session-level APCER (attack sessions accepted): ${rateText(r.apcer_all)}` + Object.entries(r.apcer).map(([sp, x]) => `; ${sp} ${rateText(x)}`).join(''),
+      (r.bpcer.errors
+        ? ` (${report.cases
+            .filter((o) => o.kind === 'session' && o.class === 'bona_fide' && o.actual.verdict !== 'accept')
+            .map((o) => `${o.case}: ${o.actual.verdict} ${o.actual.reasons.join(',')}${o.dominantIssue ? ` ${o.dominantIssue}` : ''}`)
+            .join('; ')})`
+        : ''),
+    `session-level APCER (attack sessions accepted): ${rateText(r.apcer_all)}` +
+      Object.entries(r.apcer)
+        .map(([sp, x]) => `; ${sp} ${rateText(x)}`)
+        .join(''),
     `impostor sessions accepted: ${rateText(r.impostors_accepted)}; non-compliant sessions accepted: ${rateText(r.non_compliant_accepted)}`,
     `median time from the first step's prompt to the verdict (recording time, bona fide sessions past the gate): ` +
       (r.median_prompt_to_verdict_ms === null ? '-' : `${(r.median_prompt_to_verdict_ms / 1000).toFixed(1)} s over ${r.prompt_to_verdict_sessions}`),
   ];
-  return [fmt(head), ...rows.map(fmt), `${report.passed}/${report.total} cases as expected`, ...summary, ...(errors.length ? ['errors:', ...errors] : [])].join('\n');
+  return [fmt(head), ...rows.map(fmt), `${report.passed}/${report.total} cases as expected`, ...summary, ...(errors.length ? ['errors:', ...errors] : [])].join(
+    '\n',
+  );
 }

@@ -62,7 +62,11 @@ export function planOf(input: Pick<VerifyInput, 'nonce' | 'challenge'>): Challen
 }
 
 /** Loads the reference template; the caller must drop it (it is never returned by `verifyFiles`). */
-export async function loadReference(engine: Pick<FaceEngine, 'analyze' | 'decide'>, spec: string, options: Partial<ReferenceOptions> = {}): Promise<ReferencePortrait> {
+export async function loadReference(
+  engine: Pick<FaceEngine, 'analyze' | 'decide'>,
+  spec: string,
+  options: Partial<ReferenceOptions> = {},
+): Promise<ReferencePortrait> {
   return buildReference(engine, await loadStill(spec), { ...options, subject: spec });
 }
 
@@ -76,7 +80,11 @@ export async function cameraFrames(spec: string, opts: Pick<VerifyOptions, 'maxW
 }
 
 /** Runs one session. `engine` must be started. */
-export async function verifyFiles(engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>, input: VerifyInput, options: VerifyOptions = {}): Promise<VerifyOutcome> {
+export async function verifyFiles(
+  engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>,
+  input: VerifyInput,
+  options: VerifyOptions = {},
+): Promise<VerifyOutcome> {
   const plan = planOf(input);
   const ref = options.portrait ?? (await loadReference(engine, input.id, options.reference));
   const raw = options.camera ?? (await cameraFrames(input.video, options));

@@ -9,20 +9,46 @@ import type { IncomingCommand } from './mqtt-transport.js';
 
 /** Command bodies. */
 export interface StartSession {
-  nonce: string; session_id?: string; expires_at?: number;
+  nonce: string;
+  session_id?: string;
+  expires_at?: number;
   /** Path on the device of the ID portrait (image, or clip.mp4#frame=N) when no document reader hands it over. */
   reference?: string;
 }
 /** Puts a kiosk that was taken out of service (tamper) back in service. */
-export interface ClearAlarm { note?: string }
-export interface AuthorizeDispense { jti: string; slot?: number }
-export interface ConfigCommand { settings: Record<string, unknown> }
+export interface ClearAlarm {
+  note?: string;
+}
+export interface AuthorizeDispense {
+  jti: string;
+  slot?: number;
+}
+export interface ConfigCommand {
+  settings: Record<string, unknown>;
+}
 /** Opens a remote-assistance call to a carrier operator; `nonce` (carrier hex) goes into the operator-decided result. */
-export interface AssistStart { nonce: string; session_id?: string; failed_checks?: string[]; reason?: string }
+export interface AssistStart {
+  nonce: string;
+  session_id?: string;
+  failed_checks?: string[];
+  reason?: string;
+}
 
 /** Why a command was refused. */
-export type RefusalReason = 'malformed' | 'schema' | 'unknown_command' | 'bad_response_topic' | 'unknown_result' | 'not_accepted' | 'busy' | 'handler_error'
-  | 'expired' | 'already_used' | 'out_of_service' | 'no_reference' | 'still_open';
+export type RefusalReason =
+  | 'malformed'
+  | 'schema'
+  | 'unknown_command'
+  | 'bad_response_topic'
+  | 'unknown_result'
+  | 'not_accepted'
+  | 'busy'
+  | 'handler_error'
+  | 'expired'
+  | 'already_used'
+  | 'out_of_service'
+  | 'no_reference'
+  | 'still_open';
 
 /** What handlers return: a body for the reply, or a refusal. */
 export type CommandOutcome = { ok: true; body?: Record<string, unknown> } | { ok: false; reason: RefusalReason; detail: string };
@@ -53,26 +79,42 @@ export interface CommandRouterDeps {
 
 const SCHEMAS = {
   start_session: {
-    type: 'object', additionalProperties: false, required: ['nonce'],
-    properties: { nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' }, session_id: { type: 'string', maxLength: 128 }, expires_at: { type: 'integer', minimum: 0 }, reference: { type: 'string', minLength: 1, maxLength: 4096 } },
+    type: 'object',
+    additionalProperties: false,
+    required: ['nonce'],
+    properties: {
+      nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' },
+      session_id: { type: 'string', maxLength: 128 },
+      expires_at: { type: 'integer', minimum: 0 },
+      reference: { type: 'string', minLength: 1, maxLength: 4096 },
+    },
   },
   authorize_dispense: {
-    type: 'object', additionalProperties: false, required: ['jti'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['jti'],
     properties: { jti: { type: 'string', minLength: 1, maxLength: 128 }, slot: { type: 'integer', minimum: 0, maximum: 63 } },
   },
   config: {
-    type: 'object', additionalProperties: false, required: ['settings'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['settings'],
     properties: { settings: { type: 'object', maxProperties: 64 } },
   },
   clear_alarm: {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     properties: { note: { type: 'string', maxLength: 256 } },
   },
   assist_start: {
-    type: 'object', additionalProperties: false, required: ['nonce'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['nonce'],
     properties: {
-      nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' }, session_id: { type: 'string', maxLength: 128 },
-      failed_checks: { type: 'array', maxItems: 16, items: { type: 'string', pattern: '^[a-z0-9_]{1,64}$' } }, reason: { type: 'string', maxLength: 256 },
+      nonce: { type: 'string', pattern: '^[0-9a-f]{32,128}$' },
+      session_id: { type: 'string', maxLength: 128 },
+      failed_checks: { type: 'array', maxItems: 16, items: { type: 'string', pattern: '^[a-z0-9_]{1,64}$' } },
+      reason: { type: 'string', maxLength: 256 },
     },
   },
 } as const;
@@ -82,7 +124,9 @@ type Name = keyof typeof SCHEMAS;
 /** Validates and dispatches commands; one instance per transport. */
 export class CommandRouter {
   private validators?: Record<Name, ValidateFunction>;
-  private readonly onCommand = (c: IncomingCommand): void => { void this.handle(c); };
+  private readonly onCommand = (c: IncomingCommand): void => {
+    void this.handle(c);
+  };
 
   constructor(private readonly deps: CommandRouterDeps) {}
 
@@ -102,8 +146,10 @@ export class CommandRouter {
     const log = { command: c.name, ...(outcome.ok ? {} : { reason: outcome.reason, detail: outcome.detail }) };
     if (outcome.ok) this.deps.logger.info(log, 'command accepted');
     else this.deps.logger.warn(log, 'command refused');
-    if (c.responseTopic && c.responseTopic.startsWith(this.deps.transport.topics.replyPrefix) && !/[+#]/.test(c.responseTopic)) {
-      const body = outcome.ok ? { ok: true, command: c.name, ...outcome.body } : { ok: false, command: c.name, code: 'E_COMMAND_INVALID', reason: outcome.reason, detail: outcome.detail };
+    if (c.responseTopic?.startsWith(this.deps.transport.topics.replyPrefix) && !/[+#]/.test(c.responseTopic)) {
+      const body = outcome.ok
+        ? { ok: true, command: c.name, ...outcome.body }
+        : { ok: false, command: c.name, code: 'E_COMMAND_INVALID', reason: outcome.reason, detail: outcome.detail };
       await this.deps.transport.reply(c, body).catch((err: Error) => this.deps.logger.warn({ err: { message: err.message } }, 'could not reply to a command'));
     }
     return outcome;

@@ -30,7 +30,11 @@ export interface MqttTlsEndpoint {
 }
 
 /** The TLS identity options for mqtt.connect / tls.connect: `key` for PEM, engine options otherwise. */
-export function tlsIdentity(e: { ca: string | Buffer; cert: string | Buffer; key: TlsPrivateKey }): { ca: string | Buffer; cert: string | Buffer } & ({ key: string | Buffer } | EngineKeyOptions) {
+export function tlsIdentity(e: {
+  ca: string | Buffer;
+  cert: string | Buffer;
+  key: TlsPrivateKey;
+}): { ca: string | Buffer; cert: string | Buffer } & ({ key: string | Buffer } | EngineKeyOptions) {
   const { ca, cert, key } = e;
   return typeof key === 'string' || Buffer.isBuffer(key) ? { ca, cert, key } : { ca, cert, ...key.tlsOptions() };
 }

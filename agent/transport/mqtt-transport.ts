@@ -121,10 +121,16 @@ export class MqttTransport {
     if (!client) return;
     let clean = false;
     if (this.connected) {
-      const timers = { setTimeout: (fn: () => void, ms: number) => (this.deps.setTimer ?? setTimeout)(fn, ms) as object, clearTimeout: (h: object | undefined) => clear(h as NodeJS.Timeout) };
+      const timers = {
+        setTimeout: (fn: () => void, ms: number) => (this.deps.setTimer ?? setTimeout)(fn, ms) as object,
+        clearTimeout: (h: object | undefined) => clear(h as NodeJS.Timeout),
+      };
       const waitMs = this.deps.options.stopWaitMs ?? 3000;
       // Answered at all (even refused): the connection is alive, so disconnect cleanly.
-      const answered = client.publishAsync(this.topics.status, '{"state":"offline"}', { qos: 1, retain: true }).then(() => true, () => true);
+      const answered = client.publishAsync(this.topics.status, '{"state":"offline"}', { qos: 1, retain: true }).then(
+        () => true,
+        () => true,
+      );
       clean = await within(timers, waitMs, answered, false);
       if (!clean) this.deps.logger.warn({ waitedMs: waitMs }, 'no PUBACK for the offline status (connection dead?): socket closed without a clean disconnect');
     }
@@ -138,7 +144,11 @@ export class MqttTransport {
    * `details.permanent`) otherwise. With `requireSubscriber`, PUBACK 0x10 (nobody subscribed: the
    * carrier's verifiers are not there yet) is a transient failure, so a result is kept and sent again.
    */
-  async publish(topic: string, payload: Buffer | string, options: { retain?: boolean; expirySec?: number; qos?: 0 | 1; requireSubscriber?: boolean } = {}): Promise<void> {
+  async publish(
+    topic: string,
+    payload: Buffer | string,
+    options: { retain?: boolean; expirySec?: number; qos?: 0 | 1; requireSubscriber?: boolean } = {},
+  ): Promise<void> {
     const client = this.client;
     if (!client || !this.connected) throw new KioskError('E_TRANSPORT', 'not connected to the broker', { subject: topic, details: { permanent: false } });
     try {
@@ -149,14 +159,26 @@ export class MqttTransport {
       });
       const id = sent?.messageId;
       if (id !== undefined && this.noSubscribers.delete(id) && options.requireSubscriber) {
-        throw new KioskError('E_TRANSPORT', 'the broker has no subscriber for this topic (PUBACK 0x10); kept for a later retry', { subject: topic, details: { reasonCode: 0x10, permanent: false } });
+        throw new KioskError('E_TRANSPORT', 'the broker has no subscriber for this topic (PUBACK 0x10); kept for a later retry', {
+          subject: topic,
+          details: { reasonCode: 0x10, permanent: false },
+        });
       }
     } catch (err) {
       if (err instanceof KioskError) throw err;
       const code = (err as { code?: unknown }).code;
-      if (code === 0x87) throw new KioskError('E_NOT_AUTHORIZED', 'the broker refused the publish: not authorised (PUBACK 0x87)', { subject: topic, cause: err, details: { reasonCode: code, permanent: true } });
+      if (code === 0x87)
+        throw new KioskError('E_NOT_AUTHORIZED', 'the broker refused the publish: not authorised (PUBACK 0x87)', {
+          subject: topic,
+          cause: err,
+          details: { reasonCode: code, permanent: true },
+        });
       const permanent = typeof code === 'number' && PERMANENT_REASONS.has(code);
-      throw new KioskError('E_TRANSPORT', `publish failed: ${(err as Error).message}`, { subject: topic, cause: err, details: { reasonCode: code, permanent } });
+      throw new KioskError('E_TRANSPORT', `publish failed: ${(err as Error).message}`, {
+        subject: topic,
+        cause: err,
+        details: { reasonCode: code, permanent },
+      });
     }
   }
 

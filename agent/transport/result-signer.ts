@@ -6,7 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { KioskError } from '../errors.js';
 import { agentVersion } from '../paths.js';
-import { assertNoBiometrics, EAT_PROFILE, RESULT_TOKEN_TYP, type DebugStatus, type Measurement, type ResultClaims, type SessionResult } from '../../provisioning/eat.js';
+import {
+  assertNoBiometrics,
+  EAT_PROFILE,
+  RESULT_TOKEN_TYP,
+  type DebugStatus,
+  type Measurement,
+  type ResultClaims,
+  type SessionResult,
+} from '../../provisioning/eat.js';
 import { signCompact } from '../../provisioning/jws.js';
 import type { KeyStore } from '../../provisioning/key-store.js';
 import { certificateMatchesKey, certificateThumbprint, commonName, type x509 } from '../../provisioning/x509.js';
@@ -49,8 +57,10 @@ export class ResultSigner {
   /** Signs `result` for the session started with `nonce` (hex from the carrier). */
   async sign(nonce: string, result: SessionResult): Promise<SignedResult> {
     this.check();
-    if (typeof nonce !== 'string' || !/^[0-9a-f]{32,128}$/.test(nonce)) throw new KioskError('E_USAGE', 'session nonce must be 32..128 lower-case hex characters', { subject: 'eat_nonce' });
-    if (typeof result !== 'object' || result === null || typeof result.verdict !== 'string') throw new KioskError('E_USAGE', 'result must be an object with a verdict', { subject: 'result' });
+    if (typeof nonce !== 'string' || !/^[0-9a-f]{32,128}$/.test(nonce))
+      throw new KioskError('E_USAGE', 'session nonce must be 32..128 lower-case hex characters', { subject: 'eat_nonce' });
+    if (typeof result !== 'object' || result === null || typeof result.verdict !== 'string')
+      throw new KioskError('E_USAGE', 'result must be an object with a verdict', { subject: 'result' });
     assertNoBiometrics(result);
     const now = this.deps.clock?.() ?? new Date();
     const jti = this.deps.newId?.() ?? randomUUID();

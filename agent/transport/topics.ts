@@ -28,8 +28,10 @@ export interface DeviceTopics {
 
 /** Topics of `deviceId` under `prefix`. */
 export function deviceTopics(deviceId: string, prefix = DEFAULT_PREFIX): DeviceTopics {
-  if (!/^[a-z0-9][a-z0-9-]{2,62}$/.test(deviceId)) throw new KioskError('E_CONFIG_INVALID', 'device id must be 3..63 lower-case letters, digits or dashes', { subject: deviceId });
-  if (!/^([A-Za-z0-9_-]+\/)+$/.test(prefix)) throw new KioskError('E_CONFIG_INVALID', 'topic prefix must be levels ending with "/", without wildcards', { subject: prefix });
+  if (!/^[a-z0-9][a-z0-9-]{2,62}$/.test(deviceId))
+    throw new KioskError('E_CONFIG_INVALID', 'device id must be 3..63 lower-case letters, digits or dashes', { subject: deviceId });
+  if (!/^([A-Za-z0-9_-]+\/)+$/.test(prefix))
+    throw new KioskError('E_CONFIG_INVALID', 'topic prefix must be levels ending with "/", without wildcards', { subject: prefix });
   const base = `${prefix}${deviceId}/`;
   return {
     result: `${base}result`,

@@ -34,5 +34,7 @@ for (let pass = 0; pass < 2; pass++) {
 }
 await engine.stop();
 const pad = info.models.find((m) => m.task === 'pad' || m.id.startsWith('antispoof'));
-process.stdout.write(`${JSON.stringify({ model: pad?.id ?? 'antispoof', runtime: info.runtimes.map((r) => `${r.runtime} ${r.version} ${r.backend}`).join(', '), scores, pad_ms: padMs })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ model: pad?.id ?? 'antispoof', runtime: info.runtimes.map((r) => `${r.runtime} ${r.version} ${r.backend}`).join(', '), scores, pad_ms: padMs })}\n`,
+);
 process.exit(0);

@@ -54,7 +54,8 @@ export interface GstreamerOptions extends CaptureSize {
 
 function checkSize(s: CaptureSize, key: string): void {
   for (const k of ['width', 'height'] as const) {
-    if (!Number.isInteger(s[k]) || s[k] < 16 || s[k] > 4096) throw new KioskError('E_CONFIG_INVALID', `${k} must be an integer 16..4096`, { subject: `${key}.${k}` });
+    if (!Number.isInteger(s[k]) || s[k] < 16 || s[k] > 4096)
+      throw new KioskError('E_CONFIG_INVALID', `${k} must be an integer 16..4096`, { subject: `${key}.${k}` });
   }
   if (!(s.fps > 0 && s.fps <= 120)) throw new KioskError('E_CONFIG_INVALID', 'fps must be in (0, 120]', { subject: `${key}.fps` });
 }
@@ -62,24 +63,43 @@ function checkSize(s: CaptureSize, key: string): void {
 /** ffmpeg reading a V4L2 camera and writing RGB at exactly `width`x`height` (scaled if the camera picked another size). */
 export function v4l2Command(o: V4l2Options): CaptureCommand {
   checkSize(o, 'camera');
-  if (o.inputFormat !== 'mjpeg' && o.inputFormat !== 'yuyv') throw new KioskError('E_CONFIG_INVALID', 'inputFormat must be "mjpeg" or "yuyv"', { subject: 'camera.inputFormat' });
+  if (o.inputFormat !== 'mjpeg' && o.inputFormat !== 'yuyv')
+    throw new KioskError('E_CONFIG_INVALID', 'inputFormat must be "mjpeg" or "yuyv"', { subject: 'camera.inputFormat' });
   const input = o.inputOverride ?? [
-    '-f', 'v4l2',
-    '-input_format', o.inputFormat === 'mjpeg' ? 'mjpeg' : 'yuyv422',
-    '-video_size', `${o.width}x${o.height}`,
-    '-framerate', String(o.fps),
-    '-i', o.device,
+    '-f',
+    'v4l2',
+    '-input_format',
+    o.inputFormat === 'mjpeg' ? 'mjpeg' : 'yuyv422',
+    '-video_size',
+    `${o.width}x${o.height}`,
+    '-framerate',
+    String(o.fps),
+    '-i',
+    o.device,
   ];
   return {
     file: o.ffmpegPath ?? 'ffmpeg',
     args: [
-      '-nostdin', '-hide_banner', '-loglevel', 'error',
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'error',
       // Low latency: no input probing buffer, frames out as soon as they are decoded.
-      '-fflags', 'nobuffer', '-flags', 'low_delay',
+      '-fflags',
+      'nobuffer',
+      '-flags',
+      'low_delay',
       ...input,
-      '-map', '0:v:0', '-an',
-      '-vf', `scale=${o.width}:${o.height}`,
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+      '-map',
+      '0:v:0',
+      '-an',
+      '-vf',
+      `scale=${o.width}:${o.height}`,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      'pipe:1',
     ],
     layout: rgb24(o.width, o.height),
     width: o.width,
@@ -94,19 +114,30 @@ export function v4l2Command(o: V4l2Options): CaptureCommand {
 export function rpicamCommand(o: RpicamOptions): CaptureCommand {
   checkSize(o, 'camera');
   if (o.width % 64 !== 0 || o.height % 2 !== 0) {
-    throw new KioskError('E_CONFIG_INVALID', 'a CSI camera width must be a multiple of 64 and its height even (rpicam-vid pads rows otherwise)', { subject: 'camera.width' });
+    throw new KioskError('E_CONFIG_INVALID', 'a CSI camera width must be a multiple of 64 and its height even (rpicam-vid pads rows otherwise)', {
+      subject: 'camera.width',
+    });
   }
   return {
     file: o.rpicamPath ?? 'rpicam-vid',
     args: [
-      '--timeout', '0', '--nopreview',
-      '--camera', String(o.camera ?? 0),
-      '--codec', 'yuv420',
-      '--width', String(o.width), '--height', String(o.height),
-      '--framerate', String(o.fps),
+      '--timeout',
+      '0',
+      '--nopreview',
+      '--camera',
+      String(o.camera ?? 0),
+      '--codec',
+      'yuv420',
+      '--width',
+      String(o.width),
+      '--height',
+      String(o.height),
+      '--framerate',
+      String(o.fps),
       '--flush',
       ...(o.extraArgs ?? []),
-      '--output', '-',
+      '--output',
+      '-',
     ],
     layout: i420(o.width, o.height),
     width: o.width,
@@ -119,11 +150,15 @@ export function gstreamerCommand(o: GstreamerOptions): CaptureCommand {
   checkSize(o, 'camera');
   const pipeline = o.pipeline.trim().replace(/!\s*$/, '');
   if (!pipeline) throw new KioskError('E_CONFIG_INVALID', 'the GStreamer pipeline is empty', { subject: 'camera.pipeline' });
-  if (/\bfdsink\b|\bfilesink\b/.test(pipeline)) throw new KioskError('E_CONFIG_INVALID', 'give the source part only: the RGB conversion and fdsink are appended', { subject: 'camera.pipeline' });
+  if (/\bfdsink\b|\bfilesink\b/.test(pipeline))
+    throw new KioskError('E_CONFIG_INVALID', 'give the source part only: the RGB conversion and fdsink are appended', { subject: 'camera.pipeline' });
   return {
     file: o.gstLaunchPath ?? 'gst-launch-1.0',
     // -q keeps gst-launch's progress messages off stdout, which carries the frames.
-    args: ['-q', ...splitPipeline(`${pipeline} ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=${o.width},height=${o.height} ! fdsink fd=1 sync=false`)],
+    args: [
+      '-q',
+      ...splitPipeline(`${pipeline} ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=${o.width},height=${o.height} ! fdsink fd=1 sync=false`),
+    ],
     layout: rgbPadded(o.width, o.height),
     width: o.width,
     height: o.height,

@@ -32,7 +32,8 @@ export class FrameBuffer {
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
-      return w(b);
+      w(b);
+      return;
     }
     if (this.frames.length >= this.capacity) {
       this.frames.shift();

@@ -84,7 +84,9 @@ export class PipeFrameSource extends BufferedFrameSource {
     const started = await spawned(child);
     if (!started) {
       const exit = await exited;
-      throw command.file.endsWith('ffmpeg') ? decoderMissing(command.file, exit.spawnError) : new KioskError('E_CAMERA', `cannot start ${command.file}: ${(exit.spawnError as Error)?.message}`, { subject: command.file, cause: exit.spawnError });
+      throw command.file.endsWith('ffmpeg')
+        ? decoderMissing(command.file, exit.spawnError)
+        : new KioskError('E_CAMERA', `cannot start ${command.file}: ${(exit.spawnError as Error)?.message}`, { subject: command.file, cause: exit.spawnError });
     }
     if (this.stopping) {
       await stopChild(child, exited); // stop() came while the process was starting
@@ -134,7 +136,10 @@ export class PipeFrameSource extends BufferedFrameSource {
   private async scheduleRestart(reason: string): Promise<void> {
     const node = this.opts.deviceNode;
     if (node) {
-      const present = await access(node).then(() => true, () => false);
+      const present = await access(node).then(
+        () => true,
+        () => false,
+      );
       if (!present && !this.unplugged) this.events.emit('unplugged', { device: node });
       if (present && this.unplugged) this.events.emit('replugged', { device: node });
       this.unplugged = !present;

@@ -49,7 +49,7 @@ export function i420(width: number, height: number): PixelLayout {
       for (let y = 0; y < height; y++) {
         const crow = (y >> 1) * cw;
         for (let x = 0; x < width; x++) {
-          const c = (Math.max(0, bytes[y * width + x] - 16)) * 1.164;
+          const c = Math.max(0, bytes[y * width + x] - 16) * 1.164;
           const u = bytes[ySize + crow + (x >> 1)] - 128;
           const v = bytes[ySize + cSize + crow + (x >> 1)] - 128;
           const o = (y * width + x) * 3;

@@ -30,7 +30,9 @@ export function createRpicamSource(o: RpicamOptions & Common & { identify?: () =
  * A GStreamer pipeline (Jetson `nvarguscamerasrc`, `v4l2src`, or `videotestsrc` for tests). A
  * `v4l2src device=...` pipeline is identified as that V4L2 device; test and file sources are virtual.
  */
-export function createGstreamerSource(o: GstreamerOptions & Common & { identity?: IdentifyOptions; identify?: () => Promise<CameraIdentity> }): PipeFrameSource {
+export function createGstreamerSource(
+  o: GstreamerOptions & Common & { identity?: IdentifyOptions; identify?: () => Promise<CameraIdentity> },
+): PipeFrameSource {
   const first = o.pipeline.split('!')[0].trim();
   const v4l2Device = /^v4l2src\b.*\bdevice=("?)([^\s"]+)\1/.exec(first)?.[2];
   const identify = async (): Promise<CameraIdentity> => {

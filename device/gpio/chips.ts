@@ -30,7 +30,11 @@ export async function readGpioChips(sysfsRoot = '/sys'): Promise<GpioChip[]> {
   try {
     names = (await readdir(dir)).filter((n) => /^gpiochip\d+$/.test(n));
   } catch (err) {
-    throw new KioskError('E_GPIO', 'sysfs GPIO is not available (kernel without CONFIG_GPIO_SYSFS, or not mounted): on such kernels (JetPack 6) use gpio.driver "gpiod"', { subject: dir, cause: err });
+    throw new KioskError(
+      'E_GPIO',
+      'sysfs GPIO is not available (kernel without CONFIG_GPIO_SYSFS, or not mounted): on such kernels (JetPack 6) use gpio.driver "gpiod"',
+      { subject: dir, cause: err },
+    );
   }
   const chips: GpioChip[] = [];
   for (const name of names) {
@@ -62,12 +66,17 @@ export function findChipLine<C extends Pick<GpioChip, 'name' | 'label' | 'ngpio'
     chip = BCM_CHIP_LABELS.map((l) => chips.find((c) => c.label === l)).find(Boolean);
     if (!chip) {
       const seen = chips.map((c) => `${c.name}=${c.label}`).join(', ') || 'none';
-      throw new KioskError('E_GPIO', `BCM numbering needs a Raspberry Pi GPIO chip (${BCM_CHIP_LABELS.join(', ')}); found ${seen}: give {"chip": "<label>", "offset": N} instead`, { subject: pin });
+      throw new KioskError(
+        'E_GPIO',
+        `BCM numbering needs a Raspberry Pi GPIO chip (${BCM_CHIP_LABELS.join(', ')}); found ${seen}: give {"chip": "<label>", "offset": N} instead`,
+        { subject: pin },
+      );
     }
   } else {
     offset = ref.offset;
     chip = chips.find((c) => c.label === ref.chip || c.name === ref.chip);
-    if (!chip) throw new KioskError('E_GPIO', `no GPIO chip labelled "${ref.chip}" (found ${chips.map((c) => c.label).join(', ') || 'none'})`, { subject: pin });
+    if (!chip)
+      throw new KioskError('E_GPIO', `no GPIO chip labelled "${ref.chip}" (found ${chips.map((c) => c.label).join(', ') || 'none'})`, { subject: pin });
   }
   if (offset >= chip.ngpio) throw new KioskError('E_GPIO', `line ${offset} is past the end of ${chip.label} (${chip.ngpio} lines)`, { subject: pin });
   return { chip, offset };

@@ -48,7 +48,10 @@ export class Debouncer {
     this.timer = undefined;
     if (level === this.stable) return; // bounced back before it counted
     const hold = level ? this.deps.times.activeMs : this.deps.times.inactiveMs;
-    if (hold <= 0) return this.commit();
+    if (hold <= 0) {
+      this.commit();
+      return;
+    }
     this.timer = this.deps.clock.setTimeout(() => this.commit(), hold);
   }
 

@@ -14,7 +14,10 @@ export abstract class DebouncedGpioPort implements GpioPort {
   private outputs = new Map<string, boolean>();
   private started = false;
 
-  constructor(protected readonly pins: PinMap, protected readonly clock: Clock) {}
+  constructor(
+    protected readonly pins: PinMap,
+    protected readonly clock: Clock,
+  ) {}
 
   protected abstract openLines(): Promise<void>;
   protected abstract readLine(pin: string, config: PinConfig): Promise<boolean>;
@@ -34,14 +37,17 @@ export abstract class DebouncedGpioPort implements GpioPort {
         }
         const ms = p.debounceMs ?? DEFAULT_DEBOUNCE_MS;
         const initial = await this.readLine(name, p);
-        this.debouncers.set(name, new Debouncer({
-          clock: this.clock,
-          times: { activeMs: ms, inactiveMs: ms },
-          initial,
-          onChange: (value, timeMs) => {
-            for (const l of [...(this.listeners.get(name) ?? [])]) l({ pin: name, value, edge: value ? 'rising' : 'falling', timeMs });
-          },
-        }));
+        this.debouncers.set(
+          name,
+          new Debouncer({
+            clock: this.clock,
+            times: { activeMs: ms, inactiveMs: ms },
+            initial,
+            onChange: (value, timeMs) => {
+              for (const l of [...(this.listeners.get(name) ?? [])]) l({ pin: name, value, edge: value ? 'rising' : 'falling', timeMs });
+            },
+          }),
+        );
       }
     } catch (err) {
       // A line that cannot be set (busy, gone) fails the start: release what was claimed, as close() would.

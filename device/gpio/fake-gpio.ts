@@ -37,7 +37,7 @@ export class FakeGpioPort extends DebouncedGpioPort {
   /** Sets an input's logical value as a sensor would; bounces are simulated by calling it repeatedly. */
   drive(pin: string, active: boolean): void {
     const p = this.deps.pins[pin];
-    if (!p || p.direction !== 'in') throw new KioskError('E_GPIO', 'only input lines can be driven', { subject: pin });
+    if (p?.direction !== 'in') throw new KioskError('E_GPIO', 'only input lines can be driven', { subject: pin });
     this.levels.set(pin, active);
     this.events.emit('drive', { pin, value: active, timeMs: this.clock.now() });
     this.rawEdge(pin, active);

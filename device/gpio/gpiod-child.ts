@@ -102,7 +102,13 @@ export class SupervisedTool {
       await this.deps.ready(child, exited);
     } catch (err) {
       const why = stderr.summary();
-      throw why ? new KioskError('E_GPIO', `${this.deps.tool} for ${this.deps.subject} did not start: ${why}`, { subject: this.deps.subject, cause: err, details: this.deps.details }) : err;
+      throw why
+        ? new KioskError('E_GPIO', `${this.deps.tool} for ${this.deps.subject} did not start: ${why}`, {
+            subject: this.deps.subject,
+            cause: err,
+            details: this.deps.details,
+          })
+        : err;
     }
     this.live = true;
   }
@@ -111,7 +117,12 @@ export class SupervisedTool {
     if (this.child !== child || this.stopping || !this.live) return;
     this.child = this.exited = undefined;
     const why = this.stderr.summary() || `exit ${exit.code ?? exit.signal}`;
-    this.fail(new KioskError('E_GPIO', `${this.deps.tool} for ${this.deps.subject} exited unexpectedly (${why}); restarting`, { subject: this.deps.subject, details: { ...this.deps.details, code: exit.code, signal: exit.signal } }));
+    this.fail(
+      new KioskError('E_GPIO', `${this.deps.tool} for ${this.deps.subject} exited unexpectedly (${why}); restarting`, {
+        subject: this.deps.subject,
+        details: { ...this.deps.details, code: exit.code, signal: exit.signal },
+      }),
+    );
   }
 
   private fail(error: KioskError): void {
@@ -136,7 +147,14 @@ export class SupervisedTool {
       const { child, exited } = this;
       this.child = this.exited = undefined;
       if (child && exited) await stopChild(child, exited);
-      const error = err instanceof KioskError ? err : new KioskError('E_GPIO', `restarting ${this.deps.tool} for ${this.deps.subject} failed: ${(err as Error)?.message}`, { subject: this.deps.subject, cause: err, details: this.deps.details });
+      const error =
+        err instanceof KioskError
+          ? err
+          : new KioskError('E_GPIO', `restarting ${this.deps.tool} for ${this.deps.subject} failed: ${(err as Error)?.message}`, {
+              subject: this.deps.subject,
+              cause: err,
+              details: this.deps.details,
+            });
       this.fail(error);
     }
   }

@@ -8,8 +8,18 @@ import { findChipLine } from './chips.js';
 import { DebouncedGpioPort } from './debounced-port.js';
 import { SupervisedTool, type GpiodRestartPolicy, type Spawn } from './gpiod-child.js';
 import {
-  gpiogetArgs, gpiomonArgs, gpiosetArgs, parseDetectOutput, parseFindOutput, parseGetOutput, parseInfoOutput,
-  parseMonitorLine, parseToolVersion, toolsMissing, type ChipLine, type GpiodTool,
+  gpiogetArgs,
+  gpiomonArgs,
+  gpiosetArgs,
+  parseDetectOutput,
+  parseFindOutput,
+  parseGetOutput,
+  parseInfoOutput,
+  parseMonitorLine,
+  parseToolVersion,
+  toolsMissing,
+  type ChipLine,
+  type GpiodTool,
 } from './gpiod-tools.js';
 import type { PinConfig, PinMap } from './gpio-port.js';
 
@@ -66,7 +76,11 @@ export class GpiodGpioPort extends DebouncedGpioPort {
     const version = parseToolVersion(versionText);
     if (!version) throw new KioskError('E_GPIO', `cannot tell the libgpiod version from "${versionText.split('\n')[0]}"`, { subject: 'gpiod' });
     if (version.major !== 1) {
-      throw new KioskError('E_GPIO', `libgpiod v${version.major}.${version.minor} tools are not supported yet (only v1: their flags and output differ); install the distribution's gpiod 1.6 or use another driver`, { subject: 'gpiod', details: { version } });
+      throw new KioskError(
+        'E_GPIO',
+        `libgpiod v${version.major}.${version.minor} tools are not supported yet (only v1: their flags and output differ); install the distribution's gpiod 1.6 or use another driver`,
+        { subject: 'gpiod', details: { version } },
+      );
     }
     try {
       await this.resolveLines();
@@ -133,10 +147,24 @@ export class GpiodGpioPort extends DebouncedGpioPort {
     await setter.tool.start();
   }
 
-  private tool(tool: 'gpiomon' | 'gpioset', args: () => string[], subject: string, details: Record<string, unknown>, offsets: number[], extra: { onLine?: (line: string) => void; beforeRestart?: () => Promise<void> } = {}): SupervisedTool {
+  private tool(
+    tool: 'gpiomon' | 'gpioset',
+    args: () => string[],
+    subject: string,
+    details: Record<string, unknown>,
+    offsets: number[],
+    extra: { onLine?: (line: string) => void; beforeRestart?: () => Promise<void> } = {},
+  ): SupervisedTool {
     const chip = subject.split(':')[0];
     return new SupervisedTool({
-      tool, args, subject, details, clock: this.clock, spawn: this.spawn, restart: this.deps.restart, ...extra,
+      tool,
+      args,
+      subject,
+      details,
+      clock: this.clock,
+      spawn: this.spawn,
+      restart: this.deps.restart,
+      ...extra,
       vacant: () => this.vacant(chip, offsets),
       ready: (child, exited) => this.held(chip, offsets, tool, child, exited),
       onError: (error) => this.events.emit('failed', error),
@@ -148,7 +176,8 @@ export class GpiodGpioPort extends DebouncedGpioPort {
     const info = parseInfoOutput(await this.exec('gpioinfo', [chip]));
     for (const o of offsets) {
       const consumer = info.find((r) => r.offset === o)?.consumer;
-      if (consumer) throw new KioskError('E_GPIO', `line ${chip}:${o} is busy: held by "${consumer}" (another process; see gpioinfo ${chip})`, { subject: `${chip}:${o}` });
+      if (consumer)
+        throw new KioskError('E_GPIO', `line ${chip}:${o} is busy: held by "${consumer}" (another process; see gpioinfo ${chip})`, { subject: `${chip}:${o}` });
     }
   }
 
@@ -165,7 +194,12 @@ export class GpiodGpioPort extends DebouncedGpioPort {
       if (gone) throw new KioskError('E_GPIO', `${consumer} exited before it held ${chip} ${offsets.join(',')}`, { subject: chip });
       const info = parseInfoOutput(await this.exec('gpioinfo', [chip]));
       if (offsets.every((o) => info.find((r) => r.offset === o)?.consumer === consumer) && !gone) return;
-      if (performance.now() > deadline) throw new KioskError('E_GPIO', `${consumer} (pid ${child.pid}) did not hold ${chip} ${offsets.join(',')} within ${this.deps.readyTimeoutMs ?? 5000} ms`, { subject: chip });
+      if (performance.now() > deadline)
+        throw new KioskError(
+          'E_GPIO',
+          `${consumer} (pid ${child.pid}) did not hold ${chip} ${offsets.join(',')} within ${this.deps.readyTimeoutMs ?? 5000} ms`,
+          { subject: chip },
+        );
       await delay(Math.min(50, 2 ** i)); // waiting for another process, not timing logic: real time
     }
   }
@@ -221,7 +255,8 @@ export class GpiodGpioPort extends DebouncedGpioPort {
   private async exec(tool: GpiodTool, args: string[]): Promise<string> {
     const { exit, stdout, stderr } = await runToEnd({ spawn: this.spawn }, tool, args);
     if (exit.spawnError) throw toolsMissing(tool, exit.spawnError);
-    if (exit.code !== 0) throw new KioskError('E_GPIO', `${tool} ${args.join(' ')} failed: ${stderr.summary() || `exit ${exit.code ?? exit.signal}`}`, { subject: tool });
+    if (exit.code !== 0)
+      throw new KioskError('E_GPIO', `${tool} ${args.join(' ')} failed: ${stderr.summary() || `exit ${exit.code ?? exit.signal}`}`, { subject: tool });
     return stdout;
   }
 }

@@ -120,5 +120,9 @@ export function parseInfoOutput(text: string): LineInfo[] {
 export function toolsMissing(tool: string, cause: unknown): KioskError {
   const code = (cause as NodeJS.ErrnoException)?.code;
   const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : `cannot be started (${(cause as Error)?.message ?? String(cause)})`;
-  return new KioskError('E_GPIO', `${tool} ${why}: the gpiod driver needs the libgpiod tools, install the Debian package gpiod (apt-get install gpiod)`, { subject: 'gpiod', cause, details: { package: 'gpiod', tool } });
+  return new KioskError('E_GPIO', `${tool} ${why}: the gpiod driver needs the libgpiod tools, install the Debian package gpiod (apt-get install gpiod)`, {
+    subject: 'gpiod',
+    cause,
+    details: { package: 'gpiod', tool },
+  });
 }

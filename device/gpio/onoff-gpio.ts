@@ -53,10 +53,16 @@ export class OnoffGpioPort extends DebouncedGpioPort {
     try {
       onoff = await (this.deps.loadOnoff ?? importOnoff)();
     } catch (err) {
-      throw new KioskError('E_GPIO', 'the optional dependency onoff is not installed or failed to build (it needs the epoll addon): reinstall with build tools, or use the fake GPIO', { subject: 'onoff', cause: err });
+      throw new KioskError(
+        'E_GPIO',
+        'the optional dependency onoff is not installed or failed to build (it needs the epoll addon): reinstall with build tools, or use the fake GPIO',
+        { subject: 'onoff', cause: err },
+      );
     }
     if (!onoff.Gpio.accessible) {
-      throw new KioskError('E_GPIO', 'sysfs GPIO is not accessible: the kernel lacks CONFIG_GPIO_SYSFS or the user is not in group gpio', { subject: '/sys/class/gpio' });
+      throw new KioskError('E_GPIO', 'sysfs GPIO is not accessible: the kernel lacks CONFIG_GPIO_SYSFS or the user is not in group gpio', {
+        subject: '/sys/class/gpio',
+      });
     }
     const chips = await readGpioChips(this.deps.sysfsRoot);
     try {

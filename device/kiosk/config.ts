@@ -53,7 +53,10 @@ export function validateKioskPins(pins: PinMap): void {
       if (spec.required) throw new KioskError('E_CONFIG_INVALID', `the kiosk needs a "${name}" pin (${spec.doc})`, { subject: `gpio.pins.${name}` });
       continue;
     }
-    if (p.direction !== spec.direction) throw new KioskError('E_CONFIG_INVALID', `pin "${name}" must be an ${spec.direction === 'in' ? 'input' : 'output'}`, { subject: `gpio.pins.${name}.direction` });
+    if (p.direction !== spec.direction)
+      throw new KioskError('E_CONFIG_INVALID', `pin "${name}" must be an ${spec.direction === 'in' ? 'input' : 'output'}`, {
+        subject: `gpio.pins.${name}.direction`,
+      });
   }
 }
 
@@ -64,6 +67,7 @@ export function resolveTimings(t: Partial<KioskTimings> = {}): KioskTimings {
     if (!Number.isFinite(v) || v < 0) throw new KioskError('E_CONFIG_INVALID', 'must be a number of ms >= 0', { subject: `kiosk.${k}` });
   }
   if (r.pulseMs <= 0) throw new KioskError('E_CONFIG_INVALID', 'the dispense pulse must be longer than 0 ms', { subject: 'kiosk.pulseMs' });
-  if (r.confirmTimeoutMs < r.pulseMs) throw new KioskError('E_CONFIG_INVALID', 'the confirm timeout must be at least the pulse length', { subject: 'kiosk.confirmTimeoutMs' });
+  if (r.confirmTimeoutMs < r.pulseMs)
+    throw new KioskError('E_CONFIG_INVALID', 'the confirm timeout must be at least the pulse length', { subject: 'kiosk.confirmTimeoutMs' });
   return r;
 }

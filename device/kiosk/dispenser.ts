@@ -53,7 +53,8 @@ export class Dispenser {
 
   async dispense(): Promise<DispenseResult> {
     const { gpio } = this.deps;
-    if (this.inFlight) throw new KioskError('E_DISPENSER_BUSY', 'a dispense is already in progress', { subject: 'dispenser', details: { inFlight: this.inFlight.id } });
+    if (this.inFlight)
+      throw new KioskError('E_DISPENSER_BUSY', 'a dispense is already in progress', { subject: 'dispenser', details: { inFlight: this.inFlight.id } });
     // Claimed synchronously, before any await, so a second call in the same tick is refused.
     const f: InFlight = { id: ++this.seq, startedAt: 0, pulseDone: false, timers: [], unwatch: [], resolve: () => {}, reject: () => {} };
     this.inFlight = f;
@@ -61,22 +62,27 @@ export class Dispenser {
     try {
       if (this.deps.tampered()) throw this.error('E_TAMPERED', 'the enclosure is open', { reason: 'tamper' });
       if (this.deps.hasCassetteSensor && (await gpio.read('cassette_empty'))) throw this.error('E_DISPENSER_EMPTY', 'the card cassette is empty');
-      if (this.deps.hasJamSensor && (await gpio.read('dispenser_jam'))) throw this.error('E_DISPENSE_JAM', 'the dispenser reports a jam', { reason: 'jam_line' });
+      if (this.deps.hasJamSensor && (await gpio.read('dispenser_jam')))
+        throw this.error('E_DISPENSE_JAM', 'the dispenser reports a jam', { reason: 'jam_line' });
       if (await gpio.read('dispense_confirm')) throw this.error('E_DISPENSE_JAM', 'a card is still at the exit', { reason: 'exit_blocked' });
     } catch (err) {
       this.inFlight = undefined;
       throw err;
     }
-    f.unwatch.push(gpio.watch('dispense_confirm', (e) => {
-      if (e.value && f.confirmedAt === undefined) {
-        f.confirmedAt = e.timeMs; // when the card was first seen, before the sensor's debounce
-        this.settleIfDone(f);
-      }
-    }));
+    f.unwatch.push(
+      gpio.watch('dispense_confirm', (e) => {
+        if (e.value && f.confirmedAt === undefined) {
+          f.confirmedAt = e.timeMs; // when the card was first seen, before the sensor's debounce
+          this.settleIfDone(f);
+        }
+      }),
+    );
     if (this.deps.hasJamSensor) {
-      f.unwatch.push(gpio.watch('dispenser_jam', (e) => {
-        if (e.value) this.fail(f, this.error('E_DISPENSE_JAM', 'the dispenser reported a jam while dispensing', { reason: 'jam_line' }));
-      }));
+      f.unwatch.push(
+        gpio.watch('dispenser_jam', (e) => {
+          if (e.value) this.fail(f, this.error('E_DISPENSE_JAM', 'the dispenser reported a jam while dispensing', { reason: 'jam_line' }));
+        }),
+      );
     }
     f.startedAt = this.deps.clock.now();
     this.deps.onStarted(f.id);
@@ -86,18 +92,24 @@ export class Dispenser {
       this.fail(f, new KioskError('E_GPIO', `cannot drive the dispense line: ${(err as Error).message}`, { subject: 'dispense_pulse', cause: err }));
       return done;
     }
-    f.timers.push(this.deps.clock.setTimeout(() => {
-      gpio.write('dispense_pulse', false).then(
-        () => {
-          f.pulseDone = true;
-          this.settleIfDone(f);
-        },
-        (err) => this.fail(f, new KioskError('E_GPIO', `cannot end the dispense pulse: ${(err as Error).message}`, { subject: 'dispense_pulse', cause: err })),
-      );
-    }, this.deps.timings.pulseMs));
-    f.timers.push(this.deps.clock.setTimeout(() => {
-      if (f.confirmedAt === undefined) this.fail(f, this.error('E_DISPENSE_TIMEOUT', `no card seen at the exit within ${this.deps.timings.confirmTimeoutMs} ms`));
-    }, this.deps.timings.confirmTimeoutMs));
+    f.timers.push(
+      this.deps.clock.setTimeout(() => {
+        gpio.write('dispense_pulse', false).then(
+          () => {
+            f.pulseDone = true;
+            this.settleIfDone(f);
+          },
+          (err) =>
+            this.fail(f, new KioskError('E_GPIO', `cannot end the dispense pulse: ${(err as Error).message}`, { subject: 'dispense_pulse', cause: err })),
+        );
+      }, this.deps.timings.pulseMs),
+    );
+    f.timers.push(
+      this.deps.clock.setTimeout(() => {
+        if (f.confirmedAt === undefined)
+          this.fail(f, this.error('E_DISPENSE_TIMEOUT', `no card seen at the exit within ${this.deps.timings.confirmTimeoutMs} ms`));
+      }, this.deps.timings.confirmTimeoutMs),
+    );
     return done;
   }
 

@@ -63,7 +63,13 @@ export class KioskHardware {
     validateKioskPins(pins);
     await gpio.start();
     const now = this.clock.now();
-    this.led = new StatusLed({ gpio, clock: this.clock, pin: 'status_led', patterns: { ...DEFAULT_LED_PATTERNS, ...this.deps.ledPatterns }, onError: (e) => this.cosmetic(e, 'status_led') });
+    this.led = new StatusLed({
+      gpio,
+      clock: this.clock,
+      pin: 'status_led',
+      patterns: { ...DEFAULT_LED_PATTERNS, ...this.deps.ledPatterns },
+      onError: (e) => this.cosmetic(e, 'status_led'),
+    });
     this.dispenser = new Dispenser({
       gpio,
       clock: this.clock,
@@ -93,18 +99,26 @@ export class KioskHardware {
       times: { activeMs: 0, inactiveMs: this.timings.tamperCloseMs },
       initial: false,
       onChange: (open) => {
-        if (open) this.dispenser?.abort(new KioskError('E_TAMPERED', 'the enclosure was opened during a dispense', { subject: 'dispenser', details: { reason: 'tamper' } }));
+        if (open)
+          this.dispenser?.abort(
+            new KioskError('E_TAMPERED', 'the enclosure was opened during a dispense', { subject: 'dispenser', details: { reason: 'tamper' } }),
+          );
         this.events.emit('tamper', { open, timeMs: this.clock.now() });
       },
     });
     this.unwatch.push(gpio.watch('presence', (e) => this.presence!.sample(e.value)));
     this.unwatch.push(gpio.watch('tamper', (e) => this.tamper!.sample(e.value)));
-    for (const [pin, event] of [['cassette_empty', 'cassette'], ['dispenser_jam', 'jam']] as const) {
+    for (const [pin, event] of [
+      ['cassette_empty', 'cassette'],
+      ['dispenser_jam', 'jam'],
+    ] as const) {
       if (!(pin in pins)) continue;
-      this.unwatch.push(gpio.watch(pin, (e) => {
-        if (event === 'cassette') this.events.emit('cassette', { empty: e.value, timeMs: this.clock.now() });
-        else this.events.emit('jam', { active: e.value, timeMs: this.clock.now() });
-      }));
+      this.unwatch.push(
+        gpio.watch(pin, (e) => {
+          if (event === 'cassette') this.events.emit('cassette', { empty: e.value, timeMs: this.clock.now() });
+          else this.events.emit('jam', { active: e.value, timeMs: this.clock.now() });
+        }),
+      );
     }
     // Initial state: an open enclosure is an alarm now; a customer already there counts after arriveMs.
     this.tamper.sample(await gpio.read('tamper'));

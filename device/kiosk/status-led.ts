@@ -26,8 +26,14 @@ export class StatusLed {
     this.stop();
     this.current = pattern;
     const steps = this.deps.patterns[pattern];
-    if (steps.length === 0) return this.write(true);
-    if (steps.length === 1 && steps[0] === 0) return this.write(false);
+    if (steps.length === 0) {
+      this.write(true);
+      return;
+    }
+    if (steps.length === 1 && steps[0] === 0) {
+      this.write(false);
+      return;
+    }
     this.step(steps, 0);
   }
 

@@ -82,7 +82,8 @@ export class SystemdNotifier {
       const exit = await exitOf(child);
       clearTimeout(timer);
       if (exit.spawnError) throw new KioskError('E_DEVICE', `${file} not found: install the Debian package systemd`, { subject: file, cause: exit.spawnError });
-      if (exit.code !== 0) throw new KioskError('E_DEVICE', `${file} failed: ${stderr.summary() || `exit ${exit.code ?? exit.signal}`}`, { subject: this.env.NOTIFY_SOCKET });
+      if (exit.code !== 0)
+        throw new KioskError('E_DEVICE', `${file} failed: ${stderr.summary() || `exit ${exit.code ?? exit.signal}`}`, { subject: this.env.NOTIFY_SOCKET });
       return true;
     };
     const p = this.chain.then(run, run);

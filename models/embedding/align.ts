@@ -24,15 +24,28 @@ export function keypointList(k: FiveKeypoints): Point[] {
  */
 export function similarityTransform(from: readonly Point[], to: readonly Point[]): Affine {
   const n = from.length;
-  let fx = 0, fy = 0, tx = 0, ty = 0;
+  let fx = 0,
+    fy = 0,
+    tx = 0,
+    ty = 0;
   for (let i = 0; i < n; i++) {
-    fx += from[i].x; fy += from[i].y; tx += to[i].x; ty += to[i].y;
+    fx += from[i].x;
+    fy += from[i].y;
+    tx += to[i].x;
+    ty += to[i].y;
   }
-  fx /= n; fy /= n; tx /= n; ty /= n;
-  let re = 0, im = 0, den = 0;
+  fx /= n;
+  fy /= n;
+  tx /= n;
+  ty /= n;
+  let re = 0,
+    im = 0,
+    den = 0;
   for (let i = 0; i < n; i++) {
-    const ax = from[i].x - fx, ay = from[i].y - fy;
-    const bx = to[i].x - tx, by = to[i].y - ty;
+    const ax = from[i].x - fx,
+      ay = from[i].y - fy;
+    const bx = to[i].x - tx,
+      by = to[i].y - ty;
     re += ax * bx + ay * by; // Re(conj(a) b)
     im += ax * by - ay * bx; // Im(conj(a) b)
     den += ax * ax + ay * ay;

@@ -49,7 +49,10 @@ export function attackScoreFromLogits(logits: ArrayLike<number>, liveClass = PAD
 
 /** Passive presentation-attack detector of the MiniFASNet family (fr_liveness, Silent-Face's V2 and V1SE). */
 export class SilentFacePad {
-  constructor(private readonly session: ModelSession, private readonly params: MiniFasParams = MINIFAS_PARAMS.fr_liveness) {}
+  constructor(
+    private readonly session: ModelSession,
+    private readonly params: MiniFasParams = MINIFAS_PARAMS.fr_liveness,
+  ) {}
 
   async run(frame: RgbImage, box: Box): Promise<number> {
     const out = await this.session.run({ [this.session.inputNames[0]]: preprocessPad(frame, box, this.params) });

@@ -8,15 +8,23 @@ import type { Box } from '../image/rgb-image.js';
  */
 export function greyStats(grey: Float32Array, side: number): { brightness: number; contrast: number; sharpness: number } {
   const m = Math.round(side * 0.1);
-  let sum = 0, sum2 = 0, n = 0;
-  let lsum = 0, lsum2 = 0, ln = 0;
+  let sum = 0,
+    sum2 = 0,
+    n = 0;
+  let lsum = 0,
+    lsum2 = 0,
+    ln = 0;
   for (let y = m; y < side - m; y++) {
     for (let x = m; x < side - m; x++) {
       const v = grey[y * side + x];
-      sum += v; sum2 += v * v; n++;
+      sum += v;
+      sum2 += v * v;
+      n++;
       if (x > 0 && y > 0 && x < side - 1 && y < side - 1) {
         const lap = grey[(y - 1) * side + x] + grey[(y + 1) * side + x] + grey[y * side + x - 1] + grey[y * side + x + 1] - 4 * v;
-        lsum += lap; lsum2 += lap * lap; ln++;
+        lsum += lap;
+        lsum2 += lap * lap;
+        ln++;
       }
     }
   }

@@ -88,8 +88,12 @@ export class TfjsRuntime implements InferenceRuntime {
     if (!jsonFile) throw new KioskError('E_MODEL_LOAD', `tfjs model "${model.id}" has no model.json`, { subject: model.id });
     try {
       const json = JSON.parse(Buffer.from(files.get(jsonFile.path)!).toString('utf8')) as {
-        modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-        format?: string; generatedBy?: string; convertedBy?: string; userDefinedMetadata?: Record<string, unknown>;
+        modelTopology: object;
+        weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+        format?: string;
+        generatedBy?: string;
+        convertedBy?: string;
+        userDefinedMetadata?: Record<string, unknown>;
       };
       const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
       const parts = binFiles.map((f) => files.get(f.path)!);
@@ -101,7 +105,14 @@ export class TfjsRuntime implements InferenceRuntime {
         off += p.byteLength;
       }
       const graph = await tf.loadGraphModel(
-        tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy }),
+        tf.io.fromMemory({
+          modelTopology: json.modelTopology,
+          weightSpecs,
+          weightData: weightData.buffer,
+          format: json.format,
+          generatedBy: json.generatedBy,
+          convertedBy: json.convertedBy,
+        }),
       );
       const s = new TfjsSession(model, graph, this.sessions);
       this.sessions.add(s);

@@ -53,7 +53,10 @@ export class LocalBroker {
   wsPort?: number;
   private wsTls = false;
 
-  private constructor(readonly dir: string, readonly port: number) {
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {
     this.confPath = join(dir, 'mosquitto.conf');
     this.logPath = join(dir, 'mosquitto.log');
   }
@@ -73,12 +76,20 @@ export class LocalBroker {
     writeFileSync(files.key, o.tls.key, { mode: 0o600 });
     writeFileSync(files.dynsec, JSON.stringify(dynsecConfig(o.policy), null, 1));
     chmodSync(dir, 0o755);
-    writeFileSync(broker.confPath, mosquittoConf({
-      port: broker.port, caFile: files.ca, certFile: files.cert, keyFile: files.key,
-      dynsecFile: files.dynsec, persistenceDir: join(dir, 'data'), logFile: broker.logPath,
-      maxQueuedMessages: o.maxQueuedMessages,
-      ...(broker.wsPort ? { websockets: { port: broker.wsPort, tls: broker.wsTls } } : {}),
-    }));
+    writeFileSync(
+      broker.confPath,
+      mosquittoConf({
+        port: broker.port,
+        caFile: files.ca,
+        certFile: files.cert,
+        keyFile: files.key,
+        dynsecFile: files.dynsec,
+        persistenceDir: join(dir, 'data'),
+        logFile: broker.logPath,
+        maxQueuedMessages: o.maxQueuedMessages,
+        ...(broker.wsPort ? { websockets: { port: broker.wsPort, tls: broker.wsTls } } : {}),
+      }),
+    );
     if (userInfo().uid === 0) {
       // mosquitto refuses to keep root; it runs as its own user, which must read the key and write its state.
       const uid = Number(execFileSync('id', ['-u', 'mosquitto']).toString());
@@ -106,9 +117,10 @@ export class LocalBroker {
   /** Starts (or starts again) the broker process and waits until it listens. */
   async restart(): Promise<void> {
     await this.stop();
-    const [cmd, args] = userInfo().uid === 0
-      ? ['setpriv', ['--reuid=mosquitto', '--regid=mosquitto', '--init-groups', '--', '/usr/sbin/mosquitto', '-c', this.confPath]]
-      : ['/usr/sbin/mosquitto', ['-c', this.confPath]];
+    const [cmd, args] =
+      userInfo().uid === 0
+        ? ['setpriv', ['--reuid=mosquitto', '--regid=mosquitto', '--init-groups', '--', '/usr/sbin/mosquitto', '-c', this.confPath]]
+        : ['/usr/sbin/mosquitto', ['-c', this.confPath]];
     const child = spawn(cmd, args, { stdio: 'ignore' });
     this.child = child;
     await waitForPort(this.port, child, this.logPath);
@@ -122,7 +134,10 @@ export class LocalBroker {
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => { clearTimeout(timer); resolve(); });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       child.kill('SIGTERM');
     });
   }
@@ -164,7 +179,10 @@ async function waitForPort(port: number, child: ChildProcess, log: string, timeo
     if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}: ${existsSync(log) ? readFileSync(log, 'utf8') : ''}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;

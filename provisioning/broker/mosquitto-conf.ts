@@ -49,11 +49,15 @@ export function mosquittoConf(o: MosquittoConfOptions): string {
     'tls_version tlsv1.2',
     'require_certificate true',
     'use_identity_as_username true',
-    ...(o.websockets ? [
-      `listener ${o.websockets.port} ${o.websockets.host ?? '127.0.0.1'}`,
-      'protocol websockets',
-      ...(o.websockets.tls ? [`cafile ${o.caFile}`, `certfile ${o.certFile}`, `keyfile ${o.keyFile}`, 'tls_version tlsv1.2', 'require_certificate false'] : []),
-    ] : []),
+    ...(o.websockets
+      ? [
+          `listener ${o.websockets.port} ${o.websockets.host ?? '127.0.0.1'}`,
+          'protocol websockets',
+          ...(o.websockets.tls
+            ? [`cafile ${o.caFile}`, `certfile ${o.certFile}`, `keyfile ${o.keyFile}`, 'tls_version tlsv1.2', 'require_certificate false']
+            : []),
+        ]
+      : []),
     '',
   ].join('\n');
 }

@@ -14,9 +14,24 @@ export const DEFAULT_PREFIX = 'kiosk/v1/';
 export const VERIFIER_GROUP = 'verifiers';
 
 type AclType = 'publishClientSend' | 'publishClientReceive' | 'subscribePattern' | 'subscribeLiteral' | 'unsubscribePattern';
-export interface DynsecAcl { acltype: AclType; topic: string; allow: boolean; priority?: number }
-export interface DynsecRole { rolename: string; acls: DynsecAcl[] }
-export interface DynsecClient { username: string; textName?: string; roles: { rolename: string }[]; password?: string; salt?: string; iterations?: number }
+export interface DynsecAcl {
+  acltype: AclType;
+  topic: string;
+  allow: boolean;
+  priority?: number;
+}
+export interface DynsecRole {
+  rolename: string;
+  acls: DynsecAcl[];
+}
+export interface DynsecClient {
+  username: string;
+  textName?: string;
+  roles: { rolename: string }[];
+  password?: string;
+  salt?: string;
+  iterations?: number;
+}
 
 /**
  * Operator names of remote assistance start with `carrier-op-`: `carrier-` is a prefix the CA issues
@@ -25,7 +40,10 @@ export interface DynsecClient { username: string; textName?: string; roles: { ro
 export const OPERATOR_NAME_PATTERN = /^carrier-op-[a-z0-9-]{1,52}$/;
 
 /** A remote-assistance operator login: a password (browser over MQTT-over-WebSocket) or, without one, a service certificate with this CN. */
-export interface OperatorLogin { username: string; password?: string }
+export interface OperatorLogin {
+  username: string;
+  password?: string;
+}
 
 /** Who may connect: device ids, claim CNs (claim-*), carrier service CNs (carrier-*). */
 export interface PolicyInput {

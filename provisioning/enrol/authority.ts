@@ -18,10 +18,19 @@ export interface EnrolmentAuthorityDeps {
 }
 
 /** An answer and, when a certificate was issued, for whom. */
-export interface Decision { reply: EnrolReply; deviceId?: string; certificate?: x509.X509Certificate }
+export interface Decision {
+  reply: EnrolReply;
+  deviceId?: string;
+  certificate?: x509.X509Certificate;
+}
 
 const refuse = (reason: EnrolRefusal, detail: string): Decision => ({
-  reply: { ok: false, code: reason === 'internal' ? 'E_INTERNAL' : reason === 'malformed' || reason === 'bad_csr' ? 'E_CERTIFICATE' : 'E_NOT_AUTHORIZED', reason, detail },
+  reply: {
+    ok: false,
+    code: reason === 'internal' ? 'E_INTERNAL' : reason === 'malformed' || reason === 'bad_csr' ? 'E_CERTIFICATE' : 'E_NOT_AUTHORIZED',
+    reason,
+    detail,
+  },
 });
 
 export class EnrolmentAuthority {

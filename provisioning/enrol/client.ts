@@ -61,11 +61,15 @@ export async function renewOverMqtt(o: RenewOptions): Promise<x509.X509Certifica
 }
 
 /** Checks an issued certificate against what was asked for; E_CERTIFICATE names the first mismatch. */
-export async function checkIssuedCertificate(pem: string, o: { ca: string | Buffer; deviceId: string; keyStore: KeyStore; now?: Date }): Promise<x509.X509Certificate> {
+export async function checkIssuedCertificate(
+  pem: string,
+  o: { ca: string | Buffer; deviceId: string; keyStore: KeyStore; now?: Date },
+): Promise<x509.X509Certificate> {
   const cert = parseCertificate(pem, 'issued certificate');
   const ca = parseCertificate(o.ca.toString(), 'carrier CA');
   const bad = (why: string) => new KioskError('E_CERTIFICATE', `issued certificate refused: ${why}`, { subject: o.deviceId });
-  if (cert.issuer !== ca.subject || !(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }).catch(() => false))) throw bad('not signed by the carrier CA');
+  if (cert.issuer !== ca.subject || !(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }).catch(() => false)))
+    throw bad('not signed by the carrier CA');
   if (commonName(cert) !== o.deviceId) throw bad(`it names ${String(commonName(cert))}`);
   if (certificateProfile(cert) !== 'device') throw bad('not a device certificate');
   if (!certificateMatchesKey(cert, o.keyStore)) throw bad('it is not for this key');
@@ -88,8 +92,13 @@ async function request(c: BrokerConnection, topic: string, replyPrefix: string, 
   const correlationData = randomBytes(16);
   // Before the try below: a key that cannot be used now (E_KEY_STORE, E_TLS_ENGINE) keeps its code.
   const opts: IClientOptions = {
-    protocolVersion: 5, clientId: c.clientId ?? `${clientBase}-${randomBytes(4).toString('hex')}`, clean: true,
-    reconnectPeriod: 0, connectTimeout: c.timeoutMs ?? 15_000, ...tlsIdentity(c), rejectUnauthorized: true,
+    protocolVersion: 5,
+    clientId: c.clientId ?? `${clientBase}-${randomBytes(4).toString('hex')}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: c.timeoutMs ?? 15_000,
+    ...tlsIdentity(c),
+    rejectUnauthorized: true,
   };
   let client: mqtt.MqttClient;
   try {
@@ -99,7 +108,10 @@ async function request(c: BrokerConnection, topic: string, replyPrefix: string, 
   }
   try {
     const answer = new Promise<EnrolReply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new KioskError('E_TRANSPORT', `no answer from the carrier within ${c.timeoutMs ?? 15_000} ms`, { subject: topic })), c.timeoutMs ?? 15_000);
+      const timer = setTimeout(
+        () => reject(new KioskError('E_TRANSPORT', `no answer from the carrier within ${c.timeoutMs ?? 15_000} ms`, { subject: topic })),
+        c.timeoutMs ?? 15_000,
+      );
       client.on('message', (t, payload, packet) => {
         if (t !== responseTopic || !packet.properties?.correlationData || !Buffer.from(packet.properties.correlationData).equals(correlationData)) return;
         clearTimeout(timer);
@@ -111,18 +123,35 @@ async function request(c: BrokerConnection, topic: string, replyPrefix: string, 
       });
       // PUBACK 0x10: no enrolment service is subscribed; waiting for an answer would be in vain.
       client.on('packetreceive', (packet) => {
-        if (packet.cmd === 'puback' && packet.reasonCode === 0x10) { clearTimeout(timer); reject(new KioskError('E_TRANSPORT', 'no carrier service is listening for this request (PUBACK 0x10)', { subject: topic })); }
+        if (packet.cmd === 'puback' && packet.reasonCode === 0x10) {
+          clearTimeout(timer);
+          reject(new KioskError('E_TRANSPORT', 'no carrier service is listening for this request (PUBACK 0x10)', { subject: topic }));
+        }
       });
-      client.once('close', () => { clearTimeout(timer); reject(new KioskError('E_TRANSPORT', 'the broker closed the connection before the answer', { subject: topic })); });
+      client.once('close', () => {
+        clearTimeout(timer);
+        reject(new KioskError('E_TRANSPORT', 'the broker closed the connection before the answer', { subject: topic }));
+      });
     });
     answer.catch(() => undefined);
-    const granted = await client.subscribeAsync(responseTopic, { qos: 1 }).then((g) => g[0]?.qos, (err: { packet?: { granted?: number[] } }) => err.packet?.granted?.[0] ?? 0x80);
-    if (granted === undefined || granted > 2) throw new KioskError('E_NOT_AUTHORIZED', `the broker refused the reply subscription (SUBACK ${granted})`, { subject: responseTopic, details: { reasonCode: granted } });
+    const granted = await client.subscribeAsync(responseTopic, { qos: 1 }).then(
+      (g) => g[0]?.qos,
+      (err: { packet?: { granted?: number[] } }) => err.packet?.granted?.[0] ?? 0x80,
+    );
+    if (granted === undefined || granted > 2)
+      throw new KioskError('E_NOT_AUTHORIZED', `the broker refused the reply subscription (SUBACK ${granted})`, {
+        subject: responseTopic,
+        details: { reasonCode: granted },
+      });
     try {
       await client.publishAsync(topic, JSON.stringify(body), { qos: 1, properties: { responseTopic, correlationData, contentType: 'application/json' } });
     } catch (err) {
       const code = (err as { code?: number }).code;
-      throw new KioskError(code === 0x87 ? 'E_NOT_AUTHORIZED' : 'E_TRANSPORT', `the broker refused the request: ${(err as Error).message}`, { subject: topic, cause: err, details: { reasonCode: code } });
+      throw new KioskError(code === 0x87 ? 'E_NOT_AUTHORIZED' : 'E_TRANSPORT', `the broker refused the request: ${(err as Error).message}`, {
+        subject: topic,
+        cause: err,
+        details: { reasonCode: code },
+      });
     }
     return await answer;
   } finally {

@@ -15,18 +15,23 @@
 import { DEFAULT_PREFIX } from '../broker/policy.js';
 
 /** Why the carrier refused an enrolment or renewal. */
-export type EnrolRefusal =
-  | 'malformed' | 'bad_csr' | 'device_mismatch' | 'not_allowed' | 'bad_token' | 'already_enrolled' | 'revoked' | 'internal';
+export type EnrolRefusal = 'malformed' | 'bad_csr' | 'device_mismatch' | 'not_allowed' | 'bad_token' | 'already_enrolled' | 'revoked' | 'internal';
 
 /** An enrolment request (claim identity). */
-export interface EnrolRequest { v: 1; device_id: string; csr: string; token?: string }
+export interface EnrolRequest {
+  v: 1;
+  device_id: string;
+  csr: string;
+  token?: string;
+}
 /** A renewal request (device identity; the device id is the topic's). */
-export interface RenewRequest { v: 1; csr: string }
+export interface RenewRequest {
+  v: 1;
+  csr: string;
+}
 
 /** A reply to either. */
-export type EnrolReply =
-  | { ok: true; certificate: string; not_after: string }
-  | { ok: false; code: string; reason: EnrolRefusal; detail: string };
+export type EnrolReply = { ok: true; certificate: string; not_after: string } | { ok: false; code: string; reason: EnrolRefusal; detail: string };
 
 /** Response-topic levels: random, unguessable, one per request. */
 const REPLY_LEVEL = /^[A-Za-z0-9_-]{16,64}$/;
@@ -63,9 +68,11 @@ export function parseEnrolRequest(payload: Buffer): EnrolRequest | string {
   const body = parseJson(payload);
   if (typeof body === 'string') return body;
   if (body.v !== 1) return 'v must be 1';
-  if (typeof body.device_id !== 'string' || !/^[a-z0-9][a-z0-9-]{2,62}$/.test(body.device_id)) return 'device_id must be 3..63 lower-case letters, digits or dashes';
+  if (typeof body.device_id !== 'string' || !/^[a-z0-9][a-z0-9-]{2,62}$/.test(body.device_id))
+    return 'device_id must be 3..63 lower-case letters, digits or dashes';
   if (typeof body.csr !== 'string' || !body.csr.includes('BEGIN CERTIFICATE REQUEST')) return 'csr must be a PEM certificate request';
-  if (body.token !== undefined && (typeof body.token !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(body.token))) return 'token must be 16..128 base64url characters';
+  if (body.token !== undefined && (typeof body.token !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(body.token)))
+    return 'token must be 16..128 base64url characters';
   const extra = Object.keys(body).filter((k) => !['v', 'device_id', 'csr', 'token'].includes(k));
   if (extra.length > 0) return `unexpected field ${extra[0]}`;
   return body as unknown as EnrolRequest;

@@ -18,8 +18,12 @@ import type { x509 } from '../x509.js';
 
 /** File names in the agent's state directory. */
 export const STATE_FILES = {
-  key: 'device.key', cert: 'device.crt', ca: 'ca.crt', csr: 'device.csr',
-  nextKey: 'device.key.next', nextCert: 'device.crt.next',
+  key: 'device.key',
+  cert: 'device.crt',
+  ca: 'ca.crt',
+  csr: 'device.csr',
+  nextKey: 'device.key.next',
+  nextCert: 'device.crt.next',
 } as const;
 
 /** Default renewal window: renew when less than 20% of the validity remains. */
@@ -64,7 +68,11 @@ export async function completePendingRenewal(stateDir: string): Promise<boolean>
     if (await exists(p(STATE_FILES.nextKey))) await rename(p(STATE_FILES.nextKey), p(STATE_FILES.key));
     await rename(p(STATE_FILES.nextCert), p(STATE_FILES.cert));
     const dh = await open(stateDir, constants.O_RDONLY);
-    try { await dh.sync(); } finally { await dh.close(); }
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
   } catch (err) {
     throw new KioskError('E_STORAGE', `could not install the renewed key and certificate: ${(err as Error).message}`, { subject: stateDir, cause: err });
   }
@@ -81,7 +89,11 @@ export interface SchedulerClock {
 /** Date.now and the global timers. */
 export const systemClock: SchedulerClock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return t; },
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
@@ -149,14 +161,24 @@ export class RenewalScheduler {
       this.inFlight = this.attempt();
       return;
     }
-    this.timer = this.clock.setTimeout(() => { this.timer = undefined; this.schedule(); }, Math.min(wait, this.deps.options?.maxSleepMs ?? 6 * 3600_000));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.schedule();
+      },
+      Math.min(wait, this.deps.options?.maxSleepMs ?? 6 * 3600_000),
+    );
   }
 
   private async attempt(): Promise<void> {
     try {
       const cert = await this.deps.renew();
       if (renewalDue(this.deps.certificate(), new Date(this.clock.now()), this.deps.options?.window)) {
-        throw new KioskError('E_CERTIFICATE', 'the installed certificate is still due for renewal after renewing (is the carrier issuing short certificates?)', { subject: cert.serialNumber });
+        throw new KioskError(
+          'E_CERTIFICATE',
+          'the installed certificate is still due for renewal after renewing (is the carrier issuing short certificates?)',
+          { subject: cert.serialNumber },
+        );
       }
       this.failures = 0;
       this.deps.logger.info({ notAfter: cert.notAfter.toISOString() }, 'device certificate renewed');
@@ -167,11 +189,18 @@ export class RenewalScheduler {
       this.failures += 1;
       this.deps.logger.warn({ err: { message: (err as Error).message }, retryInMs }, 'certificate renewal failed; will retry');
       this.events.emit('failed', { attempt: this.failures, error: err as Error, retryInMs });
-      if (this.running) this.timer = this.clock.setTimeout(() => { this.timer = undefined; this.inFlight = this.attempt(); }, retryInMs);
+      if (this.running)
+        this.timer = this.clock.setTimeout(() => {
+          this.timer = undefined;
+          this.inFlight = this.attempt();
+        }, retryInMs);
     }
   }
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

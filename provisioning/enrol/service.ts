@@ -23,7 +23,12 @@ export interface EnrolmentServiceOptions extends MqttTlsEndpoint {
 }
 
 /** One answered request. */
-export interface EnrolmentDecisionEvent { kind: 'enrol' | 'renew'; deviceId?: string; ok: boolean; reason?: string }
+export interface EnrolmentDecisionEvent {
+  kind: 'enrol' | 'renew';
+  deviceId?: string;
+  ok: boolean;
+  reason?: string;
+}
 
 export interface EnrolmentServiceEvents {
   decision: [EnrolmentDecisionEvent];
@@ -43,8 +48,13 @@ export class EnrolmentService {
     const o = this.deps.options;
     const topics = enrolTopics(o.prefix);
     const client = await mqtt.connectAsync(o.url, {
-      protocolVersion: 5, clientId: o.clientId, clean: true, reconnectPeriod: 1000, connectTimeout: 10_000,
-      ...tlsIdentity(o), rejectUnauthorized: true,
+      protocolVersion: 5,
+      clientId: o.clientId,
+      clean: true,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      ...tlsIdentity(o),
+      rejectUnauthorized: true,
     });
     this.client = client;
     // Acknowledge at once and answer concurrently: mqtt.js hands over messages one at a time, and
@@ -63,7 +73,10 @@ export class EnrolmentService {
       const refused = granted.filter((g) => g.qos > 2);
       if (refused.length) throw new KioskError('E_NOT_AUTHORIZED', `the broker refused the subscription ${refused[0].topic}`, { subject: o.clientId });
     };
-    client.on('connect', (ack) => { if (ack.sessionPresent === false) subscribe().catch((err: Error) => this.deps.logger.error({ err: { message: err.message } }, 'enrolment service could not subscribe')); });
+    client.on('connect', (ack) => {
+      if (ack.sessionPresent === false)
+        subscribe().catch((err: Error) => this.deps.logger.error({ err: { message: err.message } }, 'enrolment service could not subscribe'));
+    });
     await subscribe();
   }
 
@@ -93,7 +106,9 @@ export class EnrolmentService {
         try {
           await this.registerDevice(decision.deviceId!);
         } catch (err) {
-          decision = { reply: { ok: false, code: 'E_TRANSPORT', reason: 'internal', detail: `the broker did not accept the new device: ${(err as Error).message}` } };
+          decision = {
+            reply: { ok: false, code: 'E_TRANSPORT', reason: 'internal', detail: `the broker did not accept the new device: ${(err as Error).message}` },
+          };
         }
       }
     } else {
@@ -105,7 +120,12 @@ export class EnrolmentService {
       decision.deviceId ??= deviceId;
     }
     await this.reply(responseTopic!, correlationData, decision.reply);
-    const ev: EnrolmentDecisionEvent = { kind, deviceId: decision.deviceId, ok: decision.reply.ok, ...(decision.reply.ok ? {} : { reason: decision.reply.reason }) };
+    const ev: EnrolmentDecisionEvent = {
+      kind,
+      deviceId: decision.deviceId,
+      ok: decision.reply.ok,
+      ...(decision.reply.ok ? {} : { reason: decision.reply.reason }),
+    };
     if (ev.ok) this.deps.logger.info(ev, `${kind} answered with a certificate`);
     else this.deps.logger.warn({ ...ev, detail: (decision.reply as { detail: string }).detail }, `${kind} refused`);
     this.events.emit('decision', ev);
@@ -117,17 +137,28 @@ export class EnrolmentService {
 
   private async reply(topic: string, correlationData: Buffer | undefined, body: EnrolReply): Promise<void> {
     await this.client!.publishAsync(topic, JSON.stringify(body), {
-      qos: 1, properties: { contentType: 'application/json', ...(correlationData ? { correlationData } : {}) },
+      qos: 1,
+      properties: { contentType: 'application/json', ...(correlationData ? { correlationData } : {}) },
     });
   }
 
   /** Adds the device's role and client through $CONTROL; "already exists" counts as done. */
   private async registerDevice(deviceId: string): Promise<void> {
     const commands = addDeviceCommands(deviceId, this.deps.options.prefix).map((c) => ({ ...c, correlationData: randomUUID() }));
-    const answers = commands.map((c) => new Promise<string | undefined>((resolve) => {
-      const timer = setTimeout(() => { this.pending.delete(c.correlationData); resolve('no answer from the broker within 5 s'); }, 5000);
-      this.pending.set(c.correlationData, (error) => { clearTimeout(timer); this.pending.delete(c.correlationData); resolve(error); });
-    }));
+    const answers = commands.map(
+      (c) =>
+        new Promise<string | undefined>((resolve) => {
+          const timer = setTimeout(() => {
+            this.pending.delete(c.correlationData);
+            resolve('no answer from the broker within 5 s');
+          }, 5000);
+          this.pending.set(c.correlationData, (error) => {
+            clearTimeout(timer);
+            this.pending.delete(c.correlationData);
+            resolve(error);
+          });
+        }),
+    );
     await this.client!.publishAsync(DYNSEC, JSON.stringify({ commands }), { qos: 1 });
     for (const error of await Promise.all(answers)) {
       if (error && !/already exists/i.test(error)) throw new KioskError('E_TRANSPORT', error, { subject: deviceId });

@@ -38,14 +38,24 @@ export async function runSimDevice(cfg: SimDeviceConfig, logger: Logger, signal?
   const certificate = parseCertificate(await readFile(cfg.certPath, 'utf8'), cfg.certPath);
   const outbox = new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db') });
   const transport = new MqttTransport({
-    options: { url: cfg.url, deviceId: cfg.deviceId, ca: await readFile(cfg.caPath), cert: await readFile(cfg.certPath), key: await readFile(cfg.keyPath), backoff: { baseMs: 200, capMs: 5000 } },
+    options: {
+      url: cfg.url,
+      deviceId: cfg.deviceId,
+      ca: await readFile(cfg.caPath),
+      cert: await readFile(cfg.certPath),
+      key: await readFile(cfg.keyPath),
+      backoff: { baseMs: 200, capMs: 5000 },
+    },
     logger,
   });
   const relay = new OutboxRelay({ outbox, transport, logger, backoff: { baseMs: 100, capMs: 2000 } });
   let index = 0;
   const signer = new ResultSigner({ keyStore, certificate, measurements: [{ id: 'agent' }], newId: () => `${cfg.deviceId}-${index}` });
   const progressPath = join(cfg.stateDir, 'progress.json');
-  const done = await readFile(progressPath, 'utf8').then((t) => (JSON.parse(t) as { next: number }).next, () => 0);
+  const done = await readFile(progressPath, 'utf8').then(
+    (t) => (JSON.parse(t) as { next: number }).next,
+    () => 0,
+  );
   await outbox.start();
   await relay.start();
   await transport.start();
@@ -58,7 +68,13 @@ export async function runSimDevice(cfg: SimDeviceConfig, logger: Logger, signal?
       if (cfg.intervalMs) await new Promise((r) => setTimeout(r, cfg.intervalMs));
     }
     while (!signal?.aborted && (await outbox.stats()).pending > 0) {
-      await new Promise<void>((r) => { const t = setTimeout(r, 200); relay.events.once('delivered', () => { clearTimeout(t); r(); }); });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 200);
+        relay.events.once('delivered', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
   } finally {
     await relay.stop();

@@ -105,7 +105,10 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     // Nonces: issued up front into the SQLite file the verifier processes share.
     const noncesPath = join(o.dir, 'nonces.db');
     const nonceStore = new SqliteNonceStore(noncesPath);
-    const nonces = await nonceStore.issueMany(ids.flatMap((id) => Array<string>(o.results).fill(id)), new Date());
+    const nonces = await nonceStore.issueMany(
+      ids.flatMap((id) => Array<string>(o.results).fill(id)),
+      new Date(),
+    );
     await nonceStore.stop();
 
     // Verifiers: one process each, outcomes back over IPC.
@@ -116,33 +119,54 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     const children: ChildProcess[] = [];
     // On an error path: kill the verifiers and wait for them to exit (they hold nonces.db open in o.dir).
     cleanup.push(async () => {
-      await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map(async (c) => {
-        const exited = once(c, 'exit');
-        c.kill('SIGKILL');
-        await exited;
-      }));
+      await Promise.all(
+        children
+          .filter((c) => c.exitCode === null && c.signalCode === null)
+          .map(async (c) => {
+            const exited = once(c, 'exit');
+            c.kill('SIGKILL');
+            await exited;
+          }),
+      );
     });
-    await Promise.all(services.map(async (s, i) => {
-      const cfgPath = join(o.dir, `verifier-${i + 1}.json`);
-      const cfg: SimVerifierConfig = { url: broker.url, clientId: `verifier-${i + 1}`, caPath: join(o.dir, 'ca', 'ca.crt'), certPath: s.certPath, keyPath: s.keyPath, noncesPath };
-      writeFileSync(cfgPath, JSON.stringify(cfg));
-      const child = forkEntry('verifier-main', [cfgPath]);
-      children.push(child);
-      child.on('message', (m: SimVerifierMessage) => {
-        if (m.type !== 'outcomes') return;
-        for (const jti of m.accepted) accepted.set(jti, (accepted.get(jti) ?? 0) + 1);
-        perVerifier[i] += m.accepted.length;
-        duplicates += m.duplicates;
-        rejectReasons.push(...m.rejected);
-      });
-      await waitMessage(child, 'ready', 30_000);
-    }));
+    await Promise.all(
+      services.map(async (s, i) => {
+        const cfgPath = join(o.dir, `verifier-${i + 1}.json`);
+        const cfg: SimVerifierConfig = {
+          url: broker.url,
+          clientId: `verifier-${i + 1}`,
+          caPath: join(o.dir, 'ca', 'ca.crt'),
+          certPath: s.certPath,
+          keyPath: s.keyPath,
+          noncesPath,
+        };
+        writeFileSync(cfgPath, JSON.stringify(cfg));
+        const child = forkEntry('verifier-main', [cfgPath]);
+        children.push(child);
+        child.on('message', (m: SimVerifierMessage) => {
+          if (m.type !== 'outcomes') return;
+          for (const jti of m.accepted) accepted.set(jti, (accepted.get(jti) ?? 0) + 1);
+          perVerifier[i] += m.accepted.length;
+          duplicates += m.duplicates;
+          rejectReasons.push(...m.rejected);
+        });
+        await waitMessage(child, 'ready', 30_000);
+      }),
+    );
 
     // Devices: connect in waves so the TLS handshakes do not all time out together.
     t = Date.now();
     const sims = devices.map((d) => {
       const transport = new MqttTransport({
-        options: { url: broker.url, deviceId: d.id, ca: ca.pem, cert: d.cert.toString('pem'), key: d.keyStore.privateKeyPem(), keepaliveSec: 60, backoff: { baseMs: 500, capMs: 5000 } },
+        options: {
+          url: broker.url,
+          deviceId: d.id,
+          ca: ca.pem,
+          cert: d.cert.toString('pem'),
+          key: d.keyStore.privateKeyPem(),
+          keepaliveSec: 60,
+          backoff: { baseMs: 500, capMs: 5000 },
+        },
         logger: o.logger,
       });
       const outbox = new MemoryOutbox({ limits: { maxMessages: o.results + 10 } });
@@ -151,20 +175,34 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       return { ...d, transport, outbox, relay, signer };
     });
     cleanup.push(async () => {
-      await Promise.all(sims.map(async (s) => { await s.relay.stop(); await s.transport.stop(); }));
+      await Promise.all(
+        sims.map(async (s) => {
+          await s.relay.stop();
+          await s.transport.stop();
+        }),
+      );
     });
     const concurrency = o.connectConcurrency ?? 50;
     let connected = 0;
     for (let i = 0; i < sims.length; i += concurrency) {
-      await Promise.all(sims.slice(i, i + concurrency).map(async (s) => {
-        const online = once(s.transport.events, 'online');
-        await s.outbox.start();
-        await s.relay.start();
-        await s.transport.start();
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([online.then(() => { connected++; }), new Promise((r) => { timer = setTimeout(r, 30_000); })]);
-        clearTimeout(timer);
-      }));
+      await Promise.all(
+        sims.slice(i, i + concurrency).map(async (s) => {
+          const online = once(s.transport.events, 'online');
+          await s.outbox.start();
+          await s.relay.start();
+          await s.transport.start();
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            online.then(() => {
+              connected++;
+            }),
+            new Promise((r) => {
+              timer = setTimeout(r, 30_000);
+            }),
+          ]);
+          clearTimeout(timer);
+        }),
+      );
     }
     const connectMs = Date.now() - t;
 
@@ -175,12 +213,14 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     const start = Date.now();
     const samples: number[] = [];
     let last = 0;
-    await Promise.all(sims.map(async (s, d) => {
-      for (let r = 0; r < o.results; r++) {
-        const signed = await s.signer.sign(nonces[d * o.results + r], { verdict: 'accept', reasons: [], scores: { liveness: 0.9 } });
-        await s.outbox.put({ jti: signed.jti, topic: s.transport.topics.result, payload: Buffer.from(signed.token) });
-      }
-    }));
+    await Promise.all(
+      sims.map(async (s, d) => {
+        for (let r = 0; r < o.results; r++) {
+          const signed = await s.signer.sign(nonces[d * o.results + r], { verdict: 'accept', reasons: [], scores: { liveness: 0.9 } });
+          await s.outbox.put({ jti: signed.jti, topic: s.transport.topics.result, payload: Buffer.from(signed.token) });
+        }
+      }),
+    );
     let lastProgress = Date.now();
     while (accepted.size < expected) {
       await new Promise((r) => setTimeout(r, 1000));
@@ -192,26 +232,46 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     const runMs = Date.now() - start;
     const cpu = process.cpuUsage(cpu0);
     const mosq1 = broker.pid ? processCpuSeconds(broker.pid) : undefined;
-    const verifierCpu = await Promise.all(children.map(async (c) => {
-      c.send({ type: 'cpu' });
-      const m = await waitMessage(c, 'cpu', 5000) as Extract<SimVerifierMessage, { type: 'cpu' }>;
-      return (m.userUs + m.systemUs) / 1e6;
-    }));
+    const verifierCpu = await Promise.all(
+      children.map(async (c) => {
+        c.send({ type: 'cpu' });
+        const m = (await waitMessage(c, 'cpu', 5000)) as Extract<SimVerifierMessage, { type: 'cpu' }>;
+        return (m.userUs + m.systemUs) / 1e6;
+      }),
+    );
     // A short grace period shows late duplicates, then the verifiers drain and stop.
     await new Promise((r) => setTimeout(r, 300));
-    await Promise.all(children.map(async (c) => { const exited = once(c, 'exit'); c.send({ type: 'stop' }); await exited; }));
+    await Promise.all(
+      children.map(async (c) => {
+        const exited = once(c, 'exit');
+        c.send({ type: 'stop' });
+        await exited;
+      }),
+    );
     // The last partial second would drag the median down; rates are over whole seconds of work.
     const busy = samples.filter((n) => n > 0);
     const sorted = [...busy].sort((a, b) => a - b);
     const median = sorted.length ? (sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2) : 0;
     const twice = [...accepted.values()].filter((n) => n > 1).length;
     return {
-      devices: o.devices, connected, results: expected, verified: accepted.size, lost: expected - accepted.size,
-      duplicates: duplicates + twice, rejected: rejectReasons.length, rejectReasons: [...new Set(rejectReasons)].slice(0, 5),
-      verifiers: nVerifiers, perVerifier,
-      setupMs: { pki: pkiMs, broker: brokerMs, connect: connectMs }, runMs,
+      devices: o.devices,
+      connected,
+      results: expected,
+      verified: accepted.size,
+      lost: expected - accepted.size,
+      duplicates: duplicates + twice,
+      rejected: rejectReasons.length,
+      rejectReasons: [...new Set(rejectReasons)].slice(0, 5),
+      verifiers: nVerifiers,
+      perVerifier,
+      setupMs: { pki: pkiMs, broker: brokerMs, connect: connectMs },
+      runMs,
       verifiedPerSecond: { median, mean: runMs > 0 ? Math.round(accepted.size / (runMs / 1000)) : 0, samples },
-      cpuSeconds: { simulator: (cpu.user + cpu.system) / 1e6, verifiers: verifierCpu, mosquitto: mosq0 !== undefined && mosq1 !== undefined ? mosq1 - mosq0 : undefined },
+      cpuSeconds: {
+        simulator: (cpu.user + cpu.system) / 1e6,
+        verifiers: verifierCpu,
+        mosquitto: mosq0 !== undefined && mosq1 !== undefined ? mosq1 - mosq0 : undefined,
+      },
     };
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch((err: Error) => o.logger.warn({ err: { message: err.message } }, 'fleet cleanup step failed'));
@@ -229,10 +289,25 @@ function forkEntry(name: string, args: string[]): ChildProcess {
 
 async function waitMessage(child: ChildProcess, type: string, ms: number): Promise<SimVerifierMessage> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { cleanup(); reject(new Error(`verifier process sent no ${type} within ${ms} ms`)); }, ms);
-    const onMessage = (m: SimVerifierMessage) => { if (m.type === type) { cleanup(); resolve(m); } };
-    const onExit = (code: number | null) => { cleanup(); reject(new Error(`verifier process exited (${code}) before ${type}`)); };
-    const cleanup = () => { clearTimeout(timer); child.off('message', onMessage); child.off('exit', onExit); };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`verifier process sent no ${type} within ${ms} ms`));
+    }, ms);
+    const onMessage = (m: SimVerifierMessage) => {
+      if (m.type === type) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`verifier process exited (${code}) before ${type}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
     child.on('message', onMessage);
     child.once('exit', onExit);
   });

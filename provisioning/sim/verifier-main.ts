@@ -11,7 +11,14 @@ import { VerifierService } from '../verifier-service.js';
 import { parseCertificate } from '../x509.js';
 
 /** Configuration passed as argv[2] (JSON file). */
-export interface SimVerifierConfig { url: string; clientId: string; caPath: string; certPath: string; keyPath: string; noncesPath: string }
+export interface SimVerifierConfig {
+  url: string;
+  clientId: string;
+  caPath: string;
+  certPath: string;
+  keyPath: string;
+  noncesPath: string;
+}
 
 /** Messages to the parent. */
 export type SimVerifierMessage =
@@ -43,7 +50,10 @@ const timer = setInterval(flush, 100);
 let mark = process.cpuUsage();
 process.on('message', (m: { type: string }) => {
   if (m.type === 'mark') mark = process.cpuUsage();
-  if (m.type === 'cpu') { const u = process.cpuUsage(mark); send({ type: 'cpu', userUs: u.user, systemUs: u.system }); }
+  if (m.type === 'cpu') {
+    const u = process.cpuUsage(mark);
+    send({ type: 'cpu', userUs: u.user, systemUs: u.system });
+  }
   if (m.type === 'stop') {
     void (async () => {
       clearInterval(timer);

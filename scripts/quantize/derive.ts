@@ -71,7 +71,10 @@ export function deriveVariant(original: ManifestModel, files: Map<string, Uint8A
     const bins = original.files.filter((f) => f.path.endsWith('.bin')).map((f) => files.get(f.path)!);
     const binName = `${v.model}-${v.tag}.bin`;
     const r = quantizeTfjsUint8(files.get(json.path)!, bins, binName);
-    out = [{ path: `${base}.json`, bytes: r.json }, { path: `${base}.bin`, bytes: r.bin }];
+    out = [
+      { path: `${base}.json`, bytes: r.json },
+      { path: `${base}.bin`, bytes: r.bin },
+    ];
     summary = `${r.report.quantized} weights quantized, ${r.report.kept} float kept`;
   }
   const manifestFiles: ManifestFile[] = out.map((f) => ({

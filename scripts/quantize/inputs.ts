@@ -23,7 +23,11 @@ export async function loadRgb(path: string): Promise<RgbImage> {
 /** A fixed, spread selection: every k-th distinct image of the verify pairs and of the spoof labels. */
 export function pickImages(dataDir: string, perSet: number): string[] {
   const col = (file: string, cols: number[]) => {
-    const rows = readFileSync(join(dataDir, 'labels', file), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+    const rows = readFileSync(join(dataDir, 'labels', file), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t'));
     return [...new Set(rows.flatMap((r) => cols.map((c) => r[c])))].sort();
   };
   const spread = (list: string[]) => {

@@ -72,7 +72,7 @@ export function quantizeLinear(values: Float32Array, shape: readonly number[], a
   for (let i = 0; i < size; i++) {
     const c = channelOf(i, channels, inner);
     const q = roundHalfEven(values[i] / scales[c]) + zeroPoints[c];
-    data[i] = q < qmin ? qmin : q > qmax ? qmax : q;
+    data[i] = q < qmin ? qmin : Math.min(q, qmax);
   }
   return { dtype, axis, data, scales, zeroPoints };
 }
@@ -117,7 +117,7 @@ export function quantizeAffineUint8(values: Float32Array): AffineUint8 {
   const min = -zp * scale;
   for (let i = 0; i < values.length; i++) {
     const q = roundHalfEven((values[i] - min) / scale);
-    data[i] = q < 0 ? 0 : q > 255 ? 255 : q;
+    data[i] = q < 0 ? 0 : Math.min(q, 255);
   }
   return { data, min, scale };
 }
@@ -148,12 +148,12 @@ export function float32ToFloat16Bits(value: number): number {
     let half = m >>> shift;
     const rem = m & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
+    if (rem > mid || (rem === mid && half & 1)) half++;
     return sign | half;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: still correct
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // may carry into the exponent: still correct
   return sign | h;
 }
 

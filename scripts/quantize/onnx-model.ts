@@ -37,7 +37,7 @@ export function tensorSize(t: Tensor): number {
 
 export function floatValues(t: Tensor): Float32Array {
   if (t.dataType !== DT.FLOAT) throw new TypeError(`tensor ${t.name} is not float32`);
-  if (t.rawData && t.rawData.length) return new Float32Array(aligned(t.rawData));
+  if (t.rawData?.length) return new Float32Array(aligned(t.rawData));
   return Float32Array.from(t.floatData ?? []);
 }
 
@@ -81,9 +81,31 @@ export function defaultOpset(model: Model): number {
 
 /** Ops whose semantics do not change between opset 9 and 13 for the attributes these models use. */
 const UNCHANGED_9_TO_13 = new Set([
-  'Add', 'AveragePool', 'BatchNormalization', 'Concat', 'Constant', 'Conv', 'Div', 'Exp', 'Flatten', 'Gather',
-  'Gemm', 'GlobalAveragePool', 'Identity', 'LeakyRelu', 'MatMul', 'MaxPool', 'Mul', 'PRelu', 'Relu', 'Reshape',
-  'Shape', 'Sigmoid', 'Sub', 'Tanh', 'Transpose',
+  'Add',
+  'AveragePool',
+  'BatchNormalization',
+  'Concat',
+  'Constant',
+  'Conv',
+  'Div',
+  'Exp',
+  'Flatten',
+  'Gather',
+  'Gemm',
+  'GlobalAveragePool',
+  'Identity',
+  'LeakyRelu',
+  'MatMul',
+  'MaxPool',
+  'Mul',
+  'PRelu',
+  'Relu',
+  'Reshape',
+  'Shape',
+  'Sigmoid',
+  'Sub',
+  'Tanh',
+  'Transpose',
 ]);
 
 /** Rank of a value when the graph declares it (outputs and value_info); undefined otherwise. */
@@ -122,7 +144,11 @@ export function upgradeOpset(model: Model, target: number): void {
       const ends = get('ends');
       if (!starts || !ends) throw new Error(`Slice ${id} lacks starts/ends`);
       const inputs = [n.input![0]];
-      for (const [k, v] of [['starts', starts], ['ends', ends], ['axes', get('axes')]] as const) {
+      for (const [k, v] of [
+        ['starts', starts],
+        ['ends', ends],
+        ['axes', get('axes')],
+      ] as const) {
         if (!v) break;
         const t = int64Tensor(`${id}__${k}`, [v.length], v);
         extra.push(t);

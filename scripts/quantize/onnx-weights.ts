@@ -3,8 +3,23 @@
 // every consumer of the weight is untouched and the model still computes in float32.
 import { quantizeLinear, toFloat16, type IntDtype } from './math.js';
 import {
-  decodeModel, DT, encodeModel, float16Tensor, floatTensor, floatValues, int8Tensor, intAttr, node, attr, num,
-  tensorSize, upgradeOpset, type Graph, type Model, type Node, type Tensor,
+  decodeModel,
+  DT,
+  encodeModel,
+  float16Tensor,
+  floatTensor,
+  floatValues,
+  int8Tensor,
+  intAttr,
+  node,
+  attr,
+  num,
+  tensorSize,
+  upgradeOpset,
+  type Graph,
+  type Model,
+  type Node,
+  type Tensor,
 } from './onnx-model.js';
 
 export interface Int8Options {
@@ -104,8 +119,14 @@ export function quantizeOnnxInt8(bytes: Uint8Array, opts: Int8Options = DEFAULT_
     const zName = freshName(taken, `${name}_zero_point`);
     const paramDims = perAxis === null ? [] : [dims[perAxis]];
     const zp = opts.dtype === 'int8' ? Int8Array.from(q.zeroPoints) : Uint8Array.from(q.zeroPoints);
-    inits.push(int8Tensor(qName, dims, q.data, opts.dtype === 'int8'), floatTensor(sName, paramDims, q.scales), int8Tensor(zName, paramDims, zp, opts.dtype === 'int8'));
-    dq.push(node('DequantizeLinear', [qName, sName, zName], [name], freshName(taken, `${name}_DequantizeLinear`), perAxis === null ? [] : [intAttr('axis', perAxis)]));
+    inits.push(
+      int8Tensor(qName, dims, q.data, opts.dtype === 'int8'),
+      floatTensor(sName, paramDims, q.scales),
+      int8Tensor(zName, paramDims, zp, opts.dtype === 'int8'),
+    );
+    dq.push(
+      node('DequantizeLinear', [qName, sName, zName], [name], freshName(taken, `${name}_DequantizeLinear`), perAxis === null ? [] : [intAttr('axis', perAxis)]),
+    );
     report.quantized++;
     report.floatBytes += q.data.length * 4;
     report.quantBytes += q.data.length + q.scales.length * 5;

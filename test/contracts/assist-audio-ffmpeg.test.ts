@@ -8,17 +8,25 @@ import { audioCaptureContract, audioPlaybackContract } from './assist-audio.cont
 
 const RATE = 48000;
 
-audioCaptureContract('ffmpeg ALSA microphone (null PCM)', () => {
-  const capture = new FfmpegAudioCapture({ device: 'null', sampleRate: RATE });
-  return { capture, pid: () => capture.pid, crash: () => process.kill(capture.pid!, 'SIGKILL') };
-}, () => ({ capture: new FfmpegAudioCapture({ device: 'kiosk-no-such-pcm', sampleRate: RATE }) }));
+audioCaptureContract(
+  'ffmpeg ALSA microphone (null PCM)',
+  () => {
+    const capture = new FfmpegAudioCapture({ device: 'null', sampleRate: RATE });
+    return { capture, pid: () => capture.pid, crash: () => process.kill(capture.pid!, 'SIGKILL') };
+  },
+  () => ({ capture: new FfmpegAudioCapture({ device: 'kiosk-no-such-pcm', sampleRate: RATE }) }),
+);
 
 audioCaptureContract('ffmpeg microphone on a lavfi tone', () => {
   const capture = new FfmpegAudioCapture({ device: 'lavfi', sampleRate: RATE, input: ['-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${RATE}`] });
   return { capture, toneHz: 440, pid: () => capture.pid, crash: () => process.kill(capture.pid!, 'SIGKILL') };
 });
 
-audioPlaybackContract('ffmpeg ALSA speaker (null PCM)', () => {
-  const playback = new FfmpegAudioPlayback({ device: 'null', sampleRate: RATE });
-  return { playback, pid: () => playback.pid };
-}, () => ({ playback: new FfmpegAudioPlayback({ device: 'kiosk-no-such-pcm', sampleRate: RATE }) }));
+audioPlaybackContract(
+  'ffmpeg ALSA speaker (null PCM)',
+  () => {
+    const playback = new FfmpegAudioPlayback({ device: 'null', sampleRate: RATE });
+    return { playback, pid: () => playback.pid };
+  },
+  () => ({ playback: new FfmpegAudioPlayback({ device: 'kiosk-no-such-pcm', sampleRate: RATE }) }),
+);

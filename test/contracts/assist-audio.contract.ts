@@ -36,7 +36,10 @@ function tone(sampleRate: number, n: number, hz = 440, amplitude = 6000): Int16A
 function concat(frames: AudioFrame[]): Int16Array {
   const out = new Int16Array(frames.reduce((a, f) => a + f.samples.length, 0));
   let o = 0;
-  for (const f of frames) { out.set(f.samples, o); o += f.samples.length; }
+  for (const f of frames) {
+    out.set(f.samples, o);
+    o += f.samples.length;
+  }
   return out;
 }
 
@@ -54,7 +57,10 @@ export function audioCaptureContract(name: string, make: () => CaptureSubject, b
     t.equal(s.capture.stats().running, true);
     await sleep(1000);
     t.ok(frames.length >= 60 && frames.length <= 300, `about 100 frames in a second (got ${frames.length})`);
-    t.ok(frames.every((f) => f.samples instanceof Int16Array && f.samples.length === rate / 100 && f.sampleRate === rate), `every frame ${rate / 100} samples at ${rate} Hz`);
+    t.ok(
+      frames.every((f) => f.samples instanceof Int16Array && f.samples.length === rate / 100 && f.sampleRate === rate),
+      `every frame ${rate / 100} samples at ${rate} Hz`,
+    );
     const st = s.capture.stats();
     t.equal(st.frames, frames.length, 'stats count the frames');
     t.equal(st.samples, frames.length * (rate / 100));
@@ -80,11 +86,18 @@ export function audioCaptureContract(name: string, make: () => CaptureSubject, b
     await s.capture.start(() => undefined);
     await s.capture.stop();
     let n = 0;
-    await s.capture.start(() => { n += 1; });
+    await s.capture.start(() => {
+      n += 1;
+    });
     await sleep(200);
     t.ok(n > 5, `frames after a restart (${n})`);
     await s.capture.stop();
-    const starting = s.capture.start(() => undefined).then(() => 'started', (e: unknown) => (isKioskError(e) ? e.code : 'error'));
+    const starting = s.capture
+      .start(() => undefined)
+      .then(
+        () => 'started',
+        (e: unknown) => (isKioskError(e) ? e.code : 'error'),
+      );
     await s.capture.stop();
     const outcome = await starting;
     t.ok(outcome === 'started' || outcome === 'E_ABORTED', `start overtaken by stop: ${outcome}`);
@@ -113,7 +126,12 @@ export function audioCaptureContract(name: string, make: () => CaptureSubject, b
     t.test(`${name}: a device that cannot be opened is refused at start with a code`, async (t) => {
       const s = broken();
       t.teardown(() => s.capture.stop());
-      const err = await s.capture.start(() => undefined).then(() => undefined, (e: unknown) => e);
+      const err = await s.capture
+        .start(() => undefined)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       t.ok(isKioskError(err, 'E_DEVICE'), 'E_DEVICE');
       t.equal(isKioskError(err) ? err.details?.reason : undefined, 'no_device', 'reason no_device');
       t.equal(s.capture.stats().running, false);
@@ -166,10 +184,16 @@ export function audioPlaybackContract(name: string, make: () => PlaybackSubject,
       const s = broken();
       t.teardown(() => s.playback.stop());
       const failed = new Promise<unknown>((r) => s.playback.events.once('failed', (e) => r(e.error)));
-      const startErr = await s.playback.start().then(() => undefined, (e: unknown) => e);
+      const startErr = await s.playback.start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       let err = startErr;
       if (!err) {
-        for (let n = 0; n < 20; n++) { s.playback.write(tone(s.playback.sampleRate, n)); await sleep(10); }
+        for (let n = 0; n < 20; n++) {
+          s.playback.write(tone(s.playback.sampleRate, n));
+          await sleep(10);
+        }
         err = await Promise.race([failed, sleep(5000).then(() => 'no failed event')]);
       }
       t.ok(isKioskError(err, 'E_DEVICE'), `E_DEVICE (${String((err as Error)?.message ?? err)})`);

@@ -22,7 +22,10 @@ function eventQueueContract(name: string, make: Factory): void {
     t.equal(q.size, 0);
     t.same(q.peek(5), []);
     const ids = [0, 1, 2, 3].map((i) => q.append(ev(i)).id);
-    t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]), 'ids rise with every append');
+    t.ok(
+      ids.every((id, i) => i === 0 || id > ids[i - 1]),
+      'ids rise with every append',
+    );
     t.equal(q.size, 4);
     t.same(ns(q, 2), [0, 1], 'peek gives the oldest, oldest first');
     t.same(ns(q), [0, 1, 2, 3], 'peek removes nothing');
@@ -94,7 +97,10 @@ t.test('sqlite: events, their order and the drop count survive reopening; WAL, s
   // No stop(): a crash leaves the connection open; what was committed is on disk.
   const b = new SqliteEventQueue({ path, maxEvents: 3 });
   await b.start();
-  t.teardown(async () => { await a.stop(); await b.stop(); });
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+  });
   t.same(ns(b), [3, 4], 'what was left, in order');
   t.equal(b.dropped, 2, 'the drop count too');
   const id = b.append(ev(5)).id;
@@ -124,5 +130,4 @@ t.test('sqlite: a file it cannot use is E_STORAGE naming it; what was stored sta
   db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
   await rejectsWithCode(t, (async () => q.append(JSON.stringify({ type: 'camera', reason: 'x'.repeat(200_000) })))(), 'E_STORAGE', path);
   t.same(ns(q), [1], 'what was stored is still there');
-
 });

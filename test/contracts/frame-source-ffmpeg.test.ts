@@ -33,7 +33,22 @@ frameSourceContract('rpicam-vid pipe format (I420 from ffmpeg)', ({ allowVirtual
   const source = new PipeFrameSource({
     command: {
       file: 'ffmpeg',
-      args: ['-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `smptebars=size=${W}x${H}:rate=30`, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1'],
+      args: [
+        '-nostdin',
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        `smptebars=size=${W}x${H}:rate=30`,
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'yuv420p',
+        'pipe:1',
+      ],
       layout: i420(W, H),
       width: W,
       height: H,

@@ -91,9 +91,20 @@ export function frameSourceContract(name: string, make: SubjectFactory): void {
     t.equal(frames.length, 6, 'six frames');
     const sizeOk = (f: CameraFrame) => f.image.width === s.width && f.image.height === s.height && f.image.data.length === s.width * s.height * 3;
     t.ok(frames.every(sizeOk), `every frame ${s.width}x${s.height} packed RGB`);
-    t.ok(frames.every((f, i) => i === 0 || (f.index > frames[i - 1].index && f.timeMs >= frames[i - 1].timeMs)), 'index increasing, time not going back');
-    if (s.equalRows) t.ok(frames.every((f) => rowsEqual(f, s.equalRows!)), `rows ${s.equalRows.join(' and ')} identical in every frame (no shear)`);
-    if (s.check) t.ok(frames.every((f) => s.check!(f)), 'exact frame content');
+    t.ok(
+      frames.every((f, i) => i === 0 || (f.index > frames[i - 1].index && f.timeMs >= frames[i - 1].timeMs)),
+      'index increasing, time not going back',
+    );
+    if (s.equalRows)
+      t.ok(
+        frames.every((f) => rowsEqual(f, s.equalRows!)),
+        `rows ${s.equalRows.join(' and ')} identical in every frame (no shear)`,
+      );
+    if (s.check)
+      t.ok(
+        frames.every((f) => s.check!(f)),
+        'exact frame content',
+      );
     const st = s.source.stats();
     t.ok(st.running, 'running');
     t.ok(st.captured >= st.delivered && st.delivered >= 6, `captured ${st.captured} >= delivered ${st.delivered}`);

@@ -21,7 +21,13 @@ t.test('fake extras: electrical levels with polarity, write history and events',
   t.equal(await port.read('button'), true);
   clock.advance(100);
   await port.write('relay', true);
-  t.same(port.history('relay').map((h) => [h.value, h.timeMs]), [[false, 0], [true, 120]]);
+  t.same(
+    port.history('relay').map((h) => [h.value, h.timeMs]),
+    [
+      [false, 0],
+      [true, 120],
+    ],
+  );
   t.same(writes, ['relay=false', 'lamp=true', 'relay=true']);
   await port.close();
 });

@@ -45,7 +45,8 @@ function subject(pins: PinMap, clock = new FakeClock()) {
   for (const [name, p] of Object.entries(pins)) if (p.direction === 'in' && offsetOf(pins, name) >= 0) chip.drive(offsetOf(pins, name), p.activeLow ?? false);
   const port = new GpiodGpioPort({ pins, clock, env: chip.env() });
   return {
-    port, clock,
+    port,
+    clock,
     async drive(pin: string, active: boolean) {
       const seen = nextSample(port, pin);
       seen.catch(() => {});
@@ -73,7 +74,7 @@ t.test('gpiod: lines by chip label and by name; outputs held by gpioset at their
   t.equal(chip.level(5), true, 'active-low output off = line high');
   await port.write('ring_light', true);
   t.equal(chip.level(5), false);
-  t.same([chip.consumer(24), chip.consumer(27)], ['gpiomon', 'gpiomon'], 'one gpiomon holds the chip\'s inputs');
+  t.same([chip.consumer(24), chip.consumer(27)], ['gpiomon', 'gpiomon'], "one gpiomon holds the chip's inputs");
   const edges: boolean[] = [];
   port.watch('cassette_empty', (e) => edges.push(e.value));
   const seen = nextSample(port, 'cassette_empty');
@@ -128,7 +129,9 @@ function findPid(tool: string, lastArg: string): number | undefined {
     try {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
       if (argv.includes(tool) && argv.at(-1) === lastArg && argv.some((a: string) => a.endsWith('tool.mjs'))) return Number(d);
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return undefined;
 }
@@ -137,13 +140,20 @@ t.test('gpiod: missing tools, v2 tools and a busy line refuse to start with E_GP
   const pins: PinMap = { presence: { line: { bcm: 17 }, direction: 'in' }, relay: { line: { bcm: 22 }, direction: 'out' } };
   const empty = ownTempDir(t, 'no-tools-');
   const missing = new GpiodGpioPort({ pins, env: { ...chip.env(), PATH: empty } });
-  await t.rejects(missing.start(), { code: 'E_GPIO', subject: 'gpiod', message: /install the Debian package gpiod/, details: { package: 'gpiod', tool: 'gpioset' } });
+  await t.rejects(missing.start(), {
+    code: 'E_GPIO',
+    subject: 'gpiod',
+    message: /install the Debian package gpiod/,
+    details: { package: 'gpiod', tool: 'gpioset' },
+  });
 
   const v2 = new GpiodGpioPort({ pins, env: chip.env({ GPIOD_STANDIN_VERSION: '2.1' }) });
   await t.rejects(v2.start(), { code: 'E_GPIO', subject: 'gpiod', message: /libgpiod v2\.1 tools are not supported/ });
 
   const other = spawn('gpioset', ['--mode=signal', 'gpiochip0', '22=1'], { env: chip.env(), stdio: 'ignore' });
-  t.teardown(() => { other.kill(); });
+  t.teardown(() => {
+    other.kill();
+  });
   await waitFor('another process to hold line 22', () => chip.consumer(22) === 'gpioset', 5000);
   const busy = new GpiodGpioPort({ pins, env: chip.env(), clock: new FakeClock() });
   await t.rejects(busy.start(), { code: 'E_GPIO', subject: 'gpiochip0:22', message: /busy: held by "gpioset"/ });

@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { GpioPort, PinMap } from '../../device/gpio/gpio-port.js';
 import { isKioskError } from '../../agent/errors.js';
-import { FakeClock } from '../helpers/fake-clock.js';
+import type { FakeClock } from '../helpers/fake-clock.js';
 
 export const CONTRACT_PINS: PinMap = {
   button: { line: { bcm: 17 }, direction: 'in', activeLow: true, debounceMs: 20 },

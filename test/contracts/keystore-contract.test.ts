@@ -60,7 +60,14 @@ t.test('file key: mode 0600, no temp file left, too-open file and garbage refuse
   await writeFile(join(d, 'bad.key'), 'not a key', { mode: 0o600 });
   await rejectsWithCode(t, new FileKeyStore({ path: join(d, 'bad.key') }).start(), 'E_KEY_STORE', 'bad.key');
   await rejectsWithCode(t, new FileKeyStore({ path: join(d, 'none.key'), create: false }).start(), 'E_KEY_STORE', 'none.key');
-  await rejectsWithCode(t, store.sign(Buffer.alloc(1)).then(() => store.stop()).then(() => store.sign(Buffer.alloc(1))), 'E_KEY_STORE');
+  await rejectsWithCode(
+    t,
+    store
+      .sign(Buffer.alloc(1))
+      .then(() => store.stop())
+      .then(() => store.sign(Buffer.alloc(1))),
+    'E_KEY_STORE',
+  );
 });
 
 t.test('pkcs11: the private key is sensitive and not extractable; wrong PIN or token refused', async (t) => {
@@ -75,5 +82,10 @@ t.test('pkcs11: the private key is sensitive and not extractable; wrong PIN or t
   await rejectsWithCode(t, new Pkcs11KeyStore({ modulePath: token.modulePath, tokenLabel: token.tokenLabel, pin: '000000' }).start(), 'E_KEY_STORE');
   await rejectsWithCode(t, new Pkcs11KeyStore({ modulePath: token.modulePath, tokenLabel: 'nope', pin: token.pin }).start(), 'E_KEY_STORE', 'nope');
   await rejectsWithCode(t, new Pkcs11KeyStore({ modulePath: '/nonexistent.so', tokenLabel: 'x', pin: 'x' }).start(), 'E_KEY_STORE', 'nonexistent');
-  await rejectsWithCode(t, new Pkcs11KeyStore({ modulePath: token.modulePath, tokenLabel: token.tokenLabel, pin: token.pin, keyLabel: 'absent', create: false }).start(), 'E_KEY_STORE', 'absent');
+  await rejectsWithCode(
+    t,
+    new Pkcs11KeyStore({ modulePath: token.modulePath, tokenLabel: token.tokenLabel, pin: token.pin, keyLabel: 'absent', create: false }).start(),
+    'E_KEY_STORE',
+    'absent',
+  );
 });

@@ -20,11 +20,22 @@ function outboxContract(name: string, make: Factory): void {
     t.match(await o.put(msg(2)), { inserted: false }, 'same jti stored once');
     t.same(stored, ['j-0', 'j-1', 'j-2', 'j-3', 'j-4']);
     const p = await o.pending(3);
-    t.same(p.map((m) => m.jti), ['j-0', 'j-1', 'j-2']);
+    t.same(
+      p.map((m) => m.jti),
+      ['j-0', 'j-1', 'j-2'],
+    );
     t.same(p[1].payload, Buffer.alloc(10, 1));
     await o.attempted(p[0].id);
     await o.ack(p[1].id);
-    t.same((await o.pending(10)).map((m) => [m.jti, m.attempts]), [['j-0', 1], ['j-2', 0], ['j-3', 0], ['j-4', 0]]);
+    t.same(
+      (await o.pending(10)).map((m) => [m.jti, m.attempts]),
+      [
+        ['j-0', 1],
+        ['j-2', 0],
+        ['j-3', 0],
+        ['j-4', 0],
+      ],
+    );
     t.match(await o.stats(), { pending: 4, parked: 0, expired: 0, pendingBytes: 40 });
   });
 
@@ -50,9 +61,16 @@ function outboxContract(name: string, make: Factory): void {
     const expiredEvents: unknown[] = [];
     o.events.on('expired', (e) => expiredEvents.push(e));
     const expired = await o.expireOld(now);
-    t.same(expired.map((m) => m.jti), ['j-1', 'j-2']);
+    t.same(
+      expired.map((m) => m.jti),
+      ['j-1', 'j-2'],
+    );
     t.match(expiredEvents, [{ jtis: ['j-1', 'j-2'] }]);
-    t.same((await o.pending(10)).map((m) => m.jti), ['j-4'], 'the young message stays pending');
+    t.same(
+      (await o.pending(10)).map((m) => m.jti),
+      ['j-4'],
+      'the young message stays pending',
+    );
     t.match(await o.stats(), { pending: 1, parked: 1, expired: 2 });
   });
 }
@@ -72,13 +90,20 @@ t.test('sqlite: a stored message survives reopening; WAL mode; a full disk is E_
   const b = new SqliteOutbox({ path });
   await b.start();
   t.teardown(() => b.stop());
-  t.same((await b.pending(5)).map((m) => m.jti), ['j-1']);
+  t.same(
+    (await b.pending(5)).map((m) => m.jti),
+    ['j-1'],
+  );
   const db = (b as unknown as { db: Database.Database }).db;
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   // Simulate a full disk at the SQLite level: the database may not grow past its current pages.
   db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
   await rejectsWithCode(t, b.put(msg(2, 200_000)), 'E_STORAGE', 'outbox.db');
-  t.same((await b.pending(5)).map((m) => m.jti), ['j-1'], 'what was stored is still there');
+  t.same(
+    (await b.pending(5)).map((m) => m.jti),
+    ['j-1'],
+    'what was stored is still there',
+  );
   const notADir = join(tdir, 'file', 'outbox.db');
   await rejectsWithCode(t, new SqliteOutbox({ path: notADir }).start(), 'E_STORAGE', notADir);
 });

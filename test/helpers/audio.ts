@@ -25,7 +25,10 @@ export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number
   const scan = (from: number, to: number, step: number) => {
     for (let f = from; f <= to; f += step) {
       const p = goertzelPower(samples, sampleRate, f);
-      if (p > bestPower) { bestPower = p; best = f; }
+      if (p > bestPower) {
+        bestPower = p;
+        best = f;
+      }
     }
   };
   scan(minHz, maxHz, 10);

@@ -9,7 +9,9 @@ import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
  * no models are loaded, no camera is opened, GPIO is in memory.
  */
 export function withoutEngineAndCamera(deps: DaemonDeps): DaemonDeps {
-  const unused = async () => { throw new Error('not used in this test'); };
+  const unused = async () => {
+    throw new Error('not used in this test');
+  };
   const info = { runtimes: [], models: [] };
   return {
     ...deps,

@@ -1,6 +1,10 @@
 import type { Clock, TimerHandle } from '../../device/clock.js';
 
-interface Timer { id: number; at: number; fn: () => void }
+interface Timer {
+  id: number;
+  at: number;
+  fn: () => void;
+}
 
 /**
  * A manual clock: time moves only through `advance()`, which fires due timers in time order (a timer

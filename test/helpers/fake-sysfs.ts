@@ -20,7 +20,13 @@ export class FakeSysfs {
   /** Adds a UVC camera on USB port 1-1.2 as /sys/class/video4linux/<node>. */
   usbCamera(node: string, o: { name: string; vendorId: string; productId: string; product?: string; manufacturer?: string; serial?: string }): this {
     const usbDev = join(this.root, 'devices', 'platform', 'scb', 'fd500000.pcie', 'usb1', '1-1', '1-1.2');
-    this.files(usbDev, { idVendor: `${o.vendorId}\n`, idProduct: `${o.productId}\n`, ...(o.product ? { product: `${o.product}\n` } : {}), ...(o.manufacturer ? { manufacturer: `${o.manufacturer}\n` } : {}), ...(o.serial ? { serial: `${o.serial}\n` } : {}) });
+    this.files(usbDev, {
+      idVendor: `${o.vendorId}\n`,
+      idProduct: `${o.productId}\n`,
+      ...(o.product ? { product: `${o.product}\n` } : {}),
+      ...(o.manufacturer ? { manufacturer: `${o.manufacturer}\n` } : {}),
+      ...(o.serial ? { serial: `${o.serial}\n` } : {}),
+    });
     const iface = join(usbDev, '1-1.2:1.0');
     const driver = join(this.root, 'bus', 'usb', 'drivers', 'uvcvideo');
     mkdirSync(driver, { recursive: true });

@@ -13,7 +13,9 @@ export const TestBroker = {
   async start(pki: TestPki, dir: string, policy: PolicyInput, extra: { maxQueuedMessages?: number; websockets?: 'ws' | 'wss' } = {}): Promise<LocalBroker> {
     const server = await pki.issue('localhost', 'server');
     return LocalBroker.start({
-      dir, policy, ...extra,
+      dir,
+      policy,
+      ...extra,
       tls: { ca: readFileSync(pki.caPath), cert: readFileSync(server.certPath), key: readFileSync(server.keyPath) },
     });
   },

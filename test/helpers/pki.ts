@@ -16,7 +16,10 @@ export interface TestIdentity {
 
 /** A carrier CA in `dir` that issues test identities through the real CSR path. */
 export class TestPki {
-  constructor(readonly dir: string, readonly ca: CarrierCa) {}
+  constructor(
+    readonly dir: string,
+    readonly ca: CarrierCa,
+  ) {}
 
   static async create(dir: string): Promise<TestPki> {
     return new TestPki(dir, await CarrierCa.init(join(dir, 'ca')));

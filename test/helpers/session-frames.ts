@@ -6,11 +6,23 @@
 import type { FaceSignals, FrameSignals, Point } from '../../models/types.js';
 import { step } from '../../agent/session/machine.js';
 import type {
-  CaptureEffect, FrameEvent, MoveKind, PromptId, SessionEffect, SessionEvent, SessionResult, StepKind, TickEvent,
+  CaptureEffect,
+  FrameEvent,
+  MoveKind,
+  PromptId,
+  SessionEffect,
+  SessionEvent,
+  SessionResult,
+  StepKind,
+  TickEvent,
 } from '../../agent/session/types.js';
 import type { SessionState } from '../../agent/session/state.js';
 
-export interface Point3 { x: number; y: number; z: number }
+export interface Point3 {
+  x: number;
+  y: number;
+  z: number;
+}
 
 /** A rough 68-point head: nose out (z > 0), jaw line and ears back, eyes 64 mm apart. */
 export function headModel68(): Point3[] {
@@ -25,23 +37,58 @@ export function headModel68(): Point3[] {
       p.push({ x, y: -22 - 6 * Math.sin((Math.PI * j) / 4), z: -8 + 8 * Math.sin((Math.PI * j) / 4) });
     }
   }
-  for (const [y, z] of [[0, 8], [14, 16], [28, 24], [42, 34]]) p.push({ x: 0, y, z });
-  for (const [x, y, z] of [[-16, 50, 14], [-8, 52, 19], [0, 54, 22], [8, 52, 19], [16, 50, 14]]) p.push({ x, y, z });
+  for (const [y, z] of [
+    [0, 8],
+    [14, 16],
+    [28, 24],
+    [42, 34],
+  ])
+    p.push({ x: 0, y, z });
+  for (const [x, y, z] of [
+    [-16, 50, 14],
+    [-8, 52, 19],
+    [0, 54, 22],
+    [8, 52, 19],
+    [16, 50, 14],
+  ])
+    p.push({ x, y, z });
   const eye = (xs: number[], ys: number[], zs: number[]) => xs.forEach((x, k) => p.push({ x, y: ys[k], z: zs[k] }));
   eye([-46, -37, -27, -18, -27, -37], [0, -5, -5, 0, 5, 5], [-10, -3, -2, -4, -2, -3]);
   eye([18, 27, 37, 46, 37, 27], [0, -5, -5, 0, 5, 5], [-4, -2, -3, -10, -3, -2]);
   const mouthOuter: [number, number, number][] = [
-    [-26, 78, -2], [-17, 72, 5], [-7, 69, 9], [0, 70, 10], [7, 69, 9], [17, 72, 5],
-    [26, 78, -2], [17, 85, 5], [7, 88, 8], [0, 89, 9], [-7, 88, 8], [-17, 85, 5],
+    [-26, 78, -2],
+    [-17, 72, 5],
+    [-7, 69, 9],
+    [0, 70, 10],
+    [7, 69, 9],
+    [17, 72, 5],
+    [26, 78, -2],
+    [17, 85, 5],
+    [7, 88, 8],
+    [0, 89, 9],
+    [-7, 88, 8],
+    [-17, 85, 5],
   ];
   const mouthInner: [number, number, number][] = [
-    [-20, 78, 2], [-8, 76, 7], [0, 76, 8], [8, 76, 7], [20, 78, 2], [8, 80, 7], [0, 80, 8], [-8, 80, 7],
+    [-20, 78, 2],
+    [-8, 76, 7],
+    [0, 76, 8],
+    [8, 76, 7],
+    [20, 78, 2],
+    [8, 80, 7],
+    [0, 80, 8],
+    [-8, 80, 7],
   ];
   for (const [x, y, z] of [...mouthOuter, ...mouthInner]) p.push({ x, y, z });
   return p;
 }
 
-export interface Camera { f: number; cx: number; cy: number; distance: number }
+export interface Camera {
+  f: number;
+  cx: number;
+  cy: number;
+  distance: number;
+}
 
 export const CAMERA: Camera = { f: 900, cx: 320, cy: 240, distance: 600 };
 
@@ -146,8 +193,7 @@ export const turned = (t: number, yaw: number, o: FaceOpts = {}): FrameEvent => 
 /** Pitch > 0: up. */
 export const pitched = (t: number, pitch: number, o: FaceOpts = {}): FrameEvent => frameOf(t, [faceSignals({ ...o, pitch })]);
 export const eyesClosed = (t: number, o: FaceOpts = {}): FrameEvent => frameOf(t, [faceSignals({ ...o, ear: 0.08 })]);
-export const twoFaces = (t: number, o: FaceOpts = {}): FrameEvent =>
-  frameOf(t, [faceSignals(o), faceSignals({ ...o, shift: { x: 150, y: 0 } })]);
+export const twoFaces = (t: number, o: FaceOpts = {}): FrameEvent => frameOf(t, [faceSignals(o), faceSignals({ ...o, shift: { x: 150, y: 0 } })]);
 export const noFace = (t: number): FrameEvent => frameOf(t, []);
 export const tick = (t: number): TickEvent => ({ type: 'tick', tMs: t });
 
@@ -168,7 +214,10 @@ const MOVE_POSE: Record<MoveKind, (deg: number) => FaceOpts> = {
 /** Builds a customer's performance frame by frame at 30 fps, keeping the time. */
 export class Script {
   readonly events: SessionEvent[] = [];
-  constructor(public t = 0, public face: FaceOpts = {}) {}
+  constructor(
+    public t = 0,
+    public face: FaceOpts = {},
+  ) {}
 
   add(ms: number, make: (t: number) => SessionEvent): this {
     this.events.push(...during(this.t, this.t + ms, make));
@@ -179,7 +228,9 @@ export class Script {
     return this.add(ms, (t) => frontal(t, { ...this.face, ...o }));
   }
   blink(closedMs = 100): this {
-    return this.frontal(150).add(closedMs, (t) => eyesClosed(t, this.face)).frontal(150);
+    return this.frontal(150)
+      .add(closedMs, (t) => eyesClosed(t, this.face))
+      .frontal(150);
   }
   /** Ramps to `peak` degrees in the move's direction, holds, comes back to neutral. */
   move(kind: MoveKind, peak = 30, o: FaceOpts = {}): this {

@@ -4,8 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Where Debian's softhsm2 installs its PKCS#11 module. */
-export const SOFTHSM_MODULE = ['/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/softhsm/libsofthsm2.so']
-  .find((p) => { try { execFileSync('test', ['-f', p]); return true; } catch { return false; } }) ?? '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so';
+export const SOFTHSM_MODULE =
+  ['/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/softhsm/libsofthsm2.so'].find((p) => {
+    try {
+      execFileSync('test', ['-f', p]);
+      return true;
+    } catch {
+      return false;
+    }
+  }) ?? '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so';
 
 export interface SoftHsmToken {
   modulePath: string;

@@ -12,13 +12,28 @@ const k1 = await pki.issue('kiosk-001');
 await pki.issue('kiosk-002');
 const verifier = await pki.issue('carrier-verifier-1', 'service');
 const claim = await pki.issue('claim-batch-1', 'claim');
-const broker = await TestBroker.start(pki, join(dir, 'broker'), { devices: ['kiosk-001', 'kiosk-002'], claims: ['claim-batch-1'], services: ['carrier-verifier-1'] });
+const broker = await TestBroker.start(pki, join(dir, 'broker'), {
+  devices: ['kiosk-001', 'kiosk-002'],
+  claims: ['claim-batch-1'],
+  services: ['carrier-verifier-1'],
+});
 t.teardown(() => broker.stop());
 
 const connect = (id: { keyPath: string; certPath: string }, clientId: string, p: TestPki = pki) =>
   mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId, reconnectPeriod: 0, connectTimeout: 5000, ...tlsOf(p, id) });
-const connectOutcome = (p: Promise<mqtt.MqttClient>) => p.then(async (c) => { await c.endAsync(true); return 'connected'; }, () => 'refused');
-const reason = (p: Promise<unknown>) => p.then(() => 'allowed', (e: { code?: number; packet?: { granted?: number[] } }) => e.packet?.granted?.[0] ?? e.code ?? 'error');
+const connectOutcome = (p: Promise<mqtt.MqttClient>) =>
+  p.then(
+    async (c) => {
+      await c.endAsync(true);
+      return 'connected';
+    },
+    () => 'refused',
+  );
+const reason = (p: Promise<unknown>) =>
+  p.then(
+    () => 'allowed',
+    (e: { code?: number; packet?: { granted?: number[] } }) => e.packet?.granted?.[0] ?? e.code ?? 'error',
+  );
 
 t.test('kiosk-001 may use its own topics and nothing of kiosk-002 or the carrier', async (t) => {
   const c = await connect(k1, 'kiosk-001');
@@ -51,7 +66,14 @@ t.test('a client without a certificate, or with a foreign CA, is refused at TLS'
   t.equal(await connectOutcome(noCert), 'refused', 'no client certificate');
   const foreign = await TestPki.create(join(dir, 'foreign'));
   const f = await foreign.issue('kiosk-001');
-  const withForeign = mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'foreign', reconnectPeriod: 0, connectTimeout: 5000, ...tlsOf(foreign, f), ca: tlsOf(pki, k1).ca });
+  const withForeign = mqtt.connectAsync(broker.url, {
+    protocolVersion: 5,
+    clientId: 'foreign',
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...tlsOf(foreign, f),
+    ca: tlsOf(pki, k1).ca,
+  });
   t.equal(await connectOutcome(withForeign), 'refused', 'certificate from a foreign CA with the same names');
   t.match(broker.log(), /kiosk-001/, 'broker log names the device that connected');
 });

@@ -20,7 +20,9 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 // Frame n: byte i = (i * 7 + n) % 256. Written in random chunks of 1..3*FRAME bytes, ~100 frames/s.
 const camera = join(dir, 'camera.mjs');
-writeFileSync(camera, `
+writeFileSync(
+  camera,
+  `
 const [W, H, frames, exitAfter] = process.argv.slice(2).map(Number);
 const size = W * H * 3;
 let pending = Buffer.alloc(0);
@@ -48,7 +50,8 @@ const tick = () => {
 };
 tick();
 process.stdin.resume?.();
-`);
+`,
+);
 
 const expected = (n: number) => {
   const d = new Uint8Array(FRAME);
@@ -73,7 +76,10 @@ t.test('frames are cut exactly from chunks that never align with them', async (t
   await s.start();
   const got: CameraFrame[] = [];
   while (got.length < 60) got.push((await s.next(AbortSignal.timeout(5000)))!);
-  t.ok(got.every((f, i) => f.index === i && Buffer.from(f.image.data).equals(Buffer.from(expected(i)))), '60 frames, each byte where it belongs');
+  t.ok(
+    got.every((f, i) => f.index === i && Buffer.from(f.image.data).equals(Buffer.from(expected(i)))),
+    '60 frames, each byte where it belongs',
+  );
   t.equal(s.stats().dropped, 0);
 });
 
@@ -139,15 +145,22 @@ t.test('a stalled process (alive, no frames) is killed and restarted', async (t)
 });
 
 t.test('a missing tool fails start with a clear error', async (t) => {
-  const s = new PipeFrameSource({ command: { file: '/nonexistent/rpicam-vid', args: [], layout: rgb24(W, H), width: W, height: H }, identify: async () => identity });
+  const s = new PipeFrameSource({
+    command: { file: '/nonexistent/rpicam-vid', args: [], layout: rgb24(W, H), width: W, height: H },
+    identify: async () => identity,
+  });
   await t.rejects(s.start(), { code: 'E_CAMERA', message: /rpicam-vid/ });
   await s.stop();
 });
 
-t.test('I420 from the pipe matches ffmpeg\'s own RGB conversion', async (t) => {
+t.test("I420 from the pipe matches ffmpeg's own RGB conversion", async (t) => {
   const lavfi = ['-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=${W}x${H}:rate=1`, '-frames:v', '1', '-f', 'rawvideo'];
   const yuv = execFileSync('ffmpeg', [...lavfi, '-pix_fmt', 'yuv420p', '-']);
-  const rgbFromYuv = execFileSync('ffmpeg', ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${W}x${H}`, '-i', '-', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { input: yuv });
+  const rgbFromYuv = execFileSync(
+    'ffmpeg',
+    ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${W}x${H}`, '-i', '-', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    { input: yuv },
+  );
   const ours = i420(W, H).toRgb(new Uint8Array(yuv));
   let maxDiff = 0;
   for (let i = 0; i < FRAME; i++) maxDiff = Math.max(maxDiff, Math.abs(ours.data[i] - rgbFromYuv[i]));

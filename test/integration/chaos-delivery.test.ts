@@ -26,7 +26,11 @@ t.test(`chaos: ${N} results, publisher SIGKILLed ${K} times, broker restarted: e
   const verifier = new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: 'skip' });
   const outcomes: VerifyOutcome[] = [];
   for (const [i, id] of v.entries()) {
-    const s = new VerifierService({ options: { url: broker.url, clientId: `verifier-${i + 1}`, ...tlsOf(pki, id) }, verifier, logger: pino({ level: 'silent' }) });
+    const s = new VerifierService({
+      options: { url: broker.url, clientId: `verifier-${i + 1}`, ...tlsOf(pki, id) },
+      verifier,
+      logger: pino({ level: 'silent' }),
+    });
     await s.start();
     s.events.on('outcome', (o) => outcomes.push(o));
     t.teardown(() => s.stop());
@@ -34,17 +38,46 @@ t.test(`chaos: ${N} results, publisher SIGKILLed ${K} times, broker restarted: e
   const list: string[] = [];
   for (let i = 0; i < N; i++) list.push(await nonces.issue('kiosk-001', new Date()));
   const cfgPath = join(dir, 'device.json');
-  writeFileSync(cfgPath, JSON.stringify({ url: broker.url, deviceId: 'kiosk-001', caPath: pki.caPath, certPath: dev.certPath, keyPath: dev.keyPath, stateDir: join(dir, 'state'), nonces: list, intervalMs: 40 }));
+  writeFileSync(
+    cfgPath,
+    JSON.stringify({
+      url: broker.url,
+      deviceId: 'kiosk-001',
+      caPath: pki.caPath,
+      certPath: dev.certPath,
+      keyPath: dev.keyPath,
+      stateDir: join(dir, 'state'),
+      nonces: list,
+      intervalMs: 40,
+    }),
+  );
 
   const children = new Set<ChildProcess>();
   // Killed and waited for: a publisher still running would write its outbox into `dir` during its removal.
-  t.teardown(() => Promise.all([...children].map((c) => new Promise((resolve) => { c.once('exit', resolve); c.kill('SIGKILL'); }))));
+  t.teardown(() =>
+    Promise.all(
+      [...children].map(
+        (c) =>
+          new Promise((resolve) => {
+            c.once('exit', resolve);
+            c.kill('SIGKILL');
+          }),
+      ),
+    ),
+  );
   const run = () => {
     const c = spawn(process.execPath, ['--import', 'tsx', 'provisioning/sim/device-main.ts', cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.add(c);
     let out = '';
-    c.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => c.once('exit', (code, signal) => { children.delete(c); resolve({ code, signal, out }); }));
+    c.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) =>
+      c.once('exit', (code, signal) => {
+        children.delete(c);
+        resolve({ code, signal, out });
+      }),
+    );
     return { child: c, exited };
   };
 
@@ -52,7 +85,7 @@ t.test(`chaos: ${N} results, publisher SIGKILLed ${K} times, broker restarted: e
   for (let k = 0; k < K; k++) {
     const { child, exited } = run();
     // Kill at a random moment once the device has had time to start producing.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 900 + randomInt(1000));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 900 + randomInt(1000));
     if (k === Math.floor(K / 2)) setTimeout(() => void broker.restart(), 1500);
     const r = await exited;
     clearTimeout(timer);
@@ -71,7 +104,9 @@ t.test(`chaos: ${N} results, publisher SIGKILLed ${K} times, broker restarted: e
   const duplicates = outcomes.filter((o) => o.status === 'duplicate').length;
   const rejected = outcomes.filter((o) => o.status === 'rejected');
   const lost = N - unique.size;
-  t.comment(`chaos: results=${N} kills=${kills} brokerRestarts=1 delivered=${outcomes.length} lost=${lost} duplicates=${duplicates} rejected=${rejected.length}`);
+  t.comment(
+    `chaos: results=${N} kills=${kills} brokerRestarts=1 delivered=${outcomes.length} lost=${lost} duplicates=${duplicates} rejected=${rejected.length}`,
+  );
   t.ok(kills >= 1, `the publisher was SIGKILLed ${kills} times`);
   t.equal(lost, 0, 'no result lost');
   t.equal(acceptedCount, unique.size, 'each result accepted once; redeliveries are reported as duplicates');

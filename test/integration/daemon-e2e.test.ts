@@ -51,8 +51,13 @@ function matchingNonces(n: number): string[] {
 /** The carrier's nonce registry with chosen nonces (same decisions as MemoryNonceStore). */
 class ChosenNonces implements NonceStore {
   private rows = new Map<string, { jti: string | null }>();
-  add(nonce: string): string { this.rows.set(nonce, { jti: null }); return nonce; }
-  async issue(): Promise<string> { throw new Error('not used'); }
+  add(nonce: string): string {
+    this.rows.set(nonce, { jti: null });
+    return nonce;
+  }
+  async issue(): Promise<string> {
+    throw new Error('not used');
+  }
   async consume(nonce: string, deviceId: string, jti: string): Promise<NonceCheck> {
     const r = this.rows.get(nonce);
     if (!r || deviceId !== DEVICE) return 'unknown';
@@ -78,7 +83,13 @@ class Carrier {
     });
   }
   static async connect(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<Carrier> {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `carrier-ops-${randomUUID().slice(0, 8)}`, reconnectPeriod: 500, rejectUnauthorized: true, ...tls });
+    const client = await mqtt.connectAsync(url, {
+      protocolVersion: 5,
+      clientId: `carrier-ops-${randomUUID().slice(0, 8)}`,
+      reconnectPeriod: 500,
+      rejectUnauthorized: true,
+      ...tls,
+    });
     const c = new Carrier(client);
     client.on('connect', () => void client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`, `${PREFIX}telemetry`], { qos: 1 }));
     await client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`, `${PREFIX}telemetry`], { qos: 1 });
@@ -87,7 +98,10 @@ class Carrier {
   async send(name: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const id = randomUUID();
     const reply = new Promise<Record<string, unknown>>((resolve) => this.replies.set(id, resolve));
-    await this.client.publishAsync(`${PREFIX}cmd/${name}`, JSON.stringify(body), { qos: 1, properties: { responseTopic: `${PREFIX}reply/${id}`, correlationData: Buffer.from(id) } });
+    await this.client.publishAsync(`${PREFIX}cmd/${name}`, JSON.stringify(body), {
+      qos: 1,
+      properties: { responseTopic: `${PREFIX}reply/${id}`, correlationData: Buffer.from(id) },
+    });
     return Promise.race([reply, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no reply to ${name}`)), 60_000))]);
   }
   event(type: string, pred: (e: Record<string, unknown>) => boolean = () => true) {
@@ -107,10 +121,22 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
 
   const nonces = new ChosenNonces();
   const chosen = matchingNonces(6);
-  t.comment(`plans: ${chosen.map((n) => derivePlan(n).steps.map((s) => s.kind).join('+')).join(' | ')}`);
+  t.comment(
+    `plans: ${chosen
+      .map((n) =>
+        derivePlan(n)
+          .steps.map((s) => s.kind)
+          .join('+'),
+      )
+      .join(' | ')}`,
+  );
   const verifier = new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: (n, plan) => JSON.stringify(derivePlan(n)) === JSON.stringify(plan) });
   const outcomes: VerifyOutcome[] = [];
-  const service = new VerifierService({ options: { url: broker.url, clientId: 'verifier-1', ...tlsOf(pki, verifierId) }, verifier, logger: pino({ level: 'silent' }) });
+  const service = new VerifierService({
+    options: { url: broker.url, clientId: 'verifier-1', ...tlsOf(pki, verifierId) },
+    verifier,
+    logger: pino({ level: 'silent' }),
+  });
   await service.start();
   service.events.on('outcome', (o) => outcomes.push(o));
   t.teardown(() => service.stop());
@@ -123,7 +149,9 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
   const keyCopy = join(dir, 'state', 'device.key');
   copyFileSync(dev.keyPath, keyCopy);
   const base = (over: KioskConfigInput): KioskConfigInput => ({
-    deviceId: DEVICE, simulate: true, stateDir: join(dir, 'state'),
+    deviceId: DEVICE,
+    simulate: true,
+    stateDir: join(dir, 'state'),
     gpio: { driver: 'fake' },
     kiosk: { arriveMs: 50, leaveMs: 3000, tamperCloseMs: 100 },
     flow: { carrierNonceWaitMs: 60_000, delivery: 'every' },
@@ -140,26 +168,33 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     const daemon = new KioskDaemon(deps);
     // The `online` event comes after the command subscription (the `online` flag before it).
     let online = false;
-    deps.transport!.events.once('online', () => { online = true; });
+    deps.transport!.events.once('online', () => {
+      online = true;
+    });
     await daemon.start();
     await waitFor('transport online', () => online, 20_000);
     return { daemon, deps, gpio: deps.gpio as FakeGpioPort };
   };
 
   await t.test('presence, carrier session, signed result, authorised dispense, replays refused, impostor, tamper', async (t) => {
-    const { daemon, gpio } = await startDaemon(base({
-      camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
-      tamper: { destroyFileKey: true },
-    }), 'daemon-main');
+    const { daemon, gpio } = await startDaemon(
+      base({
+        camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
+        tamper: { destroyFileKey: true },
+      }),
+      'daemon-main',
+    );
     let stopped = false;
-    t.teardown(async () => { if (!stopped) await daemon.stop(); });
+    t.teardown(async () => {
+      if (!stopped) await daemon.stop();
+    });
     const pulses = () => gpio.history('dispense_pulse').filter((w) => w.value).length;
 
     gpio.drive('presence', true);
     await carrier.event('arrived');
     const n1 = nonces.add(chosen[0]);
     const started = await carrier.send('start_session', { nonce: n1, reference: OWNER, session_id: 's-genuine' });
-    t.match(started, { ok: true, session_id: 's-genuine', nonce_source: 'carrier' }, 'the carrier\'s nonce is used');
+    t.match(started, { ok: true, session_id: 's-genuine', nonce_source: 'carrier' }, "the carrier's nonce is used");
     const finished = await carrier.event('session_finished', (e) => e.sessionId === 's-genuine');
     t.equal(finished.verdict, 'accept', `genuine session accepted (${JSON.stringify(finished.reasons)})`);
     const jti = finished.jti as string;
@@ -183,7 +218,11 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
 
     t.match(await carrier.send('authorize_dispense', { jti }), { ok: false, reason: 'already_used' }, 'a replayed authorisation is refused');
     t.match(await carrier.send('authorize_dispense', { jti: 'forged-0000' }), { ok: false, reason: 'unknown_result' }, 'a forged jti is refused');
-    t.match(await carrier.send('start_session', { nonce: chosen[5], reference: '/etc/passwd' }), { ok: false, reason: 'no_reference' }, 'a reference outside reference.allowedDirs is refused');
+    t.match(
+      await carrier.send('start_session', { nonce: chosen[5], reference: '/etc/passwd' }),
+      { ok: false, reason: 'no_reference' },
+      'a reference outside reference.allowedDirs is refused',
+    );
     t.equal(pulses(), 1, 'still one pulse');
 
     const n2 = nonces.add(chosen[1]);
@@ -215,12 +254,17 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
 
   await t.test('the camera child killed mid-session is restarted; the carrier clears a tamper alarm', async (t) => {
     copyFileSync(dev.keyPath, keyCopy);
-    const { daemon, deps, gpio } = await startDaemon(base({
-      camera: { kind: 'ffmpeg', path: REAL, pace: 'realtime', width: 240, height: 428, capture: 'session', allowVirtual: true, restartBaseMs: 200 },
-      flow: { carrierNonceWaitMs: 60_000, delivery: 'latest' },
-    }), 'daemon-camera');
+    const { daemon, deps, gpio } = await startDaemon(
+      base({
+        camera: { kind: 'ffmpeg', path: REAL, pace: 'realtime', width: 240, height: 428, capture: 'session', allowVirtual: true, restartBaseMs: 200 },
+        flow: { carrierNonceWaitMs: 60_000, delivery: 'latest' },
+      }),
+      'daemon-camera',
+    );
     let stopped = false;
-    t.teardown(async () => { if (!stopped) await daemon.stop(); });
+    t.teardown(async () => {
+      if (!stopped) await daemon.stop();
+    });
     // The previous daemon left the kiosk out of service (persisted): the carrier clears it first.
     t.match(await carrier.send('clear_alarm', {}), { ok: true, state: 'in_service' }, 'cleared once the enclosure is closed');
     const n4 = nonces.add(chosen[3]);
@@ -233,7 +277,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     t.ok(camera.stats().restarts >= 1, `capture restarted (${camera.stats().restarts})`);
     t.ok(done.jti, `the session still ends with a signed result (${done.verdict} ${JSON.stringify(done.reasons)})`);
     t.equal((await outcomeOf(done.jti as string)).status, 'accepted');
-    const health = await (await fetch(`http://127.0.0.1:${daemon.httpPort}/health`)).json() as { healthy: boolean; camera: { restarts: number } };
+    const health = (await (await fetch(`http://127.0.0.1:${daemon.httpPort}/health`)).json()) as { healthy: boolean; camera: { restarts: number } };
     t.equal(health.healthy, true, 'healthy again');
     const metrics = await (await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`)).text();
     t.match(metrics, /kiosk_sessions_total\{verdict="\w+"\} 1/);
@@ -257,29 +301,48 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
   await t.test('SIGKILL of the daemon loses no result and no tamper alarm: stored (outbox.db, events.db), published after restart', async (t) => {
     const port = await freePort();
     const cfgPath = join(dir, 'child.json');
-    writeFileSync(cfgPath, JSON.stringify(base({
-      stateDir: join(dir, 'state-child'),
-      transport: { url: broker.url, caFile: pki.caPath, certFile: dev.certPath, keyFile: dev.keyPath, backoffBaseMs: 200, backoffCapMs: 1000 },
-      camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
-      health: { httpPort: port },
-    })));
+    writeFileSync(
+      cfgPath,
+      JSON.stringify(
+        base({
+          stateDir: join(dir, 'state-child'),
+          transport: { url: broker.url, caFile: pki.caPath, certFile: dev.certPath, keyFile: dev.keyPath, backoffBaseMs: 200, backoffCapMs: 1000 },
+          camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
+          health: { httpPort: port },
+        }),
+      ),
+    );
     const children = new Set<ChildProcess>();
     // Wait for each child to be gone: one still writing its state folder makes the test folder's removal fail (ENOTEMPTY).
     t.teardown(async () => {
-      await Promise.all([...children].map((c) => new Promise((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
-        c.once('exit', resolve);
-        c.kill('SIGKILL');
-      })));
+      await Promise.all(
+        [...children].map(
+          (c) =>
+            new Promise((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
+              c.once('exit', resolve);
+              c.kill('SIGKILL');
+            }),
+        ),
+      );
     });
     const run = (n: number) => {
       const log = openSync(join(dir, `child-${n}.log`), 'w');
       const c = spawn(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', 'run', '--config', cfgPath], { stdio: ['ignore', log, log] });
       children.add(c);
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => c.once('exit', (_code, signal) => { children.delete(c); resolve(signal); }));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        c.once('exit', (_code, signal) => {
+          children.delete(c);
+          resolve(signal);
+        }),
+      );
       return { child: c, exited };
     };
-    const health = async () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ outbox: { pending: number }; transport: { online: boolean }; eventsQueued: number; outOfServiceReason: string | null }>, () => undefined);
+    const health = async () =>
+      fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.json() as Promise<{ outbox: { pending: number }; transport: { online: boolean }; eventsQueued: number; outOfServiceReason: string | null }>,
+        () => undefined,
+      );
 
     const first = run(1);
     await waitFor('the child online', async () => (await health())?.transport.online, 60_000);
@@ -291,11 +354,21 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     const queuedBefore = (await health())!.eventsQueued;
     const openedAt = Date.now();
     await fetch(`http://127.0.0.1:${port}/sim/tamper`, { method: 'POST', body: JSON.stringify({ open: true }) });
-    await waitFor('the alarm stored', async () => { const h = await health(); return h?.outOfServiceReason === 'tamper' && h.eventsQueued >= queuedBefore + 2; }, 20_000);
+    await waitFor(
+      'the alarm stored',
+      async () => {
+        const h = await health();
+        return h?.outOfServiceReason === 'tamper' && h.eventsQueued >= queuedBefore + 2;
+      },
+      20_000,
+    );
     const fresh = (type: string) => (e: Record<string, unknown>) => e.type === type && Date.parse(e.at as string) >= openedAt - 1000;
     first.child.kill('SIGKILL');
     t.equal(await first.exited, 'SIGKILL');
-    t.notOk(outcomes.some((o) => o.status !== 'rejected' && o.claims.eat_nonce === n5), 'not delivered before the kill');
+    t.notOk(
+      outcomes.some((o) => o.status !== 'rejected' && o.claims.eat_nonce === n5),
+      'not delivered before the kill',
+    );
     await broker.restart();
     run(2);
     const delivered = await waitFor('the result after restart', () => outcomes.find((o) => o.status !== 'rejected' && o.claims.eat_nonce === n5), 90_000);

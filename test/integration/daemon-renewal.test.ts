@@ -81,7 +81,9 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
 
   const clock = new FakeClock(Date.now());
   const input: KioskConfigInput = {
-    deviceId: DEVICE, simulate: true, stateDir: state,
+    deviceId: DEVICE,
+    simulate: true,
+    stateDir: state,
     gpio: { driver: 'fake' },
     camera: { kind: 'replay', path: 'unused.mp4', capture: 'session', allowVirtual: true },
     transport: { url: broker.url, backoffBaseMs: 200, backoffCapMs: 2000 },
@@ -89,7 +91,20 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
     health: { httpPort: 0 },
     screen: { enabled: false },
     sim: { autoConfirmMs: 0, terminal: false },
-    assist: { enabled: true, operators: [{ id: 'carrier-op-alice', publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as { kty: 'EC'; crv: 'P-256'; x: string; y: string } }] },
+    assist: {
+      enabled: true,
+      operators: [
+        {
+          id: 'carrier-op-alice',
+          publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as {
+            kty: 'EC';
+            crv: 'P-256';
+            x: string;
+            y: string;
+          },
+        },
+      ],
+    },
   };
   const deps = withoutEngineAndCamera(await buildDaemonDeps(validateConfig(input), logger, { renewalClock: clock }));
   t.ok(deps.renewal, 'a broker is configured: the daemon gets certificate renewal');
@@ -99,14 +114,21 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
   deps.assist = async (ctx) => (assist = (await buildAssist(ctx)) as AssistService);
   const transport = deps.transport!;
   let onlines = 0;
-  transport.events.on('online', () => { onlines++; });
+  transport.events.on('online', () => {
+    onlines++;
+  });
   const daemon = new KioskDaemon(deps);
-  const events: { renewed: Array<DaemonEvents['certificate_renewed'][0]>; failed: Array<DaemonEvents['certificate_renewal_failed'][0]> } = { renewed: [], failed: [] };
+  const events: { renewed: Array<DaemonEvents['certificate_renewed'][0]>; failed: Array<DaemonEvents['certificate_renewal_failed'][0]> } = {
+    renewed: [],
+    failed: [],
+  };
   daemon.events.on('certificate_renewed', (e) => events.renewed.push(e));
   daemon.events.on('certificate_renewal_failed', (e) => events.failed.push(e));
   await daemon.start();
   let stopped = false;
-  t.teardown(async () => { if (!stopped) await daemon.stop(); });
+  t.teardown(async () => {
+    if (!stopped) await daemon.stop();
+  });
   await waitFor('the transport online', () => onlines === 1 && transport.online);
   t.equal(presentedSerial(deps), serialOf(dev.certificate.serialNumber), 'connected with the provisioned certificate');
   t.equal(await waitFor('the assist signalling connected', () => assistSerial(assist)), serialOf(dev.certificate.serialNumber), 'so is the assist signalling');
@@ -128,9 +150,16 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
 
   // The carrier's enrolment service comes up; the retry renews.
   const registry = new EnrolmentRegistry(':memory:');
-  const service = new EnrolmentService({ options: { url: broker.url, clientId: 'enrol-renewal', ...tlsOf(pki, enrolId) }, authority: new EnrolmentAuthority({ ca: pki.ca, registry, validityDays: 30 }), logger });
+  const service = new EnrolmentService({
+    options: { url: broker.url, clientId: 'enrol-renewal', ...tlsOf(pki, enrolId) },
+    authority: new EnrolmentAuthority({ ca: pki.ca, registry, validityDays: 30 }),
+    logger,
+  });
   await service.start();
-  t.teardown(async () => { await service.stop(); await registry.stop(); });
+  t.teardown(async () => {
+    await service.stop();
+    await registry.stop();
+  });
   clock.advance(failure.retryInMs);
   const renewed = await waitFor('certificate_renewed', () => events.renewed[0], 20_000);
 
@@ -154,14 +183,28 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
   // itself is tested in assist-webrtc): the result reaches the carrier signed with the renewed certificate.
   type RecordDecision = (req: { nonce: string }, assistId: string, failedChecks: string[], d: object) => Promise<{ jti: string }>;
   const record = (assist as unknown as { record: RecordDecision }).record.bind(assist);
-  const decision = { decision: 'approve', operatorId: 'carrier-op-alice', keyThumbprint: 'tp', iat: Math.floor(Date.now() / 1000), token: 'operator.decision.token' };
+  const decision = {
+    decision: 'approve',
+    operatorId: 'carrier-op-alice',
+    keyThumbprint: 'tp',
+    iat: Math.floor(Date.now() / 1000),
+    token: 'operator.decision.token',
+  };
   const { jti } = await record({ nonce: 'cd'.repeat(16) }, 'assist-after-renewal', ['quality'], decision);
-  const token = await waitFor('the operator-decided result at the carrier', () => results.find((r) => JSON.parse(Buffer.from(r.split('.')[1], 'base64url').toString()).jti === jti), 20_000);
+  const token = await waitFor(
+    'the operator-decided result at the carrier',
+    () => results.find((r) => JSON.parse(Buffer.from(r.split('.')[1], 'base64url').toString()).jti === jti),
+    20_000,
+  );
   t.equal(signerSerial(token), installed.serialNumber, 'an operator-decided result carries the renewed certificate');
   await waitFor('certificate_renewed published to the carrier', () => published.find((e) => e.type === 'certificate_renewed' && e.serial === renewed.serial));
 
   const snapshot = await daemon.snapshot();
-  t.same(snapshot.certificate, { serial: installed.serialNumber, notAfter: installed.notAfter.toISOString() }, '/health and telemetry report the renewed certificate');
+  t.same(
+    snapshot.certificate,
+    { serial: installed.serialNumber, notAfter: installed.notAfter.toISOString() },
+    '/health and telemetry report the renewed certificate',
+  );
   // Results signed from now on carry the renewed certificate (x5c); the signer is daemon internals, read only.
   const signer = (daemon as unknown as { signer: ResultSigner }).signer;
   const signed = await signer.sign('ab'.repeat(16), { verdict: 'reject', reasons: [] } as unknown as SessionResult);
@@ -201,7 +244,14 @@ t.test('a renewal with a new key cut short by a crash is finished before the dae
   // installWithNewKey wrote both .next files, then the power went before the renames
   copyFileSync(next.keyPath, join(state, 'device.key.next'));
   copyFileSync(next.certPath, join(state, 'device.crt.next'));
-  const cfg = validateConfig({ simulate: true, deviceId: DEVICE, stateDir: state, gpio: { driver: 'fake' }, camera: { kind: 'replay', path: 'x.mp4' }, transport: { url: 'mqtts://127.0.0.1:1' } });
+  const cfg = validateConfig({
+    simulate: true,
+    deviceId: DEVICE,
+    stateDir: state,
+    gpio: { driver: 'fake' },
+    camera: { kind: 'replay', path: 'x.mp4' },
+    transport: { url: 'mqtts://127.0.0.1:1' },
+  });
   const deps = await buildDaemonDeps(cfg, logger);
   t.ok(deps.transport, 'built with a transport');
   t.equal(readFileSync(join(state, 'device.key'), 'utf8'), readFileSync(next.keyPath, 'utf8'), 'the new key is in place');

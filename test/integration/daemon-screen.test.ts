@@ -48,72 +48,96 @@ async function page(url: string) {
     if (isBinary) frames.push(messages.length);
     else messages.push(JSON.parse(data.toString()) as Msg);
   });
-  await new Promise<void>((ok, fail) => { ws.once('open', () => ok()); ws.once('error', fail); });
+  await new Promise<void>((ok, fail) => {
+    ws.once('open', () => ok());
+    ws.once('error', fail);
+  });
   return { ws, messages, frames, send: (m: unknown) => ws.send(JSON.stringify(m)) };
 }
 
-t.test('the daemon serves the customer screen and drives it through a session', { skip: hasData && existsSync(REAL) ? false : NO_DATA, timeout: 180_000 }, async (t) => {
-  // First, before the daemon: removed by the last teardown (see helpers/tempdir.ts).
-  const dir = ownTempDir(t, 'daemon-screen-');
-  const cfg = validateConfig({
-    deviceId: 'kiosk-screen', simulate: true, stateDir: join(dir, 'state'),
-    gpio: { driver: 'fake' },
-    camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
-    flow: { presenceStartsSession: false, delivery: 'every' },
-    reference: { allowedDirs: [DATA_DIR] },
-    health: { httpPort: 0 },
-    sim: { autoConfirmMs: 0, terminal: false },
-    screen: { port: 0, previewFps: 5, previewWidth: 160 },
-  });
-  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'daemon.log'), sync: true }) });
-  const deps = await buildDaemonDeps(cfg, logger);
-  t.equal(deps.assist, undefined, 'no remote assistance configured: no assist factory (agent/assist never imported)');
-  const daemon = new KioskDaemon(deps);
-  await daemon.start();
-  let stopped = false;
-  t.teardown(async () => { if (!stopped) await daemon.stop(); });
-  const finished: Array<DaemonEvents['session_finished'][0]> = [];
-  daemon.events.on('session_finished', (e) => finished.push(e));
+t.test(
+  'the daemon serves the customer screen and drives it through a session',
+  { skip: hasData && existsSync(REAL) ? false : NO_DATA, timeout: 180_000 },
+  async (t) => {
+    // First, before the daemon: removed by the last teardown (see helpers/tempdir.ts).
+    const dir = ownTempDir(t, 'daemon-screen-');
+    const cfg = validateConfig({
+      deviceId: 'kiosk-screen',
+      simulate: true,
+      stateDir: join(dir, 'state'),
+      gpio: { driver: 'fake' },
+      camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
+      flow: { presenceStartsSession: false, delivery: 'every' },
+      reference: { allowedDirs: [DATA_DIR] },
+      health: { httpPort: 0 },
+      sim: { autoConfirmMs: 0, terminal: false },
+      screen: { port: 0, previewFps: 5, previewWidth: 160 },
+    });
+    const logger = createLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'daemon.log'), sync: true }) });
+    const deps = await buildDaemonDeps(cfg, logger);
+    t.equal(deps.assist, undefined, 'no remote assistance configured: no assist factory (agent/assist never imported)');
+    const daemon = new KioskDaemon(deps);
+    await daemon.start();
+    let stopped = false;
+    t.teardown(async () => {
+      if (!stopped) await daemon.stop();
+    });
+    const finished: Array<DaemonEvents['session_finished'][0]> = [];
+    daemon.events.on('session_finished', (e) => finished.push(e));
 
-  const url = daemon.screen!.url;
-  t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'served on loopback');
-  const res = await fetch(url);
-  t.equal(res.status, 200);
-  t.match(res.headers.get('content-type'), /text\/html/);
-  t.match(await res.text(), /<html/i, 'the page');
+    const url = daemon.screen!.url;
+    t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'served on loopback');
+    const res = await fetch(url);
+    t.equal(res.status, 200);
+    t.match(res.headers.get('content-type'), /text\/html/);
+    t.match(await res.text(), /<html/i, 'the page');
 
-  const p = await page(url);
-  await waitFor('hello', () => p.messages.find((m) => m.type === 'hello'));
-  const [nonce, cancelNonce] = matchingNonces(2);
-  const kinds = derivePlan(nonce).steps.map((s) => s.kind);
+    const p = await page(url);
+    await waitFor('hello', () => p.messages.find((m) => m.type === 'hello'));
+    const [nonce, cancelNonce] = matchingNonces(2);
+    const kinds = derivePlan(nonce).steps.map((s) => s.kind);
 
-  t.match(await daemon.startSession({ nonce, reference: OWNER, session_id: 's-screen' }), { ok: true });
-  const done = await waitFor('session_finished', () => finished.find((e) => e.sessionId === 's-screen'), 120_000);
-  const verdict = await waitFor('verdict on the page', () => p.messages.find((m) => m.type === 'verdict'), 5000);
-  const types = p.messages.map((m) => m.type);
-  t.same(p.messages.find((m) => m.type === 'session'), { type: 'session', steps: kinds }, 'the plan\'s steps');
-  t.ok(types.includes('prompt'), `prompts (${p.messages.filter((m) => m.type === 'prompt').map((m) => m.id).join(', ')})`);
-  t.ok(types.includes('progress'), 'progress');
-  t.ok(types.indexOf('session') < types.indexOf('prompt') && types.indexOf('prompt') < types.indexOf('verdict'), 'session, prompts, verdict in order');
-  t.match(verdict, { verdict: done.verdict, reasons: done.reasons }, `the session's verdict (${done.verdict} ${JSON.stringify(done.reasons)})`);
-  if (done.verdict === 'accept') t.equal(verdict.next, 'collect_sim', 'what happens next');
-  t.ok(p.frames.length > 0, `preview frames during the session (${p.frames.length})`);
-  const verdictAt = p.messages.indexOf(verdict);
-  t.ok(p.frames.every((i) => i <= verdictAt), 'no preview frame after the verdict');
-  const frameCount = p.frames.length;
-  await new Promise((r) => setTimeout(r, 300));
-  t.equal(p.frames.length, frameCount, 'the preview stops with the session');
+    t.match(await daemon.startSession({ nonce, reference: OWNER, session_id: 's-screen' }), { ok: true });
+    const done = await waitFor('session_finished', () => finished.find((e) => e.sessionId === 's-screen'), 120_000);
+    const verdict = await waitFor('verdict on the page', () => p.messages.find((m) => m.type === 'verdict'), 5000);
+    const types = p.messages.map((m) => m.type);
+    t.same(
+      p.messages.find((m) => m.type === 'session'),
+      { type: 'session', steps: kinds },
+      "the plan's steps",
+    );
+    t.ok(
+      types.includes('prompt'),
+      `prompts (${p.messages
+        .filter((m) => m.type === 'prompt')
+        .map((m) => m.id)
+        .join(', ')})`,
+    );
+    t.ok(types.includes('progress'), 'progress');
+    t.ok(types.indexOf('session') < types.indexOf('prompt') && types.indexOf('prompt') < types.indexOf('verdict'), 'session, prompts, verdict in order');
+    t.match(verdict, { verdict: done.verdict, reasons: done.reasons }, `the session's verdict (${done.verdict} ${JSON.stringify(done.reasons)})`);
+    if (done.verdict === 'accept') t.equal(verdict.next, 'collect_sim', 'what happens next');
+    t.ok(p.frames.length > 0, `preview frames during the session (${p.frames.length})`);
+    const verdictAt = p.messages.indexOf(verdict);
+    t.ok(
+      p.frames.every((i) => i <= verdictAt),
+      'no preview frame after the verdict',
+    );
+    const frameCount = p.frames.length;
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(p.frames.length, frameCount, 'the preview stops with the session');
 
-  t.match(await daemon.startSession({ nonce: cancelNonce, reference: OWNER, session_id: 's-cancel' }), { ok: true });
-  await waitFor('the second session on the page', () => p.messages.filter((m) => m.type === 'session').length === 2 && p.messages.at(-1)!.type !== 'verdict');
-  p.send({ type: 'cancel' });
-  const cancelled = await waitFor('the cancelled session', () => finished.find((e) => e.sessionId === 's-cancel'), 30_000);
-  t.equal(cancelled.cancelReason, 'customer_left', 'Cancel on the page aborts the session');
-  t.equal(cancelled.verdict, 'reject');
-  await waitFor('its verdict on the page', () => p.messages.at(-1)?.type === 'verdict', 5000);
+    t.match(await daemon.startSession({ nonce: cancelNonce, reference: OWNER, session_id: 's-cancel' }), { ok: true });
+    await waitFor('the second session on the page', () => p.messages.filter((m) => m.type === 'session').length === 2 && p.messages.at(-1)!.type !== 'verdict');
+    p.send({ type: 'cancel' });
+    const cancelled = await waitFor('the cancelled session', () => finished.find((e) => e.sessionId === 's-cancel'), 30_000);
+    t.equal(cancelled.cancelReason, 'customer_left', 'Cancel on the page aborts the session');
+    t.equal(cancelled.verdict, 'reject');
+    await waitFor('its verdict on the page', () => p.messages.at(-1)?.type === 'verdict', 5000);
 
-  p.ws.close();
-  stopped = true;
-  await daemon.stop();
-  await t.rejects(fetch(url), 'the screen stops with the daemon');
-});
+    p.ws.close();
+    stopped = true;
+    await daemon.stop();
+    await t.rejects(fetch(url), 'the screen stops with the daemon');
+  },
+);

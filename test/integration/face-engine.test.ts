@@ -24,7 +24,11 @@ t.test('an empty frame has no face; the engine reports its models with hashes', 
   const engine = createFaceEngine();
   const info = await engine.start();
   t.teardown(() => engine.stop());
-  t.same(info.models.map((m) => m.id), ['fr_detect@fp16', 'fr_landmark@fp16', 'fr_eye@fp16', 'fr_liveness@fp16', 'minifasnet_v1se', 'fr_feature@fp16'], 'float16 variants by default (minifasnet_v1se has none: its float weights)');
+  t.same(
+    info.models.map((m) => m.id),
+    ['fr_detect@fp16', 'fr_landmark@fp16', 'fr_eye@fp16', 'fr_liveness@fp16', 'minifasnet_v1se', 'fr_feature@fp16'],
+    'float16 variants by default (minifasnet_v1se has none: its float weights)',
+  );
   t.ok(info.models.every((m) => /^[0-9a-f]{64}$/.test(m.sha256)));
   t.match(info.runtimes[0], { runtime: 'onnx', backend: 'cpu', threads: 1 });
   const blank = makeImage(640, 480);
@@ -85,7 +89,9 @@ t.test('a tight face crop is found through the padded retry', { skip: hasData ? 
 
 t.test('no tensor or memory growth over 200 frames', { skip: hasData ? false : NO_DATA }, async (t) => {
   // fr_liveness is swapped for Human's antispoof so that the tfjs runtime runs too and its tensors can be counted.
-  const engine = createFaceEngine({ options: { models: { detect: 'fr_detect', landmarks: 'fr_landmark', eyeState: 'fr_eye', pad: ['antispoof'], embed: 'fr_feature' } } });
+  const engine = createFaceEngine({
+    options: { models: { detect: 'fr_detect', landmarks: 'fr_landmark', eyeState: 'fr_eye', pad: ['antispoof'], embed: 'fr_feature' } },
+  });
   await engine.start();
   t.teardown(() => engine.stop());
   const src = await loadRgb(dataPath(`${DEEPFACE}/img2.jpg`));

@@ -10,13 +10,22 @@ t.test('fleet: 20 kiosks x 5 results over mTLS, two verifiers share the load, no
   // waited for them; this one is removed by the last teardown, with retries (see helpers/tempdir.ts).
   const dir = ownTempDir(t, 'fleet-sim-');
   const r = await runFleet({ devices: 20, results: 5, verifiers: 2, dir, stallMs: 10_000, logger: pino({ level: 'silent' }) });
-  t.comment(`fleet: connected=${r.connected}/${r.devices} verified=${r.verified}/${r.results} lost=${r.lost} duplicates=${r.duplicates} perVerifier=${r.perVerifier.join('/')} runMs=${r.runMs}`);
+  t.comment(
+    `fleet: connected=${r.connected}/${r.devices} verified=${r.verified}/${r.results} lost=${r.lost} duplicates=${r.duplicates} perVerifier=${r.perVerifier.join('/')} runMs=${r.runMs}`,
+  );
   t.equal(r.connected, 20, 'every kiosk connected with its own certificate');
   t.equal(r.lost, 0, 'no result lost');
   t.equal(r.verified, 100);
   t.equal(r.duplicates, 0, 'no result verified twice');
   t.same(r.rejectReasons, [], 'nothing rejected');
-  t.ok(r.perVerifier.every((n) => n > 0), `both verifiers took a share (${r.perVerifier.join('/')})`);
-  t.equal(r.perVerifier.reduce((a, b) => a + b, 0), 100, 'shares add up: each result went to one verifier');
+  t.ok(
+    r.perVerifier.every((n) => n > 0),
+    `both verifiers took a share (${r.perVerifier.join('/')})`,
+  );
+  t.equal(
+    r.perVerifier.reduce((a, b) => a + b, 0),
+    100,
+    'shares add up: each result went to one verifier',
+  );
   t.ok(r.cpuSeconds.verifiers.length === 2 && r.cpuSeconds.simulator > 0, 'CPU time is measured');
 });

@@ -97,10 +97,23 @@ t.test('FrameSplitter reassembles frames from chunks of any size', async (t) => 
 });
 
 t.test('parseProbe reads size, rate, count and rotation', async (t) => {
-  const info = parseProbe(JSON.stringify({
-    streams: [{ codec_type: 'video', codec_name: 'h264', width: 1280, height: 720, avg_frame_rate: '30000/1001', nb_frames: '300', side_data_list: [{ rotation: -90 }] }],
-    format: { format_name: 'mov,mp4', duration: '10.01' },
-  }), 'phone.mp4');
+  const info = parseProbe(
+    JSON.stringify({
+      streams: [
+        {
+          codec_type: 'video',
+          codec_name: 'h264',
+          width: 1280,
+          height: 720,
+          avg_frame_rate: '30000/1001',
+          nb_frames: '300',
+          side_data_list: [{ rotation: -90 }],
+        },
+      ],
+      format: { format_name: 'mov,mp4', duration: '10.01' },
+    }),
+    'phone.mp4',
+  );
   t.same([info.width, info.height, info.rotation], [720, 1280, -90], 'a quarter turn swaps the display size');
   t.ok(Math.abs(info.fps - 29.97) < 0.01);
   t.same([info.frameCount, info.durationMs], [300, 10010]);
@@ -121,7 +134,10 @@ t.test('readVideoFrames yields every frame, split exactly by W*H*3, with times',
   const { frames, error } = await collect(readVideoFrames(f('clip.mp4'), { tools }));
   t.equal(error, undefined);
   t.equal(frames.length, 30);
-  t.same(frames.map((fr) => fr.index), [...Array(30).keys()]);
+  t.same(
+    frames.map((fr) => fr.index),
+    [...Array(30).keys()],
+  );
   t.same([frames[0].timeMs, frames[10].timeMs], [0, 1000]);
   t.ok(frames.every((fr) => fr.image.width === 50 && fr.image.height === 30 && fr.image.data.length === 4500));
   t.not(frames[0].image.data, frames[1].image.data, 'each frame owns its buffer');
@@ -174,17 +190,28 @@ t.test('abort stops decoding with E_ABORTED and kills ffmpeg', async (t) => {
   const { tools, children } = tracked();
   const ac = new AbortController();
   const frames: VideoFrame[] = [];
-  await rejectsWithCode(t, (async () => {
-    for await (const fr of readVideoFrames(f('long.mp4'), { tools, signal: ac.signal })) {
-      frames.push(fr);
-      if (frames.length === 3) ac.abort();
-    }
-  })(), 'E_ABORTED', 'long.mp4');
+  await rejectsWithCode(
+    t,
+    (async () => {
+      for await (const fr of readVideoFrames(f('long.mp4'), { tools, signal: ac.signal })) {
+        frames.push(fr);
+        if (frames.length === 3) ac.abort();
+      }
+    })(),
+    'E_ABORTED',
+    'long.mp4',
+  );
   t.equal(frames.length, 3);
   t.ok(children.every(exited));
 
   const pre = tracked();
-  await rejectsWithCode(t, collect(readVideoFrames(f('long.mp4'), { tools: pre.tools, signal: AbortSignal.abort() })).then((r) => { if (r.error) throw r.error; }), 'E_ABORTED');
+  await rejectsWithCode(
+    t,
+    collect(readVideoFrames(f('long.mp4'), { tools: pre.tools, signal: AbortSignal.abort() })).then((r) => {
+      if (r.error) throw r.error;
+    }),
+    'E_ABORTED',
+  );
   t.equal(pre.children.length, 0, 'an aborted signal spawns nothing');
 });
 
@@ -233,8 +260,14 @@ t.test('a missing ffprobe or ffmpeg is E_DECODER_MISSING', async (t) => {
 
 t.test('openFrameSource dispatches on content: image, video, animated GIF, directory', async (t) => {
   const d = t.testdir({ seq: {}, none: { 'readme.txt': 'x' } });
-  for (const [name, colour] of [['frame10.png', 'blue'], ['frame2.png', 'green'], ['frame1.png', 'red']] as const) {
-    await sharp({ create: { width: 6, height: 4, channels: 3, background: colour } }).png().toFile(join(d, 'seq', name));
+  for (const [name, colour] of [
+    ['frame10.png', 'blue'],
+    ['frame2.png', 'green'],
+    ['frame1.png', 'red'],
+  ] as const) {
+    await sharp({ create: { width: 6, height: 4, channels: 3, background: colour } })
+      .png()
+      .toFile(join(d, 'seq', name));
   }
   await writeFile(join(d, 'seq', 'notes.txt'), 'ignored');
 
@@ -253,10 +286,25 @@ t.test('openFrameSource dispatches on content: image, video, animated GIF, direc
 
   const seq = await openFrameSource(join(d, 'seq'));
   t.equal(seq.kind, 'sequence');
-  t.same(seq.files.map((p) => p.slice(p.lastIndexOf('/') + 1)), ['frame1.png', 'frame2.png', 'frame10.png'], 'natural order, non-images left out');
+  t.same(
+    seq.files.map((p) => p.slice(p.lastIndexOf('/') + 1)),
+    ['frame1.png', 'frame2.png', 'frame10.png'],
+    'natural order, non-images left out',
+  );
   const s = await collect(seq.frames({ fps: 10 }));
-  t.same(s.frames.map((fr) => [fr.index, fr.timeMs, fr.image.data[0], fr.image.data[1]]), [[0, 0, 255, 0], [1, 100, 0, 128], [2, 200, 0, 0]]);
-  t.same((await collect(seq.frames())).frames.map((fr) => Math.round(fr.timeMs)), [0, 33, 67], 'default 30 fps');
+  t.same(
+    s.frames.map((fr) => [fr.index, fr.timeMs, fr.image.data[0], fr.image.data[1]]),
+    [
+      [0, 0, 255, 0],
+      [1, 100, 0, 128],
+      [2, 200, 0, 0],
+    ],
+  );
+  t.same(
+    (await collect(seq.frames())).frames.map((fr) => Math.round(fr.timeMs)),
+    [0, 33, 67],
+    'default 30 fps',
+  );
 
   await rejectsWithCode(t, openFrameSource(join(d, 'none')), 'E_INPUT_EMPTY', /no image files/);
   await rejectsWithCode(t, openFrameSource(f('notes.txt')), 'E_FORMAT_UNSUPPORTED');
@@ -283,6 +331,9 @@ t.test('real dev video: probe and first frames', { skip: absent('blink-detector-
   const { tools, children } = tracked();
   const got: VideoFrame[] = [];
   for await (const fr of readVideoFrames(file, { tools, maxWidth: 120, info })) if (got.push(fr) === 5) break;
-  t.same(got.map((fr) => [fr.image.width, fr.image.height]), Array(5).fill([120, 214]));
+  t.same(
+    got.map((fr) => [fr.image.width, fr.image.height]),
+    Array(5).fill([120, 214]),
+  );
   t.ok(children.every(exited));
 });

@@ -69,7 +69,6 @@ function cli(args: string[], env: Record<string, string>): Promise<{ status: num
   });
 }
 
-
 async function suite(): Promise<void> {
   const dir = ownTempDir(t, 'pkcs11-mtls-');
   const token = createSoftHsmToken(TOKEN, PIN);
@@ -90,9 +89,16 @@ async function suite(): Promise<void> {
 
   // The carrier's enrolment service, for the daemon's and the CLI's renewals.
   const registry = new EnrolmentRegistry(':memory:');
-  const enrol = new EnrolmentService({ options: { url: broker.url, clientId: 'enrol-p11', ...tlsOf(pki, enrolId) }, authority: new EnrolmentAuthority({ ca: pki.ca, registry, validityDays: 30 }), logger: pino({ level: 'silent' }) });
+  const enrol = new EnrolmentService({
+    options: { url: broker.url, clientId: 'enrol-p11', ...tlsOf(pki, enrolId) },
+    authority: new EnrolmentAuthority({ ca: pki.ca, registry, validityDays: 30 }),
+    logger: pino({ level: 'silent' }),
+  });
   await enrol.start();
-  t.teardown(async () => { await enrol.stop(); await registry.stop(); });
+  t.teardown(async () => {
+    await enrol.stop();
+    await registry.stop();
+  });
 
   // The state directory as `provision --pkcs11-module` leaves it: certificate and CA, no key file.
   const state = join(dir, 'state');
@@ -100,7 +106,8 @@ async function suite(): Promise<void> {
   copyFileSync(dev.certPath, join(state, 'device.crt'));
   copyFileSync(pki.caPath, join(state, 'ca.crt'));
   const input: KioskConfigInput = {
-    deviceId: DEVICE, stateDir: state,
+    deviceId: DEVICE,
+    stateDir: state,
     camera: { kind: 'replay', path: 'unused.mp4', capture: 'session', allowVirtual: true },
     keyStore: { kind: 'pkcs11', pkcs11Module: token.modulePath, token: TOKEN, pinSource: 'env:KIOSK_TEST_PKCS11_PIN', engine: ENGINE },
     transport: { url: broker.url, backoffBaseMs: 200, backoffCapMs: 1000 },
@@ -112,7 +119,11 @@ async function suite(): Promise<void> {
   t.test('a wrong PIN refuses the start with E_KEY_STORE naming the token, never the PIN', async (t) => {
     const cfgPath = join(dir, 'wrong-pin.json');
     writeFileSync(cfgPath, JSON.stringify(input));
-    const r = spawnSync(process.execPath, [...CLI, 'run', '--config', cfgPath], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KIOSK_TEST_PKCS11_PIN: WRONG_PIN } });
+    const r = spawnSync(process.execPath, [...CLI, 'run', '--config', cfgPath], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, KIOSK_TEST_PKCS11_PIN: WRONG_PIN },
+    });
     t.equal(r.status, 2, 'exit code 2');
     t.match(r.stderr, new RegExp(`error E_KEY_STORE: .*CKR_PIN_INCORRECT.*\\(${TOKEN}\\)`), 'coded, names the token');
     t.notOk(`${r.stdout}${r.stderr}`.includes(WRONG_PIN), 'the wrong PIN is in no output');
@@ -125,8 +136,27 @@ async function suite(): Promise<void> {
     const cfg = validateConfig({ ...input, keyStore: { ...input.keyStore, engine: absent } });
     await rejectsWithCode(t, buildDaemonDeps(cfg, pino({ level: 'silent' })), 'E_TLS_ENGINE', absent);
     await rejectsWithCode(t, buildDaemonDeps(cfg, pino({ level: 'silent' })), 'E_TLS_ENGINE', 'libengine-pkcs11-openssl');
-    const r = spawnSync(process.execPath, [...CLI, 'provision', DEVICE, '--state', state, '--renew-mqtt', '--force', '--broker', broker.url,
-      '--pkcs11-module', token.modulePath, '--token', TOKEN, '--pkcs11-engine', absent], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KIOSK_PKCS11_PIN: PIN } });
+    const r = spawnSync(
+      process.execPath,
+      [
+        ...CLI,
+        'provision',
+        DEVICE,
+        '--state',
+        state,
+        '--renew-mqtt',
+        '--force',
+        '--broker',
+        broker.url,
+        '--pkcs11-module',
+        token.modulePath,
+        '--token',
+        TOKEN,
+        '--pkcs11-engine',
+        absent,
+      ],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KIOSK_PKCS11_PIN: PIN } },
+    );
     t.equal(r.status, 2, 'provision --renew-mqtt: exit code 2');
     t.match(r.stderr, /error E_TLS_ENGINE: .*libengine-pkcs11-openssl.*no-such/, 'provision --renew-mqtt names the package and the path');
     t.notOk(`${r.stdout}${r.stderr}`.includes(PIN), 'the PIN is in no output');
@@ -134,15 +164,28 @@ async function suite(): Promise<void> {
 
   t.test('the daemon connects with the token key, renews over MQTT, reconnects, and its signed result is accepted', { timeout: 120_000 }, async (t) => {
     process.env.KIOSK_TEST_PKCS11_PIN = PIN;
-    t.teardown(() => { delete process.env.KIOSK_TEST_PKCS11_PIN; });
+    t.teardown(() => {
+      delete process.env.KIOSK_TEST_PKCS11_PIN;
+    });
     const nonces = new MemoryNonceStore();
     const outcomes: VerifyOutcome[] = [];
-    const verifier = new VerifierService({ options: { url: broker.url, clientId: 'verifier-p11', ...tlsOf(pki, verifierId) }, verifier: new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: 'skip' }), logger: pino({ level: 'silent' }) });
+    const verifier = new VerifierService({
+      options: { url: broker.url, clientId: 'verifier-p11', ...tlsOf(pki, verifierId) },
+      verifier: new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: 'skip' }),
+      logger: pino({ level: 'silent' }),
+    });
     await verifier.start();
     t.teardown(() => verifier.stop());
     verifier.events.on('outcome', (o) => outcomes.push(o));
     const logs: string[] = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => { logs.push(line); } });
+    const logger = pino(
+      { level: 'debug' },
+      {
+        write: (line: string) => {
+          logs.push(line);
+        },
+      },
+    );
     const clock = new FakeClock(Date.now());
     const deps = withoutEngineAndCamera(await buildDaemonDeps(validateConfig(input), logger, { renewalClock: clock }));
     t.equal(extractable, false, 'the device key cannot leave the token');
@@ -150,13 +193,17 @@ async function suite(): Promise<void> {
     t.equal(deps.keyFile, undefined, 'no key file for tamper to destroy');
     const transport = deps.transport!;
     let onlines = 0;
-    transport.events.on('online', () => { onlines++; });
+    transport.events.on('online', () => {
+      onlines++;
+    });
     const daemon = new KioskDaemon(deps);
     const renewed: string[] = [];
     daemon.events.on('certificate_renewed', (e) => renewed.push(e.serial));
     await daemon.start();
     let stopped = false;
-    t.teardown(async () => { if (!stopped) await daemon.stop(); });
+    t.teardown(async () => {
+      if (!stopped) await daemon.stop();
+    });
     await waitFor('the transport online', () => onlines === 1 && transport.online);
     t.equal(presentedSerial(deps), serialOf(dev.certificate.serialNumber), 'mutual TLS with the provisioned certificate and the token key');
 
@@ -178,13 +225,32 @@ async function suite(): Promise<void> {
 
     stopped = true;
     await daemon.stop();
-    t.same(readdirSync(state).filter((f) => f.endsWith('.key')), [], 'no key file was ever written');
+    t.same(
+      readdirSync(state).filter((f) => f.endsWith('.key')),
+      [],
+      'no key file was ever written',
+    );
     t.notOk(logs.join('').includes(PIN), `the PIN is in none of the ${logs.length} log lines`);
   });
 
   t.test('provision --renew-mqtt connects with the token key', { timeout: 60_000 }, async (t) => {
     const before = parseCertificate(readFileSync(join(state, 'device.crt'), 'utf8'));
-    const args = ['provision', DEVICE, '--state', state, '--renew-mqtt', '--force', '--broker', broker.url, '--pkcs11-module', token.modulePath, '--token', TOKEN, '--pkcs11-engine', ENGINE];
+    const args = [
+      'provision',
+      DEVICE,
+      '--state',
+      state,
+      '--renew-mqtt',
+      '--force',
+      '--broker',
+      broker.url,
+      '--pkcs11-module',
+      token.modulePath,
+      '--token',
+      TOKEN,
+      '--pkcs11-engine',
+      ENGINE,
+    ];
     const wrong = await cli(args, { KIOSK_PKCS11_PIN: WRONG_PIN });
     t.equal(wrong.status, 2, 'a wrong PIN: exit code 2');
     t.match(wrong.stderr, new RegExp(`error E_KEY_STORE: .*\\(${TOKEN}\\)`), 'coded, names the token');

@@ -53,16 +53,25 @@ t.test('the scanner finds what it looks for', async (t) => {
 
 t.test('session result and debug logs hold no image, crop or embedding', { skip: hasData ? false : NO_DATA, timeout: 120_000 }, async (t) => {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   const logger = createLogger({ level: 'trace', destination: sink });
   const engine = createFaceEngine({ logger });
   await engine.start();
   t.teardown(() => engine.stop());
-  const outcome = await verifyFiles(engine, { id: `${dataPath(BLINK)}#frame=205`, video: dataPath(BLINK), challenge: 'blink' }, {
-    fast: true,
-    config: { allowWeakPlans: true },
-    onEffect: (e) => logger.debug({ effect: e }, 'effect'),
-  });
+  const outcome = await verifyFiles(
+    engine,
+    { id: `${dataPath(BLINK)}#frame=205`, video: dataPath(BLINK), challenge: 'blink' },
+    {
+      fast: true,
+      config: { allowWeakPlans: true },
+      onEffect: (e) => logger.debug({ effect: e }, 'effect'),
+    },
+  );
   logger.info({ outcome }, 'session finished');
   await new Promise((r) => setImmediate(r));
   t.equal(outcome.result.verdict, 'accept', 'a real session ran to its verdict');
@@ -71,44 +80,61 @@ t.test('session result and debug logs hold no image, crop or embedding', { skip:
   t.same(scan(lines.join('')), [], 'log lines are clean');
 });
 
-t.test('verify command: output and files written hold no image data; exit codes 0 / 1 / 2', { skip: hasData ? false : NO_DATA, timeout: 180_000 }, async (t) => {
-  const work = await mkdtemp(join(tmpdir(), 'kiosk-verify-'));
-  t.teardown(() => rm(work, { recursive: true, force: true }));
-  const run = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/esm/index.mjs')).href, join(ROOT, 'agent/cli/main.ts'), 'verify', ...args], {
-        cwd: work,
-        env: { ...process.env, TMPDIR: work, KIOSK_LOG_LEVEL: 'debug' },
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+t.test(
+  'verify command: output and files written hold no image data; exit codes 0 / 1 / 2',
+  { skip: hasData ? false : NO_DATA, timeout: 180_000 },
+  async (t) => {
+    const work = await mkdtemp(join(tmpdir(), 'kiosk-verify-'));
+    t.teardown(() => rm(work, { recursive: true, force: true }));
+    const run = async (args: string[]) => {
+      try {
+        const { stdout, stderr } = await promisify(execFile)(
+          process.execPath,
+          ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/esm/index.mjs')).href, join(ROOT, 'agent/cli/main.ts'), 'verify', ...args],
+          {
+            cwd: work,
+            env: { ...process.env, TMPDIR: work, KIOSK_LOG_LEVEL: 'debug' },
+            maxBuffer: 64 * 1024 * 1024,
+          },
+        );
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const video = dataPath(BLINK);
+    const accept = await run(['--id', `${video}#frame=205`, '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast', '--json']);
+    t.equal(accept.code, 0, `accept exits 0 (${accept.stderr.slice(-300)})`);
+    t.equal(JSON.parse(accept.stdout).result.verdict, 'accept');
+    t.match(accept.stderr, /Blink/, 'the customer prompt is shown on stderr');
+    t.same(scan(accept.stdout), [], 'stdout clean');
+    t.same(scan(accept.stderr), [], 'stderr (logs, prompts) clean');
+    const reject = await run([
+      '--id',
+      dataPath('deepface-verify/tests/unit/dataset/img3.jpg'),
+      '--video',
+      video,
+      '--challenge',
+      'blink',
+      '--allow-weak-plan',
+      '--fast',
+    ]);
+    t.equal(reject.code, 1, 'reject exits 1');
+    t.match(reject.stdout, /verdict: reject \(no_match\)/);
+    const usage = await run(['--id', `${video}#frame=205`, '--video', video, '--fast']);
+    t.equal(usage.code, 2, 'no --nonce or --challenge: error, exit 2');
+    t.match(usage.stderr, /E_USAGE/);
+    const weak = await run(['--id', `${video}#frame=205`, '--video', video, '--challenge', 'blink', '--fast']);
+    t.equal(weak.code, 2, 'a blink-only plan without --allow-weak-plan: refused, exit 2');
+    t.match(weak.stderr, /E_CHALLENGE_INVALID/);
+    const missing = await run(['--id', join(work, 'nope.jpg'), '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast']);
+    t.equal(missing.code, 2, 'missing reference file: exit 2');
+    const files = await readdir(work, { recursive: true });
+    for (const f of files) {
+      const buf = await readFile(join(work, f)).catch(() => null);
+      if (buf) t.same(scan(buf.toString('latin1')), [], `${f} is clean`);
     }
-  };
-  const video = dataPath(BLINK);
-  const accept = await run(['--id', `${video}#frame=205`, '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast', '--json']);
-  t.equal(accept.code, 0, `accept exits 0 (${accept.stderr.slice(-300)})`);
-  t.equal(JSON.parse(accept.stdout).result.verdict, 'accept');
-  t.match(accept.stderr, /Blink/, 'the customer prompt is shown on stderr');
-  t.same(scan(accept.stdout), [], 'stdout clean');
-  t.same(scan(accept.stderr), [], 'stderr (logs, prompts) clean');
-  const reject = await run(['--id', dataPath('deepface-verify/tests/unit/dataset/img3.jpg'), '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast']);
-  t.equal(reject.code, 1, 'reject exits 1');
-  t.match(reject.stdout, /verdict: reject \(no_match\)/);
-  const usage = await run(['--id', `${video}#frame=205`, '--video', video, '--fast']);
-  t.equal(usage.code, 2, 'no --nonce or --challenge: error, exit 2');
-  t.match(usage.stderr, /E_USAGE/);
-  const weak = await run(['--id', `${video}#frame=205`, '--video', video, '--challenge', 'blink', '--fast']);
-  t.equal(weak.code, 2, 'a blink-only plan without --allow-weak-plan: refused, exit 2');
-  t.match(weak.stderr, /E_CHALLENGE_INVALID/);
-  const missing = await run(['--id', join(work, 'nope.jpg'), '--video', video, '--challenge', 'blink', '--allow-weak-plan', '--fast']);
-  t.equal(missing.code, 2, 'missing reference file: exit 2');
-  const files = await readdir(work, { recursive: true });
-  for (const f of files) {
-    const buf = await readFile(join(work, f)).catch(() => null);
-    if (buf) t.same(scan(buf.toString('latin1')), [], `${f} is clean`);
-  }
-  t.comment(`files written in the working directory and TMPDIR: ${files.length}`);
-});
+    t.comment(`files written in the working directory and TMPDIR: ${files.length}`);
+  },
+);

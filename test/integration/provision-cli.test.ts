@@ -8,7 +8,11 @@ import { parseCertificate } from '../../provisioning/x509.js';
 import { createSoftHsmToken } from '../helpers/softhsm.js';
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -32,7 +36,11 @@ t.test('offline enrolment: ca init, provision, sign-csr, install, nonce, verify'
   t.match(nonce, /^[0-9a-f]{64}$/);
   const keyStore = new FileKeyStore({ path: join(state, 'device.key'), create: false });
   await keyStore.start();
-  const signer = new ResultSigner({ keyStore, certificate: parseCertificate(readFileSync(join(state, 'device.crt'), 'utf8')), measurements: [{ id: 'agent' }] });
+  const signer = new ResultSigner({
+    keyStore,
+    certificate: parseCertificate(readFileSync(join(state, 'device.crt'), 'utf8')),
+    measurements: [{ id: 'agent' }],
+  });
   const { token, jti } = await signer.sign(nonce, { verdict: 'accept', reasons: [] });
   await keyStore.stop();
   const tokenFile = join(dir, 'token.jws');
@@ -42,7 +50,11 @@ t.test('offline enrolment: ca init, provision, sign-csr, install, nonce, verify'
   const v = cli(['carrier', 'verify', `@${tokenFile}`, '--dir', carrier, '--skip-plan-check']);
   t.equal(v.code, 0, v.err);
   t.match(JSON.parse(v.out), { status: 'accepted', deviceId: 'kiosk-007', jti, result: { verdict: 'accept' } });
-  t.match(JSON.parse(cli(['carrier', 'verify', token, '--dir', carrier, '--skip-plan-check']).out), { status: 'duplicate' }, 'the nonce is remembered across runs');
+  t.match(
+    JSON.parse(cli(['carrier', 'verify', token, '--dir', carrier, '--skip-plan-check']).out),
+    { status: 'duplicate' },
+    'the nonce is remembered across runs',
+  );
 });
 
 t.test('provision with the key in a SoftHSM2 token', async (t) => {

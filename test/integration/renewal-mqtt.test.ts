@@ -25,9 +25,16 @@ const enrolId = await pki.issue('carrier-enrol', 'service');
 const broker = await TestBroker.start(pki, join(dir, 'broker'), { devices: ['kiosk-301', 'kiosk-302'], services: ['carrier-enrol'] });
 t.teardown(() => broker.stop());
 const registry = new EnrolmentRegistry(':memory:');
-const service = new EnrolmentService({ options: { url: broker.url, clientId: 'enrol-1', ...tlsOf(pki, enrolId) }, authority: new EnrolmentAuthority({ ca: pki.ca, registry, validityDays: 30 }), logger });
+const service = new EnrolmentService({
+  options: { url: broker.url, clientId: 'enrol-1', ...tlsOf(pki, enrolId) },
+  authority: new EnrolmentAuthority({ ca: pki.ca, registry, validityDays: 30 }),
+  logger,
+});
 await service.start();
-t.teardown(async () => { await service.stop(); await registry.stop(); });
+t.teardown(async () => {
+  await service.stop();
+  await registry.stop();
+});
 
 /** A device state directory with a short-lived certificate (1 day) as `provision` leaves it. */
 async function device(id: string) {
@@ -38,7 +45,13 @@ async function device(id: string) {
   const cert = await pki.ca.issue(keyStore.publicKeySpki(), id, { profile: 'device', validityDays: 1 });
   writeFileSync(join(state, 'device.crt'), cert.toString('pem'));
   writeFileSync(join(state, 'ca.crt'), pki.ca.pem);
-  const conn = () => ({ url: broker.url, ca: pki.ca.pem, cert: readFileSync(join(state, 'device.crt')), key: readFileSync(join(state, 'device.key')), timeoutMs: 8000 });
+  const conn = () => ({
+    url: broker.url,
+    ca: pki.ca.pem,
+    cert: readFileSync(join(state, 'device.crt')),
+    key: readFileSync(join(state, 'device.key')),
+    timeoutMs: 8000,
+  });
   return { state, keyStore, cert, conn };
 }
 
@@ -55,7 +68,9 @@ t.test('the scheduler renews over MQTT (same key) once less than 20% of the vali
       await installCertificate(d.state, cert.toString('pem'));
       return cert;
     },
-    clock, logger, options: { window: 0.2, maxSleepMs: 3600_000 },
+    clock,
+    logger,
+    options: { window: 0.2, maxSleepMs: 3600_000 },
   });
   const renewed = new Promise<{ notAfter: Date; serial: string }>((r) => scheduler.events.once('renewed', r));
   await scheduler.start();
@@ -92,10 +107,16 @@ t.test('renewal with a new key; a device cannot renew for another', async (t) =>
   t.match(await registry.device('kiosk-302'), { serial: cert.serialNumber }, 'the registry knows the new certificate');
   const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'kiosk-302', reconnectPeriod: 0, ...d.conn() });
   await c.endAsync();
-  const reason = await renewOverMqtt({ ...d.conn(), deviceId: 'kiosk-301', keyStore: key }).then(() => 'ok', (e: unknown) => (isKioskError(e) ? e.code : String(e)));
+  const reason = await renewOverMqtt({ ...d.conn(), deviceId: 'kiosk-301', keyStore: key }).then(
+    () => 'ok',
+    (e: unknown) => (isKioskError(e) ? e.code : String(e)),
+  );
   t.equal(reason, 'E_NOT_AUTHORIZED', "kiosk-302 cannot use kiosk-301's renewal topic");
   await registry.revoke('kiosk-302');
-  const revoked = await renewOverMqtt({ ...d.conn(), deviceId: 'kiosk-302', keyStore: key }).then(() => 'ok', (e: unknown) => (isKioskError(e) ? e.details?.reason : String(e)));
+  const revoked = await renewOverMqtt({ ...d.conn(), deviceId: 'kiosk-302', keyStore: key }).then(
+    () => 'ok',
+    (e: unknown) => (isKioskError(e) ? e.details?.reason : String(e)),
+  );
   t.equal(revoked, 'revoked', 'a revoked device gets no new certificate');
   await key.stop();
 });

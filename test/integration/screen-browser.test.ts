@@ -31,19 +31,25 @@ const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking'
 
 function memoryLogger() {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { lines, logger: createLogger({ level: 'debug', destination: sink }) };
 }
 
 /** A diagonal colour gradient, so that the preview is visibly there and is no one's face. */
 function gradient(w = 640, h = 480, shift = 0) {
   const img = makeImage(w, h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const o = (y * w + x) * 3;
-    img.data[o] = (x * 255) / w;
-    img.data[o + 1] = (y * 255) / h;
-    img.data[o + 2] = (shift * 40) % 255;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const o = (y * w + x) * 3;
+      img.data[o] = (x * 255) / w;
+      img.data[o + 1] = (y * 255) / h;
+      img.data[o + 2] = (shift * 40) % 255;
+    }
   return img;
 }
 
@@ -60,7 +66,7 @@ async function openPage(t: Test, url: string): Promise<{ browser: Browser; page:
   return { browser, page, errors };
 }
 
-const text = (page: Page, sel: string) => page.locator(sel).innerText();
+const text = (page: Page, sel: string) => page.locator(sel).textContent();
 
 /** Evidence of image data left in the page (empty when none). */
 async function imageData(page: Page): Promise<string[]> {
@@ -88,139 +94,155 @@ async function canvasHasPixels(page: Page): Promise<boolean> {
   return page.evaluate(() => {
     const c = document.getElementById('preview') as HTMLCanvasElement;
     if (c.width === 0) return false;
-    return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data.some((v) => v !== 0);
+    return c
+      .getContext('2d')!
+      .getImageData(0, 0, c.width, c.height)
+      .data.some((v) => v !== 0);
   });
 }
 
-t.test('data-free session from a fake effect stream, both languages, by touch', { skip: existsSync(CHROMIUM) ? false : NO_BROWSER, timeout: 60_000 }, async (t) => {
-  const { logger, lines } = memoryLogger();
-  const actions: PageMessage[] = [];
-  const screen = new CustomerScreen({ logger, port: 0, onAction: (m) => actions.push(m) });
-  const url = await screen.start();
-  t.teardown(() => screen.stop());
-  const { page, errors } = await openPage(t, url);
-  await mkdir(ARTIFACTS, { recursive: true });
-  const docs = process.env.KIOSK_SCREEN_DOCS === '1';
-  if (docs) await mkdir(DOCS, { recursive: true });
-  const shot = async (name: string, doc?: string) => {
-    const png = await page.screenshot({ path: join(ARTIFACTS, `fake-${name}.png`) });
-    // Palette PNGs keep the committed screenshots small.
-    if (docs && doc) await sharp(png).png({ palette: true, compressionLevel: 9 }).toFile(join(DOCS, `${doc}.png`));
-    return png;
-  };
+t.test(
+  'data-free session from a fake effect stream, both languages, by touch',
+  { skip: existsSync(CHROMIUM) ? false : NO_BROWSER, timeout: 60_000 },
+  async (t) => {
+    const { logger, lines } = memoryLogger();
+    const actions: PageMessage[] = [];
+    const screen = new CustomerScreen({ logger, port: 0, onAction: (m) => actions.push(m) });
+    const url = await screen.start();
+    t.teardown(() => screen.stop());
+    const { page, errors } = await openPage(t, url);
+    await mkdir(ARTIFACTS, { recursive: true });
+    const docs = process.env.KIOSK_SCREEN_DOCS === '1';
+    if (docs) await mkdir(DOCS, { recursive: true });
+    const shot = async (name: string, doc?: string) => {
+      const png = await page.screenshot({ path: join(ARTIFACTS, `fake-${name}.png`) });
+      // Palette PNGs keep the committed screenshots small.
+      if (docs && doc)
+        await sharp(png)
+          .png({ palette: true, compressionLevel: 9 })
+          .toFile(join(DOCS, `${doc}.png`));
+      return png;
+    };
 
-  t.equal(await text(page, '#title'), '身份核验', 'Chinese by default');
-  t.match(await text(page, '.view-welcome'), /欢迎/);
-  await shot('01-welcome');
+    t.equal(await text(page, '#title'), '身份核验', 'Chinese by default');
+    t.match(await text(page, '.view-welcome'), /欢迎/);
+    await shot('01-welcome');
 
-  const steps: StepKind[] = ['turn_left', 'blink'];
-  const bridge = bridgeSession(screen, { steps: steps.map((kind) => ({ kind })) as any });
-  let frame = 0;
-  const feeder = setInterval(() => bridge.onImage(gradient(640, 480, frame++)), 50);
-  t.teardown(() => clearInterval(feeder));
-  const seen = async (fn: () => Promise<boolean>) => {
-    for (let i = 0; i < 100; i++) { if (await fn()) return true; await page.waitForTimeout(50); }
-    return false;
-  };
+    const steps: StepKind[] = ['turn_left', 'blink'];
+    const bridge = bridgeSession(screen, { steps: steps.map((kind) => ({ kind })) as any });
+    let frame = 0;
+    const feeder = setInterval(() => bridge.onImage(gradient(640, 480, frame++)), 50);
+    t.teardown(() => clearInterval(feeder));
+    const seen = async (fn: () => Promise<boolean>) => {
+      for (let i = 0; i < 100; i++) {
+        if (await fn()) return true;
+        await page.waitForTimeout(50);
+      }
+      return false;
+    };
 
-  bridge.onEffect({ type: 'progress', phase: 'waiting_face', completedSteps: 0, totalSteps: 2 });
-  bridge.onEffect({ type: 'prompt', id: 'look_at_camera' });
-  await page.waitForFunction(() => document.body.dataset.view === 'session');
-  t.equal(await text(page, '#instruction'), '请看摄像头');
-  t.ok(await seen(() => canvasHasPixels(page)), 'the preview shows frames');
-  const size = await page.evaluate(() => { const c = document.getElementById('preview') as HTMLCanvasElement; return [c.width, c.height]; });
-  t.same(size, [320, 240], 'the preview arrives at <= 320 px');
-  await shot('02-look-at-camera');
+    bridge.onEffect({ type: 'progress', phase: 'waiting_face', completedSteps: 0, totalSteps: 2 });
+    bridge.onEffect({ type: 'prompt', id: 'look_at_camera' });
+    await page.waitForFunction(() => document.body.dataset.view === 'session');
+    t.equal(await text(page, '#instruction'), '请看摄像头');
+    t.ok(await seen(() => canvasHasPixels(page)), 'the preview shows frames');
+    const size = await page.evaluate(() => {
+      const c = document.getElementById('preview') as HTMLCanvasElement;
+      return [c.width, c.height];
+    });
+    t.same(size, [320, 240], 'the preview arrives at <= 320 px');
+    await shot('02-look-at-camera');
 
-  bridge.onEffect({ type: 'progress', phase: 'quality_gate', completedSteps: 0, totalSteps: 2 });
-  bridge.onEffect({ type: 'prompt', id: 'more_light' });
-  await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'more_light');
-  t.equal(await text(page, '#instruction'), '⚠ 光线太暗，请到更亮的地方'.replace('⚠ ', ''), 'guidance in Chinese');
-  t.ok(await page.locator('#instruction.guidance').count(), 'shown as guidance');
-  t.equal(await text(page, '#phase'), '准备中');
-  await shot('03-guidance-zh', 'guidance-zh');
+    bridge.onEffect({ type: 'progress', phase: 'quality_gate', completedSteps: 0, totalSteps: 2 });
+    bridge.onEffect({ type: 'prompt', id: 'more_light' });
+    await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'more_light');
+    t.equal(await text(page, '#instruction'), '⚠ 光线太暗，请到更亮的地方'.replace('⚠ ', ''), 'guidance in Chinese');
+    t.ok(await page.locator('#instruction.guidance').count(), 'shown as guidance');
+    t.equal(await text(page, '#phase'), '准备中');
+    await shot('03-guidance-zh', 'guidance-zh');
 
-  bridge.onEffect({ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 2 });
-  bridge.onEffect({ type: 'prompt', id: 'turn_left' });
-  await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'turn_left');
-  t.equal(await text(page, '#instruction'), '请把头转向您的左边');
-  t.match(await text(page, '#phase'), /请按提示操作 · 1 \/ 2/);
-  t.same(await page.locator('#steps li').evaluateAll((lis) => lis.map((li) => `${li.className}:${li.textContent}`)), ['current:向左转', 'pending:眨眼']);
-  await shot('04-turn-left-zh', 'instruction-zh');
+    bridge.onEffect({ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 2 });
+    bridge.onEffect({ type: 'prompt', id: 'turn_left' });
+    await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'turn_left');
+    t.equal(await text(page, '#instruction'), '请把头转向您的左边');
+    t.match(await text(page, '#phase'), /请按提示操作 · 1 \/ 2/);
+    t.same(await page.locator('#steps li').evaluateAll((lis) => lis.map((li) => `${li.className}:${li.textContent}`)), ['current:向左转', 'pending:眨眼']);
+    await shot('04-turn-left-zh', 'instruction-zh');
 
-  // A tap on "English": the page switches at once and tells the agent.
-  await page.locator('.lang-btn[data-lang="en"]').tap();
-  t.equal(await text(page, '#instruction'), 'Turn your head to your left');
-  t.equal(await page.evaluate(() => document.documentElement.lang), 'en');
-  t.ok(await seen(async () => actions.some((a) => a.type === 'language' && a.language === 'en')), 'the agent got the language choice');
-  await shot('05-turn-left-en');
+    // A tap on "English": the page switches at once and tells the agent.
+    await page.locator('.lang-btn[data-lang="en"]').tap();
+    t.equal(await text(page, '#instruction'), 'Turn your head to your left');
+    t.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+    t.ok(await seen(async () => actions.some((a) => a.type === 'language' && a.language === 'en')), 'the agent got the language choice');
+    await shot('05-turn-left-en');
 
-  bridge.onEffect({ type: 'progress', phase: 'challenge', completedSteps: 1, totalSteps: 2 });
-  bridge.onEffect({ type: 'prompt', id: 'blink' });
-  await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'blink');
-  t.equal(await text(page, '#instruction'), 'Blink your eyes');
-  t.match(await text(page, '#phase'), /Follow the instructions · 2 \/ 2/);
-  t.same(await page.locator('#steps li').evaluateAll((lis) => lis.map((li) => `${li.className}:${li.textContent}`)), ['done:Turn left', 'current:Blink']);
-  await shot('06-blink-en', 'instruction-en');
+    bridge.onEffect({ type: 'progress', phase: 'challenge', completedSteps: 1, totalSteps: 2 });
+    bridge.onEffect({ type: 'prompt', id: 'blink' });
+    await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'blink');
+    t.equal(await text(page, '#instruction'), 'Blink your eyes');
+    t.match(await text(page, '#phase'), /Follow the instructions · 2 \/ 2/);
+    t.same(await page.locator('#steps li').evaluateAll((lis) => lis.map((li) => `${li.className}:${li.textContent}`)), ['done:Turn left', 'current:Blink']);
+    await shot('06-blink-en', 'instruction-en');
 
-  bridge.onEffect({ type: 'progress', phase: 'deciding', completedSteps: 2, totalSteps: 2 });
-  bridge.onEffect({ type: 'prompt', id: 'please_wait' });
-  await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'please_wait');
-  t.equal(await text(page, '#phase'), 'Checking…');
-  await shot('07-deciding-en');
+    bridge.onEffect({ type: 'progress', phase: 'deciding', completedSteps: 2, totalSteps: 2 });
+    bridge.onEffect({ type: 'prompt', id: 'please_wait' });
+    await page.waitForFunction(() => document.getElementById('instruction')!.dataset.prompt === 'please_wait');
+    t.equal(await text(page, '#phase'), 'Checking…');
+    await shot('07-deciding-en');
 
-  clearInterval(feeder);
-  bridge.finish({ verdict: 'accept', reasons: [] });
-  bridge.onImage(gradient()); // a late frame after the verdict must not reach the page
-  await page.waitForFunction(() => document.body.dataset.view === 'verdict');
-  t.equal(await text(page, '#verdict-title'), 'Verified');
-  t.equal(await text(page, '#verdict-next'), 'Once your carrier confirms, your SIM card comes out below. Please take it.');
-  await page.waitForTimeout(400);
-  t.same(await imageData(page), [], 'no image data in the page after the verdict');
-  await shot('08-verdict-accept-en', 'verdict-accept-en');
+    clearInterval(feeder);
+    bridge.finish({ verdict: 'accept', reasons: [] });
+    bridge.onImage(gradient()); // a late frame after the verdict must not reach the page
+    await page.waitForFunction(() => document.body.dataset.view === 'verdict');
+    t.equal(await text(page, '#verdict-title'), 'Verified');
+    t.equal(await text(page, '#verdict-next'), 'Once your carrier confirms, your SIM card comes out below. Please take it.');
+    await page.waitForTimeout(400);
+    t.same(await imageData(page), [], 'no image data in the page after the verdict');
+    await shot('08-verdict-accept-en', 'verdict-accept-en');
 
-  // Back to Chinese by touch on the verdict screen.
-  await page.locator('.lang-btn[data-lang="zh-Hans"]').tap();
-  t.equal(await text(page, '#verdict-title'), '核验通过');
-  t.equal(await text(page, '#verdict-next'), '运营商确认后，SIM 卡将从下方出卡口送出，请取走。');
+    // Back to Chinese by touch on the verdict screen.
+    await page.locator('.lang-btn[data-lang="zh-Hans"]').tap();
+    t.equal(await text(page, '#verdict-title'), '核验通过');
+    t.equal(await text(page, '#verdict-next'), '运营商确认后，SIM 卡将从下方出卡口送出，请取走。');
 
-  // A reject with a reason, then a reset to the welcome screen.
-  const again = bridgeSession(screen, { steps: [{ kind: 'look_up' }] as any });
-  again.onEffect({ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 });
-  again.onImage(gradient());
-  again.finish({ verdict: 'reject', reasons: ['no_match'] });
-  await page.waitForFunction(() => document.body.dataset.verdict === 'reject');
-  t.equal(await text(page, '#verdict-title'), '核验未通过');
-  t.equal(await text(page, '#verdict-reason'), '您的脸与证件照片不符。');
-  await shot('09-verdict-reject-zh');
-  screen.show({ type: 'reset' });
-  await page.waitForFunction(() => document.body.dataset.view === 'welcome');
-  t.same(await imageData(page), [], 'no image data after the reset');
+    // A reject with a reason, then a reset to the welcome screen.
+    const again = bridgeSession(screen, { steps: [{ kind: 'look_up' }] as any });
+    again.onEffect({ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 });
+    again.onImage(gradient());
+    again.finish({ verdict: 'reject', reasons: ['no_match'] });
+    await page.waitForFunction(() => document.body.dataset.verdict === 'reject');
+    t.equal(await text(page, '#verdict-title'), '核验未通过');
+    t.equal(await text(page, '#verdict-reason'), '您的脸与证件照片不符。');
+    await shot('09-verdict-reject-zh');
+    screen.show({ type: 'reset' });
+    await page.waitForFunction(() => document.body.dataset.view === 'welcome');
+    t.same(await imageData(page), [], 'no image data after the reset');
 
-  // Help and cancel by touch reach the agent, validated.
-  await page.locator('#help').tap();
-  t.ok(await seen(async () => actions.some((a) => a.type === 'help')), 'help reached the agent');
-  t.equal(await text(page, '#notice'), '已请求帮助，请稍候');
-  await shot('10-help-zh');
+    // Help and cancel by touch reach the agent, validated.
+    await page.locator('#help').tap();
+    t.ok(await seen(async () => actions.some((a) => a.type === 'help')), 'help reached the agent');
+    t.equal(await text(page, '#notice'), '已请求帮助，请稍候');
+    await shot('10-help-zh');
 
-  // Remote assistance: a banner over the page while an operator joins, then while connected.
-  screen.show({ type: 'assist', state: 'joining' });
-  await page.waitForFunction(() => document.body.dataset.assist === 'joining');
-  t.equal(await text(page, '#assist'), '工作人员正在接入…', 'an operator is joining (Chinese)');
-  await shot('11-assist-joining-zh');
-  screen.show({ type: 'assist', state: 'connected' });
-  await page.locator('.lang-btn[data-lang="en"]').tap();
-  await page.waitForFunction(() => document.body.dataset.assist === 'connected');
-  t.equal(await text(page, '#assist'), 'Connected to an operator', 'connected (English)');
-  await shot('12-assist-connected-en');
-  screen.show({ type: 'assist', state: 'ended' });
-  await page.waitForFunction(() => document.body.dataset.assist === '');
-  t.notOk(await page.locator('#assist').isVisible(), 'the banner goes when the call ends');
+    // Remote assistance: a banner over the page while an operator joins, then while connected.
+    screen.show({ type: 'assist', state: 'joining' });
+    await page.waitForFunction(() => document.body.dataset.assist === 'joining');
+    t.equal(await text(page, '#assist'), '工作人员正在接入…', 'an operator is joining (Chinese)');
+    await shot('11-assist-joining-zh');
+    screen.show({ type: 'assist', state: 'connected' });
+    await page.locator('.lang-btn[data-lang="en"]').tap();
+    await page.waitForFunction(() => document.body.dataset.assist === 'connected');
+    t.equal(await text(page, '#assist'), 'Connected to an operator', 'connected (English)');
+    await shot('12-assist-connected-en');
+    screen.show({ type: 'assist', state: 'ended' });
+    await page.waitForFunction(() => document.body.dataset.assist === '');
+    t.notOk(await page.locator('#assist').isVisible(), 'the banner goes when the call ends');
 
-  const logged = lines.join('');
-  t.notMatch(logged, /\/9j\/|JFIF|base64/, 'no preview data in the logs');
-  t.same(errors, [], 'no script errors on the page');
-});
+    const logged = lines.join('');
+    t.notMatch(logged, /\/9j\/|JFIF|base64/, 'no preview data in the logs');
+    t.same(errors, [], 'no script errors on the page');
+  },
+);
 
 t.test('a whole session on a replayed recording', { skip: !existsSync(CHROMIUM) ? NO_BROWSER : hasData ? false : NO_DATA, timeout: 180_000 }, async (t) => {
   const { createFaceEngine } = await import('../../models/face-engine.js');
@@ -285,13 +307,19 @@ t.test('a whole session on a replayed recording', { skip: !existsSync(CHROMIUM) 
   t.equal(outcome.result.verdict, 'accept', 'the genuine recording is accepted');
   const order = (xs: string[]) => xs.map((x) => seen.indexOf(x));
   const zhTurnLeft = seen.indexOf('instruction:请把头转向您的左边');
-  t.ok(seen.slice(0, zhTurnLeft).every((s) => !/[A-Za-z]{3}/.test(s.slice(s.indexOf(':') + 1))), 'everything before it in Chinese');
+  t.ok(
+    seen.slice(0, zhTurnLeft).every((s) => !/[A-Za-z]{3}/.test(s.slice(s.indexOf(':') + 1))),
+    'everything before it in Chinese',
+  );
   t.ok(zhTurnLeft >= 0, 'the first step was shown in Chinese');
   // The tap lands while the session runs on (every frame, as fast as the engine goes): each later
   // step shows in English if it lasts longer than the tap takes; the last one always does.
   const en = order(['instruction:Turn your head to your right', 'instruction:Look down', 'instruction:Look up']).filter((i) => i >= 0);
   t.ok(en.length >= 1 && seen.includes('instruction:Look up'), `the last step in English (${en})`);
-  t.ok(en.every((i, k) => i > zhTurnLeft && (k === 0 || i > en[k - 1])), 'English steps after the Chinese one, in plan order');
+  t.ok(
+    en.every((i, k) => i > zhTurnLeft && (k === 0 || i > en[k - 1])),
+    'English steps after the Chinese one, in plan order',
+  );
   t.equal(await text(page, '#verdict-title'), 'Verified', 'the verdict as the customer sees it');
   t.same(await page.locator('#steps li').evaluateAll((lis) => lis.map((li) => li.className)), ['done', 'done', 'done', 'done'], 'all steps done');
   await page.waitForTimeout(300);

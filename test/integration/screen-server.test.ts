@@ -18,7 +18,12 @@ import { makeImage } from '../../models/image/rgb-image.js';
 
 function memoryLogger() {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { lines, logger: createLogger({ level: 'debug', destination: sink }) };
 }
 
@@ -40,7 +45,10 @@ async function page(url: string, origin = url.replace(/\/$/, '')) {
   const text: any[] = [];
   const binary: Buffer[] = [];
   ws.on('message', (d, isBinary) => (isBinary ? binary.push(d as Buffer) : text.push(JSON.parse(String(d)))));
-  await new Promise<void>((ok, fail) => { ws.once('open', () => ok()); ws.once('error', fail); });
+  await new Promise<void>((ok, fail) => {
+    ws.once('open', () => ok());
+    ws.once('error', fail);
+  });
   return { ws, text, binary };
 }
 
@@ -67,7 +75,9 @@ t.test('serves the page on 127.0.0.1 only, and nothing else', async (t) => {
   t.equal((await get(`${url}server.ts`)).status, 404);
   t.equal((await get(url, { host: `evil.example:${port}` })).status, 421, 'a DNS-rebinding host is refused');
   // Not reachable on another address of this machine (0.0.0.0 would mean loopback to Linux: use a real one).
-  const ext = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+  const ext = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
   if (!ext) {
     t.comment('no non-loopback IPv4 address here: the external reachability check is skipped');
     return;
@@ -97,12 +107,16 @@ t.test('sockets: origin checked, page messages validated and logged, state broug
   const p = await page(url);
   t.teardown(() => p.ws.terminate());
   await until(() => p.text.length >= 4);
-  t.same(p.text, [
-    { type: 'hello', protocol: 1, languages: ['zh-Hans', 'en'], language: 'zh-Hans' },
-    { type: 'session', steps: ['blink'] },
-    { type: 'prompt', id: 'blink' },
-    { type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 },
-  ], 'a page that connects mid-session sees the latest state');
+  t.same(
+    p.text,
+    [
+      { type: 'hello', protocol: 1, languages: ['zh-Hans', 'en'], language: 'zh-Hans' },
+      { type: 'session', steps: ['blink'] },
+      { type: 'prompt', id: 'blink' },
+      { type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 },
+    ],
+    'a page that connects mid-session sees the latest state',
+  );
 
   p.text.length = 0;
   p.ws.send('{"type":"fly"}');
@@ -119,7 +133,11 @@ t.test('sockets: origin checked, page messages validated and logged, state broug
   ]);
   t.same(actions, [{ type: 'language', language: 'en' }, { type: 'cancel' }], 'only valid messages reach the agent');
   const refusals = lines.filter((l) => l.includes('page message refused')).map((l) => JSON.parse(l));
-  t.same(refusals.map((r) => r.reason), ['unknown message type', 'language must be one of zh-Hans, en', 'binary messages are not accepted'], 'refusals logged with their reason');
+  t.same(
+    refusals.map((r) => r.reason),
+    ['unknown message type', 'language must be one of zh-Hans, en', 'binary messages are not accepted'],
+    'refusals logged with their reason',
+  );
   t.equal(refusals[0].level, 40, 'at warn');
 
   const big = await page(url);
@@ -157,7 +175,10 @@ t.test('preview: reduced, rate limited, only during a session, never logged', as
   screen.show({ type: 'verdict', verdict: 'accept', reasons: [], next: 'collect_sim' });
   await new Promise((r) => setTimeout(r, 250));
   const after = p.binary.length;
-  for (let i = 0; i < 5; i++) { screen.preview(frame); await new Promise((r) => setTimeout(r, 250)); }
+  for (let i = 0; i < 5; i++) {
+    screen.preview(frame);
+    await new Promise((r) => setTimeout(r, 250));
+  }
   t.equal(p.binary.length, after, 'no frame after the verdict');
   t.notMatch(lines.join(''), /\/9j\/|JFIF/, 'no JPEG in the logs');
 
@@ -192,7 +213,15 @@ t.test('verify --screen wiring: URL printed, waits for a page, Cancel aborts, ve
   const { logger } = memoryLogger();
   const out: string[] = [];
   let cancelled = 0;
-  const opening = openVerifyScreen({ logger, plan: { steps: [{ kind: 'blink' }] as any }, port: 0, out: (l) => out.push(l), onCancel: () => cancelled++, waitMs: 5000, holdMs: 50 });
+  const opening = openVerifyScreen({
+    logger,
+    plan: { steps: [{ kind: 'blink' }] as any },
+    port: 0,
+    out: (l) => out.push(l),
+    onCancel: () => cancelled++,
+    waitMs: 5000,
+    holdMs: 50,
+  });
   await until(() => out.length > 0);
   const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out[0])?.[1];
   t.ok(url, `URL printed: ${out[0]}`);
@@ -205,6 +234,9 @@ t.test('verify --screen wiring: URL printed, waits for a page, Cancel aborts, ve
   t.equal(cancelled, 1, 'Cancel reached the session');
   await vs.finish({ verdict: 'reject', reasons: ['cancelled'] });
   await until(() => p.text.some((m) => m.type === 'verdict'));
-  t.same(p.text.map((m) => m.type), ['hello', 'session', 'prompt', 'verdict']);
+  t.same(
+    p.text.map((m) => m.type),
+    ['hello', 'session', 'prompt', 'verdict'],
+  );
   await vs.stop();
 });

@@ -23,5 +23,7 @@ t.test('dev suite: every case as expected, for the expected reason', { skip: has
   }
   const replay = report.cases.find((c) => c.case === 'replay-monitor');
   const genuine = report.cases.find((c) => c.case === 'genuine-headturn');
-  t.comment(`motion residual (max over steps): genuine ${genuine?.scores.motionResidual?.toFixed(3)} (${genuine?.scores.motionSteps}); replay ${replay?.scores.motionResidual?.toFixed(3)} (${replay?.scores.motionSteps})`);
+  t.comment(
+    `motion residual (max over steps): genuine ${genuine?.scores.motionResidual?.toFixed(3)} (${genuine?.scores.motionSteps}); replay ${replay?.scores.motionResidual?.toFixed(3)} (${replay?.scores.motionSteps})`,
+  );
 });

@@ -33,11 +33,26 @@ if (!analyze) {
     const unit = readFileSync('systemd/kiosk-agent.service', 'utf8');
     const has = (line: string) => t.match(unit, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
     for (const line of [
-      'Type=notify', 'WatchdogSec=30s', 'Restart=on-failure', 'StartLimitIntervalSec=300', 'StartLimitBurst=5', 'User=kiosk-agent',
-      'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'StateDirectory=kiosk-agent',
-      'ReadWritePaths=/var/lib/kiosk-agent', 'DevicePolicy=closed', 'DeviceAllow=char-video4linux rw', 'DeviceAllow=char-gpiochip rw',
-      'SupplementaryGroups=video gpio', 'CapabilityBoundingSet=', 'AmbientCapabilities=',
-    ]) has(line);
+      'Type=notify',
+      'WatchdogSec=30s',
+      'Restart=on-failure',
+      'StartLimitIntervalSec=300',
+      'StartLimitBurst=5',
+      'User=kiosk-agent',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'StateDirectory=kiosk-agent',
+      'ReadWritePaths=/var/lib/kiosk-agent',
+      'DevicePolicy=closed',
+      'DeviceAllow=char-video4linux rw',
+      'DeviceAllow=char-gpiochip rw',
+      'SupplementaryGroups=video gpio',
+      'CapabilityBoundingSet=',
+      'AmbientCapabilities=',
+    ])
+      has(line);
     t.notMatch(unit, /^MemoryDenyWriteExecute=yes/m, 'no MemoryDenyWriteExecute (breaks the V8 JIT)');
     t.match(readFileSync('systemd/kiosk-agent-provision.service', 'utf8'), /^ConditionPathExists=!\/var\/lib\/kiosk-agent\/device\.crt$/m);
   });

@@ -33,7 +33,14 @@ t.teardown(() => service.stop());
 const outcomes: VerifyOutcome[] = [];
 service.events.on('outcome', (o) => outcomes.push(o));
 
-const carrier = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'ops', reconnectPeriod: 200, clean: false, properties: { sessionExpiryInterval: 600 }, ...tlsOf(pki, carrierId) });
+const carrier = await mqtt.connectAsync(broker.url, {
+  protocolVersion: 5,
+  clientId: 'ops',
+  reconnectPeriod: 200,
+  clean: false,
+  properties: { sessionExpiryInterval: 600 },
+  ...tlsOf(pki, carrierId),
+});
 t.teardown(() => carrier.endAsync(true));
 const seen: { topic: string; payload: string; packet: mqtt.IPublishPacket }[] = [];
 carrier.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), packet }));
@@ -47,8 +54,20 @@ const verdicts = new Map<string, string>();
 const handled: string[] = [];
 const ok = async (): Promise<CommandOutcome> => ({ ok: true });
 const router = new CommandRouter({
-  transport, logger, resultVerdict: async (jti) => verdicts.get(jti),
-  handlers: { start_session: async (c) => { handled.push(`start:${c.nonce}`); return ok(); }, authorize_dispense: async (c) => { handled.push(`dispense:${c.jti}`); return ok(); }, config: ok },
+  transport,
+  logger,
+  resultVerdict: async (jti) => verdicts.get(jti),
+  handlers: {
+    start_session: async (c) => {
+      handled.push(`start:${c.nonce}`);
+      return ok();
+    },
+    authorize_dispense: async (c) => {
+      handled.push(`dispense:${c.jti}`);
+      return ok();
+    },
+    config: ok,
+  },
 });
 await outbox.start();
 await router.start();
@@ -56,7 +75,12 @@ await relay.start();
 const online = once(transport.events, 'online');
 await transport.start();
 await online;
-t.teardown(async () => { await relay.stop(); await router.stop(); await transport.stop(); await outbox.stop(); });
+t.teardown(async () => {
+  await relay.stop();
+  await router.stop();
+  await transport.stop();
+  await outbox.stop();
+});
 
 const until = async (what: string, cond: () => boolean, ms = 10_000) => {
   const end = Date.now() + ms;
@@ -135,7 +159,7 @@ t.test('broker restart: results stored while offline are delivered after a jitte
   const back = once(transport.events, 'online');
   await broker.restart();
   await back;
-  await until("results after restart", () => jtis.every((j) => outcomes.some((o) => o.jti === j && o.status === "accepted")), 15_000);
+  await until('results after restart', () => jtis.every((j) => outcomes.some((o) => o.jti === j && o.status === 'accepted')), 15_000);
   t.ok(reconnecting.length >= 1 && reconnecting.every((d) => d >= 0 && d < 400), `reconnect delays within the cap: ${reconnecting.join(',')}`);
   await relay.idle();
   t.equal((await outbox.stats()).pending, 0);
@@ -144,7 +168,10 @@ t.test('broker restart: results stored while offline are delivered after a jitte
 t.test('the Last Will says offline when the device vanishes', async (t) => {
   seen.length = 0;
   const ghost = await mqtt.connectAsync(broker.url, {
-    protocolVersion: 5, clientId: 'kiosk-001-ghost', reconnectPeriod: 0, ...tlsOf(pki, dev),
+    protocolVersion: 5,
+    clientId: 'kiosk-001-ghost',
+    reconnectPeriod: 0,
+    ...tlsOf(pki, dev),
     will: { topic: 'kiosk/v1/kiosk-001/status', payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
   });
   ghost.stream.destroy();

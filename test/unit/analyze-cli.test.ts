@@ -24,7 +24,11 @@ class Sink extends Writable {
     cb();
   }
   lines(): Array<Record<string, any>> {
-    return this.text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+    return this.text
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, any>);
   }
 }
 
@@ -75,11 +79,18 @@ class FakeEngine implements FaceEngine {
 }
 
 async function png(file: string, colour: string, width = 8, height = 6): Promise<string> {
-  await sharp({ create: { width, height, channels: 3, background: colour } }).png().toFile(file);
+  await sharp({ create: { width, height, channels: 3, background: colour } })
+    .png()
+    .toFile(file);
   return file;
 }
 
-async function run(paths: string[], options: AnalyzeOptions, engine = new FakeEngine(), extra: { openSource?: (p: string) => Promise<FrameSource>; tty?: boolean } = {}) {
+async function run(
+  paths: string[],
+  options: AnalyzeOptions,
+  engine = new FakeEngine(),
+  extra: { openSource?: (p: string) => Promise<FrameSource>; tty?: boolean } = {},
+) {
   const out = new Sink();
   const err = new Sink(extra.tty ?? false);
   const code = await runAnalyze(paths, options, { engine, out, err, openSource: extra.openSource });
@@ -95,12 +106,22 @@ t.test('--json: one snake_case line per frame and a summary; exit 0', async (t) 
   const [frame, summary, ...rest] = out.lines();
   t.same(rest, []);
   t.same(frame, {
-    file, frame: 0, time_ms: 0, width: 8, height: 6,
-    faces: [{
-      box: { x: 10, y: 20.1, width: 30.1, height: 40 }, score: 0.9877, yaw: 12.3, pitch: -3.2, roll: 0,
-      eye_openness: { right: 0.312, left: 0.299, open_probability: 0.9 },
-      quality: { inter_eye_px: 61.3, face_width_px: 130, sharpness: 812.3, brightness: 121.6, contrast: 40 },
-    }],
+    file,
+    frame: 0,
+    time_ms: 0,
+    width: 8,
+    height: 6,
+    faces: [
+      {
+        box: { x: 10, y: 20.1, width: 30.1, height: 40 },
+        score: 0.9877,
+        yaw: 12.3,
+        pitch: -3.2,
+        roll: 0,
+        eye_openness: { right: 0.312, left: 0.299, open_probability: 0.9 },
+        quality: { inter_eye_px: 61.3, face_width_px: 130, sharpness: 812.3, brightness: 121.6, contrast: 40 },
+      },
+    ],
     timings_ms: { detect: 1.23 },
   });
   t.same(summary, { summary: { files: 1, files_ok: 1, files_failed: 0, frames: 1, frames_with_faces: 1, faces: 1, files_skipped: 0, exit_code: 0 } });
@@ -111,7 +132,9 @@ t.test('a batch goes on past every kind of bad file; exit 2', async (t) => {
   const b = (n: string) => join(dir, 'batch', n);
   await png(b('a-good.png'), 'red');
   await writeFile(b('b-empty.jpg'), '');
-  const jpeg = await sharp(Buffer.alloc(64 * 64 * 3, 77), { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(Buffer.alloc(64 * 64 * 3, 77), { raw: { width: 64, height: 64, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   await writeFile(b('c-truncated.jpg'), jpeg.subarray(0, jpeg.length - 200));
   await writeFile(b('d-random.jpg'), Buffer.from('this is not a jpeg, only bytes'.repeat(10)));
   await png(b('e-no-face.png'), 'blue');
@@ -146,11 +169,30 @@ t.test('a batch goes on past every kind of bad file; exit 2', async (t) => {
 
 t.test('a video without faces: every frame printed, then E_NO_FACE for the file', async (t) => {
   const file = join(t.testdir(), 'testsrc.mp4');
-  execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=48x32:rate=10', '-t', '1', '-pix_fmt', 'yuv420p', '-preset', 'ultrafast', file]);
+  execFileSync('ffmpeg', [
+    '-nostdin',
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=48x32:rate=10',
+    '-t',
+    '1',
+    '-pix_fmt',
+    'yuv420p',
+    '-preset',
+    'ultrafast',
+    file,
+  ]);
   const { code, out } = await run([file], { json: true });
   const lines = out.lines();
   t.equal(code, 2);
-  t.same(lines.slice(0, 10).map((l) => [l.frame, l.time_ms, l.faces.length]), [...Array(10).keys()].map((i) => [i, i * 100, 0]));
+  t.same(
+    lines.slice(0, 10).map((l) => [l.frame, l.time_ms, l.faces.length]),
+    [...Array(10).keys()].map((i) => [i, i * 100, 0]),
+  );
   t.same(lines[10], { file, frames_read: 10, error: { code: 'E_NO_FACE', message: `no face found in any of 10 frames (${file})` } });
   t.equal(lines[11].summary.frames, 10);
 
@@ -161,7 +203,10 @@ t.test('a video without faces: every frame printed, then E_NO_FACE for the file'
 /** A source that yields `n` red frames and then fails, like a video cut short. */
 function truncatedSource(path: string, n: number): FrameSource {
   return {
-    kind: 'video', path, files: [path], frameCount: 10,
+    kind: 'video',
+    path,
+    files: [path],
+    frameCount: 10,
     async *frames(): AsyncGenerator<VideoFrame, void, undefined> {
       for (let i = 0; i < n; i++) yield { index: i, timeMs: i * 40, image: { width: 2, height: 1, data: new Uint8Array([255, 0, 0, 255, 0, 0]) } };
       throw new KioskError('E_VIDEO_DECODE', `video is truncated or corrupt: decoded ${n} of 10 frames`, { subject: path, details: { framesRead: n } });
@@ -174,19 +219,25 @@ t.test('a truncated video keeps the frames it had, then an error line with frame
   const { code, out } = await run([join(dir, 'cut.mp4')], { json: true }, new FakeEngine(), { openSource: async (p) => truncatedSource(p, 2) });
   const lines = out.lines();
   t.equal(code, 2);
-  t.same(lines.map((l) => l.frame ?? l.error?.code ?? 'summary'), [0, 1, 'E_VIDEO_DECODE', 'summary']);
+  t.same(
+    lines.map((l) => l.frame ?? l.error?.code ?? 'summary'),
+    [0, 1, 'E_VIDEO_DECODE', 'summary'],
+  );
   t.equal(lines[2].frames_read, 2);
   t.equal(lines[3].summary.frames_with_faces, 2);
 });
 
-t.test('an engine failure on one file is that file\'s error; the batch goes on', async (t) => {
+t.test("an engine failure on one file is that file's error; the batch goes on", async (t) => {
   const dir = t.testdir();
   const a = await png(join(dir, 'a.png'), 'red', 5, 5);
   const b = await png(join(dir, 'b.png'), 'red', 8, 6);
   const engine = new FakeEngine({ failOn: (img) => img.width === 5 });
   const { code, out } = await run([a, b], { json: true }, engine);
   t.equal(code, 2);
-  t.same(out.lines().map((l) => l.error?.code ?? l.faces?.length ?? 'summary'), ['E_INTERNAL', 1, 'summary']);
+  t.same(
+    out.lines().map((l) => l.error?.code ?? l.faces?.length ?? 'summary'),
+    ['E_INTERNAL', 1, 'summary'],
+  );
 });
 
 t.test('an engine that does not start: exit 2, its error, nothing analysed', async (t) => {
@@ -219,6 +270,7 @@ t.test('table output: header, a row per face, "-" without one, errors on stderr,
 t.test('progress bar on stderr only when it is a TTY, cleared before other output', async (t) => {
   const file = await png(join(t.testdir(), 'red.png'), 'red');
   const tty = await run([file], {}, new FakeEngine(), { tty: true });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress bar is drawn with an ANSI escape
   t.match(tty.err.text, /\r\x1b\[K\[#+\] 1\/1 files, frame 1 red\.png/);
   t.ok(tty.err.text.endsWith('\r\x1b[K'), 'the bar is cleared at the end');
   const json = await run([file], { json: true }, new FakeEngine(), { tty: true });
@@ -276,7 +328,13 @@ t.test('register: help text, option parsing, the action wired to the loader', as
 
     const broken = new Command('kiosk-agent').exitOverride();
     const out = new Sink();
-    register(broken, { loadEngine: async () => { throw new Error('Cannot find module face-engine'); }, out, err: new Sink() });
+    register(broken, {
+      loadEngine: async () => {
+        throw new Error('Cannot find module face-engine');
+      },
+      out,
+      err: new Sink(),
+    });
     await broken.parseAsync(['analyze', file, '--json'], { from: 'user' });
     t.equal(process.exitCode, 2);
     t.same(out.lines(), [{ error: { code: 'E_MODEL_LOAD', message: 'Cannot find module face-engine' } }]);

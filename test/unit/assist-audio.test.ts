@@ -46,14 +46,24 @@ t.test('levels: peak and RMS, never samples', async (t) => {
 
 t.test('privacy: the ffmpeg children read and write only pipes and the ALSA device', async (t) => {
   const cap = captureArgs({ device: 'plughw:1,0', sampleRate: 48000 });
-  t.same(cap.slice(cap.indexOf('-f'), cap.indexOf('-i') + 2), ['-f', 'alsa', '-channels', '1', '-sample_rate', '48000', '-i', 'plughw:1,0'], 'input: the ALSA device');
+  t.same(
+    cap.slice(cap.indexOf('-f'), cap.indexOf('-i') + 2),
+    ['-f', 'alsa', '-channels', '1', '-sample_rate', '48000', '-i', 'plughw:1,0'],
+    'input: the ALSA device',
+  );
   t.equal(cap.at(-1), 'pipe:1', 'the only output is stdout');
   t.equal(cap.filter((a) => a === '-i').length, 1, 'one input');
-  t.notOk(cap.some((a) => a === '-y' || a.includes('/') || a.startsWith('file:')), 'no file anywhere in the command');
+  t.notOk(
+    cap.some((a) => a === '-y' || a.includes('/') || a.startsWith('file:')),
+    'no file anywhere in the command',
+  );
   const play = playbackArgs({ device: 'plughw:1,0', sampleRate: 16000 });
   t.equal(play[play.indexOf('-i') + 1], 'pipe:0', 'input: stdin');
   t.same(play.slice(-3), ['-f', 'alsa', 'plughw:1,0'], 'the only output is the ALSA device');
-  t.notOk(play.some((a) => a === '-y' || a.includes('/') || a.startsWith('file:')), 'no file anywhere in the command');
+  t.notOk(
+    play.some((a) => a === '-y' || a.includes('/') || a.startsWith('file:')),
+    'no file anywhere in the command',
+  );
 });
 
 /** A wrtc stand-in: counts what reaches the audio source, lets the test play the operator's audio. */
@@ -62,13 +72,25 @@ function fakeWrtc() {
   const wrtc = {
     nonstandard: {
       RTCAudioSource: class {
-        createTrack() { return { stop: () => { state.sourceStopped = true; } }; }
-        onData() { state.sent += 1; }
+        createTrack() {
+          return {
+            stop: () => {
+              state.sourceStopped = true;
+            },
+          };
+        }
+        onData() {
+          state.sent += 1;
+        }
       },
       RTCAudioSink: class {
         ondata: ((d: AudioDataLike) => void) | null = null;
-        constructor() { state.sink = this; }
-        stop() { state.sinkStopped = true; }
+        constructor() {
+          state.sink = this;
+        }
+        stop() {
+          state.sinkStopped = true;
+        }
       },
     },
   } as unknown as WrtcLike;
@@ -78,7 +100,7 @@ function fakeWrtc() {
 
 const tone = (rate: number) => Int16Array.from({ length: rate / 100 }, (_, i) => Math.round(3000 * Math.sin(i / 3)));
 
-t.test('a call\'s audio: devices open only when connected, frames flow both ways, everything stops with the call', async (t) => {
+t.test("a call's audio: devices open only when connected, frames flow both ways, everything stops with the call", async (t) => {
   const f = fakeWrtc();
   const capture = new ToneAudioCapture({ sampleRate: 48000 });
   const playback = new MemoryAudioPlayback({ sampleRate: 48000 });
@@ -90,7 +112,10 @@ t.test('a call\'s audio: devices open only when connected, frames flow both ways
   t.equal(capture.stats().running, false, 'no microphone before the peer is connected');
   t.equal(playback.stats().frames, 0, 'nothing played before the speaker is open');
   await audio.open();
-  t.same(statuses.map((s) => `${s.direction}:${s.state}`), ['capture:live', 'playback:live']);
+  t.same(
+    statuses.map((s) => `${s.direction}:${s.state}`),
+    ['capture:live', 'playback:live'],
+  );
   await new Promise((r) => setTimeout(r, 60));
   t.ok(f.state.sent >= 3, `microphone frames reach the peer (${f.state.sent})`);
   f.operatorSays({ samples: tone(16000), sampleRate: 16000, channelCount: 1 });
@@ -102,7 +127,10 @@ t.test('a call\'s audio: devices open only when connected, frames flow both ways
   const sent = f.state.sent;
   await new Promise((r) => setTimeout(r, 40));
   t.equal(f.state.sent, sent, 'no frame after the call');
-  t.match(statuses.slice(2), [{ direction: 'capture', state: 'stopped' }, { direction: 'playback', state: 'stopped', frames: 1 }]);
+  t.match(statuses.slice(2), [
+    { direction: 'capture', state: 'stopped' },
+    { direction: 'playback', state: 'stopped', frames: 1 },
+  ]);
   t.equal(capture.events.listenerCount('failed') + playback.events.listenerCount('failed'), 0, 'listeners removed');
   await audio.stop();
   t.equal(statuses.length, 4, 'stop twice reports once');
@@ -116,11 +144,18 @@ t.test('a device that cannot open, or fails mid-call, is reported with a code; t
   const audio = new CallAudio({ wrtc: f.wrtc, devices: { capture, playback }, assistId: 'a-2', logger, onStatus: (s) => statuses.push(s) });
   audio.addTo(f.pc);
   await audio.open();
-  t.match(statuses, [{ direction: 'capture', state: 'live' }, { direction: 'playback', state: 'unavailable', code: 'E_DEVICE', reason: 'no_device' }]);
+  t.match(statuses, [
+    { direction: 'capture', state: 'live' },
+    { direction: 'playback', state: 'unavailable', code: 'E_DEVICE', reason: 'no_device' },
+  ]);
   capture.crash();
   t.match(statuses[2], { direction: 'capture', state: 'unavailable', code: 'E_DEVICE', reason: 'exited' }, 'the microphone died mid-call');
   await audio.stop();
-  t.same(statuses.slice(3).map((s) => `${s.direction}:${s.state}`), ['capture:stopped'], 'only the device that was live reports stopped');
+  t.same(
+    statuses.slice(3).map((s) => `${s.direction}:${s.state}`),
+    ['capture:stopped'],
+    'only the device that was live reports stopped',
+  );
 });
 
 t.test('a call that ends while the devices are opening leaves them closed', async (t) => {
@@ -135,5 +170,8 @@ t.test('a call that ends while the devices are opening leaves them closed', asyn
   await opening;
   t.equal(capture.stats().running, false);
   t.equal(playback.stats().running, false);
-  t.notOk(statuses.some((s) => s.state === 'unavailable'), 'no failure reported for a deliberate stop');
+  t.notOk(
+    statuses.some((s) => s.state === 'unavailable'),
+    'no failure reported for a deliberate stop',
+  );
 });

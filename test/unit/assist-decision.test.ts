@@ -14,7 +14,11 @@ const sign = (claims: Record<string, unknown>, o: { key?: typeof op.privateKey; 
   new SignJWT({ assist_id: 'a-1', kiosk: 'kiosk-001', challenge: 'c0ffee', decision: 'approve', iat: Math.floor(now / 1000), ...claims })
     .setProtectedHeader({ alg: 'ES256', typ: o.typ ?? DECISION_TYP, kid: o.kid ?? 'carrier-op-alice' })
     .sign(o.key ?? op.privateKey);
-const reason = (p: Promise<unknown>) => p.then(() => 'accepted', (e: { details?: { reason?: string } }) => e.details?.reason ?? 'error');
+const reason = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: { details?: { reason?: string } }) => e.details?.reason ?? 'error',
+  );
 
 t.test('a decision signed by the configured operator for this call is accepted', async (t) => {
   const d = await verifier.verify(await sign({ note: 'ok' }), ctx);
@@ -48,14 +52,19 @@ t.test('operator configuration is checked at start', async (t) => {
   const priv = await exportJWK(op.privateKey);
   await t.rejects(new DecisionVerifier({ operators: [{ id: 'kiosk-001', publicKey: pub }] }).start(), { code: 'E_CONFIG_INVALID' }, 'a device-like id');
   await t.rejects(new DecisionVerifier({ operators: [{ id: 'carrier-op-a', publicKey: priv }] }).start(), { code: 'E_CONFIG_INVALID' }, 'a private key');
-  await t.rejects(new DecisionVerifier({ operators: [{ id: 'carrier-op-a', publicKey: { kty: 'RSA', n: 'x', e: 'AQAB' } as JWK }] }).start(), { code: 'E_CONFIG_INVALID' }, 'not P-256');
+  await t.rejects(
+    new DecisionVerifier({ operators: [{ id: 'carrier-op-a', publicKey: { kty: 'RSA', n: 'x', e: 'AQAB' } as JWK }] }).start(),
+    { code: 'E_CONFIG_INVALID' },
+    'not P-256',
+  );
 });
 
 t.test('RGB to I420: scaled, even, BT.601 limited range', async (t) => {
   t.same(scaledSize(640, 480, 320), { width: 320, height: 240 });
   t.same(scaledSize(1280, 721, 641), { width: 640, height: 360 });
   t.same(scaledSize(100, 50, 640), { width: 100, height: 50 }, 'never scaled up');
-  const w = 4, h = 2;
+  const w = 4,
+    h = 2;
   const rgb = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) rgb.set(i % 2 ? [255, 255, 255] : [0, 0, 0], i * 3);
   const f = rgbToI420({ width: w, height: h, data: rgb }, 640);

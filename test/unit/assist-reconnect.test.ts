@@ -16,9 +16,15 @@ import { waitFor } from '../helpers/wait.js';
 class RecordingSignalling implements AssistSignalling {
   readonly events = new EventEmitter<{ message: [SignalMessage] }>();
   readonly log: string[] = [];
-  async start(): Promise<void> { this.log.push('start'); }
-  async stop(): Promise<void> { this.log.push('stop'); }
-  async send(m: SignalMessage): Promise<void> { this.log.push(`send ${m.type}`); }
+  async start(): Promise<void> {
+    this.log.push('start');
+  }
+  async stop(): Promise<void> {
+    this.log.push('stop');
+  }
+  async send(m: SignalMessage): Promise<void> {
+    this.log.push(`send ${m.type}`);
+  }
 }
 
 const track = { stop: () => {} };
@@ -26,16 +32,29 @@ const track = { stop: () => {} };
 const wrtc = {
   RTCPeerConnection: class {
     connectionState = 'new';
-    onicecandidate = null; onconnectionstatechange = null; ontrack = null;
-    async createOffer() { return { type: 'offer' as const, sdp: 'v=0' }; }
+    onicecandidate = null;
+    onconnectionstatechange = null;
+    ontrack = null;
+    async createOffer() {
+      return { type: 'offer' as const, sdp: 'v=0' };
+    }
     async setLocalDescription() {}
     async setRemoteDescription() {}
     async addIceCandidate() {}
     addTrack() {}
-    createDataChannel() { return { readyState: 'connecting', onopen: null, onclose: null, onmessage: null, send: () => {}, close: () => {} }; }
+    createDataChannel() {
+      return { readyState: 'connecting', onopen: null, onclose: null, onmessage: null, send: () => {}, close: () => {} };
+    }
     close() {}
   },
-  nonstandard: { RTCVideoSource: class { createTrack() { return track; } onFrame() {} } },
+  nonstandard: {
+    RTCVideoSource: class {
+      createTrack() {
+        return track;
+      }
+      onFrame() {}
+    },
+  },
 } as unknown as WrtcLike;
 
 /** A camera that gives no frames until the call lets go of it. */
@@ -47,8 +66,15 @@ const camera = {
 
 function serviceWith(signalling: RecordingSignalling): AssistService {
   return new AssistService({
-    kioskId: 'kiosk-001', camera, signalling, operators: [], logger: pino({ level: 'silent' }), loadWrtc: async () => wrtc,
-    signer: { sign: async () => ({ token: 'x', jti: 'x' }) }, outbox: { put: async () => undefined }, resultTopic: 'r',
+    kioskId: 'kiosk-001',
+    camera,
+    signalling,
+    operators: [],
+    logger: pino({ level: 'silent' }),
+    loadWrtc: async () => wrtc,
+    signer: { sign: async () => ({ token: 'x', jti: 'x' }) },
+    outbox: { put: async () => undefined },
+    resultTopic: 'r',
   });
 }
 
@@ -90,7 +116,12 @@ t.test('stop() waits for a reconnection in progress; none after stop', async (t)
   const service = serviceWith(signalling);
   await service.start();
   const slowStart = signalling.start.bind(signalling);
-  signalling.start = async () => { await new Promise<void>((r) => { release = r; }); await slowStart(); };
+  signalling.start = async () => {
+    await new Promise<void>((r) => {
+      release = r;
+    });
+    await slowStart();
+  };
   const reconnecting = service.reconnect();
   await waitFor('the reconnection under way', () => signalling.log.length === 2, 5000);
   await t.rejects(service.request({ nonce: 'ab'.repeat(16) }), { code: 'E_ASSIST', details: { reason: 'busy' } }, 'no call while the connection is remade');

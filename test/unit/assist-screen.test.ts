@@ -29,7 +29,15 @@ function wiringWith(screen: { show(e: ScreenEvent): void } | undefined, bus = ne
 }
 
 function fakeAssist(): AssistLike {
-  return { events: new EventEmitter<AssistEvents>(), busy: false, start: async () => {}, stop: async () => {}, reconnect: async () => {}, request: async () => ({ assistId: 'a-1' }), assistStart: async () => ({ ok: true }) };
+  return {
+    events: new EventEmitter<AssistEvents>(),
+    busy: false,
+    start: async () => {},
+    stop: async () => {},
+    reconnect: async () => {},
+    request: async () => ({ assistId: 'a-1' }),
+    assistStart: async () => ({ ok: true }),
+  };
 }
 
 t.test('the wiring tells the screen: joining, connected, ended; nothing after stop or without a screen', async (t) => {
@@ -40,7 +48,11 @@ t.test('the wiring tells the screen: joining, connected, ended; nothing after st
   assist.events.emit('started', { assistId: 'a-1', failedChecks: [] });
   assist.events.emit('connected', { assistId: 'a-1' });
   assist.events.emit('ended', { assistId: 'a-1', outcome: 'ended', reason: 'hangup', framesSent: 3 });
-  t.same(shown, [{ type: 'assist', state: 'joining' }, { type: 'assist', state: 'connected' }, { type: 'assist', state: 'ended' }]);
+  t.same(shown, [
+    { type: 'assist', state: 'joining' },
+    { type: 'assist', state: 'connected' },
+    { type: 'assist', state: 'ended' },
+  ]);
   await wiring.stop();
   assist.events.emit('started', { assistId: 'a-2', failedChecks: [] });
   t.equal(shown.length, 3, 'listeners removed by stop()');
@@ -60,7 +72,10 @@ t.test('the screen server keeps the call state for late pages and across a reset
     const ws = new WebSocket(`${url.replace('http', 'ws')}ws`, { origin: url.replace(/\/$/, '') });
     const got: Array<Record<string, unknown>> = [];
     ws.on('message', (d) => got.push(JSON.parse(String(d)) as Record<string, unknown>));
-    await new Promise<void>((ok, fail) => { ws.once('open', () => ok()); ws.once('error', fail); });
+    await new Promise<void>((ok, fail) => {
+      ws.once('open', () => ok());
+      ws.once('error', fail);
+    });
     t.teardown(() => ws.terminate());
     await new Promise((r) => setTimeout(r, 100));
     return got;
@@ -83,13 +98,25 @@ t.test('connected and audio status become daemon events (published to the carrie
   const assist = fakeAssist();
   wiring.use(assist);
   assist.events.emit('connected', { assistId: 'a-1' });
-  assist.events.emit('audio', { assistId: 'a-1', direction: 'capture', state: 'unavailable', code: 'E_DEVICE', reason: 'no_device', message: 'ALSA device "default" not found', pid: 42 });
+  assist.events.emit('audio', {
+    assistId: 'a-1',
+    direction: 'capture',
+    state: 'unavailable',
+    code: 'E_DEVICE',
+    reason: 'no_device',
+    message: 'ALSA device "default" not found',
+    pid: 42,
+  });
   assist.events.emit('audio', { assistId: 'a-1', direction: 'playback', state: 'stopped', frames: 120 });
-  t.same(got, [
-    ['assist_connected', { assistId: 'a-1' }],
-    ['assist_audio', { assistId: 'a-1', direction: 'capture', state: 'unavailable', code: 'E_DEVICE', reason: 'no_device' }],
-    ['assist_audio', { assistId: 'a-1', direction: 'playback', state: 'stopped', frames: 120 }],
-  ], 'state, code and counts only (no message text, no pid)');
+  t.same(
+    got,
+    [
+      ['assist_connected', { assistId: 'a-1' }],
+      ['assist_audio', { assistId: 'a-1', direction: 'capture', state: 'unavailable', code: 'E_DEVICE', reason: 'no_device' }],
+      ['assist_audio', { assistId: 'a-1', direction: 'playback', state: 'stopped', frames: 120 }],
+    ],
+    'state, code and counts only (no message text, no pid)',
+  );
   await wiring.stop();
   assist.events.emit('connected', { assistId: 'a-1' });
   t.equal(got.length, 3, 'nothing after stop()');

@@ -7,12 +7,30 @@ import { isKioskError } from '../../agent/errors.js';
 t.test('V4L2 through ffmpeg: device, size, rate and input format; RGB at exactly the asked size', async (t) => {
   const c = v4l2Command({ device: '/dev/v4l/by-id/usb-cam-video-index0', width: 1280, height: 720, fps: 30, inputFormat: 'mjpeg' });
   t.equal(c.file, 'ffmpeg');
-  t.same(c.args.slice(c.args.indexOf('-f'), c.args.indexOf('-i') + 2), ['-f', 'v4l2', '-input_format', 'mjpeg', '-video_size', '1280x720', '-framerate', '30', '-i', '/dev/v4l/by-id/usb-cam-video-index0']);
+  t.same(c.args.slice(c.args.indexOf('-f'), c.args.indexOf('-i') + 2), [
+    '-f',
+    'v4l2',
+    '-input_format',
+    'mjpeg',
+    '-video_size',
+    '1280x720',
+    '-framerate',
+    '30',
+    '-i',
+    '/dev/v4l/by-id/usb-cam-video-index0',
+  ]);
   t.same(c.args.slice(-7), ['-vf', 'scale=1280:720', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
   t.equal(c.layout.frameBytes, 1280 * 720 * 3);
   const y = v4l2Command({ device: '/dev/video0', width: 640, height: 480, fps: 15, inputFormat: 'yuyv' });
   t.ok(y.args.includes('yuyv422'), 'YUYV asks for yuyv422');
-  const lavfi = v4l2Command({ device: '/dev/video0', width: 640, height: 480, fps: 30, inputFormat: 'mjpeg', inputOverride: ['-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30'] });
+  const lavfi = v4l2Command({
+    device: '/dev/video0',
+    width: 640,
+    height: 480,
+    fps: 30,
+    inputFormat: 'mjpeg',
+    inputOverride: ['-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30'],
+  });
   t.notOk(lavfi.args.includes('v4l2'), 'input substituted');
   t.ok(lavfi.args.includes('testsrc=size=640x480:rate=30'));
 });
@@ -37,14 +55,55 @@ t.test('invalid camera config names the key', async (t) => {
 t.test('rpicam-vid: raw I420 on stdout, no preview, forever', async (t) => {
   const c = rpicamCommand({ width: 1280, height: 720, fps: 30, camera: 1, extraArgs: ['--hflip'] });
   t.equal(c.file, 'rpicam-vid');
-  t.same(c.args, ['--timeout', '0', '--nopreview', '--camera', '1', '--codec', 'yuv420', '--width', '1280', '--height', '720', '--framerate', '30', '--flush', '--hflip', '--output', '-']);
+  t.same(c.args, [
+    '--timeout',
+    '0',
+    '--nopreview',
+    '--camera',
+    '1',
+    '--codec',
+    'yuv420',
+    '--width',
+    '1280',
+    '--height',
+    '720',
+    '--framerate',
+    '30',
+    '--flush',
+    '--hflip',
+    '--output',
+    '-',
+  ]);
   t.equal(c.layout.frameBytes, (1280 * 720 * 3) / 2);
 });
 
 t.test('GStreamer: the source part, then RGB at the asked size into fdsink, as separate words', async (t) => {
-  const c = gstreamerCommand({ pipeline: 'nvarguscamerasrc sensor-id=0 ! video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1 ! nvvidconv !', width: 640, height: 480, fps: 30 });
+  const c = gstreamerCommand({
+    pipeline: 'nvarguscamerasrc sensor-id=0 ! video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1 ! nvvidconv !',
+    width: 640,
+    height: 480,
+    fps: 30,
+  });
   t.equal(c.file, 'gst-launch-1.0');
-  t.same(c.args, ['-q', 'nvarguscamerasrc', 'sensor-id=0', '!', 'video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1', '!', 'nvvidconv', '!', 'videoconvert', '!', 'videoscale', '!', 'video/x-raw,format=RGB,width=640,height=480', '!', 'fdsink', 'fd=1', 'sync=false']);
+  t.same(c.args, [
+    '-q',
+    'nvarguscamerasrc',
+    'sensor-id=0',
+    '!',
+    'video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1',
+    '!',
+    'nvvidconv',
+    '!',
+    'videoconvert',
+    '!',
+    'videoscale',
+    '!',
+    'video/x-raw,format=RGB,width=640,height=480',
+    '!',
+    'fdsink',
+    'fd=1',
+    'sync=false',
+  ]);
   t.same(splitPipeline('v4l2src device=/dev/video0 name="my cam"  ! x'), ['v4l2src', 'device=/dev/video0', 'name=my cam', '!', 'x']);
 });
 

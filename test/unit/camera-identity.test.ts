@@ -27,7 +27,14 @@ t.test('known virtual cameras are recognised, real ones are not', async (t) => {
 });
 
 t.test('identifies a USB camera from sysfs (driver, card, bus, USB descriptors)', async (t) => {
-  const sys = new FakeSysfs().usbCamera('video0', { name: 'HD USB Camera: HD USB Camera', vendorId: '32e4', productId: '9230', product: 'HD USB Camera', manufacturer: 'HD USB Camera', serial: '2020' });
+  const sys = new FakeSysfs().usbCamera('video0', {
+    name: 'HD USB Camera: HD USB Camera',
+    vendorId: '32e4',
+    productId: '9230',
+    product: 'HD USB Camera',
+    manufacturer: 'HD USB Camera',
+    serial: '2020',
+  });
   t.teardown(() => sys.remove());
   const id = await identifyV4l2('/dev/video0', { sysfsRoot: sys.root, v4l2ctlPath: false });
   t.same(id, {
@@ -53,7 +60,10 @@ t.test('v4l2-ctl, when present, is what the driver says; a missing v4l2-ctl fall
   t.teardown(() => sys.remove());
   const fakeCtl = (await import('node:path')).join(sys.root, 'v4l2-ctl');
   const { writeFileSync, chmodSync } = await import('node:fs');
-  writeFileSync(fakeCtl, '#!/bin/sh\nprintf "Driver Info:\\n\\tDriver name      : v4l2 loopback\\n\\tCard type        : OBS Virtual Camera\\n\\tBus info         : platform:v4l2loopback-000\\n"\n');
+  writeFileSync(
+    fakeCtl,
+    '#!/bin/sh\nprintf "Driver Info:\\n\\tDriver name      : v4l2 loopback\\n\\tCard type        : OBS Virtual Camera\\n\\tBus info         : platform:v4l2loopback-000\\n"\n',
+  );
   chmodSync(fakeCtl, 0o755);
   const id = await identifyV4l2('/dev/video0', { sysfsRoot: sys.root, v4l2ctlPath: fakeCtl });
   t.match(id, { driver: 'v4l2 loopback', card: 'OBS Virtual Camera', bus: 'platform:v4l2loopback-000', virtual: true });
@@ -64,5 +74,12 @@ t.test('v4l2-ctl, when present, is what the driver says; a missing v4l2-ctl fall
 t.test('an unknown device node gives a bare identity, not a crash', async (t) => {
   const sys = new FakeSysfs();
   t.teardown(() => sys.remove());
-  t.same(await identifyV4l2('/dev/video3', { sysfsRoot: sys.root, v4l2ctlPath: false }), { kind: 'v4l2', device: '/dev/video3', driver: undefined, card: undefined, bus: undefined, virtual: false });
+  t.same(await identifyV4l2('/dev/video3', { sysfsRoot: sys.root, v4l2ctlPath: false }), {
+    kind: 'v4l2',
+    device: '/dev/video3',
+    driver: undefined,
+    card: undefined,
+    bus: undefined,
+    virtual: false,
+  });
 });

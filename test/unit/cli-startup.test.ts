@@ -8,7 +8,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ownTempDir } from '../helpers/tempdir.js';
 
-const HEAVY = [/node_modules\/onnxruntime/, /node_modules\/@tensorflow\//, /node_modules\/sharp\//, /node_modules\/mqtt\//, /node_modules\/better-sqlite3\//, /node_modules\/pkcs11js\//, /node_modules\/ajv\//, /node_modules\/pino\//, /\/provisioning\//, /\/models\/face-engine/];
+const HEAVY = [
+  /node_modules\/onnxruntime/,
+  /node_modules\/@tensorflow\//,
+  /node_modules\/sharp\//,
+  /node_modules\/mqtt\//,
+  /node_modules\/better-sqlite3\//,
+  /node_modules\/pkcs11js\//,
+  /node_modules\/ajv\//,
+  /node_modules\/pino\//,
+  /\/provisioning\//,
+  /\/models\/face-engine/,
+];
 
 for (const args of [['--help'], ['eval', '--help'], ['carrier', '--help'], ['provision', '--help']]) {
   t.test(`kiosk-agent ${args.join(' ')} loads no heavy module`, async (t) => {
@@ -21,7 +32,10 @@ for (const args of [['--help'], ['eval', '--help'], ['carrier', '--help'], ['pro
     t.equal(r.status, 0, r.stderr);
     t.match(r.stdout, /Usage: kiosk-agent/);
     const urls = readFileSync(record, 'utf8').trim().split('\n');
-    t.ok(urls.some((u) => u.includes('/agent/cli/commands')), 'the hook saw the command modules load');
+    t.ok(
+      urls.some((u) => u.includes('/agent/cli/commands')),
+      'the hook saw the command modules load',
+    );
     const heavy = urls.filter((u) => HEAVY.some((re) => re.test(u)));
     t.same(heavy, [], 'no heavy module loaded');
   });

@@ -31,7 +31,7 @@ t.test('every key has a type, a default, a unit and a description', async (t) =>
   t.match(schemaMarkdown(configSchema()), /\| `camera\.width` \| integer \| `640` \| px \|/);
 });
 
-t.test('defaults are the owning modules\' defaults, not copies', async (t) => {
+t.test("defaults are the owning modules' defaults, not copies", async (t) => {
   const c = validateConfig({});
   t.same(c.session, DEFAULT_SESSION_CONFIG);
   t.equal(c.dispenser.pulseMs, DEFAULT_KIOSK_TIMINGS.pulseMs);
@@ -42,7 +42,8 @@ t.test('defaults are the owning modules\' defaults, not copies', async (t) => {
   t.match(c.screen, { enabled: true, port: 8741, previewFps: 5, previewWidth: 320 }, 'the customer screen is on by default');
   t.equal(c.assist.enabled, false, 'remote assistance is off by default (it needs operators)');
   t.equal(simulatedConfig({ stateDir: '/tmp/x' }).screen.enabled, true, 'the simulated kiosk has the screen');
-  const a = validateConfig({}); a.gpio.pins.presence.activeLow = true;
+  const a = validateConfig({});
+  a.gpio.pins.presence.activeLow = true;
   t.notOk(validateConfig({}).gpio.pins.presence.activeLow, 'defaults are not shared between loads');
 });
 
@@ -61,8 +62,16 @@ t.test('an invalid config names the key', async (t) => {
   t.equal(subjectOf({ gpio: { pins: { presence: { line: { bcm: 17, chip: 'x', offset: 1 }, direction: 'in' } } } }), 'gpio.pins.presence.line');
   const named = (driver: string) => ({ gpio: { driver, pins: { ...validateConfig({}).gpio.pins, presence: { line: { name: 'PQ.05' }, direction: 'in' } } } });
   t.equal(subjectOf(named('onoff')), 'gpio.pins.presence.line', 'a line by name needs the gpiod driver');
-  t.equal(validateConfig(named('gpiod')).gpio.pins.presence.line && 'name' in validateConfig(named('gpiod')).gpio.pins.presence.line ? 'named' : 'not', 'named', 'and is accepted with it');
-  t.equal(subjectOf({ gpio: { driver: 'gpiod', pins: { ...validateConfig({}).gpio.pins, presence: { line: { name: 'PQ.05', bcm: 4 }, direction: 'in' } } } }), 'gpio.pins.presence.line', 'one form of line only');
+  t.equal(
+    validateConfig(named('gpiod')).gpio.pins.presence.line && 'name' in validateConfig(named('gpiod')).gpio.pins.presence.line ? 'named' : 'not',
+    'named',
+    'and is accepted with it',
+  );
+  t.equal(
+    subjectOf({ gpio: { driver: 'gpiod', pins: { ...validateConfig({}).gpio.pins, presence: { line: { name: 'PQ.05', bcm: 4 }, direction: 'in' } } } }),
+    'gpio.pins.presence.line',
+    'one form of line only',
+  );
   t.equal(subjectOf({ health: { httpPort: 70000 } }), 'health.httpPort');
   t.equal(subjectOf({ deviceId: 'Kiosk 1' }), 'deviceId');
   t.equal(subjectOf([]), '(root)');
@@ -71,8 +80,18 @@ t.test('an invalid config names the key', async (t) => {
   const op = { id: 'carrier-op-alice', publicKey: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'BB' } };
   t.equal(subjectOf({ assist: { enabled: true, operators: [op] } }), 'assist.enabled', 'assist needs a broker');
   t.equal(subjectOf({ assist: { operators: [{ ...op, id: 'kiosk-1' }] } }), 'assist.operators.0.id', 'operator names only');
-  t.equal(subjectOf({ assist: { operators: [{ ...op, publicKey: { ...op.publicKey, d: 'secret' } }] } }), 'assist.operators.0.publicKey.d', 'no private key in the config');
-  t.equal(subjectOf({ transport: { url: 'mqtts://broker:8883' }, assist: { enabled: true, operators: [op], iceServers: [{ urls: ['turn:turn.example:3478'], username: 'u', credential: 'c' }], relayOnly: true } }), undefined);
+  t.equal(
+    subjectOf({ assist: { operators: [{ ...op, publicKey: { ...op.publicKey, d: 'secret' } }] } }),
+    'assist.operators.0.publicKey.d',
+    'no private key in the config',
+  );
+  t.equal(
+    subjectOf({
+      transport: { url: 'mqtts://broker:8883' },
+      assist: { enabled: true, operators: [op], iceServers: [{ urls: ['turn:turn.example:3478'], username: 'u', credential: 'c' }], relayOnly: true },
+    }),
+    undefined,
+  );
 });
 
 t.test('files: unreadable and non-JSON files are E_CONFIG_INVALID naming the file', async (t) => {

@@ -47,7 +47,18 @@ async function daemonWith(t: Test) {
   await ledger.start();
   t.teardown(() => ledger.stop());
   const unused = {} as never;
-  const deps: DaemonDeps = { config, logger, gpio, ledger, engine: unused, camera: unused, keyStore: unused, certificate: unused, outbox: unused, notifier: unused };
+  const deps: DaemonDeps = {
+    config,
+    logger,
+    gpio,
+    ledger,
+    engine: unused,
+    camera: unused,
+    keyStore: unused,
+    certificate: unused,
+    outbox: unused,
+    notifier: unused,
+  };
   return { daemon: new KioskDaemon(deps), gpio, ledger };
 }
 
@@ -66,12 +77,19 @@ t.test('assist_start is a command only when remote assistance is enabled', async
   t.same(assist.commands, [{ nonce, failed_checks: ['liveness'] }], 'passed to the service');
   t.same(started, [{ assistId: 'a-cmd', reason: 'command', failedChecks: ['liveness'] }], 'assist_started event');
   t.match(await handlers.assist_start!({ nonce } as AssistStart), { ok: false, reason: 'busy' }, 'one call at a time');
-  t.match(await daemon.sessions.request({ trigger: 'command', nonce }), { ok: false, reason: 'busy', detail: /remote-assistance call/ }, 'no session reads the camera during a call');
+  t.match(
+    await daemon.sessions.request({ trigger: 'command', nonce }),
+    { ok: false, reason: 'busy', detail: /remote-assistance call/ },
+    'no session reads the camera during a call',
+  );
 });
 
 t.test('build: no assist factory unless assist.enabled (agent/assist is not imported)', async (t) => {
   const dir = t.testdir({});
-  const deps = await buildDaemonDeps(validateConfig({ simulate: true, stateDir: join(dir, 'state'), gpio: { driver: 'fake' }, camera: { kind: 'replay', path: 'x.mp4' } }), logger);
+  const deps = await buildDaemonDeps(
+    validateConfig({ simulate: true, stateDir: join(dir, 'state'), gpio: { driver: 'fake' }, camera: { kind: 'replay', path: 'x.mp4' } }),
+    logger,
+  );
   t.equal(deps.assist, undefined);
 });
 
@@ -103,11 +121,11 @@ t.test('a quality failure and the Help button call an operator', async (t) => {
     onSessionFinished(r: SessionResult, s: { sessionId: string; nonce: string }): string | undefined;
     onScreenAction(m: { type: 'help' | 'cancel' }): void;
   };
-  const result = (verdict: SessionResult['verdict'], reasons: string[]) => ({ verdict, reasons } as unknown as SessionResult);
+  const result = (verdict: SessionResult['verdict'], reasons: string[]) => ({ verdict, reasons }) as unknown as SessionResult;
   t.equal(internals.onSessionFinished(result('retry', ['no_face']), { sessionId: 's-0', nonce }), undefined, 'other retries: no call');
   t.equal(internals.onSessionFinished(result('retry', ['quality']), { sessionId: 's-1', nonce }), 'see_staff', 'the screen says staff will help');
   await new Promise((r) => setTimeout(r, 20));
-  t.same(assist.requests, [{ nonce, sessionId: 's-1', failedChecks: ['quality'], reason: 'quality' }], 'requested with the session\'s nonce and failed checks');
+  t.same(assist.requests, [{ nonce, sessionId: 's-1', failedChecks: ['quality'], reason: 'quality' }], "requested with the session's nonce and failed checks");
   assist.busy = false;
   internals.onScreenAction({ type: 'help' });
   await new Promise((r) => setTimeout(r, 20));

@@ -16,7 +16,12 @@ import { createLogger } from '../../agent/log.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';
 
 /** A publish the test settles: resolve = the broker's PUBACK, reject = a failure. */
-interface Attempt { payload: string; options?: { qos?: 0 | 1; requireSubscriber?: boolean }; resolve: () => void; reject: (e: Error) => void }
+interface Attempt {
+  payload: string;
+  options?: { qos?: 0 | 1; requireSubscriber?: boolean };
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
 
 /** The broker connection as the publisher sees it; PUBACKs come automatically (`autoAck`) or from the test. */
 class StandInTransport implements EventTransport {
@@ -46,13 +51,23 @@ class StandInTransport implements EventTransport {
 }
 
 const silent = createLogger({ level: 'silent' });
-const types = (payloads: Array<string | { payload: string }>) => payloads.map((p) => (JSON.parse(typeof p === 'string' ? p : p.payload) as { type: string }).type);
+const types = (payloads: Array<string | { payload: string }>) =>
+  payloads.map((p) => (JSON.parse(typeof p === 'string' ? p : p.payload) as { type: string }).type);
 
 function setup(t: Test, queue: EventQueue, opts: { transport?: StandInTransport | null; logger?: typeof silent } = {}) {
   const bus = new EventEmitter<DaemonEvents>();
   const transport = opts.transport === null ? undefined : (opts.transport ?? new StandInTransport());
   const clock = new FakeClock();
-  const pub = new EventPublisher({ bus, transport, queue, logger: opts.logger ?? silent, clock, random: () => 0.5, backoff: { baseMs: 1000, capMs: 8000 }, now: () => Date.UTC(2026, 0, 1) });
+  const pub = new EventPublisher({
+    bus,
+    transport,
+    queue,
+    logger: opts.logger ?? silent,
+    clock,
+    random: () => 0.5,
+    backoff: { baseMs: 1000, capMs: 8000 },
+    now: () => Date.UTC(2026, 0, 1),
+  });
   t.teardown(() => pub.stop());
   return { bus, transport: transport!, clock, pub };
 }
@@ -72,7 +87,11 @@ t.test('offline: events are stored in order; a publisher on the same file after 
   t.equal(a.transport.attempts.length, 0, 'nothing was sent offline');
   const stored = JSON.parse(before.peek(1)[0].payload) as Record<string, unknown>;
   t.match(stored.eventId, /^[0-9a-f-]{36}$/, 'each event has an id the carrier can drop repeats by (delivery is at least once)');
-  t.same({ ...stored, eventId: undefined }, { type: 'tamper', eventId: undefined, at: '2026-01-01T00:00:00.000Z', open: true }, 'stored as published: type, eventId, at, payload');
+  t.same(
+    { ...stored, eventId: undefined },
+    { type: 'tamper', eventId: undefined, at: '2026-01-01T00:00:00.000Z', open: true },
+    'stored as published: type, eventId, at, payload',
+  );
   t.not(JSON.parse(before.peek(2)[1].payload).eventId, stored.eventId, 'ids differ');
   // The crash: the first publisher and its queue are never stopped; the process is "gone".
 
@@ -89,7 +108,10 @@ t.test('offline: events are stored in order; a publisher on the same file after 
   await b.pub.idle();
   t.same(types(b.transport.acked), ['tamper', 'out_of_service', 'camera', 'in_service'], 'the old events first, in order, then the new one');
   t.equal(b.pub.queued, 0, 'each removed after its PUBACK');
-  t.ok(b.transport.attempts.every((x) => x.options?.qos === 1 && x.options.requireSubscriber === true), 'QoS 1, a PUBACK without subscriber is not a delivery');
+  t.ok(
+    b.transport.attempts.every((x) => x.options?.qos === 1 && x.options.requireSubscriber === true),
+    'QoS 1, a PUBACK without subscriber is not a delivery',
+  );
 });
 
 t.test('nothing is removed without its PUBACK; a transient failure keeps the event at the head', async (t) => {
@@ -149,7 +171,12 @@ t.test('a permanent refusal (0x87) drops that event, counted, and does not block
 
 t.test('the bound: the oldest are dropped and counted, with a warning', async (t) => {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   const logger = createLogger({ level: 'warn', destination: sink });
   const queue = new MemoryEventQueue({ maxEvents: 2 });
   const { bus, transport, pub } = setup(t, queue, { logger });
@@ -190,7 +217,12 @@ t.test('without a broker events are only logged; stop() removes every listener a
 
 t.test('an event the queue cannot store is still published once if online; the emitter never sees the error', async (t) => {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   const queue = new SqliteEventQueue({ path: join(t.testdir({}), 'events.db') });
   await queue.start();
   t.teardown(() => queue.stop());
@@ -226,19 +258,29 @@ t.test('a long outage full of camera restarts does not push the tamper alarm out
 
 t.test('stop() gives up on a PUBACK that never comes after its bound; the event stays queued for the next start', async (t) => {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   const path = join(t.testdir({}), 'events.db');
   const queue = new SqliteEventQueue({ path });
   await queue.start();
   // A connection that died without closing: the publish is never settled.
-  const { bus, transport, clock, pub } = setup(t, queue, { transport: new StandInTransport(false), logger: createLogger({ level: 'warn', destination: sink }) });
+  const { bus, transport, clock, pub } = setup(t, queue, {
+    transport: new StandInTransport(false),
+    logger: createLogger({ level: 'warn', destination: sink }),
+  });
   pub.start();
   transport.connect();
   bus.emit('tamper', { open: true });
   await flush();
   t.equal(transport.attempts.length, 1, 'published, waiting for its PUBACK');
   let stopped = false;
-  const stopping = pub.stop().then(() => { stopped = true; });
+  const stopping = pub.stop().then(() => {
+    stopped = true;
+  });
   t.equal(bus.listenerCount('tamper'), 0, 'stops listening at once');
   await clock.advanceAsync(2999, 2999);
   t.notOk(stopped, 'waits for the publish in flight…');

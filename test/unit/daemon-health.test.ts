@@ -10,8 +10,16 @@ t.test('frame loop', async (t) => {
   t.same(frameLoopHealth(base), { ok: true, reason: 'capturing' });
   t.same(frameLoopHealth({ ...base, running: false }), { ok: false, reason: 'not capturing' });
   t.same(frameLoopHealth({ ...base, sinceFrameMs: 12_400 }), { ok: false, reason: 'no frame for 12 s' });
-  t.same(frameLoopHealth({ ...base, capture: 'session', running: false }), { ok: true, reason: 'idle (camera runs during sessions)' }, 'a session-only camera is not expected to run when idle');
-  t.same(frameLoopHealth({ ...base, capture: 'session', sessionBusy: true, running: false }), { ok: false, reason: 'not capturing' }, 'but during a session it is');
+  t.same(
+    frameLoopHealth({ ...base, capture: 'session', running: false }),
+    { ok: true, reason: 'idle (camera runs during sessions)' },
+    'a session-only camera is not expected to run when idle',
+  );
+  t.same(
+    frameLoopHealth({ ...base, capture: 'session', sessionBusy: true, running: false }),
+    { ok: false, reason: 'not capturing' },
+    'but during a session it is',
+  );
 });
 
 t.test('transport', async (t) => {
@@ -29,6 +37,14 @@ t.test('status line', async (t) => {
   t.equal(statusLine({ ...base, sessionBusy: true, sessionId: 's-1' }), 'session running (s-1)');
   t.equal(statusLine({ ...base, sessionBusy: true }), 'session running (starting)');
   t.equal(statusLine({ ...base, transport: { ok: false, reason: 'offline for 400 s' } }), 'unhealthy: transport offline for 400 s');
-  t.equal(statusLine({ ...base, frameLoop: { ok: false, reason: 'not capturing' }, transport: { ok: false, reason: 'x' } }), 'unhealthy: camera not capturing', 'the camera first');
-  t.equal(statusLine({ ...base, outOfService: 'tamper', frameLoop: { ok: false, reason: 'not capturing' } }), "out of service (tamper); waiting for the carrier's clear_alarm", 'out of service first');
+  t.equal(
+    statusLine({ ...base, frameLoop: { ok: false, reason: 'not capturing' }, transport: { ok: false, reason: 'x' } }),
+    'unhealthy: camera not capturing',
+    'the camera first',
+  );
+  t.equal(
+    statusLine({ ...base, outOfService: 'tamper', frameLoop: { ok: false, reason: 'not capturing' } }),
+    "out of service (tamper); waiting for the carrier's clear_alarm",
+    'out of service first',
+  );
 });

@@ -36,12 +36,23 @@ t.test('a result dispenses at most once, only if accepted and authorised in time
 
 t.test('Prometheus text: HELP, TYPE, labelled samples; absent figures left out', async (t) => {
   const s: HealthSnapshot = {
-    healthy: true, frameLoop: { ok: true, reason: 'capturing' }, transport: { ok: true, reason: 'online', configured: true, online: true },
-    inService: true, outOfServiceReason: null, session: { running: false, id: null },
+    healthy: true,
+    frameLoop: { ok: true, reason: 'capturing' },
+    transport: { ok: true, reason: 'online', configured: true, online: true },
+    inService: true,
+    outOfServiceReason: null,
+    session: { running: false, id: null },
     camera: { running: true, fps: 29.5, captured: 100, dropped: 3, restarts: 1, latencyMs: 4.2, identity: 'v4l2:cam' },
-    inference: { analyzeMedianMs: 7, analyzeP95Ms: 28 }, sessions: { accept: 2, reject: 1, retry: 0 }, dispenses: { dispensed: 1, failed: 0 },
-    outbox: { pending: 0, parked: 0, expired: 0, pendingBytes: 0 }, eventsQueued: 0, eventsDropped: 2, cpuTemperatureC: null,
-    memory: { rssBytes: 1, heapUsedBytes: 1 }, disk: { freeBytes: 10 }, uptimeS: 5,
+    inference: { analyzeMedianMs: 7, analyzeP95Ms: 28 },
+    sessions: { accept: 2, reject: 1, retry: 0 },
+    dispenses: { dispensed: 1, failed: 0 },
+    outbox: { pending: 0, parked: 0, expired: 0, pendingBytes: 0 },
+    eventsQueued: 0,
+    eventsDropped: 2,
+    cpuTemperatureC: null,
+    memory: { rssBytes: 1, heapUsedBytes: 1 },
+    disk: { freeBytes: 10 },
+    uptimeS: 5,
     certificate: { serial: '01ab', notAfter: '2027-01-01T00:00:00.000Z' },
   };
   const text = prometheusText(s);

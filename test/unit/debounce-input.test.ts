@@ -29,15 +29,25 @@ t.test('bounces shorter than the hold time are ignored; a held level is reported
 t.test('asymmetric hold times: immediate one way, delayed the other', async (t) => {
   const { clock, changes, d } = setup(0, 500);
   d.sample(true);
-  t.same(changes.map((c) => c[0]), [true], 'active at once');
+  t.same(
+    changes.map((c) => c[0]),
+    [true],
+    'active at once',
+  );
   d.sample(false);
   clock.advance(300);
   d.sample(true); // back before 500 ms: still active, nothing reported
   clock.advance(1000);
-  t.same(changes.map((c) => c[0]), [true]);
+  t.same(
+    changes.map((c) => c[0]),
+    [true],
+  );
   d.sample(false);
   clock.advance(500);
-  t.same(changes.map((c) => c[0]), [true, false]);
+  t.same(
+    changes.map((c) => c[0]),
+    [true, false],
+  );
 });
 
 t.test('stop() clears the pending timer', async (t) => {

@@ -1,9 +1,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  parseSpoofLabels, parseVerifyPairs, parseVideoLabels, readLabelFile, splitBySubject, subjectOf,
-} from '../../agent/eval/labels.js';
+import { parseSpoofLabels, parseVerifyPairs, parseVideoLabels, readLabelFile, splitBySubject, subjectOf } from '../../agent/eval/labels.js';
 import { rejectsWithCode } from '../helpers/errors.js';
 
 const LABELS = join(import.meta.dirname, '../../../shared/data/labels');
@@ -13,15 +11,44 @@ const parsing = (fn: () => unknown) => Promise.resolve().then(fn);
 
 t.test('verify pairs', async (t) => {
   const text = 'image_a\timage_b\tsame\tsource\r\na/1.jpg\tb/2.jpg\t1\tsrc one\n\nc/3.jpg\td/4.jpg\t0\tsrc two\n';
-  t.same(parseVerifyPairs(text, 'pairs.tsv'), [
-    { imageA: 'a/1.jpg', imageB: 'b/2.jpg', same: true, source: 'src one', line: 2 },
-    { imageA: 'c/3.jpg', imageB: 'd/4.jpg', same: false, source: 'src two', line: 4 },
-  ], 'CRLF and blank lines tolerated, line numbers kept');
-  await rejectsWithCode(t, parsing(() => parseVerifyPairs('image_a\timage_b\tsame\n', 'p.tsv')), 'E_LABELS_INVALID', 'p.tsv:1');
-  await rejectsWithCode(t, parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\na\tb\t2\ts\n', 'p.tsv')), 'E_LABELS_INVALID', 'p.tsv:2: same must be 1 or 0');
-  await rejectsWithCode(t, parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\na\tb\t1\ts\na\tb\t1\n', 'p.tsv')), 'E_LABELS_INVALID', 'p.tsv:3: expected 4');
-  await rejectsWithCode(t, parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\n/etc/x\tb\t1\ts\n', 'p.tsv')), 'E_LABELS_INVALID', 'relative');
-  await rejectsWithCode(t, parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\n\tb\t1\ts\n', 'p.tsv')), 'E_LABELS_INVALID', 'image_a is empty');
+  t.same(
+    parseVerifyPairs(text, 'pairs.tsv'),
+    [
+      { imageA: 'a/1.jpg', imageB: 'b/2.jpg', same: true, source: 'src one', line: 2 },
+      { imageA: 'c/3.jpg', imageB: 'd/4.jpg', same: false, source: 'src two', line: 4 },
+    ],
+    'CRLF and blank lines tolerated, line numbers kept',
+  );
+  await rejectsWithCode(
+    t,
+    parsing(() => parseVerifyPairs('image_a\timage_b\tsame\n', 'p.tsv')),
+    'E_LABELS_INVALID',
+    'p.tsv:1',
+  );
+  await rejectsWithCode(
+    t,
+    parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\na\tb\t2\ts\n', 'p.tsv')),
+    'E_LABELS_INVALID',
+    'p.tsv:2: same must be 1 or 0',
+  );
+  await rejectsWithCode(
+    t,
+    parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\na\tb\t1\ts\na\tb\t1\n', 'p.tsv')),
+    'E_LABELS_INVALID',
+    'p.tsv:3: expected 4',
+  );
+  await rejectsWithCode(
+    t,
+    parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\n/etc/x\tb\t1\ts\n', 'p.tsv')),
+    'E_LABELS_INVALID',
+    'relative',
+  );
+  await rejectsWithCode(
+    t,
+    parsing(() => parseVerifyPairs('image_a\timage_b\tsame\tsource\n\tb\t1\ts\n', 'p.tsv')),
+    'E_LABELS_INVALID',
+    'image_a is empty',
+  );
 });
 
 t.test('spoof labels', async (t) => {
@@ -30,9 +57,24 @@ t.test('spoof labels', async (t) => {
     { image: 'x/ClientFace/0001/a.jpg', bonaFide: true, species: 'real', line: 2 },
     { image: 'x/ImposterFace/0001/b.jpg', bonaFide: false, species: 'print', line: 3 },
   ]);
-  await rejectsWithCode(t, parsing(() => parseSpoofLabels('image\tclass\tspecies\na\tbona_fide\tprint\n', 's.tsv')), 'E_LABELS_INVALID', 's.tsv:2: class bona_fide does not go with species print');
-  await rejectsWithCode(t, parsing(() => parseSpoofLabels('image\tclass\tspecies\na\tattack\treal\n', 's.tsv')), 'E_LABELS_INVALID', 's.tsv:2');
-  await rejectsWithCode(t, parsing(() => parseSpoofLabels('image\tclass\tspecies\na\tfake\tprint\n', 's.tsv')), 'E_LABELS_INVALID', 'class must be');
+  await rejectsWithCode(
+    t,
+    parsing(() => parseSpoofLabels('image\tclass\tspecies\na\tbona_fide\tprint\n', 's.tsv')),
+    'E_LABELS_INVALID',
+    's.tsv:2: class bona_fide does not go with species print',
+  );
+  await rejectsWithCode(
+    t,
+    parsing(() => parseSpoofLabels('image\tclass\tspecies\na\tattack\treal\n', 's.tsv')),
+    'E_LABELS_INVALID',
+    's.tsv:2',
+  );
+  await rejectsWithCode(
+    t,
+    parsing(() => parseSpoofLabels('image\tclass\tspecies\na\tfake\tprint\n', 's.tsv')),
+    'E_LABELS_INVALID',
+    'class must be',
+  );
 });
 
 t.test('video labels and events', async (t) => {
@@ -59,7 +101,8 @@ t.test('video labels and events', async (t) => {
   t.equal(none[0].blinksLabelled, false, '"blinks NOT labelled": blinks unknown, not absent');
   t.equal(rows[0].blinksLabelled, true);
 
-  const bad = (events: string, more = '30\t100') => parsing(() => parseVideoLabels(`video\tclass\tfps\tframes\tevents\tlabel_quality\nv.mp4\tbona_fide\t${more}\t${events}\tq\n`, 'v.tsv'));
+  const bad = (events: string, more = '30\t100') =>
+    parsing(() => parseVideoLabels(`video\tclass\tfps\tframes\tevents\tlabel_quality\nv.mp4\tbona_fide\t${more}\t${events}\tq\n`, 'v.tsv'));
   await rejectsWithCode(t, bad('wink@1-2'), 'E_LABELS_INVALID', 'v.tsv:2: unknown event kind "wink"');
   await rejectsWithCode(t, bad('blink@5-2'), 'E_LABELS_INVALID', 'ends before it starts');
   await rejectsWithCode(t, bad('blink 5-7'), 'E_LABELS_INVALID', 'kind@first-last');
@@ -88,7 +131,10 @@ t.test('subjects and subject-disjoint halves', async (t) => {
   const s2 = splitBySubject(rows, subjectOf, 7);
   t.same(s1, s2, 'a seeded split is deterministic');
   t.equal(s1.subjectsA.length + s1.subjectsB.length, 5);
-  t.notOk(s1.subjectsA.some((s) => s1.subjectsB.includes(s)), 'disjoint');
+  t.notOk(
+    s1.subjectsA.some((s) => s1.subjectsB.includes(s)),
+    'disjoint',
+  );
   t.equal(s1.a.length + s1.b.length, rows.length);
 });
 

@@ -1,8 +1,5 @@
 import t from 'tap';
-import {
-  chooseThreshold, equalErrorRate, errorRate, matchRatesAt, padRatesAt, rocAuc, sumRates, tarAtFar,
-  type PadSample,
-} from '../../agent/eval/metrics.js';
+import { chooseThreshold, equalErrorRate, errorRate, matchRatesAt, padRatesAt, rocAuc, sumRates, tarAtFar, type PadSample } from '../../agent/eval/metrics.js';
 
 t.test('ROC AUC counts ties as one half', async (t) => {
   // 9 positive/negative pairs: 0.9 and 0.8 beat all three negatives (3 + 3);
@@ -108,12 +105,15 @@ t.test('chooseThreshold on a calibration split', async (t) => {
   t.equal(chooseThreshold(scores, isAttack, { fnmr: 0.34 }).threshold, 0.65);
 
   // chosen on one split, reported on a disjoint one: the test split's own counts
-  const test = padRatesAt([
-    { score: 0.9, bonaFide: true, species: 'real' },
-    { score: 0.3, bonaFide: true, species: 'real' },
-    { score: 0.86, bonaFide: false, species: 'print' },
-    { score: 0.84, bonaFide: false, species: 'print' },
-  ], c20.threshold);
+  const test = padRatesAt(
+    [
+      { score: 0.9, bonaFide: true, species: 'real' },
+      { score: 0.3, bonaFide: true, species: 'real' },
+      { score: 0.86, bonaFide: false, species: 'print' },
+      { score: 0.84, bonaFide: false, species: 'print' },
+    ],
+    c20.threshold,
+  );
   t.same(test.bpcer, { rate: 0.5, errors: 1, total: 2 });
   t.same(test.apcer.print, { rate: 0.5, errors: 1, total: 2 });
 

@@ -32,8 +32,12 @@ class FakeEngine implements FaceEngine {
     return img;
   }
 
-  async start(): Promise<EngineInfo> { return this.info(); }
-  info(): EngineInfo { return { runtimes: [], models: [] }; }
+  async start(): Promise<EngineInfo> {
+    return this.info();
+  }
+  info(): EngineInfo {
+    return { runtimes: [], models: [] };
+  }
   async stop(): Promise<void> {}
 
   async analyze(frame: RgbImage): Promise<FrameSignals> {
@@ -72,11 +76,12 @@ function fakeDeps(engine: FakeEngine, files: Record<string, FakeFace[] | Error>,
       if (f instanceof Error) throw f;
       return engine.image(f);
     },
-    frames: (path) => (async function* (): AsyncGenerator<VideoFrame> {
-      const v = videos[path];
-      if (v instanceof Error) throw v;
-      for (const [index, faces] of (v ?? []).entries()) yield { index, timeMs: (index * 1000) / 30, image: engine.image(faces) };
-    })(),
+    frames: (path) =>
+      (async function* (): AsyncGenerator<VideoFrame> {
+        const v = videos[path];
+        if (v instanceof Error) throw v;
+        for (const [index, faces] of (v ?? []).entries()) yield { index, timeMs: (index * 1000) / 30, image: engine.image(faces) };
+      })(),
   };
   return { deps, loads };
 }
@@ -90,7 +95,10 @@ t.test('match: each image embedded once, largest face, FTD counted and excluded'
     a2: [{ size: 100, embedding: [0.8, 0.6] }],
     b1: [{ size: 100, embedding: [0, 1] }],
     // two faces: the small one is someone else; the large one is person a
-    m: [{ size: 20, embedding: [0, 1] }, { size: 120, embedding: [1, 0] }],
+    m: [
+      { size: 20, embedding: [0, 1] },
+      { size: 120, embedding: [1, 0] },
+    ],
     c: [],
     d: new KioskError('E_IMAGE_CORRUPT', 'truncated JPEG', { subject: 'd' }),
   });
@@ -109,7 +117,13 @@ t.test('match: each image embedded once, largest face, FTD counted and excluded'
   t.same([r.pairs_total, r.pairs, r.pairs_excluded, r.genuine, r.impostor], [6, 4, 2, 2, 2]);
   t.same(r.ftd, { rate: 1 / 6, count: 1, total: 6 });
   t.equal(r.failed, 1);
-  t.same(r.failures.map((f) => [f.file, f.code]), [['c', 'E_NO_FACE'], ['d', 'E_IMAGE_CORRUPT']]);
+  t.same(
+    r.failures.map((f) => [f.file, f.code]),
+    [
+      ['c', 'E_NO_FACE'],
+      ['d', 'E_IMAGE_CORRUPT'],
+    ],
+  );
   // genuine [0.8, 1.0] vs impostor [0, 0.6]: separable
   t.equal(r.auc, 1);
   t.equal(r.eer.eer, 0);
@@ -121,11 +135,21 @@ t.test('match: each image embedded once, largest face, FTD counted and excluded'
   // at 0.9: genuine 0.8 rejected, no impostor accepted
   t.same(r.at_threshold!.fnmr, { rate: 0.5, errors: 1, total: 2 });
   t.same(r.at_threshold!.fmr, { rate: 0, errors: 0, total: 2 });
-  t.same(r.by_source.map((s) => [s.source, s.genuine, s.impostor]), [['set1', 1, 1], ['set2', 1, 1]]);
+  t.same(
+    r.by_source.map((s) => [s.source, s.genuine, s.impostor]),
+    [
+      ['set1', 1, 1],
+      ['set2', 1, 1],
+    ],
+  );
   const text = formatMatchReport(r);
   t.match(text, /FTD 1\/6/);
   t.match(text, /FNMR 1\/2 \(50\.0%\)/);
-  t.equal((await runMatchEval(pairs, fakeDeps(new FakeEngine(), { a1: [], a2: [], b1: [], m: [], c: [], d: [] }).deps)).at_threshold, null, 'no threshold given: none reported');
+  t.equal(
+    (await runMatchEval(pairs, fakeDeps(new FakeEngine(), { a1: [], a2: [], b1: [], m: [], c: [], d: [] }).deps)).at_threshold,
+    null,
+    'no threshold given: none reported',
+  );
 });
 
 t.test('pad: threshold chosen on one subject half, reported on the other', async (t) => {
@@ -151,10 +175,13 @@ t.test('pad: threshold chosen on one subject half, reported on the other', async
   // At the operating threshold 0.5 (attack when > 0.5, as the session): a score of exactly 0.5 is bona fide.
   const op = r.operating.images;
   t.same([op.bpcer.errors, op.bpcer.total, op.apcer.print.errors, op.apcer.print.total, op.apcer.replay.errors], [1, 8, 2, 5, 0]);
-  t.same(op.halves.map((h) => [h.subjects, h.rates.bpcer.errors, h.rates.apcer.print.errors, h.rates.apcer.print.total]), [
-    [['n/0001', 'n/0003'], 1, 1, 3],
-    [['n/0002', 'n/0004'], 0, 1, 2],
-  ]);
+  t.same(
+    op.halves.map((h) => [h.subjects, h.rates.bpcer.errors, h.rates.apcer.print.errors, h.rates.apcer.print.total]),
+    [
+      [['n/0001', 'n/0003'], 1, 1, 3],
+      [['n/0002', 'n/0004'], 0, 1, 2],
+    ],
+  );
   t.equal(r.operating.presentations, null, 'no recordings given');
   t.same(r.ftd, { rate: 1 / 15, count: 1, total: 15 });
   // AUC: attacks 0.8, 0.95, 0.4, 0.6, 0.35, 0.7 beat 7, 8, 6, 7, 6, 7 of the 8 bona fide = 41/48
@@ -182,12 +209,22 @@ t.test('pad: threshold chosen on one subject half, reported on the other', async
 });
 
 t.test('video: events scored per video, directions mapped, failures counted as missed', async (t) => {
-  const frames = (n: number, f: (i: number) => FakeFace | null) => Array.from({ length: n }, (_, i) => {
-    const face = f(i);
-    return face ? [face] : [];
-  });
+  const frames = (n: number, f: (i: number) => FakeFace | null) =>
+    Array.from({ length: n }, (_, i) => {
+      const face = f(i);
+      return face ? [face] : [];
+    });
   const row = (video: string, events: VideoRow['events'], toleranceFrames?: number, blinksLabelled = true): VideoRow => ({
-    video, bonaFide: true, species: 'real', fps: 30, frames: 100, events, labelQuality: '', toleranceFrames, blinksLabelled, line: 2,
+    video,
+    bonaFide: true,
+    species: 'real',
+    fps: 30,
+    frames: 100,
+    events,
+    labelQuality: '',
+    toleranceFrames,
+    blinksLabelled,
+    line: 2,
   });
   const labels = [
     { kind: 'frontal' as const, first: 0, last: 9 },
@@ -204,10 +241,19 @@ t.test('video: events scored per video, directions mapped, failures counted as m
   };
   const r = await runVideoEval(rows, fakeDeps(new FakeEngine(), {}, videos).deps);
   const [good, wrong, broken] = r.videos;
-  const counts = (c: { labelled: number; detected: number; matched: number; missed: number; false: number; wrong_direction: number }) =>
-    [c.labelled, c.detected, c.matched, c.missed, c.false, c.wrong_direction];
+  const counts = (c: { labelled: number; detected: number; matched: number; missed: number; false: number; wrong_direction: number }) => [
+    c.labelled,
+    c.detected,
+    c.matched,
+    c.missed,
+    c.false,
+    c.wrong_direction,
+  ];
   t.same(counts(good), [2, 2, 2, 0, 0, 0], 'blink and yaw_image_right (= turn_left) both matched');
-  t.same(good.events.matched.map((m) => `${m.label}->${m.kind}@${m.detected.join('-')}`), ['blink->eyes_closed@11-13', 'yaw_image_right->turn_left@40-70']);
+  t.same(
+    good.events.matched.map((m) => `${m.label}->${m.kind}@${m.detected.join('-')}`),
+    ['blink->eyes_closed@11-13', 'yaw_image_right->turn_left@40-70'],
+  );
   t.same(counts(wrong), [2, 2, 0, 2, 1, 1], 'blink missed, false blink at 85, turn in the wrong direction');
   t.same(counts(wrong.eyes), [1, 1, 0, 1, 1, 0]);
   t.same(counts(wrong.head), [1, 1, 0, 1, 0, 1]);
@@ -223,11 +269,24 @@ t.test('video: events scored per video, directions mapped, failures counted as m
   t.match(formatVideoReport(r), /wrong\s+turn_right@40-70/);
 
   // Blinks not labelled: the closure at 85-87 is listed, not counted as false; the head is still scored.
-  const unlabelled = await runVideoEval([row('wrong.mp4', labels.filter((l) => l.kind !== 'blink'), 2, false)], fakeDeps(new FakeEngine(), {}, videos).deps);
+  const unlabelled = await runVideoEval(
+    [
+      row(
+        'wrong.mp4',
+        labels.filter((l) => l.kind !== 'blink'),
+        2,
+        false,
+      ),
+    ],
+    fakeDeps(new FakeEngine(), {}, videos).deps,
+  );
   const v = unlabelled.videos[0];
   t.equal(v.eyes_scored, false);
   t.same(counts(v.eyes), [0, 0, 0, 0, 0, 0]);
-  t.same(v.events.unscored.map((e) => `${e.kind}@${e.first}-${e.last}`), ['eyes_closed@85-87']);
+  t.same(
+    v.events.unscored.map((e) => `${e.kind}@${e.first}-${e.last}`),
+    ['eyes_closed@85-87'],
+  );
   t.same(counts(v.head), [1, 1, 0, 1, 0, 1]);
   t.match(formatVideoReport(unlabelled), /unscored eyes_closed@85-87/);
   t.same(v.anchor, { frame: 6, yaw: 0, pitch: 0 }, 'the anchor: 200 ms of still frontal frames (frames 0-6 at 30 fps)');

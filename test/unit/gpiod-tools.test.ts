@@ -6,8 +6,17 @@
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import {
-  gpiogetArgs, gpiomonArgs, gpiosetArgs, MONITOR_FORMAT, parseDetectOutput, parseFindOutput, parseGetOutput,
-  parseInfoOutput, parseMonitorLine, parseToolVersion, toolsMissing,
+  gpiogetArgs,
+  gpiomonArgs,
+  gpiosetArgs,
+  MONITOR_FORMAT,
+  parseDetectOutput,
+  parseFindOutput,
+  parseGetOutput,
+  parseInfoOutput,
+  parseMonitorLine,
+  parseToolVersion,
+  toolsMissing,
 } from '../../device/gpio/gpiod-tools.js';
 
 t.test('version: v1 and v2 banners', async (t) => {
@@ -41,7 +50,8 @@ t.test('gpioget, gpiodetect, gpiofind, gpioinfo output', async (t) => {
   ]);
   t.same(parseFindOutput('gpiochip1 7\n'), { chip: 'gpiochip1', offset: 7 });
   t.equal(parseFindOutput(''), undefined);
-  const info = 'gpiochip1 - 8 lines:\n\tline   0:      unnamed       unused   input  active-high \n\tline   7:      unnamed  "gpioset"  output  active-low [used]\n\tline  17:     "GPIO17"    "gpiomon"  input  active-high [used]\n';
+  const info =
+    'gpiochip1 - 8 lines:\n\tline   0:      unnamed       unused   input  active-high \n\tline   7:      unnamed  "gpioset"  output  active-low [used]\n\tline  17:     "GPIO17"    "gpiomon"  input  active-high [used]\n';
   t.same(parseInfoOutput(info), [
     { offset: 0, name: null, consumer: null, direction: 'input' },
     { offset: 7, name: null, consumer: 'gpioset', direction: 'output' },
@@ -61,12 +71,16 @@ const help = (tool: string) => {
     return undefined;
   }
 };
-t.test('the flags we pass are in the real v1 tools\' --help', { skip: help('gpioset') === undefined ? 'Debian package gpiod not installed (apt-get install gpiod)' : false }, async (t) => {
-  t.match(help('gpioset'), /-m, --mode=\[exit\|wait\|time\|signal\]/);
-  t.match(help('gpioset'), /signal:\s+set values and wait for SIGINT or SIGTERM/);
-  t.match(help('gpiomon'), /-b, --line-buffered/);
-  t.match(help('gpiomon'), /-F, --format=FMT/);
-  for (const spec of ['%o', '%e', '%s', '%n']) t.match(help('gpiomon'), new RegExp(`${spec}:`));
-  t.match(help('gpioget'), /Usage: \S*gpioget \[OPTIONS\] <chip name\/number> <offset 1>/);
-  t.match(execFileSync('/usr/bin/gpioset', ['--version'], { encoding: 'utf8' }), /^gpioset \(libgpiod\) v1\./);
-});
+t.test(
+  "the flags we pass are in the real v1 tools' --help",
+  { skip: help('gpioset') === undefined ? 'Debian package gpiod not installed (apt-get install gpiod)' : false },
+  async (t) => {
+    t.match(help('gpioset'), /-m, --mode=\[exit\|wait\|time\|signal\]/);
+    t.match(help('gpioset'), /signal:\s+set values and wait for SIGINT or SIGTERM/);
+    t.match(help('gpiomon'), /-b, --line-buffered/);
+    t.match(help('gpiomon'), /-F, --format=FMT/);
+    for (const spec of ['%o', '%e', '%s', '%n']) t.match(help('gpiomon'), new RegExp(`${spec}:`));
+    t.match(help('gpioget'), /Usage: \S*gpioget \[OPTIONS\] <chip name\/number> <offset 1>/);
+    t.match(execFileSync('/usr/bin/gpioset', ['--version'], { encoding: 'utf8' }), /^gpioset \(libgpiod\) v1\./);
+  },
+);

@@ -20,7 +20,19 @@ async function setup(inputs: Record<string, boolean> = {}, pins: PinMap = PINS) 
   const gpio = new FakeGpioPort({ pins, clock, inputs });
   const kiosk = new KioskHardware({ gpio, pins, clock, timings: { arriveMs: 500, leaveMs: 3000, tamperCloseMs: 1000, pulseMs: 200, confirmTimeoutMs: 2000 } });
   const events: Array<[keyof KioskEvents, unknown]> = [];
-  for (const name of ['arrived', 'left', 'tamper', 'cassette', 'jam', 'dispense_started', 'dispensed', 'dispense_failed', 'status', 'ring_light', 'fault'] as const) {
+  for (const name of [
+    'arrived',
+    'left',
+    'tamper',
+    'cassette',
+    'jam',
+    'dispense_started',
+    'dispensed',
+    'dispense_failed',
+    'status',
+    'ring_light',
+    'fault',
+  ] as const) {
     kiosk.events.on(name, (p: unknown) => events.push([name, p]));
   }
   await kiosk.start();
@@ -89,7 +101,15 @@ t.test('dispense: one pulse of the configured length, confirmed by the sensor', 
   clock.advance(45);
   await flush();
   t.same(await p, { id: 1, confirmMs: 150 }, 'confirmed when the card was first seen');
-  t.same(gpio.history('dispense_pulse').map((h) => [h.value, h.timeMs]), [[false, 0], [true, 0], [false, 200]], 'exactly one 200 ms pulse');
+  t.same(
+    gpio.history('dispense_pulse').map((h) => [h.value, h.timeMs]),
+    [
+      [false, 0],
+      [true, 0],
+      [false, 200],
+    ],
+    'exactly one 200 ms pulse',
+  );
   t.same(names(), ['dispense_started', 'dispensed']);
   gpio.drive('dispense_confirm', false);
   clock.advance(10);
@@ -156,24 +176,48 @@ t.test('ring light on while capturing, off afterwards even on failure', async (t
   });
   t.ok(during);
   t.notOk(gpio.level('ring_light'));
-  await t.rejects(kiosk.withRingLight(async () => Promise.reject(new Error('camera gone'))), /camera gone/);
+  await t.rejects(
+    kiosk.withRingLight(async () => Promise.reject(new Error('camera gone'))),
+    /camera gone/,
+  );
   t.notOk(gpio.level('ring_light'), 'off after a failed capture');
   await kiosk.stop();
 });
 
 t.test('status LED patterns run on timers; switching and stop leave no timer behind', async (t) => {
   const { clock, gpio, kiosk } = await setup();
-  const onAt = (from: number) => gpio.history('status_led').filter((h) => h.timeMs >= from).map((h) => [h.value ? 1 : 0, h.timeMs]);
+  const onAt = (from: number) =>
+    gpio
+      .history('status_led')
+      .filter((h) => h.timeMs >= from)
+      .map((h) => [h.value ? 1 : 0, h.timeMs]);
   clock.advance(100);
   await flush();
-  t.same(onAt(0), [[0, 0], [1, 0], [0, 100]], 'idle: short blink');
+  t.same(
+    onAt(0),
+    [
+      [0, 0],
+      [1, 0],
+      [0, 100],
+    ],
+    'idle: short blink',
+  );
   clock.advance(2900);
   await flush();
   t.same(onAt(2900), [[1, 3000]], 'idle repeats every 3 s');
   kiosk.setStatus('busy');
   clock.advance(1000);
   await flush();
-  t.same(onAt(3001), [[0, 3250], [1, 3500], [0, 3750], [1, 4000]], 'busy: 250/250 blink');
+  t.same(
+    onAt(3001),
+    [
+      [0, 3250],
+      [1, 3500],
+      [0, 3750],
+      [1, 4000],
+    ],
+    'busy: 250/250 blink',
+  );
   kiosk.setStatus('out_of_service');
   await flush();
   const n = gpio.history('status_led').length;
@@ -196,5 +240,8 @@ t.test('missing or mis-directed kiosk pins refuse to start, naming the key', asy
   const { kiosk } = await setup({}, minimal);
   await kiosk.setRingLight(true); // no ring light wired: a no-op
   await kiosk.stop();
-  t.throws(() => new KioskHardware({ gpio: new FakeGpioPort({ pins: PINS }), pins: PINS, timings: { pulseMs: 0 } }), { code: 'E_CONFIG_INVALID', subject: 'kiosk.pulseMs' });
+  t.throws(() => new KioskHardware({ gpio: new FakeGpioPort({ pins: PINS }), pins: PINS, timings: { pulseMs: 0 } }), {
+    code: 'E_CONFIG_INVALID',
+    subject: 'kiosk.pulseMs',
+  });
 });

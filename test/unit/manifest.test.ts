@@ -16,7 +16,11 @@ t.test('every manifest entry is complete', async (t) => {
       t.ok(f.bytes > 0, `${f.path} bytes`);
       t.ok(f.source || f.derivedFrom, `${f.path} names where it came from`);
       if (f.source?.committed) {
-        t.match(f.source, { repository: /^https:\/\/github\.com\//, commit: /^[0-9a-f]{40}$/, sha256: /^[0-9a-f]{64}$/, converter: /^scripts\// }, `${f.path}: provenance of the converted weights`);
+        t.match(
+          f.source,
+          { repository: /^https:\/\/github\.com\//, commit: /^[0-9a-f]{40}$/, sha256: /^[0-9a-f]{64}$/, converter: /^scripts\// },
+          `${f.path}: provenance of the converted weights`,
+        );
         const bytes = await readFile(new URL(`../../${f.source.committed}`, import.meta.url));
         t.equal(createHash('sha256').update(bytes).digest('hex'), f.sha256, `${f.source.committed} is the file the manifest names`);
       } else if (f.source) {

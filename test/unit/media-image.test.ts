@@ -88,7 +88,10 @@ t.test('applies EXIF orientation', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'rotated.jpg');
   // Stored 4x2 with orientation 6 (rotate 90 deg clockwise to display): displayed 2x4.
-  await sharp(twoColour(), { raw: { width: 4, height: 2, channels: 3 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toFile(file);
+  await sharp(twoColour(), { raw: { width: 4, height: 2, channels: 3 } })
+    .jpeg({ quality: 100 })
+    .withMetadata({ orientation: 6 })
+    .toFile(file);
   const img = await decodeImageFile(file);
   t.same([img.width, img.height], [2, 4]);
   t.ok(img.data[0] > 200 && img.data[2] < 60, 'top row is the red (former left) half');
@@ -97,22 +100,31 @@ t.test('applies EXIF orientation', async (t) => {
 });
 
 t.test('flattens alpha onto white, expands grey and 16-bit to 8-bit RGB', async (t) => {
-  const transparent = await sharp({ create: { width: 3, height: 3, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+  const transparent = await sharp({ create: { width: 3, height: 3, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+    .png()
+    .toBuffer();
   const a = await decodeImageBuffer(transparent, 'alpha.png');
   t.same([...a.data.subarray(0, 3)], [255, 255, 255]);
   t.equal(a.data.length, 27);
 
-  const grey = await sharp(Buffer.from([10, 200]), { raw: { width: 2, height: 1, channels: 1 } }).png().toBuffer();
+  const grey = await sharp(Buffer.from([10, 200]), { raw: { width: 2, height: 1, channels: 1 } })
+    .png()
+    .toBuffer();
   const g = await decodeImageBuffer(grey, 'grey.png');
   t.same([...g.data], [10, 10, 10, 200, 200, 200]);
 
-  const deep = await sharp({ create: { width: 2, height: 2, channels: 3, background: { r: 255, g: 128, b: 0 } } }).toColourspace('rgb16').png().toBuffer();
+  const deep = await sharp({ create: { width: 2, height: 2, channels: 3, background: { r: 255, g: 128, b: 0 } } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
   const d = await decodeImageBuffer(deep, 'deep.png');
   t.same([...d.data.subarray(0, 3)], [255, 128, 0]);
 });
 
 t.test('maxWidth downscales keeping the aspect ratio, never upscales', async (t) => {
-  const big = await sharp({ create: { width: 400, height: 200, channels: 3, background: 'grey' } }).png().toBuffer();
+  const big = await sharp({ create: { width: 400, height: 200, channels: 3, background: 'grey' } })
+    .png()
+    .toBuffer();
   const small = await decodeImageBuffer(big, 'big.png', { maxWidth: 100 });
   t.same([small.width, small.height, small.data.length], [100, 50, 100 * 50 * 3]);
   const same = await decodeImageBuffer(big, 'big.png', { maxWidth: 1000 });
@@ -137,14 +149,18 @@ t.test('a directory is E_INPUT_UNREADABLE', async (t) => {
 
 t.test('an unreadable file is E_INPUT_UNREADABLE', { skip: process.getuid?.() === 0 ? 'running as root: file modes do not stop reads' : false }, async (t) => {
   const file = join(t.testdir(), 'secret.png');
-  await sharp({ create: { width: 2, height: 2, channels: 3, background: 'red' } }).png().toFile(file);
+  await sharp({ create: { width: 2, height: 2, channels: 3, background: 'red' } })
+    .png()
+    .toFile(file);
   await chmod(file, 0o000);
   await rejectsWithCode(t, decodeImageFile(file), 'E_INPUT_UNREADABLE', /permission/);
 });
 
 t.test('a truncated JPEG is E_IMAGE_CORRUPT and says truncated', async (t) => {
   const dir = t.testdir();
-  const jpeg = await sharp(noise(320, 240), { raw: { width: 320, height: 240, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(noise(320, 240), { raw: { width: 320, height: 240, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   const file = join(dir, 'cut.jpg');
   await writeFile(file, jpeg.subarray(0, Math.floor(jpeg.length * 0.6)));
   await rejectsWithCode(t, decodeImageFile(file), 'E_IMAGE_CORRUPT', /JPEG image is truncated.*cut\.jpg/);
@@ -160,7 +176,9 @@ t.test('corrupt bytes named .jpg: E_IMAGE_CORRUPT, not a crash or a wrong format
   await rejectsWithCode(t, decodeImageFile(join(dir, 'random.jpg')), 'E_IMAGE_CORRUPT', /not a valid JPEG.*random\.jpg/);
 
   // A JPEG signature followed by garbage.
-  const jpeg = await sharp(noise(64, 64), { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(noise(64, 64), { raw: { width: 64, height: 64, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   const mangled = Buffer.from(jpeg);
   for (let i = 100; i < mangled.length - 2; i++) mangled[i] = (i * 7) & 0xff;
   await writeFile(join(dir, 'mangled.jpg'), mangled);
@@ -177,14 +195,18 @@ t.test('a decompression bomb is refused from its header: E_IMAGE_TOO_LARGE', asy
   await writeFile(file, bomb);
   await rejectsWithCode(t, decodeImageFile(file), 'E_IMAGE_TOO_LARGE', /20000x20000.*bomb\.png/);
   // A lower limit refuses an ordinary image the same way.
-  const ok = await sharp({ create: { width: 100, height: 100, channels: 3, background: 'red' } }).png().toBuffer();
+  const ok = await sharp({ create: { width: 100, height: 100, channels: 3, background: 'red' } })
+    .png()
+    .toBuffer();
   await rejectsWithCode(t, decodeImageBuffer(ok, 'small.png', { maxPixels: 5000 }), 'E_IMAGE_TOO_LARGE', /10000 pixels/);
   t.equal((await decodeImageBuffer(ok, 'small.png', { maxPixels: 10_000 })).width, 100, 'exactly at the limit is accepted');
 });
 
 t.test('a file over the byte limit is E_IMAGE_TOO_LARGE before it is read', async (t) => {
   const file = join(t.testdir(), 'big.png');
-  await sharp({ create: { width: 64, height: 64, channels: 3, background: 'red' } }).png().toFile(file);
+  await sharp({ create: { width: 64, height: 64, channels: 3, background: 'red' } })
+    .png()
+    .toFile(file);
   await rejectsWithCode(t, decodeImageFile(file, { maxBytes: 10 }), 'E_IMAGE_TOO_LARGE', /bytes/);
 });
 
@@ -195,7 +217,9 @@ t.test('unsupported formats are E_FORMAT_UNSUPPORTED naming the file', async (t)
   });
   await rejectsWithCode(t, decodeImageFile(join(dir, 'notes.txt')), 'E_FORMAT_UNSUPPORTED', /not a supported image.*notes\.txt/);
   await rejectsWithCode(t, decodeImageFile(join(dir, 'logo.svg')), 'E_FORMAT_UNSUPPORTED', /SVG/);
-  await sharp({ create: { width: 4, height: 4, channels: 3, background: 'red' } }).gif().toFile(join(dir, 'anim.gif'));
+  await sharp({ create: { width: 4, height: 4, channels: 3, background: 'red' } })
+    .gif()
+    .toFile(join(dir, 'anim.gif'));
   await rejectsWithCode(t, decodeImageFile(join(dir, 'anim.gif')), 'E_FORMAT_UNSUPPORTED', /GIF/);
   // An SVG renamed to .png is still refused as SVG: the content decides, not the name.
   await writeFile(join(dir, 'fake.png'), await readFile(join(dir, 'logo.svg')));
@@ -204,7 +228,9 @@ t.test('unsupported formats are E_FORMAT_UNSUPPORTED naming the file', async (t)
 
 t.test('a PNG named .jpg decodes: the content decides', async (t) => {
   const file = join(t.testdir(), 'really-a.png.jpg');
-  await sharp({ create: { width: 3, height: 2, channels: 3, background: 'red' } }).png().toFile(file);
+  await sharp({ create: { width: 3, height: 2, channels: 3, background: 'red' } })
+    .png()
+    .toFile(file);
   t.same((await decodeImageFile(file)).width, 3);
 });
 

@@ -5,7 +5,11 @@ import { makeImage } from '../../models/image/rgb-image.js';
 
 t.test('preprocess: 320x240 NCHW, (x - 127) / 128', async (t) => {
   const img = makeImage(640, 480);
-  for (let i = 0; i < img.data.length; i += 3) { img.data[i] = 255; img.data[i + 1] = 127; img.data[i + 2] = 0; }
+  for (let i = 0; i < img.data.length; i += 3) {
+    img.data[i] = 255;
+    img.data[i + 1] = 127;
+    img.data[i + 2] = 0;
+  }
   const { data, shape } = preprocessUltraface(img);
   t.same(shape, [1, 3, 240, 320]);
   const plane = ULTRAFACE_INPUT.width * ULTRAFACE_INPUT.height;
@@ -17,21 +21,24 @@ t.test('preprocess: 320x240 NCHW, (x - 127) / 128', async (t) => {
 t.test('decode: threshold, scaling to source pixels, clipping, NMS by score', async (t) => {
   // four priors: weak face, strong face, overlapping weaker duplicate, tiny face
   const scores = new Float32Array([0.6, 0.4, 0.02, 0.98, 0.1, 0.9, 0.05, 0.95]);
-  const boxes = new Float32Array([
-    0.1, 0.1, 0.3, 0.3,
-    0.5, 0.25, 0.75, 0.75,
-    0.52, 0.25, 0.77, 0.77,
-    -0.1, 0.9, 0.01, 1.2,
-  ]);
+  const boxes = new Float32Array([0.1, 0.1, 0.3, 0.3, 0.5, 0.25, 0.75, 0.75, 0.52, 0.25, 0.77, 0.77, -0.1, 0.9, 0.01, 1.2]);
   const faces = decodeUltraface(scores, boxes, 640, 480, DEFAULT_DETECTOR_OPTIONS);
   t.equal(faces.length, 1, 'weak face dropped, duplicate suppressed, tiny face dropped');
   t.equal(faces[0].score, Math.fround(0.98));
   t.same(faces[0].box, { x: 320, y: 120, width: 160, height: 240 });
   const loose = decodeUltraface(scores, boxes, 640, 480, { ...DEFAULT_DETECTOR_OPTIONS, scoreThreshold: 0.3, minFacePx: 1 });
   t.equal(loose.length, 3);
-  t.same(loose.map((f) => Math.round(f.score * 100)), [98, 95, 40], 'sorted by score');
+  t.same(
+    loose.map((f) => Math.round(f.score * 100)),
+    [98, 95, 40],
+    'sorted by score',
+  );
   const b = loose[1].box;
-  t.same([b.x, b.y, b.width, b.height].map((v) => Math.round(v * 100) / 100), [0, 432, 6.4, 48], 'clipped to the frame');
+  t.same(
+    [b.x, b.y, b.width, b.height].map((v) => Math.round(v * 100) / 100),
+    [0, 432, 6.4, 48],
+    'clipped to the frame',
+  );
 });
 
 t.test('NMS keeps the highest-scoring box of an overlapping pair', async (t) => {

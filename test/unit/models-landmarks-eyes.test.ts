@@ -12,8 +12,12 @@ function points68(): Point[] {
 /** Six eye points of a horizontal eye 40 px wide and `gap` px open. */
 function eye(x0: number, gap: number): Point[] {
   return [
-    { x: x0, y: 100 }, { x: x0 + 13, y: 100 - gap / 2 }, { x: x0 + 27, y: 100 - gap / 2 },
-    { x: x0 + 40, y: 100 }, { x: x0 + 27, y: 100 + gap / 2 }, { x: x0 + 13, y: 100 + gap / 2 },
+    { x: x0, y: 100 },
+    { x: x0 + 13, y: 100 - gap / 2 },
+    { x: x0 + 27, y: 100 - gap / 2 },
+    { x: x0 + 40, y: 100 },
+    { x: x0 + 27, y: 100 + gap / 2 },
+    { x: x0 + 13, y: 100 + gap / 2 },
   ];
 }
 
@@ -31,7 +35,10 @@ t.test('landmark preprocess: the face box as a 64x64 grey crop scaled by 1/256',
 
 t.test('landmark decode maps crop-normalised output to source pixels; five keypoints', async (t) => {
   const out = new Float32Array(136);
-  for (let i = 0; i < 68; i++) { out[2 * i] = i / 68; out[2 * i + 1] = 0.5; }
+  for (let i = 0; i < 68; i++) {
+    out[2 * i] = i / 68;
+    out[2 * i + 1] = 0.5;
+  }
   const pts = decodeLandmarks(out, { x: 10, y: 20, width: 68, height: 100 });
   t.equal(pts.length, 68);
   t.same(pts[34], { x: 44, y: 70 });

@@ -28,7 +28,10 @@ t.test('PAD score is 1 - P(live class)', async (t) => {
 t.test('Human antispoof input: NHWC RGB / 255', async (t) => {
   const { data, shape } = preprocessHumanAntispoof(solid(300, 300, [255, 0, 51]), { x: 10, y: 10, width: 100, height: 100 });
   t.same(shape, [1, 128, 128, 3]);
-  t.same([data[0], data[1], data[2]].map((v) => Math.round(v * 100) / 100), [1, 0, 0.2]);
+  t.same(
+    [data[0], data[1], data[2]].map((v) => Math.round(v * 100) / 100),
+    [1, 0, 0.2],
+  );
 });
 
 t.test('embedding input: template keypoints give an identity warp of a uniform image', async (t) => {
@@ -37,7 +40,10 @@ t.test('embedding input: template keypoints give an identity warp of a uniform i
   t.same(shape, [1, 3, 112, 112]);
   t.ok(Math.abs(data[5000] - 127.5 / 128) < 1e-6, 'R = (255 - 127.5) / 128');
   const v = l2normalise(new Float32Array([3, 4]));
-  t.same([...v].map((x) => Math.round(x * 1e6) / 1e6), [0.6, 0.8]);
+  t.same(
+    [...v].map((x) => Math.round(x * 1e6) / 1e6),
+    [0.6, 0.8],
+  );
 });
 
 t.test('quality: flat crop has no contrast or sharpness; a checkerboard is sharp', async (t) => {
@@ -80,5 +86,5 @@ t.test('MiniFASNet-family inputs: each model its own size, crop and live class',
   const img = makeImage(640, 480);
   t.same(preprocessPad(img, { x: 300, y: 200, width: 60, height: 80 }, miniFasParams('minifasnet_v2')!).shape, [1, 3, 80, 80]);
   t.ok(attackScoreFromLogits([0, 10, 0], 1) < 0.001, 'class 1 live for Silent-Face');
-  t.ok(attackScoreFromLogits([0, 10, 0], 0) > 0.99, 'the same logits read with fr_liveness\'s class 0');
+  t.ok(attackScoreFromLogits([0, 10, 0], 0) > 0.99, "the same logits read with fr_liveness's class 0");
 });

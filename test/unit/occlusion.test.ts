@@ -31,7 +31,11 @@ t.test('bare skin below the nose: about 1; a white, blue or black mask: about 0 
   t.ok(Math.abs(lowerFaceSkin(twoTone(SKIN, SKIN), landmarks(), 100)! - 1) < 0.01, 'same skin');
   t.ok(lowerFaceSkin(twoTone(SKIN, [150, 105, 85]), landmarks(), 100)! > 0.6, 'the same skin in shadow (a beard, a top light): darker, same hue');
   t.ok(Math.abs(lowerFaceSkin(twoTone(DARK_SKIN, DARK_SKIN), landmarks(), 100)! - 1) < 0.01, 'dark skin');
-  for (const [name, mask] of [['white', [235, 235, 235]], ['light blue', [170, 200, 230]], ['black', [25, 25, 28]]] as const) {
+  for (const [name, mask] of [
+    ['white', [235, 235, 235]],
+    ['light blue', [170, 200, 230]],
+    ['black', [25, 25, 28]],
+  ] as const) {
     const v = lowerFaceSkin(twoTone(SKIN, mask as [number, number, number]), landmarks(), 100)!;
     t.ok(v < 0.25, `${name} mask: ${v.toFixed(2)}`);
   }

@@ -19,7 +19,7 @@ class StandInTransport implements RelayTransport {
   readonly events = new EventEmitter<{ online: [] }>();
   readonly published: string[] = [];
   constructor(private readonly hang: boolean) {}
-  async publish(topic: string, payload: Buffer): Promise<void> {
+  async publish(_topic: string, payload: Buffer): Promise<void> {
     this.published.push(payload.toString());
     if (this.hang) await new Promise<never>(() => {});
   }
@@ -30,7 +30,15 @@ const TOPIC = 'kiosk/v1/k-1/result';
 t.test('stop() does not wait past its bound for a PUBACK that never comes; the result stays stored and goes after the next start', async (t) => {
   const path = join(t.testdir({}), 'state', 'outbox.db');
   const lines: string[] = [];
-  const logger = createLogger({ level: 'warn', destination: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) });
+  const logger = createLogger({
+    level: 'warn',
+    destination: new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  });
   const outbox = new SqliteOutbox({ path });
   await outbox.start();
   const clock = new FakeClock();
@@ -42,7 +50,9 @@ t.test('stop() does not wait past its bound for a PUBACK that never comes; the r
   t.same(dead.published, ['result-1'], 'published, waiting for its PUBACK');
 
   let stopped = false;
-  const stopping = relay.stop().then(() => { stopped = true; });
+  const stopping = relay.stop().then(() => {
+    stopped = true;
+  });
   await clock.advanceAsync(2999, 2999);
   t.notOk(stopped, 'stop() waits for the publish in flight…');
   await clock.advanceAsync(1, 1);

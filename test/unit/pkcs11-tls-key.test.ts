@@ -63,12 +63,17 @@ t.test('tlsIdentity: a PEM key as `key`, an engine key as engine options', async
 
 t.test('the PIN source: env:NAME or file:/path; refusals name the source, never a PIN', async (t) => {
   process.env.KIOSK_UNIT_PIN = 'pin-Z8v1-unit';
-  t.teardown(() => { delete process.env.KIOSK_UNIT_PIN; });
+  t.teardown(() => {
+    delete process.env.KIOSK_UNIT_PIN;
+  });
   t.equal(await readPin('env:KIOSK_UNIT_PIN'), 'pin-Z8v1-unit');
   const dir = t.testdir({ pin: 'pin-Z8v1-file\n', empty: '' });
   t.equal(await readPin(`file:${join(dir, 'pin')}`), 'pin-Z8v1-file', 'one trailing newline dropped');
   for (const source of ['env:KIOSK_UNIT_PIN_UNSET', `file:${join(dir, 'absent')}`, `file:${join(dir, 'empty')}`, 'pin-Z8v1-unit']) {
-    const err = await readPin(source).then(() => undefined, (e: unknown) => e);
+    const err = await readPin(source).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.ok(isKioskError(err, 'E_CONFIG_INVALID') && err.subject === 'keyStore.pinSource', `${source}: E_CONFIG_INVALID (keyStore.pinSource)`);
     t.notMatch((err as Error).message, /pin-Z8v1/, 'no PIN in the message');
   }

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { defaultModelsDir, findModel, readManifest, readVerified } from '../../models/manifest.js';
 import {
-  dequantizeAffineUint8, dequantizeLinear, float16BitsToFloat32, float32ToFloat16Bits, quantizeAffineUint8, quantizeLinear, roundHalfEven,
+  dequantizeAffineUint8,
+  dequantizeLinear,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  quantizeAffineUint8,
+  quantizeLinear,
+  roundHalfEven,
 } from '../../scripts/quantize/math.js';
 import { quantizeOnnxFloat16, quantizeOnnxInt8 } from '../../scripts/quantize/onnx-weights.js';
 import { decodeModel, defaultOpset } from '../../scripts/quantize/onnx-model.js';
@@ -63,7 +69,7 @@ t.test('float16 conversion: exact values, rounding, subnormals, overflow', async
   t.equal(float32ToFloat16Bits(2 ** -24), 0x0001, 'smallest subnormal');
   t.equal(float32ToFloat16Bits(1 + 2 ** -11), 0x3c00, 'tie rounds to even (down)');
   t.equal(float32ToFloat16Bits(1 + 3 * 2 ** -11), 0x3c02, 'tie rounds to even (up)');
-  for (const v of [0.1, -3.14159, 1e-5, 1234.5]) t.ok(Math.abs(float16BitsToFloat32(float32ToFloat16Bits(v)) - v) <= Math.abs(v) * 2 ** -11 + 2 ** -25, `${v}`);
+  for (const v of [0.1, -Math.PI, 1e-5, 1234.5]) t.ok(Math.abs(float16BitsToFloat32(float32ToFloat16Bits(v)) - v) <= Math.abs(v) * 2 ** -11 + 2 ** -25, `${v}`);
 });
 
 t.test('tfjs uint8 rewrite: manifest entries, byte layout, float16 originals decoded', async (t) => {
@@ -72,11 +78,16 @@ t.test('tfjs uint8 rewrite: manifest entries, byte layout, float16 originals dec
   const json: ModelJson = {
     modelTopology: { node: [] },
     format: 'graph-model',
-    weightsManifest: [{ paths: ['m.bin'], weights: [
-      { name: 'w', shape: [300], dtype: 'float32', quantization: { dtype: 'float16' } },
-      { name: 'b', shape: [2], dtype: 'int32' },
-      { name: 'tiny', shape: [1], dtype: 'float32' },
-    ] }],
+    weightsManifest: [
+      {
+        paths: ['m.bin'],
+        weights: [
+          { name: 'w', shape: [300], dtype: 'float32', quantization: { dtype: 'float16' } },
+          { name: 'b', shape: [2], dtype: 'int32' },
+          { name: 'tiny', shape: [1], dtype: 'float32' },
+        ],
+      },
+    ],
   };
   const bin = new Uint8Array([...new Uint8Array(f16.buffer), ...new Uint8Array(i32.buffer), ...new Uint8Array(new Float32Array([0.5]).buffer)]);
   const r = quantizeTfjsUint8(new TextEncoder().encode(JSON.stringify(json)), [bin], 'q.bin');
@@ -92,33 +103,46 @@ t.test('tfjs uint8 rewrite: manifest entries, byte layout, float16 originals dec
   t.same([...new Int32Array(r.bin.slice(300, 308).buffer)], [7, -1]);
 });
 
-const hasModels = await readManifest().then((m) => readVerified(findModel(m, 'fr_eye')).then(() => true, () => false));
+const hasModels = await readManifest().then((m) =>
+  readVerified(findModel(m, 'fr_eye')).then(
+    () => true,
+    () => false,
+  ),
+);
 
-t.test('fr_eye int8 / fp16: deterministic, opset 13, loads in ONNX Runtime, output close to float', { skip: hasModels ? false : 'models/files not fetched' }, async (t) => {
-  const src = new Uint8Array(await readFile(join(defaultModelsDir(), 'faceplugin/fr_eye.onnx')));
-  const a = quantizeOnnxInt8(src);
-  const b = quantizeOnnxInt8(new Uint8Array(src));
-  t.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), 'same input bytes give the same output bytes');
-  t.ok(a.bytes.length < src.length * 0.4, `int8 file is ${a.bytes.length} of ${src.length} bytes`);
-  const m = decodeModel(a.bytes);
-  t.equal(defaultOpset(m), 13);
-  const dq = m.graph!.node!.filter((n) => n.opType === 'DequantizeLinear');
-  t.equal(dq.length, a.report.quantized);
-  t.ok(dq.every((n) => n.attribute?.some((x) => x.name === 'axis')), 'Conv weights are per channel');
-  const h = quantizeOnnxFloat16(src);
+t.test(
+  'fr_eye int8 / fp16: deterministic, opset 13, loads in ONNX Runtime, output close to float',
+  { skip: hasModels ? false : 'models/files not fetched' },
+  async (t) => {
+    const src = new Uint8Array(await readFile(join(defaultModelsDir(), 'faceplugin/fr_eye.onnx')));
+    const a = quantizeOnnxInt8(src);
+    const b = quantizeOnnxInt8(new Uint8Array(src));
+    t.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), 'same input bytes give the same output bytes');
+    t.ok(a.bytes.length < src.length * 0.4, `int8 file is ${a.bytes.length} of ${src.length} bytes`);
+    const m = decodeModel(a.bytes);
+    t.equal(defaultOpset(m), 13);
+    const dq = m.graph!.node!.filter((n) => n.opType === 'DequantizeLinear');
+    t.equal(dq.length, a.report.quantized);
+    t.ok(
+      dq.every((n) => n.attribute?.some((x) => x.name === 'axis')),
+      'Conv weights are per channel',
+    );
+    const h = quantizeOnnxFloat16(src);
 
-  const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, executionProviders: ['cpu'] };
-  const [s0, s1, s2] = await Promise.all([src, a.bytes, h.bytes].map((x) => ort.InferenceSession.create(x, opts)));
-  const x = new Float32Array(24 * 24).map((_, i) => 0.5 + 0.4 * Math.sin(i / 7) * Math.cos(i / 31));
-  const run = async (s: ort.InferenceSession) => (await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, [1, 1, 24, 24]) }))[s.outputNames[0]].data as Float32Array;
-  const [y0, y1, y2] = [await run(s0), await run(s1), await run(s2)];
-  const range = Math.max(...y0.map(Math.abs));
-  for (let i = 0; i < y0.length; i++) {
-    t.ok(Math.abs(y0[i] - y1[i]) <= 0.05 * range + 0.05, `int8 logit ${i}: ${y1[i]} vs ${y0[i]}`);
-    t.ok(Math.abs(y0[i] - y2[i]) <= 0.01 * range + 0.01, `fp16 logit ${i}: ${y2[i]} vs ${y0[i]}`);
-  }
-  for (const s of [s0, s1, s2]) await s.release();
-});
+    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, executionProviders: ['cpu'] };
+    const [s0, s1, s2] = await Promise.all([src, a.bytes, h.bytes].map((x) => ort.InferenceSession.create(x, opts)));
+    const x = new Float32Array(24 * 24).map((_, i) => 0.5 + 0.4 * Math.sin(i / 7) * Math.cos(i / 31));
+    const run = async (s: ort.InferenceSession) =>
+      (await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, [1, 1, 24, 24]) }))[s.outputNames[0]].data as Float32Array;
+    const [y0, y1, y2] = [await run(s0), await run(s1), await run(s2)];
+    const range = Math.max(...y0.map(Math.abs));
+    for (let i = 0; i < y0.length; i++) {
+      t.ok(Math.abs(y0[i] - y1[i]) <= 0.05 * range + 0.05, `int8 logit ${i}: ${y1[i]} vs ${y0[i]}`);
+      t.ok(Math.abs(y0[i] - y2[i]) <= 0.01 * range + 0.01, `fp16 logit ${i}: ${y2[i]} vs ${y0[i]}`);
+    }
+    for (const s of [s0, s1, s2]) await s.release();
+  },
+);
 
 t.test('derived manifest entry: derivedFrom, hash of the bytes, same task and input', { skip: hasModels ? false : 'models/files not fetched' }, async (t) => {
   const manifest = await readManifest();
@@ -127,7 +151,11 @@ t.test('derived manifest entry: derivedFrom, hash of the bytes, same task and in
   t.equal(d.entry.id, 'fr_eye@int8');
   t.same(d.entry.input, orig.input);
   t.equal(d.entry.task, orig.task);
-  t.match(d.entry.files[0], { path: 'quantized/fr_eye-int8.onnx', bytes: d.files[0].bytes.length, derivedFrom: { model: 'fr_eye', method: 'int8-weights-per-channel' } });
+  t.match(d.entry.files[0], {
+    path: 'quantized/fr_eye-int8.onnx',
+    bytes: d.files[0].bytes.length,
+    derivedFrom: { model: 'fr_eye', method: 'int8-weights-per-channel' },
+  });
   t.notOk(d.entry.files[0].source, 'no source: fetch-models.mjs skips it');
   const committed = manifest.models.find((m) => m.id === 'fr_eye@int8');
   if (committed) t.same(committed.files, d.entry.files, 'the committed manifest hash matches what this machine derives');

@@ -13,7 +13,14 @@ const unit = (...v: number[]) => {
 const HOLDER = unit(1, 0.1, 0);
 const OTHER = unit(0, 1, 0.2);
 
-interface FakeFace { score?: number; iod?: number; contrast?: number; sharpness?: number; yaw?: number; who?: Float32Array }
+interface FakeFace {
+  score?: number;
+  iod?: number;
+  contrast?: number;
+  sharpness?: number;
+  yaw?: number;
+  who?: Float32Array;
+}
 
 /** Faces by description; `decide` answers with each face's identity. Faces are seen only in a wide image, a tall one, or never. */
 function engineWith(faces: FakeFace[], seenIn: 'wide' | 'tall' | 'never' = 'wide') {
@@ -47,11 +54,17 @@ t.test('one clear portrait: template, summary without arrays, id from the pixels
   t.equal(ref.summary.interEyePx, 60);
   t.equal(ref.templateId, pixelDigest(marked()));
   t.match(ref.templateId, /^[0-9a-f]{16}$/);
-  t.notOk(Object.values(ref.summary).some((v) => ArrayBuffer.isView(v)), 'no typed array in the summary');
+  t.notOk(
+    Object.values(ref.summary).some((v) => ArrayBuffer.isView(v)),
+    'no typed array in the summary',
+  );
 });
 
 t.test('the ghost image (a smaller copy of the same person) is set aside', async (t) => {
-  const { engine } = engineWith([{ iod: 40, score: 0.99 }, { iod: 13, score: 0.92, contrast: 16 }]);
+  const { engine } = engineWith([
+    { iod: 40, score: 0.99 },
+    { iod: 13, score: 0.92, contrast: 16 },
+  ]);
   const ref = await buildReference(engine, marked());
   t.equal(ref.summary.ignored.length, 1);
   t.equal(ref.summary.ignored[0].reason, 'same_holder_copy');
@@ -65,7 +78,10 @@ t.test('a faint ghost too poor to embed as the holder is set aside as a faint co
 });
 
 t.test('the ghost is never picked over the portrait even when listed first', async (t) => {
-  const { engine } = engineWith([{ iod: 14, score: 0.99, contrast: 15 }, { iod: 42, score: 0.99, contrast: 30 }]);
+  const { engine } = engineWith([
+    { iod: 14, score: 0.99, contrast: 15 },
+    { iod: 42, score: 0.99, contrast: 30 },
+  ]);
   const ref = await buildReference(engine, marked());
   t.equal(ref.summary.interEyePx, 42);
 });

@@ -40,12 +40,17 @@ t.test('a failed renewal is retried with jittered backoff; success schedules the
       current = await issue(30, new Date(clock.now()));
       return current;
     },
-    clock, logger, random: () => 0.5, options: { retry: { baseMs: 1000, capMs: 4000 } },
+    clock,
+    logger,
+    random: () => 0.5,
+    options: { retry: { baseMs: 1000, capMs: 4000 } },
   });
   const failures: number[] = [];
   scheduler.events.on('failed', (f) => failures.push(f.retryInMs));
   let renewed = 0;
-  scheduler.events.on('renewed', () => { renewed++; });
+  scheduler.events.on('renewed', () => {
+    renewed++;
+  });
   await scheduler.start();
   await new Promise((r) => setImmediate(r));
   t.equal(calls, 1, 'due at start: tried at once');
@@ -70,7 +75,16 @@ t.test('a renewal that leaves the certificate still due is a failure, not a busy
   const cert = await issue(1);
   const clock = new FakeClock(cert.notAfter.getTime() - 1000);
   let calls = 0;
-  const s = new RenewalScheduler({ certificate: () => cert, renew: async () => { calls++; return cert; }, clock, logger, random: () => 0 });
+  const s = new RenewalScheduler({
+    certificate: () => cert,
+    renew: async () => {
+      calls++;
+      return cert;
+    },
+    clock,
+    logger,
+    random: () => 0,
+  });
   const failed = new Promise((r) => s.events.once('failed', r));
   await s.start();
   await failed;
@@ -104,5 +118,9 @@ t.test('the authority checks the CSR against the device it is for', async (t) =>
   const thief = new MemoryKeyStore();
   await thief.start();
   await registry.allow(['kiosk-001']);
-  t.match((await authority.enrol({ v: 1, device_id: 'kiosk-001', csr: await createCsr(thief, 'kiosk-001') })).reply, { ok: false, reason: 'already_enrolled' }, 'a claim cannot take over an enrolled id with another key');
+  t.match(
+    (await authority.enrol({ v: 1, device_id: 'kiosk-001', csr: await createCsr(thief, 'kiosk-001') })).reply,
+    { ok: false, reason: 'already_enrolled' },
+    'a claim cannot take over an enrolled id with another key',
+  );
 });

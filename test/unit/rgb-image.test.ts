@@ -3,10 +3,13 @@ import { cropResize, halve, makeImage, resize, toGray, toPlanar, warpAffine } fr
 
 function gradient(w: number, h: number) {
   const img = makeImage(w, h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = (y * w + x) * 3;
-    img.data[i] = x * 10; img.data[i + 1] = y * 10; img.data[i + 2] = 7;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3;
+      img.data[i] = x * 10;
+      img.data[i + 1] = y * 10;
+      img.data[i + 2] = 7;
+    }
   return img;
 }
 

@@ -72,7 +72,10 @@ t.test('the bridge: plan, prompts and progress in, capture effects out, nothing 
 
 t.test('message catalogues', async (t) => {
   const keys = catalogueKeys();
-  t.ok(PROMPT_IDS.every((id) => keys.includes(`prompt.${id}`)), 'every prompt id has a key');
+  t.ok(
+    PROMPT_IDS.every((id) => keys.includes(`prompt.${id}`)),
+    'every prompt id has a key',
+  );
   const { missingKeys, translate } = (await import(pathToFileURL(join(PUBLIC, 'i18n.js')).href)) as {
     missingKeys: (c: Record<string, string>, k: string[]) => string[];
     translate: (cs: Record<string, Record<string, string>>, lang: string, key: string) => string;
@@ -84,8 +87,15 @@ t.test('message catalogues', async (t) => {
     const missing = missingKeys(cat, keys);
     // Gaps are allowed (they show in English) but listed here for the translators.
     t.comment(`${lang}: ${missing.length ? `missing ${missing.join(', ')} (shown in English)` : 'complete'}`);
-    t.same(Object.keys(cat).filter((k) => !keys.includes(k)), [], `${lang}: no unknown keys (typos)`);
-    t.ok(Object.values(cat).every((v) => typeof v === 'string' && v.trim().length > 0), `${lang}: no empty strings`);
+    t.same(
+      Object.keys(cat).filter((k) => !keys.includes(k)),
+      [],
+      `${lang}: no unknown keys (typos)`,
+    );
+    t.ok(
+      Object.values(cat).every((v) => typeof v === 'string' && v.trim().length > 0),
+      `${lang}: no empty strings`,
+    );
   }
   const zh = catalogue('zh-Hans');
   const partial = { en, 'zh-Hans': { ...zh, 'prompt.blink': undefined as unknown as string } };

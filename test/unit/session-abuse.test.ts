@@ -1,7 +1,14 @@
 import t from 'tap';
 import { isKioskError } from '../../agent/errors.js';
 import {
-  checkAttempt, countsAsFailure, createAbuseState, DEFAULT_ABUSE_CONFIG, prune, recordFailure, recordSuccess, type AbuseState,
+  checkAttempt,
+  countsAsFailure,
+  createAbuseState,
+  DEFAULT_ABUSE_CONFIG,
+  prune,
+  recordFailure,
+  recordSuccess,
+  type AbuseState,
 } from '../../agent/session/abuse.js';
 
 const MIN = 60_000;

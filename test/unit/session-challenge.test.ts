@@ -4,9 +4,7 @@ import { createSession } from '../../agent/session/machine.js';
 import { derivePlan, drawReplacements, planFromSteps } from '../../agent/session/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
 import { MOVE_KINDS, type StepKind } from '../../agent/session/types.js';
-import {
-  drive, eyesClosed, frameOf, faceSignals, frontal, noFace, performance, pitched, Script, tick, turned, twoFaces,
-} from '../helpers/session-frames.js';
+import { drive, eyesClosed, frameOf, faceSignals, frontal, noFace, performance, pitched, Script, tick, turned, twoFaces } from '../helpers/session-frames.js';
 
 const session = (steps: string, config: Partial<SessionConfig> = {}, limits?: Partial<Record<StepKind, number>>): SessionState =>
   createSession({ plan: planFromSteps(steps, { timeLimitsMs: limits }), config: { allowWeakPlans: true, qualityStableMs: 0, ...config }, startMs: 0 });
@@ -32,7 +30,10 @@ t.test('steps in order, progress after each, then straight to the verdict', asyn
   t.equal(r.result?.verdict, 'accept');
   const progress = r.effects.flatMap((e) => (e.type === 'progress' ? [`${e.phase}:${e.completedSteps}`] : []));
   t.same(progress, ['quality_gate:0', 'challenge:0', 'challenge:1', 'challenge:2', 'deciding:3'], 'no final capture: the samples were all there');
-  t.same(r.result!.steps.map((s) => s.status), ['passed', 'passed', 'passed']);
+  t.same(
+    r.result!.steps.map((s) => s.status),
+    ['passed', 'passed', 'passed'],
+  );
   const [a, b, c] = r.result!.steps;
   t.ok(a.completedAtMs! <= b.startedAtMs! && b.completedAtMs! <= c.startedAtMs!, 'each step starts when the previous one is done');
 });
@@ -79,7 +80,13 @@ t.test('sway and overshoot are not wrong moves: only past the threshold + margin
   const up = drive(back.state, new Script(900).add(200, (t) => frameOf(t, [faceSignals({ yaw: 12, pitch: 20 })])).events);
   t.equal(up.state.steps[1].status, 'passed', 'a diagonal look up (12 degrees of yaw with it) is a look up');
   // A head already held 12 degrees low when a look_up step starts: lowering it 12 more is not yet a clear look down.
-  const low = drive(session('look_up,turn_left'), new Script().frontal(100).add(200, (t) => pitched(t, 20)).add(200, (t) => pitched(t, -12)).events);
+  const low = drive(
+    session('look_up,turn_left'),
+    new Script()
+      .frontal(100)
+      .add(200, (t) => pitched(t, 20))
+      .add(200, (t) => pitched(t, -12)).events,
+  );
   t.equal(low.state.current?.index, 1);
   const lower = drive(low.state, new Script(500).add(400, (t) => pitched(t, -24)).events);
   t.equal(lower.state.phase, 'challenge', '24 degrees below the anchor but only 12 below the step start');
@@ -144,7 +151,11 @@ t.test('the next step counts once the last move is released: back below half its
   const still = drive(s.state, new Script(500).add(600, (t) => frameOf(t, [faceSignals({ yaw: 25, pitch: 12 })])).events);
   t.equal(still.state.current?.armedMs, null, 'still turned left (25/20 of the turn threshold, more than 12/15 up): not armed');
   t.equal(still.state.steps[1].status, 'not_started');
-  const over = drive(still.state, [frameOf(1100, [faceSignals({ yaw: 25, pitch: 35 })]), frameOf(1133, [faceSignals({ yaw: 25, pitch: 35 })]), frameOf(1167, [faceSignals({ yaw: 25, pitch: 35 })])]);
+  const over = drive(still.state, [
+    frameOf(1100, [faceSignals({ yaw: 25, pitch: 35 })]),
+    frameOf(1133, [faceSignals({ yaw: 25, pitch: 35 })]),
+    frameOf(1167, [faceSignals({ yaw: 25, pitch: 35 })]),
+  ]);
   t.equal(over.state.steps[1].status, 'passed', 'up further than left (35/15 > 25/20): the turn is over, the look up counts');
   const back = drive(s.state, [turned(533, 9), pitched(567, 20), pitched(600, 20)]);
   t.equal(back.state.current, null);
@@ -258,16 +269,26 @@ t.test('a nonce plan replaces one failed step by one drawn from the nonce; a sec
   t.equal(wrongTurn.state.steps.length, plan.steps.length + 1);
   t.equal(wrongTurn.prompts[wrongTurn.prompts.length - 1], replacement, 'the replacement is asked');
   const progress = wrongTurn.effects.filter((e) => e.type === 'progress');
-  t.same(progress[progress.length - 1], { type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: plan.steps.length }, 'the customer sees the plan\'s step count');
+  t.same(
+    progress[progress.length - 1],
+    { type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: plan.steps.length },
+    "the customer sees the plan's step count",
+  );
   // Failing the replacement too (no head back, no move, timeout) ends the session.
   const timeout = drive(wrongTurn.state, [tick(400 + 6500)]);
-  t.same(timeout.result?.reasons.filter((r) => r.startsWith('challenge')), ['challenge_timeout']);
+  t.same(
+    timeout.result?.reasons.filter((r) => r.startsWith('challenge')),
+    ['challenge_timeout'],
+  );
   t.same(timeout.result?.steps.map((x) => x.status).slice(0, 2), ['wrong_action', 'timeout']);
   t.equal(timeout.result?.plan.steps.length, plan.steps.length, 'the signed plan stays the derived one (the carrier recomputes the replacement)');
   // Explicit plans have no nonce: no replacement.
   const explicit = drive(session(`${first},turn_left`), new Script().frontal(100).add(300, (t) => turned(t, -30)).events);
   t.same(explicit.result?.reasons, ['challenge_wrong_action']);
   // stepRetries 0: none either.
-  const none = drive(createSession({ plan, config: { qualityStableMs: 0, stepRetries: 0 }, startMs: 0 }), new Script().frontal(100).add(300, (t) => turned(t, -30)).events);
+  const none = drive(
+    createSession({ plan, config: { qualityStableMs: 0, stepRetries: 0 }, startMs: 0 }),
+    new Script().frontal(100).add(300, (t) => turned(t, -30)).events,
+  );
   t.same(none.result?.reasons, ['challenge_wrong_action']);
 });

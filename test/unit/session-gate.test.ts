@@ -4,12 +4,11 @@ import { DEFAULT_SESSION_CONFIG, resolveSessionConfig, type SessionConfig } from
 import { createSession, step } from '../../agent/session/machine.js';
 import { planFromSteps } from '../../agent/session/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
-import {
-  drive, during, faceSignals, frameOf, frontal, noFace, Script, tick, twoFaces, type FaceOpts,
-} from '../helpers/session-frames.js';
+import { drive, during, faceSignals, frameOf, frontal, noFace, Script, tick, twoFaces, type FaceOpts } from '../helpers/session-frames.js';
 
 const plan = planFromSteps('blink');
-const fresh = (config: Partial<SessionConfig> = {}): SessionState => createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0, ...config }, startMs: 0 });
+const fresh = (config: Partial<SessionConfig> = {}): SessionState =>
+  createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0, ...config }, startMs: 0 });
 
 t.test('waiting_face: no face prompts to look at the camera; one face enters the gate', async (t) => {
   const r = drive(fresh(), [noFace(0), noFace(33)]);
@@ -82,7 +81,10 @@ t.test('quality_gate: consecutive good frames are needed; the last one becomes t
   const r2 = drive(r.state, [frontal(167, { yaw: 5, pitch: -5 })]);
   t.equal(r2.state.phase, 'challenge');
   t.same(r2.captures, [{ type: 'capture_for_decision', frameIndex: 5, faceIndex: 0, purpose: 'anchor' }]);
-  t.same(r2.effects.filter((e) => e.type === 'progress'), [{ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 }]);
+  t.same(
+    r2.effects.filter((e) => e.type === 'progress'),
+    [{ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 }],
+  );
   t.same(r2.prompts, ['blink'], 'the first step is asked at once');
   t.equal(r2.state.anchor?.yaw, 3, 'median yaw of 2, 3, 5');
   t.equal(r2.state.anchor?.pitch, -4, 'median pitch of 0, -4, -5');
@@ -95,7 +97,10 @@ t.test('quality_gate: the customer holds still for qualityStableMs; a head sweep
   const on = drive(still.state, [frontal(200), frontal(233)]);
   t.equal(on.state.phase, 'challenge', 'held still for 200 ms');
   // 12 degrees of yaw per frame: every frame would pass the gate, no three of them agree within 6 degrees.
-  const sweep = drive(createSession({ plan, config: { allowWeakPlans: true }, startMs: 0 }), during(0, 400, (t) => frontal(t, { yaw: -14 + Math.round(t / 33) * 3 })));
+  const sweep = drive(
+    createSession({ plan, config: { allowWeakPlans: true }, startMs: 0 }),
+    during(0, 400, (t) => frontal(t, { yaw: -14 + Math.round(t / 33) * 3 })),
+  );
   t.equal(sweep.state.phase, 'quality_gate');
   t.ok(sweep.prompts.includes('hold_still'));
 });
@@ -157,10 +162,16 @@ t.test('a face the camera cannot tell is not covered (no colour: null), a bare o
     const r = drive(fresh(), [frontal(0, { lowerFaceSkin }), frontal(33, { lowerFaceSkin }), frontal(67, { lowerFaceSkin })]);
     t.equal(r.state.phase, 'challenge', String(lowerFaceSkin));
   }
-  const masked = drive(fresh({ qualityTimeoutMs: 500 }), during(0, 600, (t) => frontal(t, { lowerFaceSkin: 0 })));
+  const masked = drive(
+    fresh({ qualityTimeoutMs: 500 }),
+    during(0, 600, (t) => frontal(t, { lowerFaceSkin: 0 })),
+  );
   t.same([masked.result?.verdict, masked.result?.reasons, masked.result?.quality.dominantIssue], ['retry', ['quality'], 'face_covered']);
   // Masked and turning around: covered on 2 frames in 5, turned on 3 in 5; the mask is what the customer is told.
-  const turning = drive(fresh({ qualityTimeoutMs: 500 }), during(0, 600, (t) => frontal(t, Math.round(t / 33) % 5 < 2 ? { lowerFaceSkin: 0 } : { yaw: 40, lowerFaceSkin: 0 })));
+  const turning = drive(
+    fresh({ qualityTimeoutMs: 500 }),
+    during(0, 600, (t) => frontal(t, Math.round(t / 33) % 5 < 2 ? { lowerFaceSkin: 0 } : { yaw: 40, lowerFaceSkin: 0 })),
+  );
   t.equal(turning.result?.quality.dominantIssue, 'face_covered');
   t.ok(turning.result!.quality.issues.not_frontal > turning.result!.quality.issues.face_covered);
 });

@@ -1,14 +1,27 @@
 import t from 'tap';
 import { resolveSessionConfig } from '../../agent/session/config.js';
 import {
-  clearWrongMove, dominantMove, extendStillRun, NEW_TRACK, trackGesture, type GestureFrame, type GestureTrack, type MoveEvent, type ClosureEvent,
+  clearWrongMove,
+  dominantMove,
+  extendStillRun,
+  NEW_TRACK,
+  trackGesture,
+  type GestureFrame,
+  type GestureTrack,
+  type MoveEvent,
+  type ClosureEvent,
 } from '../../agent/session/gestures.js';
 import type { MoveKind } from '../../agent/session/types.js';
 
 const cfg = resolveSessionConfig();
 const ANCHOR = { yaw: 0, pitch: 0 };
 
-interface F { yaw?: number; pitch?: number; p?: number; score?: number }
+interface F {
+  yaw?: number;
+  pitch?: number;
+  p?: number;
+  score?: number;
+}
 
 /** Runs frames at 30 fps through the detector; collects the moves seen, released and the closures. */
 function run(frames: (F | null)[], asked?: MoveKind, track: GestureTrack = NEW_TRACK) {
@@ -19,7 +32,13 @@ function run(frames: (F | null)[], asked?: MoveKind, track: GestureTrack = NEW_T
     const frame: GestureFrame = {
       index,
       tMs: (index * 1000) / 30,
-      face: f ? { pose: { yaw: f.yaw ?? 0, pitch: f.pitch ?? 0, roll: 0 }, eyes: { left: 0.3, right: 0.3, openProbability: f.p ?? 0.99 }, detection: { box: { x: 0, y: 0, width: 1, height: 1 }, score: f.score ?? 0.99 } } : null,
+      face: f
+        ? {
+            pose: { yaw: f.yaw ?? 0, pitch: f.pitch ?? 0, roll: 0 },
+            eyes: { left: 0.3, right: 0.3, openProbability: f.p ?? 0.99 },
+            detection: { box: { x: 0, y: 0, width: 1, height: 1 }, score: f.score ?? 0.99 },
+          }
+        : null,
     };
     const out = trackGesture(track, frame, ANCHOR, cfg, asked);
     track = out.track;
@@ -35,13 +54,21 @@ const rep = <T>(n: number, x: T): T[] => Array.from({ length: n }, () => x);
 t.test('dominant direction is measured against each threshold (20 deg yaw, 15 deg pitch)', async (t) => {
   t.equal(dominantMove({ yaw: 24, pitch: 16 }, cfg).kind, 'turn_left', '24/20 > 16/15');
   t.equal(dominantMove({ yaw: 19, pitch: -18 }, cfg).kind, 'look_down', '18/15 > 19/20');
-  t.equal(dominantMove({ yaw: -30, pitch: 0 }, cfg).kind, 'turn_right', 'yaw < 0 is the subject\'s own right');
+  t.equal(dominantMove({ yaw: -30, pitch: 0 }, cfg).kind, 'turn_right', "yaw < 0 is the subject's own right");
 });
 
 t.test('a move: past the threshold for holdFrames frames, held until back below half of it', async (t) => {
   const r = run([...rep(3, {}), { yaw: 25 }, ...rep(10, { yaw: 30 }), { yaw: 12 }, { yaw: 9 }, ...rep(3, {})]);
-  t.same(r.seen.map((m) => `${m.kind}@${m.first}`), ['turn_left@3'], 'seen on its second frame past 20 degrees');
-  t.same(r.released.map((m) => `${m.kind}@${m.first}-${m.last} peak ${m.peakDeg}`), ['turn_left@3-14 peak 30'], 'released when below 10 degrees (frame 15)');
+  t.same(
+    r.seen.map((m) => `${m.kind}@${m.first}`),
+    ['turn_left@3'],
+    'seen on its second frame past 20 degrees',
+  );
+  t.same(
+    r.released.map((m) => `${m.kind}@${m.first}-${m.last} peak ${m.peakDeg}`),
+    ['turn_left@3-14 peak 30'],
+    'released when below 10 degrees (frame 15)',
+  );
   const once = run([...rep(3, {}), { yaw: 25 }, {}, { yaw: 25 }, {}]);
   t.same(once.seen, [], 'one frame at a time is not held');
 });
@@ -49,33 +76,55 @@ t.test('a move: past the threshold for holdFrames frames, held until back below 
 t.test('the way back is not a move: a held turn blocks new moves until released', async (t) => {
   // Turned right, the head comes back through neutral and overshoots 18 degrees to the left.
   const r = run([...rep(3, {}), ...rep(8, { yaw: -35 }), { yaw: -20 }, { yaw: -5 }, ...rep(6, { yaw: 18 }), ...rep(4, {})]);
-  t.same(r.seen.map((m) => m.kind), ['turn_right'], 'an 18 degree overshoot is no turn');
+  t.same(
+    r.seen.map((m) => m.kind),
+    ['turn_right'],
+    'an 18 degree overshoot is no turn',
+  );
   const big = run([...rep(3, {}), ...rep(8, { yaw: -35 }), { yaw: -5 }, ...rep(6, { yaw: 26 })]);
-  t.same(big.seen.map((m) => m.kind), ['turn_right', 'turn_left'], 'a 26 degree swing the other way is a turn of its own');
+  t.same(
+    big.seen.map((m) => m.kind),
+    ['turn_right', 'turn_left'],
+    'a 26 degree swing the other way is a turn of its own',
+  );
 });
 
 t.test('a held move is released when the head moves further into another direction (flowing into the next move)', async (t) => {
   // A mild look up still held (pitch 10) while the head turns right.
   const r = run([...rep(3, {}), ...rep(5, { pitch: 20 }), ...rep(4, { pitch: 10 }), ...rep(5, { pitch: 10, yaw: -30 })]);
-  t.same(r.seen.map((m) => m.kind), ['look_up', 'turn_right']);
+  t.same(
+    r.seen.map((m) => m.kind),
+    ['look_up', 'turn_right'],
+  );
   t.equal(r.released[0].kind, 'look_up');
 });
 
 t.test('an asked move counts whatever the other axis does; weak detections are gaps', async (t) => {
   const diagonal = run([...rep(3, {}), ...rep(3, { yaw: 30, pitch: 16 })], 'look_up');
-  t.same(diagonal.seen.map((m) => m.kind), ['look_up'], 'asked look_up: 16 deg up with 30 deg of yaw is a look up');
+  t.same(
+    diagonal.seen.map((m) => m.kind),
+    ['look_up'],
+    'asked look_up: 16 deg up with 30 deg of yaw is a look up',
+  );
   const weak = run([...rep(3, {}), { yaw: 30, score: 0.6 }, { yaw: 30 }, { yaw: 30, score: 0.6 }, {}]);
   t.same(weak.seen, [], 'frames under minPoseFaceScore neither count nor break the count');
 });
 
 t.test('eye closures: open first, at least minBlinkClosedMs, head within blinkMaxPoseDeg', async (t) => {
   const blink = run([...rep(3, {}), ...rep(3, { p: 0.02 }), ...rep(3, {})]);
-  t.same(blink.closures.map((c) => `${c.first}-${c.last} ${c.blink}`), ['3-5 true']);
+  t.same(
+    blink.closures.map((c) => `${c.first}-${c.last} ${c.blink}`),
+    ['3-5 true'],
+  );
   t.equal(Math.round(blink.closures[0].durationMs), 100);
   t.same(run([...rep(3, {}), { p: 0.02 }, ...rep(3, {})]).closures, [], 'one frame at 30 fps (33 ms) is a flicker');
   t.same(run([...rep(3, { p: 0.02 }), ...rep(3, {})]).closures, [], 'closed from the start: no open eyes before');
   const long = run([...rep(3, {}), ...rep(40, { p: 0.02 }), {}]);
-  t.same(long.closures.map((c) => c.blink), [false], 'longer than maxBlinkClosedMs: eyes closed, not a blink');
+  t.same(
+    long.closures.map((c) => c.blink),
+    [false],
+    'longer than maxBlinkClosedMs: eyes closed, not a blink',
+  );
   const bowed = run([...rep(3, {}), ...rep(3, { pitch: -30, p: 0.02 }), ...rep(3, {})]);
   t.same(bowed.closures, [], 'lids of a head bowed 30 degrees are not read');
   const half = run([...rep(3, {}), ...rep(3, { p: 0.4 }), ...rep(3, {})]);
@@ -92,7 +141,7 @@ t.test('clear wrong move: past threshold + margin from the anchor AND from the s
   t.equal(clearWrongMove('blink', from(0, 21), from(0, 21), cfg), 'look_up', 'any clear move during a blink step');
 });
 
-t.test('the gate\'s stillness rule: frames within qualityMaxPoseSpreadDeg over qualityStableMs, anchor at the median', async (t) => {
+t.test("the gate's stillness rule: frames within qualityMaxPoseSpreadDeg over qualityStableMs, anchor at the median", async (t) => {
   let runPoses: { yaw: number; pitch: number; tMs: number }[] = [];
   const feed = (yaw: number, pitch: number, tMs: number) => {
     const r = extendStillRun(runPoses, { yaw, pitch, tMs }, cfg);

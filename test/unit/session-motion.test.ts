@@ -1,8 +1,6 @@
 import t from 'tap';
 import type { Point } from '../../models/types.js';
-import {
-  applyHomography, fitHomography, interEyeDistance, motionResidual, reprojectionRms, type Homography,
-} from '../../agent/session/motion.js';
+import { applyHomography, fitHomography, interEyeDistance, motionResidual, reprojectionRms, type Homography } from '../../agent/session/motion.js';
 import { faceSignals, flatPhotoModel, headModel68, project, rotate } from '../helpers/session-frames.js';
 
 const H: Homography = [1.1, 0.08, 12, -0.05, 0.95, -7, 0.0004, -0.0002, 1];
@@ -33,7 +31,12 @@ t.test('points on a plane under a projective transform leave a residual of about
 t.test('a flat photo tilted by 25 degrees of yaw or pitch moves like a plane', async (t) => {
   const photo = flatPhotoModel();
   const frontal = project(photo);
-  for (const [yaw, pitch] of [[25, 0], [-25, 0], [0, 20], [15, -15]]) {
+  for (const [yaw, pitch] of [
+    [25, 0],
+    [-25, 0],
+    [0, 20],
+    [15, -15],
+  ]) {
     const tilted = project(rotate(photo, yaw, pitch, 0, { x: 0, y: 0, z: 0 }));
     const r = motionResidual(frontal, tilted);
     t.ok(r.residual < 1e-6, `yaw ${yaw} pitch ${pitch}: ${r.residual}`);

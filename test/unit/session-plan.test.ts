@@ -2,7 +2,14 @@ import t, { type Test } from 'tap';
 import { createHash, createHmac } from 'node:crypto';
 import { isKioskError } from '../../agent/errors.js';
 import {
-  DEFAULT_TIME_LIMITS_MS, derivePlan, drawNonce, drawReplacements, isStrongPlan, PLAN_LABEL, PLAN_VERSION, planFromSteps,
+  DEFAULT_TIME_LIMITS_MS,
+  derivePlan,
+  drawNonce,
+  drawReplacements,
+  isStrongPlan,
+  PLAN_LABEL,
+  PLAN_VERSION,
+  planFromSteps,
 } from '../../agent/session/plan.js';
 import { STEP_KINDS, type StepKind } from '../../agent/session/types.js';
 
@@ -138,7 +145,10 @@ t.test('time limits come from the kind and can be overridden without changing th
   const plan = derivePlan(n);
   for (const s of plan.steps) t.equal(s.timeLimitMs, DEFAULT_TIME_LIMITS_MS[s.kind]);
   const custom = derivePlan(n, { timeLimitsMs: { blink: 1234, turn_left: 999, turn_right: 999, look_up: 999, look_down: 999 } });
-  t.same(custom.steps.map((s) => s.kind), plan.steps.map((s) => s.kind));
+  t.same(
+    custom.steps.map((s) => s.kind),
+    plan.steps.map((s) => s.kind),
+  );
   for (const s of custom.steps) t.equal(s.timeLimitMs, s.kind === 'blink' ? 1234 : 999);
   throwsCode(t, () => derivePlan(n, { timeLimitsMs: { blink: 0 } }), 'E_CONFIG_INVALID', 'zero limit');
   throwsCode(t, () => derivePlan(n, { timeLimitsMs: { wink: 100 } as never }), 'E_CONFIG_INVALID', 'unknown kind');
@@ -149,7 +159,11 @@ t.test('device nonces: 128 bits, fresh each time, flagged in the plan', async (t
   const b = drawNonce();
   t.match(a, /^[0-9a-f]{32}$/);
   t.not(a, b);
-  t.equal(drawNonce(() => new Uint8Array(16).fill(0xab)), 'ab'.repeat(16), 'uses the random source it is given');
+  t.equal(
+    drawNonce(() => new Uint8Array(16).fill(0xab)),
+    'ab'.repeat(16),
+    'uses the random source it is given',
+  );
   const plan = derivePlan(a, { nonceSource: 'device' });
   t.equal(plan.nonceSource, 'device');
   t.equal(plan.nonce, a);
@@ -157,7 +171,10 @@ t.test('device nonces: 128 bits, fresh each time, flagged in the plan', async (t
 
 t.test('explicit plans from a list or a --challenge string', async (t) => {
   const p = planFromSteps('blink, turn_left');
-  t.same(p.steps.map((s) => s.kind), ['blink', 'turn_left']);
+  t.same(
+    p.steps.map((s) => s.kind),
+    ['blink', 'turn_left'],
+  );
   t.equal(p.nonceSource, 'explicit');
   t.equal(p.nonce, null);
   t.equal(p.version, PLAN_VERSION);
@@ -174,7 +191,10 @@ t.test('replacement steps: recomputable from the nonce and the failed steps, nev
   for (let i = 0; i < 200; i++) {
     const nonce = nonceOf(i);
     const plan = kinds(nonce);
-    const failures = [{ failed: plan[0], previous: null }, { failed: plan[1], previous: plan[0] }];
+    const failures = [
+      { failed: plan[0], previous: null },
+      { failed: plan[1], previous: plan[0] },
+    ];
     const drawn = drawReplacements(nonce, failures);
     t.same(drawn, carrierRecompute(nonce, failures), `nonce ${i}: the carrier recomputes them`);
     t.not(drawn[0], plan[0]);

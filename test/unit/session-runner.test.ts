@@ -46,7 +46,10 @@ const KINDS: StepKind[] = ['blink', 'turn_right'];
 t.test('runner: a genuine recording is accepted; prompts and progress reach the screen; models are named', async (t) => {
   const fake = fakeEngine(frameEvents(KINDS));
   const shown: SessionEffect[] = [];
-  const res = await runSession({ ...fake, reference: ALICE, onEffect: (e) => shown.push(e) }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const res = await runSession(
+    { ...fake, reference: ALICE, onEffect: (e) => shown.push(e) },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.equal(res.verdict, 'accept', JSON.stringify(res.reasons));
   t.ok(res.scores.match.similarity! > 0.99);
   t.ok(shown.some((e) => e.type === 'prompt' && e.id === 'turn_right'));
@@ -57,11 +60,20 @@ t.test('runner: a genuine recording is accepted; prompts and progress reach the 
 });
 
 t.test('runner: similarities are computed against the reference and the anchor', async (t) => {
-  const impostor = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: BOB }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const impostor = await runSession(
+    { ...fakeEngine(frameEvents(KINDS)), reference: BOB },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.same(impostor.reasons, ['no_match']);
-  const swap = await runSession({ ...fakeEngine(frameEvents(KINDS), (i) => (i > 20 ? BOB : ALICE)), reference: ALICE }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const swap = await runSession(
+    { ...fakeEngine(frameEvents(KINDS), (i) => (i > 20 ? BOB : ALICE)), reference: ALICE },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.ok(swap.reasons.includes('identity_changed'), JSON.stringify(swap.reasons));
-  const replay = await runSession({ ...fakeEngine(frameEvents(KINDS), () => ALICE, 0.9), reference: ALICE }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const replay = await runSession(
+    { ...fakeEngine(frameEvents(KINDS), () => ALICE, 0.9), reference: ALICE },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.same(replay.reasons, ['presentation_attack']);
 });
 
@@ -75,12 +87,18 @@ t.test('runner: a recording that stops mid-challenge is a challenge_timeout', as
 t.test('runner: an aborted signal cancels with its reason', async (t) => {
   const ac = new AbortController();
   ac.abort('tamper');
-  const res = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: ac.signal }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const res = await runSession(
+    { ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: ac.signal },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.same(res.reasons, ['cancelled']);
   t.equal(res.cancelReason, 'tamper');
   const other = new AbortController();
   other.abort(new Error('whatever'));
-  const res2 = await runSession({ ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: other.signal }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const res2 = await runSession(
+    { ...fakeEngine(frameEvents(KINDS)), reference: ALICE, signal: other.signal },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.equal(res2.cancelReason, 'operator');
 });
 
@@ -104,7 +122,7 @@ t.test('end of input in each phase', async (t) => {
   const inChallenge = drive(fresh(), [...new Script().frontal(200).events, end(200)]);
   t.same(inChallenge.result?.reasons, ['challenge_timeout'], 'challenge: the step was not done');
   // Decisions failing after the anchor: samples are missing after the blink, so final capture waits for frames.
-  const anchorOnly = { answer: (c: { purpose: string }) => (c.purpose === 'anchor' ? GENUINE : 'fail' as const) };
+  const anchorOnly = { answer: (c: { purpose: string }) => (c.purpose === 'anchor' ? GENUINE : ('fail' as const)) };
   const inFinal = drive(fresh(), new Script().frontal(300).add(100, eyesClosed).frontal(34).events, anchorOnly);
   t.equal(inFinal.state.phase, 'final_capture');
   const ended = drive(inFinal.state, [end(inFinal.state.nowMs)], anchorOnly);

@@ -5,7 +5,18 @@ import { planFromSteps } from '../../agent/session/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
 import type { CancelReason, StepKind } from '../../agent/session/types.js';
 import {
-  drive, during, frontal, GENUINE, hasNumericArray, indexAt, performance, Script, tick, turned, type Answer, type DriveOptions,
+  drive,
+  during,
+  frontal,
+  GENUINE,
+  hasNumericArray,
+  indexAt,
+  performance,
+  Script,
+  tick,
+  turned,
+  type Answer,
+  type DriveOptions,
 } from '../helpers/session-frames.js';
 
 const KINDS: StepKind[] = ['turn_left', 'blink', 'look_up'];
@@ -23,14 +34,20 @@ t.test('genuine: accept, with the scores, timings and quality summary', async (t
   t.same(res.reasons, []);
   t.equal(res.cancelReason, null);
   t.equal(res.endedIn, 'deciding');
-  t.notOk(run().effects.some((e) => e.type === 'progress' && e.phase === 'final_capture'), 'no final capture phase: decided on the frame of the last step');
+  t.notOk(
+    run().effects.some((e) => e.type === 'progress' && e.phase === 'final_capture'),
+    'no final capture phase: decided on the frame of the last step',
+  );
   t.equal(res.scores.match.similarity, 0.7);
   t.ok(res.scores.match.samples >= 3, `${res.scores.match.samples} frontal samples: anchor and neutral frames of the challenge`);
   t.equal(res.scores.attack.aggregate, 0.1);
   t.ok(res.scores.attack.samples >= 5);
   t.equal(res.scores.continuity.minSimilarity, 0.85);
   t.equal(res.scores.continuity.outliers, 0);
-  t.same(res.scores.motion.steps.map((m) => m.kind), ['turn_left', 'look_up']);
+  t.same(
+    res.scores.motion.steps.map((m) => m.kind),
+    ['turn_left', 'look_up'],
+  );
   t.ok(res.scores.motion.residual! > 0.05, `motion residual ${res.scores.motion.residual}`);
   t.equal(res.scores.motion.planar, false);
   t.equal(res.timings.gatePassedAtMs, 67, 'session-relative times');
@@ -51,7 +68,10 @@ t.test('the result carries no image, landmarks or embedding', async (t) => {
   t.ok(hasNumericArray({ x: [1, 2, 3, 4] }), 'the scanner itself works');
 });
 
-const attack = (score: number): DriveOptions['answer'] => () => ({ ...(GENUINE as object), attackScore: score }) as Answer;
+const attack =
+  (score: number): DriveOptions['answer'] =>
+  () =>
+    ({ ...(GENUINE as object), attackScore: score }) as Answer;
 
 t.test('replay or print: presentation_attack from the aggregated attack score', async (t) => {
   const r = run({ answer: attack(0.9) });
@@ -70,16 +90,21 @@ t.test('one odd attack score neither fails a live session nor passes an attack',
   const oneLow = run({ answer: () => ({ ...(GENUINE as object), attackScore: n++ === 3 ? 0.01 : 0.9 }) as Answer });
   t.same(oneLow.result?.reasons, ['presentation_attack']);
   n = 0;
-  const trimmed = run({ answer: () => ({ ...(GENUINE as object), attackScore: n++ % 4 === 0 ? 0.95 : 0.2 }) as Answer }, {
-    attackAggregate: 'trimmed_mean',
-  });
+  const trimmed = run(
+    { answer: () => ({ ...(GENUINE as object), attackScore: n++ % 4 === 0 ? 0.95 : 0.2 }) as Answer },
+    {
+      attackAggregate: 'trimmed_mean',
+    },
+  );
   t.equal(trimmed.result?.scores.attack.method, 'trimmed_mean');
   t.ok(trimmed.result!.scores.attack.aggregate! > 0.2 && trimmed.result!.scores.attack.aggregate! < 0.5);
   t.equal(trimmed.result?.verdict, 'accept');
 });
 
 t.test('turned captures do not feed the attack score', async (t) => {
-  const r = run({ answer: (c, tMs) => ({ ...(GENUINE as object), attackScore: c.purpose === 'challenge' && tMs > 1400 && tMs < 1900 ? 0.95 : 0.1 }) as Answer });
+  const r = run({
+    answer: (c, tMs) => ({ ...(GENUINE as object), attackScore: c.purpose === 'challenge' && tMs > 1400 && tMs < 1900 ? 0.95 : 0.1 }) as Answer,
+  });
   t.equal(r.result?.verdict, 'accept');
   t.ok(r.result!.scores.attack.samples < r.result!.timings.decisionsRequested, 'some captures were left out');
 });
@@ -128,7 +153,10 @@ t.test('too few usable attack scores: retry insufficient_samples, unless the att
   const r = run({ answer: fail });
   t.equal(r.result?.verdict, 'retry');
   t.same(r.result?.reasons, ['insufficient_samples']);
-  t.ok(r.captures.some((c) => c.purpose === 'final'), 'failed answers: it kept capturing frontal frames after the last step');
+  t.ok(
+    r.captures.some((c) => c.purpose === 'final'),
+    'failed answers: it kept capturing frontal frames after the last step',
+  );
   t.equal(r.result?.timings.decisionsRequested, 30, 'until the budget was spent');
   t.ok(r.result!.timings.decisionsFailed > 0);
   // Failing answers after the gate, frontal frames after the last step: final captures until the limit.
@@ -138,14 +166,15 @@ t.test('too few usable attack scores: retry insufficient_samples, unless the att
   const tr = drive(timed.state, more(timed.state), { answer: fail });
   t.same(tr.result?.reasons, ['insufficient_samples'], 'after finalCaptureTimeoutMs');
   t.ok(tr.result!.timings.finishedAtMs + 1000 - timed.state.phaseStartedMs > 3000);
-  const evidentRun = run({ answer: (c) => (c.purpose === 'anchor' ? { ...(GENUINE as object), attackScore: 0.97 } as Answer : 'fail') });
+  const evidentRun = run({ answer: (c) => (c.purpose === 'anchor' ? ({ ...(GENUINE as object), attackScore: 0.97 } as Answer) : 'fail') });
   t.same(evidentRun.result?.reasons, ['presentation_attack'], 'a reject is never turned into a retry');
 });
 
 t.test('too few frontal samples: retry insufficient_samples', async (t) => {
   // Eyes half closed (EAR 0.18: not a closure, but not open enough for the gate) after the gate:
   // attack samples, but no frontal one besides the anchor, and none after the last step either.
-  const halfClosed = () => shift(new Script().frontal(100).frontal(1500, { ear: 0.18 }).move('turn_left', 30, { ear: 0.18 }).frontal(3500, { ear: 0.18 }).events);
+  const halfClosed = () =>
+    shift(new Script().frontal(100).frontal(1500, { ear: 0.18 }).move('turn_left', 30, { ear: 0.18 }).frontal(3500, { ear: 0.18 }).events);
   const r = drive(session({}, ['turn_left']), halfClosed());
   t.equal(r.result?.scores.match.samples, 1);
   t.ok(r.result!.scores.attack.samples >= 5);
@@ -201,13 +230,24 @@ t.test('the final capture waits for a frontal face, then gives up and decides', 
   t.same(r.result?.reasons, ['insufficient_samples']);
 });
 
-const phases: [string, number][] = [['waiting_face', 0], ['quality_gate', 1], ['challenge', 6], ['final_capture', 0], ['deciding', 0]];
+const phases: [string, number][] = [
+  ['waiting_face', 0],
+  ['quality_gate', 1],
+  ['challenge', 6],
+  ['final_capture', 0],
+  ['deciding', 0],
+];
 for (const [phase] of phases) {
   t.test(`cancel during ${phase}: reject cancelled`, async (t) => {
     const events = shift(performance(KINDS).events);
     let s = session();
     // Deciding: answers never come. Final capture: only the anchor's answer comes, the others fail.
-    const answer = phase === 'deciding' ? () => 'none' as const : phase === 'final_capture' ? (c: { purpose: string }) => (c.purpose === 'anchor' ? GENUINE : 'fail' as const) : undefined;
+    const answer =
+      phase === 'deciding'
+        ? () => 'none' as const
+        : phase === 'final_capture'
+          ? (c: { purpose: string }) => (c.purpose === 'anchor' ? GENUINE : ('fail' as const))
+          : undefined;
     const config = phase === 'final_capture' ? { maxDecisions: 1000 } : {};
     if (phase !== 'waiting_face') s = session(config);
     for (const e of events) {

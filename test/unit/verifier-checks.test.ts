@@ -25,7 +25,12 @@ const rejected = (t: Test, o: VerifyOutcome, reason: string) => t.match(o, { sta
 t.test('a genuine token is accepted once; its redelivery is a duplicate; another result on its nonce is a replay', async (t) => {
   const nonce = await nonces.issue('kiosk-001', new Date());
   const a = await signer().sign(nonce, result(nonce));
-  t.match(await verifier.verify(a.token), { status: 'accepted', deviceId: 'kiosk-001', jti: a.jti, claims: { eat_nonce: nonce, sub: 'kiosk-001', result: { verdict: 'accept' } } });
+  t.match(await verifier.verify(a.token), {
+    status: 'accepted',
+    deviceId: 'kiosk-001',
+    jti: a.jti,
+    claims: { eat_nonce: nonce, sub: 'kiosk-001', result: { verdict: 'accept' } },
+  });
   t.match(await verifier.verify(a.token), { status: 'duplicate', jti: a.jti });
   const b = await signer().sign(nonce, result(nonce));
   rejected(t, await verifier.verify(b.token), 'replay');
@@ -60,14 +65,24 @@ t.test('certificate: foreign CA with the same name, expired, claim profile, unkn
   rejected(t, await verifier.verify((await signer(claim).sign(nc, result(nc))).token), 'wrong_profile');
   const noX5c = await signer(dev1, { includeCertificate: false }).sign(n, result(n));
   rejected(t, await verifier.verify(noX5c.token), 'unknown_certificate');
-  const withRegistry = new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: stubPlanCheck, lookupCertificate: (kid) => (kid === certificateThumbprint(dev1.certificate) ? dev1.certificate : undefined) });
+  const withRegistry = new ResultVerifier({
+    ca: pki.ca.certificate,
+    nonces,
+    checkPlan: stubPlanCheck,
+    lookupCertificate: (kid) => (kid === certificateThumbprint(dev1.certificate) ? dev1.certificate : undefined),
+  });
   t.match(await withRegistry.verify(noX5c.token), { status: 'accepted' }, 'kid found in the registry');
   await rejectsWithCode(t, signer({ ...dev1, certificate: dev2.certificate }).sign(n, result(n)), 'E_CERTIFICATE');
 });
 
 t.test('claims: CN vs sub, clock skew, plan, alg', async (t) => {
   const n = await nonces.issue('kiosk-002', new Date());
-  const header = { alg: 'ES256' as const, typ: RESULT_TOKEN_TYP, kid: certificateThumbprint(dev1.certificate), x5c: [Buffer.from(dev1.certificate.rawData).toString('base64')] };
+  const header = {
+    alg: 'ES256' as const,
+    typ: RESULT_TOKEN_TYP,
+    kid: certificateThumbprint(dev1.certificate),
+    x5c: [Buffer.from(dev1.certificate.rawData).toString('base64')],
+  };
   const good = (await signer().sign(n, result(n))).claims;
   rejected(t, await verifier.verify(await signCompact(dev1.keyStore, header, { ...good, sub: 'kiosk-002' })), 'device_mismatch');
   const n1 = await nonces.issue('kiosk-001', new Date());

@@ -12,11 +12,13 @@ function mutate(token: string): string {
   const kind = randomInt(8);
   const p = randomInt(3);
   switch (kind) {
-    case 0: { // replace one character anywhere
+    case 0: {
+      // replace one character anywhere
       const i = randomInt(token.length);
       return token.slice(0, i) + B64U[randomInt(B64U.length)] + token.slice(i + 1);
     }
-    case 1: { // flip one bit of one decoded byte in one part
+    case 1: {
+      // flip one bit of one decoded byte in one part
       const buf = Buffer.from(parts[p], 'base64url');
       buf[randomInt(buf.length)] ^= 1 << randomInt(8);
       parts[p] = buf.toString('base64url');
@@ -24,11 +26,13 @@ function mutate(token: string): string {
     }
     case 2: // truncate
       return token.slice(0, randomInt(token.length));
-    case 3: { // insert or delete a character
+    case 3: {
+      // insert or delete a character
       const i = randomInt(token.length);
       return randomInt(2) ? token.slice(0, i) + B64U[randomInt(64)] + token.slice(i) : token.slice(0, i) + token.slice(i + 1);
     }
-    case 4: { // change one JSON value in header or payload
+    case 4: {
+      // change one JSON value in header or payload
       const q = randomInt(2);
       const obj = JSON.parse(Buffer.from(parts[q], 'base64url').toString()) as Record<string, unknown>;
       const keys = Object.keys(obj);
@@ -38,20 +42,23 @@ function mutate(token: string): string {
       parts[q] = Buffer.from(JSON.stringify(obj)).toString('base64url');
       return parts.join('.');
     }
-    case 5: { // swap parts or duplicate one
+    case 5: {
+      // swap parts or duplicate one
       const i = randomInt(3);
       const j = (i + 1 + randomInt(2)) % 3;
       [parts[i], parts[j]] = [parts[j], parts[i]];
       return parts.join('.');
     }
-    case 6: { // add a claim or header field
+    case 6: {
+      // add a claim or header field
       const q = randomInt(2);
       const obj = JSON.parse(Buffer.from(parts[q], 'base64url').toString()) as Record<string, unknown>;
       obj[['crit', 'sub', 'jti', 'x', 'result'][randomInt(5)]] = ['kiosk-002'][0];
       parts[q] = Buffer.from(JSON.stringify(obj)).toString('base64url');
       return parts.join('.');
     }
-    default: { // change several random bytes in the signature
+    default: {
+      // change several random bytes in the signature
       const buf = Buffer.from(parts[2], 'base64url');
       for (let n = 1 + randomInt(4); n > 0; n--) buf[randomInt(buf.length)] = randomInt(256);
       parts[2] = buf.toString('base64url');

@@ -49,7 +49,10 @@ const frameEvents = (kinds: StepKind[]) => performance(kinds).events as FrameEve
 
 t.test('every-frame delivery: nothing dropped; timings and models in the result, no numeric arrays', async (t) => {
   const fake = fakeEngine(frameEvents(KINDS));
-  const res = await runSession({ engine: fake.engine, frames: fake.source(), reference: ALICE }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const res = await runSession(
+    { engine: fake.engine, frames: fake.source(), reference: ALICE },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.equal(res.verdict, 'accept', JSON.stringify(res.reasons));
   t.equal(res.timings.framesDropped, 0);
   t.equal(res.timings.framesReceived, res.timings.framesSeen);
@@ -66,7 +69,10 @@ t.test('latest-frame delivery: a slow engine behind a live-rate source drops fra
   const fake = fakeEngine(events, { analyzeDelayMs: 40 });
   // The source delivers a 30 fps recording at twice its rate (a frame every 16.7 ms); the engine needs 40 ms per frame.
   const frames = paceFrames(fake.source(), { speed: 2 });
-  const res = await runSession({ engine: fake.engine, frames, reference: ALICE }, { plan: planFromSteps(['turn_right']), config: { allowWeakPlans: true, qualityStableMs: 0 }, delivery: 'latest' });
+  const res = await runSession(
+    { engine: fake.engine, frames, reference: ALICE },
+    { plan: planFromSteps(['turn_right']), config: { allowWeakPlans: true, qualityStableMs: 0 }, delivery: 'latest' },
+  );
   t.ok(res.timings.framesDropped! > 0, `${res.timings.framesDropped} dropped of ${res.timings.framesReceived}`);
   const unaccounted = res.timings.framesReceived! - res.timings.framesSeen - res.timings.framesDropped!;
   t.ok(unaccounted === 0 || unaccounted === 1, 'every received frame is analysed or dropped (or was waiting when the session ended)');
@@ -78,7 +84,10 @@ t.test('latest-frame delivery: a slow engine behind a live-rate source drops fra
 t.test('latest-frame delivery keeps every frame when the engine keeps up', async (t) => {
   const events = frameEvents(['blink']).slice(0, 30);
   const fake = fakeEngine(events);
-  const res = await runSession({ engine: fake.engine, frames: paceFrames(fake.source(), { speed: 4 }), reference: ALICE }, { plan: planFromSteps(['blink']), config: { allowWeakPlans: true, qualityStableMs: 0 }, delivery: 'latest' });
+  const res = await runSession(
+    { engine: fake.engine, frames: paceFrames(fake.source(), { speed: 4 }), reference: ALICE },
+    { plan: planFromSteps(['blink']), config: { allowWeakPlans: true, qualityStableMs: 0 }, delivery: 'latest' },
+  );
   t.equal(res.timings.framesDropped, 0, JSON.stringify(res.timings));
   t.equal(res.timings.framesReceived, res.timings.framesSeen, 'each received frame analysed');
 });
@@ -88,7 +97,14 @@ t.test('pacing waits for each frame time; a still is looped at 30 fps', async (t
   const slept: number[] = [];
   const still = loopStill(makeImage(1, 1), { fps: 30, durationMs: 200 });
   const out: number[] = [];
-  for await (const f of paceFrames(still, { now: () => clock, sleep: async (ms) => { slept.push(Math.round(ms)); clock += Math.max(0, ms); } })) out.push(f.timeMs);
+  for await (const f of paceFrames(still, {
+    now: () => clock,
+    sleep: async (ms) => {
+      slept.push(Math.round(ms));
+      clock += Math.max(0, ms);
+    },
+  }))
+    out.push(f.timeMs);
   t.equal(out.length, 6);
   t.same(slept, [0, 33, 33, 33, 33, 33]);
 });
@@ -103,7 +119,10 @@ t.test('abort while waiting for a live frame cancels the session', async (t) => 
   engine.analyze = async () => ({ width: 640, height: 480, faces: [], timings: {} });
   setTimeout(() => ac.abort('customer_left'), 50);
   const t0 = Date.now();
-  const res = await runSession({ engine, frames: stalled(), reference: ALICE, signal: ac.signal }, { plan: planFromSteps(['blink']), config: { allowWeakPlans: true, qualityStableMs: 0 }, delivery: 'latest' });
+  const res = await runSession(
+    { engine, frames: stalled(), reference: ALICE, signal: ac.signal },
+    { plan: planFromSteps(['blink']), config: { allowWeakPlans: true, qualityStableMs: 0 }, delivery: 'latest' },
+  );
   t.same(res.reasons, ['cancelled']);
   t.equal(res.cancelReason, 'customer_left');
   t.ok(Date.now() - t0 < 2000, 'does not wait for the stalled source');
@@ -115,35 +134,59 @@ t.test('abuse limit: the fifth failure against one reference starts a cool-down;
   const attack = () => fakeEngine(frameEvents(KINDS), { attack: 0.9 });
   for (let i = 0; i < 5; i++) {
     const f = attack();
-    const r = await runSession({ engine: f.engine, frames: f.source(), reference: ALICE, referenceId: 'doc-1', abuse: limiter }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+    const r = await runSession(
+      { engine: f.engine, frames: f.source(), reference: ALICE, referenceId: 'doc-1', abuse: limiter },
+      { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+    );
     t.same(r.reasons, ['presentation_attack'], `attempt ${i + 1}`);
     clock += 10_000;
   }
   const f = attack();
-  const refused = await runSession({ engine: f.engine, frames: f.source(), reference: ALICE, referenceId: 'doc-1', abuse: limiter }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const refused = await runSession(
+    { engine: f.engine, frames: f.source(), reference: ALICE, referenceId: 'doc-1', abuse: limiter },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.same(refused.reasons, ['attempts_exceeded']);
   t.equal(refused.verdict, 'reject');
   t.ok(refused.retryAfterMs! > 0 && refused.retryAfterMs! <= 600_000);
   t.equal(f.analysed.length, 0, 'the refused session never looked at a frame');
   const g = fakeEngine(frameEvents(KINDS));
-  const other = await runSession({ engine: g.engine, frames: g.source(), reference: ALICE, referenceId: 'doc-2', abuse: limiter }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } });
+  const other = await runSession(
+    { engine: g.engine, frames: g.source(), reference: ALICE, referenceId: 'doc-2', abuse: limiter },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+  );
   t.equal(other.verdict, 'accept');
   clock += 600_000;
   const h = fakeEngine(frameEvents(KINDS));
-  t.equal((await runSession({ engine: h.engine, frames: h.source(), reference: ALICE, referenceId: 'doc-1', abuse: limiter }, { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } })).verdict, 'accept', 'after the cool-down');
+  t.equal(
+    (
+      await runSession(
+        { engine: h.engine, frames: h.source(), reference: ALICE, referenceId: 'doc-1', abuse: limiter },
+        { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0 } },
+      )
+    ).verdict,
+    'accept',
+    'after the cool-down',
+  );
 });
 
 t.test('an evident attack is reported even when the session ends early (face lost)', async (t) => {
   const plan = planFromSteps(['turn_left', 'turn_right']);
   const events = new Script().frontal(1500).add(2000, (tt) => noFace(tt)).events;
-  const attack = drive(createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }), events, { answer: () => ({ attackScore: 0.95, referenceSimilarity: 0.7, anchorSimilarity: 0.9 }) });
+  const attack = drive(createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }), events, {
+    answer: () => ({ attackScore: 0.95, referenceSimilarity: 0.7, anchorSimilarity: 0.9 }),
+  });
   t.same(attack.result?.reasons, ['presentation_attack', 'face_lost']);
   t.equal(attack.result?.verdict, 'reject');
   const live = drive(createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }), events);
   t.same(live.result?.reasons, ['face_lost'], 'a live face lost is only face_lost');
-  const few = drive(createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }), new Script().frontal(300).add(2000, (tt) => noFace(tt)).events, {
-    answer: () => ({ attackScore: 0.95, referenceSimilarity: 0.7, anchorSimilarity: 0.9 }),
-  });
+  const few = drive(
+    createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }),
+    new Script().frontal(300).add(2000, (tt) => noFace(tt)).events,
+    {
+      answer: () => ({ attackScore: 0.95, referenceSimilarity: 0.7, anchorSimilarity: 0.9 }),
+    },
+  );
   t.same(few.result?.reasons, ['face_lost'], 'too few attack samples to call it');
   // Median above the threshold, but one sample in two below it: not evident on an early end.
   let k = 0;
@@ -166,8 +209,17 @@ t.test('blink from the eye-state model: EAR that barely dips still counts when t
     .add(1500, (tt) => withP(tt, 0.99, 0.38)).events;
   const r = drive(createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }), events);
   t.equal(r.state.steps[0].status, 'passed');
-  const noBlink = drive(createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }), new Script().add(7000, (tt) => withP(tt, 0.6, 0.2)).events);
+  const noBlink = drive(
+    createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }),
+    new Script().add(7000, (tt) => withP(tt, 0.6, 0.2)).events,
+  );
   t.same(noBlink.result?.reasons, ['challenge_timeout'], 'a steady, half-confident face is no blink');
-  const earOnly = drive(createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }), new Script().add(400, (tt) => frontal(tt, { ear: 0.38 })).add(100, (tt) => frontal(tt, { ear: 0.2 })).add(1500, (tt) => frontal(tt, { ear: 0.38 })).events);
+  const earOnly = drive(
+    createSession({ plan, config: { allowWeakPlans: true, qualityStableMs: 0 }, startMs: 0 }),
+    new Script()
+      .add(400, (tt) => frontal(tt, { ear: 0.38 }))
+      .add(100, (tt) => frontal(tt, { ear: 0.2 }))
+      .add(1500, (tt) => frontal(tt, { ear: 0.38 })).events,
+  );
   t.equal(earOnly.state.steps[0].status, 'not_started', 'without the model, the EAR thresholds still decide');
 });

@@ -5,7 +5,17 @@
  * devices keep nothing.
  */
 import { EventEmitter } from 'node:events';
-import { audioError, LevelMeter, samplesPer10ms, type AudioCapture, type AudioDeviceEvents, type AudioFailure, type AudioFrame, type AudioPlayback, type AudioStats } from './audio-device.js';
+import {
+  audioError,
+  LevelMeter,
+  samplesPer10ms,
+  type AudioCapture,
+  type AudioDeviceEvents,
+  type AudioFailure,
+  type AudioFrame,
+  type AudioPlayback,
+  type AudioStats,
+} from './audio-device.js';
 
 export interface ToneCaptureOptions {
   sampleRate: number;
@@ -127,7 +137,10 @@ export class MemoryAudioPlayback implements AudioPlayback {
   received(): Int16Array {
     const out = new Int16Array(this.kept);
     let o = 0;
-    for (const c of this.chunks) { out.set(c, o); o += c.length; }
+    for (const c of this.chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
     return out;
   }
 

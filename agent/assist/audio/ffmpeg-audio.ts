@@ -9,7 +9,17 @@ import { EventEmitter } from 'node:events';
 import { KioskError } from '../../errors.js';
 import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../media/ffmpeg.js';
 import { FrameSplitter } from '../../media/frame-splitter.js';
-import { audioError, LevelMeter, samplesPer10ms, type AudioCapture, type AudioDeviceEvents, type AudioDevices, type AudioFrame, type AudioPlayback, type AudioStats } from './audio-device.js';
+import {
+  audioError,
+  LevelMeter,
+  samplesPer10ms,
+  type AudioCapture,
+  type AudioDeviceEvents,
+  type AudioDevices,
+  type AudioFrame,
+  type AudioPlayback,
+  type AudioStats,
+} from './audio-device.js';
 import { int16Of } from './pcm.js';
 
 interface FfmpegCommon {
@@ -38,14 +48,53 @@ export interface FfmpegPlaybackOptions extends FfmpegCommon {
 export function captureArgs(o: Pick<FfmpegCaptureOptions, 'device' | 'sampleRate' | 'input'>): string[] {
   const rate = String(o.sampleRate);
   const input = o.input ?? ['-f', 'alsa', '-channels', '1', '-sample_rate', rate, '-i', o.device];
-  return ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'error', ...input, '-vn', '-ac', '1', '-ar', rate, '-f', 's16le', '-flush_packets', '1', 'pipe:1'];
+  return [
+    '-nostdin',
+    '-hide_banner',
+    '-nostats',
+    '-loglevel',
+    'error',
+    ...input,
+    '-vn',
+    '-ac',
+    '1',
+    '-ar',
+    rate,
+    '-f',
+    's16le',
+    '-flush_packets',
+    '1',
+    'pipe:1',
+  ];
 }
 
 /** The playback child's arguments: stdin as the only input, the ALSA device as the only output. */
 export function playbackArgs(o: Pick<FfmpegPlaybackOptions, 'device' | 'sampleRate'>): string[] {
   const rate = String(o.sampleRate);
   // No probing: the format is given, and probing would hold back the first seconds of audio.
-  return ['-hide_banner', '-nostats', '-loglevel', 'error', '-probesize', '32', '-analyzeduration', '0', '-fflags', 'nobuffer', '-f', 's16le', '-ar', rate, '-ac', '1', '-i', 'pipe:0', '-f', 'alsa', o.device];
+  return [
+    '-hide_banner',
+    '-nostats',
+    '-loglevel',
+    'error',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-fflags',
+    'nobuffer',
+    '-f',
+    's16le',
+    '-ar',
+    rate,
+    '-ac',
+    '1',
+    '-i',
+    'pipe:0',
+    '-f',
+    'alsa',
+    o.device,
+  ];
 }
 
 interface Run {
@@ -116,7 +165,9 @@ export class FfmpegAudioCapture implements AudioCapture {
     this.run = run;
     const splitter = new FrameSplitter(samplesPer10ms(this.sampleRate) * 2);
     let heard: () => void = () => undefined;
-    const firstAudio = new Promise<'audio'>((resolve) => { heard = () => resolve('audio'); });
+    const firstAudio = new Promise<'audio'>((resolve) => {
+      heard = () => resolve('audio');
+    });
     run.child.stdout!.on('data', (chunk: Buffer) => {
       for (const bytes of splitter.push(chunk)) {
         if (this.run !== run) return;
@@ -129,7 +180,9 @@ export class FfmpegAudioCapture implements AudioCapture {
     });
     run.child.stdout!.on('error', () => {}); // the exit status says what happened
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.opts.startTimeoutMs ?? 3000); });
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.opts.startTimeoutMs ?? 3000);
+    });
     const outcome = await Promise.race([firstAudio, run.exited.then(() => 'exited' as const), timeout]);
     clearTimeout(timer);
     if (outcome === 'audio' && this.run === run) {
@@ -141,7 +194,8 @@ export class FfmpegAudioCapture implements AudioCapture {
     this.run = undefined;
     await stopChild(run.child, run.exited);
     if (stoppedMeanwhile) throw new KioskError('E_ABORTED', 'the microphone was closed while it was opening', { subject: this.opts.device });
-    if (outcome === 'timeout') throw audioError(`no audio from the ALSA capture device within ${this.opts.startTimeoutMs ?? 3000} ms`, 'no_audio', this.opts.device);
+    if (outcome === 'timeout')
+      throw audioError(`no audio from the ALSA capture device within ${this.opts.startTimeoutMs ?? 3000} ms`, 'no_audio', this.opts.device);
     throw endedError(run, await run.exited, this.opts, 'capture');
   }
 
@@ -203,7 +257,7 @@ export class FfmpegAudioPlayback implements AudioPlayback {
 
   write(samples: Int16Array): void {
     const stdin = this.run?.child.stdin;
-    if (!stdin || !stdin.writable || stdin.writableLength > this.maxQueueBytes) return;
+    if (!stdin?.writable || stdin.writableLength > this.maxQueueBytes) return;
     this.frames += 1;
     this.meter.add(samples);
     // A copy: the caller (wrtc's sink) may reuse its buffer.

@@ -6,15 +6,34 @@
 const DECISION_TYP = 'kiosk-assist-decision+jwt';
 const $ = (id) => document.getElementById(id);
 const enc = new TextEncoder();
-const b64u = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const b64u = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 
 const state = {
-  client: null, prefix: 'kiosk/v1/', iceServers: [], pc: null, channel: null, call: null,
-  key: null, operatorId: null, acks: [], framesRendered: 0, log: [],
-  mic: null, micState: 'off', audioCtx: null, analyser: null,
+  client: null,
+  prefix: 'kiosk/v1/',
+  iceServers: [],
+  pc: null,
+  channel: null,
+  call: null,
+  key: null,
+  operatorId: null,
+  acks: [],
+  framesRendered: 0,
+  log: [],
+  mic: null,
+  micState: 'off',
+  audioCtx: null,
+  analyser: null,
 };
 
-function status(text) { $('status').textContent = text; state.log.push(text); }
+function status(text) {
+  $('status').textContent = text;
+  state.log.push(text);
+}
 
 /** Imports the operator's private key (JWK) as a non-extractable WebCrypto signing key. */
 async function importKey(jwk, operatorId) {
@@ -27,7 +46,14 @@ async function importKey(jwk, operatorId) {
 async function signDecision(decision, note) {
   if (!state.key || !state.call) throw new Error('no key or no call');
   const header = { alg: 'ES256', typ: DECISION_TYP, kid: state.operatorId };
-  const payload = { assist_id: state.call.assist_id, kiosk: state.call.kiosk, challenge: state.call.challenge, decision, iat: Math.floor(Date.now() / 1000), ...(note ? { note } : {}) };
+  const payload = {
+    assist_id: state.call.assist_id,
+    kiosk: state.call.kiosk,
+    challenge: state.call.challenge,
+    decision,
+    iat: Math.floor(Date.now() / 1000),
+    ...(note ? { note } : {}),
+  };
   const input = `${b64u(enc.encode(JSON.stringify(header)))}.${b64u(enc.encode(JSON.stringify(payload)))}`;
   const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, state.key, enc.encode(input));
   return `${input}.${b64u(sig)}`;
@@ -44,13 +70,22 @@ async function decide(decision, note) {
   return ack;
 }
 
-function audioState(text) { state.micState = text; $('audio-state').textContent = text; }
+function audioState(text) {
+  state.micState = text;
+  $('audio-state').textContent = text;
+}
 
 /** Asks for the operator's microphone and sends it; without one the call goes on (the kiosk is still heard). */
 async function openMicrophone(pc) {
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true }, video: false });
-    if (state.pc !== pc) { stream.getTracks().forEach((t) => t.stop()); return; }
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      video: false,
+    });
+    if (state.pc !== pc) {
+      stream.getTracks().forEach((t) => t.stop());
+      return;
+    }
     state.mic = stream;
     for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
     $('mute').disabled = false;
@@ -86,14 +121,18 @@ function endMedia() {
   if (state.micState !== 'off') audioState('off');
 }
 
-function topicOf(kiosk, dir) { return `${state.prefix}${kiosk}/assist/signal/${dir}`; }
+function topicOf(kiosk, dir) {
+  return `${state.prefix}${kiosk}/assist/signal/${dir}`;
+}
 
 async function send(kiosk, msg) {
   await state.client.publishAsync(topicOf(kiosk, 'operator'), JSON.stringify(msg), { qos: 1 });
 }
 
 async function onOffer(m) {
-  if (state.pc) { state.pc.close(); }
+  if (state.pc) {
+    state.pc.close();
+  }
   endMedia();
   const kiosk = m.kiosk;
   state.call = { assist_id: m.assist_id, kiosk, challenge: null, failed_checks: m.failed_checks || [] };
@@ -101,11 +140,17 @@ async function onOffer(m) {
   const pc = new RTCPeerConnection({ iceServers: state.iceServers });
   state.pc = pc;
   pc.ontrack = (e) => {
-    if (e.track.kind === 'audio') { playKioskAudio(e.track); return; }
+    if (e.track.kind === 'audio') {
+      playKioskAudio(e.track);
+      return;
+    }
     const video = $('video');
     video.srcObject = e.streams[0] || new MediaStream([e.track]);
     video.play().catch(() => undefined);
-    const count = () => { state.framesRendered += 1; video.requestVideoFrameCallback(count); };
+    const count = () => {
+      state.framesRendered += 1;
+      video.requestVideoFrameCallback(count);
+    };
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(count);
   };
   pc.ondatachannel = (e) => {
@@ -135,22 +180,39 @@ async function onOffer(m) {
   await send(kiosk, { type: 'answer', assist_id: m.assist_id, sdp: answer.sdp });
 }
 
-async function onSignal(topic, payload) {
+async function onSignal(_topic, payload) {
   let m;
-  try { m = JSON.parse(payload.toString()); } catch { return; }
+  try {
+    m = JSON.parse(payload.toString());
+  } catch {
+    return;
+  }
   if (m.type === 'offer') return onOffer(m);
   if (!state.call || m.assist_id !== state.call.assist_id || !state.pc) return;
   if (m.type === 'candidate' && m.candidate) await state.pc.addIceCandidate(m.candidate).catch(() => undefined);
-  if (m.type === 'bye') { status('call ended by the kiosk'); $('approve').disabled = $('reject').disabled = true; endMedia(); }
+  if (m.type === 'bye') {
+    status('call ended by the kiosk');
+    $('approve').disabled = $('reject').disabled = true;
+    endMedia();
+  }
 }
 
 /** Connects to the broker and waits for kiosks' offers. */
 async function connect({ url, username, password, kiosk = '*', prefix = 'kiosk/v1/', iceServers = [] }) {
   state.prefix = prefix;
   state.iceServers = iceServers;
-  const client = await mqtt.connectAsync(url, { protocolVersion: 5, username, password, clientId: `${username}-${Math.random().toString(16).slice(2, 10)}`, reconnectPeriod: 0, connectTimeout: 10000 });
+  const client = await mqtt.connectAsync(url, {
+    protocolVersion: 5,
+    username,
+    password,
+    clientId: `${username}-${Math.random().toString(16).slice(2, 10)}`,
+    reconnectPeriod: 0,
+    connectTimeout: 10000,
+  });
   state.client = client;
-  client.on('message', (t, p) => { onSignal(t, p).catch((err) => status(`error: ${err.message}`)); });
+  client.on('message', (t, p) => {
+    onSignal(t, p).catch((err) => status(`error: ${err.message}`));
+  });
   const granted = await client.subscribeAsync(topicOf(kiosk === '*' ? '+' : kiosk, 'kiosk'), { qos: 1 });
   if (granted.some((g) => g.qos > 2)) throw new Error('the broker refused the subscription');
   status(`connected as ${username}, waiting for a kiosk`);
@@ -159,12 +221,27 @@ async function connect({ url, username, password, kiosk = '*', prefix = 'kiosk/v
 /** Video figures for the operator (and the browser test). */
 async function stats() {
   const video = $('video');
-  const out = { width: video.videoWidth, height: video.videoHeight, framesRendered: state.framesRendered, framesDecoded: 0, dtlsState: null, srtpCipher: null, connectionState: state.pc ? state.pc.connectionState : null };
+  const out = {
+    width: video.videoWidth,
+    height: video.videoHeight,
+    framesRendered: state.framesRendered,
+    framesDecoded: 0,
+    dtlsState: null,
+    srtpCipher: null,
+    connectionState: state.pc ? state.pc.connectionState : null,
+  };
   if (state.pc) {
     const report = await state.pc.getStats();
     report.forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') { out.framesDecoded = s.framesDecoded || 0; out.frameWidth = s.frameWidth; out.frameHeight = s.frameHeight; }
-      if (s.type === 'transport') { out.dtlsState = s.dtlsState; out.srtpCipher = s.srtpCipher; }
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        out.framesDecoded = s.framesDecoded || 0;
+        out.frameWidth = s.frameWidth;
+        out.frameHeight = s.frameHeight;
+      }
+      if (s.type === 'transport') {
+        out.dtlsState = s.dtlsState;
+        out.srtpCipher = s.srtpCipher;
+      }
     });
   }
   return out;
@@ -173,9 +250,13 @@ async function stats() {
 /** Audio figures: the microphone, what arrives from the kiosk (level, dominant frequency) and what is sent. */
 async function audioStats() {
   const out = {
-    micState: state.micState, micTracks: state.mic ? state.mic.getAudioTracks().map((t) => t.readyState) : [],
-    contextState: state.audioCtx ? state.audioCtx.state : null, dominantHz: null, peakDb: null,
-    inbound: null, outbound: null,
+    micState: state.micState,
+    micTracks: state.mic ? state.mic.getAudioTracks().map((t) => t.readyState) : [],
+    contextState: state.audioCtx ? state.audioCtx.state : null,
+    dominantHz: null,
+    peakDb: null,
+    inbound: null,
+    outbound: null,
   };
   const an = state.analyser;
   if (an && state.audioCtx) {
@@ -195,7 +276,8 @@ async function audioStats() {
   if (state.pc) {
     const report = await state.pc.getStats();
     report.forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') out.inbound = { packetsReceived: s.packetsReceived, totalSamplesReceived: s.totalSamplesReceived, audioLevel: s.audioLevel };
+      if (s.type === 'inbound-rtp' && s.kind === 'audio')
+        out.inbound = { packetsReceived: s.packetsReceived, totalSamplesReceived: s.totalSamplesReceived, audioLevel: s.audioLevel };
       if (s.type === 'outbound-rtp' && s.kind === 'audio') out.outbound = { packetsSent: s.packetsSent, bytesSent: s.bytesSent };
     });
   }
@@ -216,12 +298,16 @@ $('connect').onclick = async () => {
     const file = $('keyfile').files[0];
     if (file) await importKey(JSON.parse(await file.text()), $('username').value);
     await connect({ url: $('url').value, username: $('username').value, password: $('password').value, kiosk: $('kiosk').value || '*' });
-  } catch (err) { status(`error: ${err.message}`); }
+  } catch (err) {
+    status(`error: ${err.message}`);
+  }
 };
 $('mute').onclick = () => {
   const tracks = state.mic ? state.mic.getAudioTracks() : [];
   const muted = tracks.some((t) => t.enabled);
-  tracks.forEach((t) => { t.enabled = !muted; });
+  tracks.forEach((t) => {
+    t.enabled = !muted;
+  });
   $('mute').textContent = muted ? 'Unmute my microphone' : 'Mute my microphone';
   audioState(muted ? 'microphone muted' : 'microphone on');
 };

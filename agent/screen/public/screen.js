@@ -5,7 +5,17 @@
 import { translate } from './i18n.js';
 
 const LANGS = ['zh-Hans', 'en'];
-const GUIDANCE = new Set(['only_one_person', 'move_closer', 'move_back', 'more_light', 'less_light', 'open_eyes', 'uncover_face', 'look_straight', 'hold_still']);
+const GUIDANCE = new Set([
+  'only_one_person',
+  'move_closer',
+  'move_back',
+  'more_light',
+  'less_light',
+  'open_eyes',
+  'uncover_face',
+  'look_straight',
+  'hold_still',
+]);
 
 const state = {
   lang: 'zh-Hans',
@@ -28,10 +38,12 @@ const $ = (id) => document.getElementById(id);
 const t = (key) => translate(catalogues, state.lang, key);
 
 async function loadCatalogues() {
-  await Promise.all(LANGS.map(async (lang) => {
-    const res = await fetch(`/i18n/${lang}.json`, { cache: 'no-store' });
-    catalogues[lang] = res.ok ? await res.json() : {};
-  }));
+  await Promise.all(
+    LANGS.map(async (lang) => {
+      const res = await fetch(`/i18n/${lang}.json`, { cache: 'no-store' });
+      catalogues[lang] = res.ok ? await res.json() : {};
+    }),
+  );
 }
 
 function render() {
@@ -46,28 +58,34 @@ function render() {
   document.title = t('ui.title');
 
   const p = state.progress;
-  $('phase').textContent = p ? (p.phase === 'challenge' && p.totalSteps ? `${t('phase.challenge')} · ${Math.min(p.completedSteps + 1, p.totalSteps)} / ${p.totalSteps}` : t(`phase.${p.phase}`)) : t('phase.waiting_face');
+  $('phase').textContent = p
+    ? p.phase === 'challenge' && p.totalSteps
+      ? `${t('phase.challenge')} · ${Math.min(p.completedSteps + 1, p.totalSteps)} / ${p.totalSteps}`
+      : t(`phase.${p.phase}`)
+    : t('phase.waiting_face');
   const instruction = $('instruction');
   instruction.textContent = state.prompt ? t(`prompt.${state.prompt}`) : t('prompt.look_at_camera');
   instruction.classList.toggle('guidance', state.prompt !== null && GUIDANCE.has(state.prompt));
   instruction.dataset.prompt = state.prompt ?? '';
 
   const list = $('steps');
-  list.replaceChildren(...state.steps.map((kind, i) => {
-    const li = document.createElement('li');
-    li.dataset.n = String(i + 1);
-    li.dataset.step = kind;
-    const done = p ? p.completedSteps : 0;
-    const inChallenge = p && p.phase === 'challenge';
-    li.className = i < done ? 'done' : i === done && inChallenge ? 'current' : 'pending';
-    li.textContent = t(`step.${kind}`);
-    return li;
-  }));
+  list.replaceChildren(
+    ...state.steps.map((kind, i) => {
+      const li = document.createElement('li');
+      li.dataset.n = String(i + 1);
+      li.dataset.step = kind;
+      const done = p ? p.completedSteps : 0;
+      const inChallenge = p && p.phase === 'challenge';
+      li.className = i < done ? 'done' : i === done && inChallenge ? 'current' : 'pending';
+      li.textContent = t(`step.${kind}`);
+      return li;
+    }),
+  );
   list.setAttribute('aria-label', t('ui.steps'));
 
   const v = state.verdict;
   $('verdict-title').textContent = v ? t(`ui.verdict_${v.verdict}`) : '';
-  $('verdict-reason').textContent = v && v.reasons.length ? t(`reason.${v.reasons[0]}`) : '';
+  $('verdict-reason').textContent = v?.reasons.length ? t(`reason.${v.reasons[0]}`) : '';
   $('verdict-next').textContent = v ? t(`next.${v.next}`) : '';
   $('notice').textContent = state.notice ? t(state.notice) : '';
   $('assist').textContent = state.assist ? t(`ui.assist_${state.assist}`) : '';

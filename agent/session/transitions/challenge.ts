@@ -178,8 +178,11 @@ function failStep(tr: Transition, status: 'wrong_action' | 'timeout', face: Face
   const s = tr.state;
   const cur = s.current!;
   // Every step that failed so far, this one included, in order: the n-th replacement is the n-th draw.
-  const failures = s.steps.slice(0, cur.index + 1).flatMap((st, i) =>
-    i === cur.index || st.status === 'wrong_action' || st.status === 'timeout' ? [{ failed: st.kind, previous: i > 0 ? s.steps[i - 1].kind : null }] : []);
+  const failures = s.steps
+    .slice(0, cur.index + 1)
+    .flatMap((st, i) =>
+      i === cur.index || st.status === 'wrong_action' || st.status === 'timeout' ? [{ failed: st.kind, previous: i > 0 ? s.steps[i - 1].kind : null }] : [],
+    );
   const kinds = drawReplacements(s.plan.nonce!, failures);
   const replacement: StepTiming = {
     kind: kinds[kinds.length - 1] as StepKind,

@@ -27,7 +27,14 @@ export function finalFrame(tr: Transition, e: FrameEvent): Transition {
   tr.prompt('look_straight');
   if (s.lastCaptureMs === null || s.nowMs - s.lastCaptureMs >= cfg.finalCaptureSpacingMs) {
     const rel = relativeTo(view.face!.pose, s.anchor!);
-    capture(tr, { frameIndex: e.index, faceIndex: view.index, purpose: 'final', padEligible: isPadEligible(rel, cfg), continuityEligible: isContinuityEligible(rel, cfg), frontal: true });
+    capture(tr, {
+      frameIndex: e.index,
+      faceIndex: view.index,
+      purpose: 'final',
+      padEligible: isPadEligible(rel, cfg),
+      continuityEligible: isContinuityEligible(rel, cfg),
+      frontal: true,
+    });
   }
   return enoughSamples(tr.state) ? toDeciding(tr) : tr;
 }

@@ -46,7 +46,6 @@ export function gateFrame(tr: Transition, e: FrameEvent): Transition {
   return armStep(tr, f);
 }
 
-
 /** After `qualityTimeoutMs` in the gate (or at the end of the input, `force`): retry, with the reason the gate mostly failed on. */
 export function gateTimeout(tr: Transition, force = false): Transition {
   const s = tr.state;

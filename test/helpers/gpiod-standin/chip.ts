@@ -16,7 +16,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-interface Line { level: boolean; direction: 'input' | 'output'; consumer: string | null; holder?: Socket; monitor?: Socket }
+interface Line {
+  level: boolean;
+  direction: 'input' | 'output';
+  consumer: string | null;
+  holder?: Socket;
+  monitor?: Socket;
+}
 
 /** Options of the emulated chip. */
 export interface StandInChipOptions {
@@ -54,7 +60,13 @@ export class StandInChip {
 
   /** Environment for the port: stand-ins first on PATH, the socket of this chip. */
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    return { ...process.env, PATH: `${STANDIN_BIN}:${process.env.PATH ?? ''}`, GPIOD_STANDIN_SOCKET: this.socketPath, GPIOD_STANDIN_VERSION: this.options.version ?? '1.6.3', ...extra };
+    return {
+      ...process.env,
+      PATH: `${STANDIN_BIN}:${process.env.PATH ?? ''}`,
+      GPIOD_STANDIN_SOCKET: this.socketPath,
+      GPIOD_STANDIN_VERSION: this.options.version ?? '1.6.3',
+      ...extra,
+    };
   }
 
   /** Sets an input's electrical level as the outside world would; true when a gpiomon was sent the edge. */
@@ -122,9 +134,12 @@ export class StandInChip {
     }
     if (r.chip !== this.name && r.chip !== '0') return { error: 'ENOENT' };
     if (r.op === 'info') {
-      return { label: this.options.label ?? 'pinctrl-bcm2711', lines: this.state.map((l, i) => ({ offset: i, name: this.options.names?.[i] ?? null, consumer: l.consumer, direction: l.direction })) };
+      return {
+        label: this.options.label ?? 'pinctrl-bcm2711',
+        lines: this.state.map((l, i) => ({ offset: i, name: this.options.names?.[i] ?? null, consumer: l.consumer, direction: l.direction })),
+      };
     }
-    const offsets = (r.offsets as number[]);
+    const offsets = r.offsets as number[];
     if (offsets.some((o) => !this.state[o])) return { error: 'EINVAL' };
     if (offsets.some((o) => this.state[o].consumer)) return { error: 'EBUSY' };
     if (r.op === 'get') return { values: offsets.map((o) => (this.state[o].level ? 1 : 0)) };
