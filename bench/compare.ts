@@ -22,7 +22,7 @@ import { detectSessionEvents, type SignalFrame } from '../agent/eval/session-eve
 import { resolveSessionConfig } from '../agent/session/config.js';
 import { parseSpoofLabels, parseVerifyPairs, parseVideoLabels, readLabelFile } from '../agent/eval/labels.js';
 import { rocAuc, tarAtFar, type AucResult, type TarAtFarResult } from '../agent/eval/metrics.js';
-import { readVideoFrames } from '../agent/media/video.js';
+import { readVideoFrames } from '../device/media/video.js';
 import { cosineSimilarity } from '../models/engine.js';
 import { createFaceEngine } from '../models/face-engine.js';
 import { primaryFace } from '../models/select.js';

@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { runFleet } from '../provisioning/sim/fleet.js';
+import { runFleet } from '../sim/fleet.js';
 
 const { values } = parseArgs({
   options: { devices: { type: 'string', default: '500' }, results: { type: 'string', default: '20' }, verifiers: { type: 'string', default: '2' } },

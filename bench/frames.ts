@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { RgbImage } from '../models/image/rgb-image.js';
+import type { RgbImage } from '../base/rgb-image.js';
 
 /**
  * Decodes up to `count` frames of a video, scaled and letterboxed to width x height, through ffmpeg

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, normalize, resolve } from 'node:path';
-import type { RgbImage } from '../models/image/rgb-image.js';
+import type { RgbImage } from '../base/rgb-image.js';
 
 /**
  * @vladmandic/human 3.3.6 (dev dependency) as the peer in the benchmark, on the same tfjs WASM backend.

@@ -1,4 +1,4 @@
-import type { RgbImage } from './image/rgb-image.js';
+import type { RgbImage } from '../base/rgb-image.js';
 import type { RuntimeInfo } from './runtime/types.js';
 import type { FaceSignals, FrameSignals } from './types.js';
 

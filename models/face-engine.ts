@@ -1,6 +1,6 @@
-import type { Logger } from '../agent/log.js';
-import { KioskError } from '../agent/errors.js';
-import type { RgbImage } from './image/rgb-image.js';
+import type { Logger } from '../base/log.js';
+import { KioskError } from '../base/errors.js';
+import type { RgbImage } from '../base/rgb-image.js';
 import { findModel, modelDigest, readManifest, readVerified, type Manifest, type ManifestModel } from './manifest.js';
 import type { EngineInfo, FaceDecision, FaceEngine } from './engine.js';
 import type { InferenceRuntime, ModelSession } from './runtime/types.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { KioskError } from '../agent/errors.js';
-import { packageRoot } from '../agent/paths.js';
+import { KioskError } from '../base/errors.js';
+import { packageRoot } from '../base/paths.js';
 
 /** One file of a model, as listed in models/manifest.json. */
 export interface ManifestFile {

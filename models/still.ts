@@ -1,5 +1,5 @@
 import type { FaceEngine } from './engine.js';
-import { makeImage, type RgbImage } from './image/rgb-image.js';
+import { makeImage, type RgbImage } from '../base/rgb-image.js';
 import type { FaceSignals, FiveKeypoints, FrameSignals, Point } from './types.js';
 import { primaryFace } from './select.js';
 

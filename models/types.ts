@@ -1,4 +1,4 @@
-import type { Box } from './image/rgb-image.js';
+import type { Box } from '../base/rgb-image.js';
 
 export interface Point {
   x: number;

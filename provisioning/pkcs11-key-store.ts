@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { KioskError } from '../agent/errors.js';
-import { p256SpkiFromPoint, type KeyStore } from './key-store.js';
+import { KioskError } from '../base/errors.js';
+import { p256SpkiFromPoint, type KeyStore } from '../base/keys/key-store.js';
 
 type Pkcs11Module = typeof import('pkcs11js');
 type Handle = Buffer;

@@ -15,8 +15,8 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { KioskError } from '../agent/errors.js';
-import type { EngineKey, EngineKeyOptions } from '../agent/transport/endpoint.js';
+import { KioskError } from '../base/errors.js';
+import type { EngineKey, EngineKeyOptions } from '../protocol/endpoint.js';
 import type { Pkcs11KeyStore } from './pkcs11-key-store.js';
 
 /** Debian package that installs the engine. */

@@ -5,8 +5,8 @@
  * recorded, stored or logged (levels and counts only). A device that fails is reported with a code
  * and the call goes on without it: audio never breaks the video call.
  */
-import { toKioskError, type ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { toKioskError, type ErrorCode } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import { audioFailureOf, type AudioCapture, type AudioDevices, type AudioFailure, type AudioPlayback } from './audio/audio-device.js';
 import { toMonoAt } from './audio/pcm.js';
 import type { AudioSinkLike, AudioSourceLike, PeerConnectionLike, RemoteTrackLike, TrackLike, WrtcLike } from './wrtc.js';

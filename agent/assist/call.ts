@@ -7,8 +7,8 @@
 import type { FrameSource } from '../../device/camera/frame-source.js';
 import type { AudioDevices } from './audio/audio-device.js';
 import { CallAudio, type AudioStatus } from './call-audio.js';
-import { isKioskError, KioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { isKioskError, KioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import type { DecisionVerifier, OperatorDecision } from './decision.js';
 import { rgbToI420 } from './i420.js';
 import type { SignalMessage } from './signalling.js';

@@ -5,9 +5,9 @@
  * call's random challenge) and is fresh. Everything else is refused with a reason the page shows.
  */
 import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from 'jose';
-import { KioskError } from '../errors.js';
-import { parseCompact } from '../../provisioning/jws.js';
-import { OPERATOR_NAME_PATTERN } from '../../provisioning/broker/policy.js';
+import { KioskError } from '../../base/errors.js';
+import { parseCompact } from '../../protocol/jws.js';
+import { OPERATOR_NAME_PATTERN } from '../../protocol/names.js';
 
 /** The `typ` header of an operator decision. */
 export const DECISION_TYP = 'kiosk-assist-decision+jwt';

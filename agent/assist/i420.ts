@@ -3,7 +3,7 @@
  * down on the way: remote assistance sends a reduced picture, never the full camera resolution.
  * Pure TypeScript so it runs without wrtc in unit tests; nearest-neighbour sampling, BT.601 limited range.
  */
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 
 /** An I420 frame: Y plane (width*height), then U and V (each width/2 * height/2). */
 export interface I420Frame {

@@ -7,8 +7,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { FrameSource } from '../../device/camera/frame-source.js';
-import type { SessionResult } from '../../provisioning/eat.js';
-import type { Logger } from '../log.js';
+import type { SessionResult } from '../../protocol/eat.js';
+import type { Logger } from '../../base/log.js';
 import type { AssistStart, CommandOutcome } from '../transport/commands.js';
 import type { AudioDevices } from './audio/audio-device.js';
 import { AssistCall, assistError, DEFAULT_ASSIST_OPTIONS, type AssistOptions, type CallOutcome } from './call.js';
@@ -32,7 +32,7 @@ export interface AssistServiceDeps {
   kioskId: string;
   camera: FrameSource;
   signalling: AssistSignalling;
-  /** The device's result signer (agent/transport/result-signer.ts). */
+  /** The device's result signer (provisioning/result-signer.ts). */
   signer: { sign(nonce: string, result: SessionResult): Promise<{ token: string; jti: string }> };
   /** The result outbox; the relay publishes it like any session result. */
   outbox: { put(m: { jti: string; topic: string; payload: Buffer }): Promise<unknown> };

@@ -6,10 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { KioskError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { deviceTopics } from '../transport/topics.js';
-import { tlsIdentity, type MqttTlsEndpoint } from '../transport/endpoint.js';
+import { KioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
+import { deviceTopics } from '../../protocol/topics.js';
+import { tlsIdentity, type MqttTlsEndpoint } from '../../protocol/endpoint.js';
 
 /** One signalling message; `assist_id` names the call. */
 export interface SignalMessage {

@@ -2,10 +2,10 @@ import { once } from 'node:events';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { InvalidArgumentError, type Command } from 'commander';
-import { KioskError, toKioskError } from '../errors.js';
-import type { FrameReadOptions, FrameSource } from '../media/frame-source.js';
+import { KioskError, toKioskError } from '../../base/errors.js';
+import type { FrameReadOptions, FrameSource } from '../../device/media/frame-source.js';
 import type { FaceEngine } from '../../models/engine.js';
-import { EXIT } from './exit.js';
+import { EXIT } from '../../base/cli.js';
 import { frameRecord, ProgressBar, tableHeader, tableRows, type ErrorRecord, type SummaryRecord } from './analyze-output.js';
 
 export { faceRecord, frameRecord, tableRows, type ErrorRecord, type FaceRecord, type FrameRecord, type SummaryRecord } from './analyze-output.js';
@@ -55,7 +55,7 @@ interface Input {
 
 /** Expands directories into their image and video files; a path that cannot be read becomes an error entry. */
 async function expandInputs(paths: string[]): Promise<{ inputs: Input[]; skipped: number }> {
-  const [{ statInput }, { listMediaFiles }] = await Promise.all([import('../media/input-file.js'), import('../media/frame-source.js')]);
+  const [{ statInput }, { listMediaFiles }] = await Promise.all([import('../../device/media/input-file.js'), import('../../device/media/frame-source.js')]);
   const inputs: Input[] = [];
   let skipped = 0;
   for (const path of paths) {
@@ -83,7 +83,7 @@ async function expandInputs(paths: string[]): Promise<{ inputs: Input[]; skipped
 export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps: AnalyzeDeps): Promise<number> {
   const { engine, out, err } = deps;
   const json = options.json ?? false;
-  const open = deps.openSource ?? (async (p: string) => (await import('../media/frame-source.js')).openFrameSource(p));
+  const open = deps.openSource ?? (async (p: string) => (await import('../../device/media/frame-source.js')).openFrameSource(p));
   const bar = new ProgressBar(err, options.progress ?? (!json && (err as { isTTY?: boolean }).isTTY === true));
   const readOpts: FrameReadOptions = { fps: options.fps, maxWidth: options.maxWidth, maxPixels: options.maxPixels };
   const totals = { files_ok: 0, files_failed: 0, frames: 0, frames_with_faces: 0, faces: 0 };
@@ -189,7 +189,7 @@ function positiveNumber(v: string): number {
 
 /** Builds the on-device engine; the module is imported only when the command runs, keeping `--help` fast. */
 export async function loadOnDeviceEngine(): Promise<FaceEngine> {
-  const { createLogger } = await import('../log.js');
+  const { createLogger } = await import('../../base/log.js');
   const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' });
   const { createFaceEngine } = await import('../../models/face-engine.js');
   return createFaceEngine({ logger: logger.child({ component: 'face-engine' }) });

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { register as registerAnalyze } from './analyze.js';
 import { register as registerEval } from './eval.js';
-import { register as registerCarrier } from './carrier.js';
 import { register as registerProvision } from './provision.js';
-import { register as registerSimulate } from './simulate.js';
 import { register as registerVerify } from './verify.js';
 import { register as registerEvalSessions } from './eval-sessions.js';
 import { register as registerRun } from './run.js';
@@ -13,9 +11,7 @@ import { register as registerConfig } from './config.js';
 export function registerCommands(program: Command): void {
   registerAnalyze(program);
   registerEvalSessions(registerEval(program));
-  registerCarrier(program);
   registerProvision(program);
-  registerSimulate(program);
   registerVerify(program);
   registerRun(program);
   registerConfig(program);

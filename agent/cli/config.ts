@@ -4,7 +4,7 @@
  * file and prints the resolved config (exit 0), or the first bad key (E_CONFIG_INVALID, exit 2).
  */
 import type { Command } from 'commander';
-import { EXIT, reportError } from './exit.js';
+import { EXIT, reportError } from '../../base/cli.js';
 
 export function register(program: Command): Command {
   const config = program.command('config').summary('the daemon config: print its schema, check a file');

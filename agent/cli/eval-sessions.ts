@@ -3,16 +3,8 @@
  * and prints expected vs actual verdicts with reasons. Exit code 0 when every case is as expected,
  * 1 when one is not, 2 on an error that stops the suite.
  */
-import { InvalidArgumentError, type Command } from 'commander';
-import { EXIT, reportError } from './exit.js';
-
-function intArg(name: string, min: number) {
-  return (value: string): number => {
-    const v = Number(value);
-    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return v;
-  };
-}
+import type { Command } from 'commander';
+import { EXIT, intArg, reportError } from '../../base/cli.js';
 
 /** Adds `sessions` under the `eval` command and returns it. */
 export function register(evalCmd: Command): Command {
@@ -34,7 +26,7 @@ export function register(evalCmd: Command): Command {
     .option('--plot <svg>', 'write a picture: match similarity and attack aggregate per session, by class, with the thresholds')
     .option('--json', 'print one JSON document: per case its expected and actual verdict and reasons')
     .action(async (opts: { suite: string; root: string; maxWidth?: number; plot?: string; json?: boolean }) => {
-      const { createLogger } = await import('../log.js');
+      const { createLogger } = await import('../../base/log.js');
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval-sessions' });
       let engine: { stop(): Promise<void> } | null = null;
       try {

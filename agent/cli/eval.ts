@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { reportError } from './exit.js';
-import { KioskError } from '../errors.js';
+import { floatArg, intArg, listArg, reportError } from '../../base/cli.js';
+import { variantArg } from './args.js';
+import { KioskError } from '../../base/errors.js';
 import type { EvalDeps } from '../eval/deps.js';
 import type { EngineInfo } from '../../models/engine.js';
-import { MODEL_VARIANTS, type ModelVariant } from '../../models/variants.js';
+import type { ModelVariant } from '../../models/variants.js';
 
 interface CommonOptions {
   root: string;
@@ -14,42 +15,10 @@ interface CommonOptions {
 
 const VARIANT_HELP = "model weights: float (the originals), fp16 or int8 (derived by `npm run quantize`); default: the engine's default (fp16)";
 
-function variantArg(value: string): ModelVariant {
-  if (!(MODEL_VARIANTS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--variant must be one of ${MODEL_VARIANTS.join(', ')}`);
-  return value as ModelVariant;
-}
-
-function floatArg(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const v = Number(value);
-    if (value.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
-      throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
-    }
-    return v;
-  };
-}
-
-function listArg(value: string): string[] {
-  const list = value
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
-  if (list.length === 0) throw new InvalidArgumentError('expected a comma-separated list');
-  return list;
-}
-
 /** Writes an SVG picture made by `make`, atomically enough for a report file. */
 async function writePlot(path: string, make: () => Promise<string>): Promise<void> {
   const { writeFile } = await import('node:fs/promises');
   await writeFile(path, await make());
-}
-
-function intArg(name: string, min: number) {
-  return (value: string): number => {
-    const v = Number(value);
-    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return v;
-  };
 }
 
 function calibrateArg(value: string): { source: string } | { half: 'a' | 'b' } {
@@ -71,12 +40,12 @@ async function withEngine<T>(
   opts: CommonOptions & { maxWidth?: number; pad?: string[] },
   fn: (deps: EvalDeps) => Promise<T>,
 ): Promise<{ report: T; engine: EngineInfo }> {
-  const { createLogger } = await import('../log.js');
+  const { createLogger } = await import('../../base/log.js');
   const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval' });
   const [{ createFaceEngine, DEFAULT_MODELS }, { decodeImageFile }, { readVideoFrames }] = await Promise.all([
     import('../../models/face-engine.js'),
-    import('../media/image.js'),
-    import('../media/video.js'),
+    import('../../device/media/image.js'),
+    import('../../device/media/video.js'),
   ]);
   const engine = createFaceEngine({
     logger,

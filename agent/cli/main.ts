@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerCommands } from './commands.js';
-import { agentVersion } from '../paths.js';
+import { agentVersion } from '../../base/paths.js';
 
 /** The `kiosk-agent` command line. Each command lives in its own module and registers itself. */
 export function buildProgram(): Command {

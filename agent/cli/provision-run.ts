@@ -5,16 +5,36 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { KioskError } from '../errors.js';
-import type { ProvisionOptions } from './provision.js';
-import { writeFileAtomic, FileKeyStore } from '../../provisioning/file-key-store.js';
-import type { KeyStore } from '../../provisioning/key-store.js';
-import { keyFingerprint } from '../../provisioning/key-store.js';
+import { KioskError } from '../../base/errors.js';
+import { writeFileAtomic, FileKeyStore } from '../../base/keys/file-key-store.js';
+import type { KeyStore } from '../../base/keys/key-store.js';
+import { keyFingerprint } from '../../base/keys/key-store.js';
 import { Pkcs11KeyStore } from '../../provisioning/pkcs11-key-store.js';
 import { Pkcs11TlsKey } from '../../provisioning/pkcs11-tls-key.js';
 import { enrolOverMqtt, renewOverMqtt } from '../../provisioning/enrol/client.js';
 import { completePendingRenewal, installCertificate, installWithNewKey, renewalDue, renewalTime, STATE_FILES } from '../../provisioning/enrol/renewal.js';
-import { certificateMatchesKey, commonName, createCsr, parseCertificate } from '../../provisioning/x509.js';
+import { certificateMatchesKey, commonName, createCsr, parseCertificate } from '../../base/keys/x509.js';
+
+/** The options of `kiosk-agent provision`. */
+export interface ProvisionOptions {
+  state: string;
+  pkcs11Module?: string;
+  token?: string;
+  keyLabel?: string;
+  pkcs11Engine?: string;
+  certificate?: string;
+  enrolMqtt?: boolean;
+  renewMqtt?: boolean;
+  renew?: boolean;
+  newKey?: boolean;
+  force?: boolean;
+  broker?: string;
+  ca?: string;
+  claimCert?: string;
+  claimKey?: string;
+  window: number;
+  timeout: number;
+}
 
 function keyStoreFor(o: ProvisionOptions, file: string = STATE_FILES.key): KeyStore {
   if (!o.pkcs11Module) return new FileKeyStore({ path: join(resolve(o.state), file) });

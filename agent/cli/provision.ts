@@ -4,27 +4,8 @@
  * with the current certificate), with the same key or a new one.
  */
 import type { Command } from 'commander';
-import { reportError } from './exit.js';
-
-export interface ProvisionOptions {
-  state: string;
-  pkcs11Module?: string;
-  token?: string;
-  keyLabel?: string;
-  pkcs11Engine?: string;
-  certificate?: string;
-  enrolMqtt?: boolean;
-  renewMqtt?: boolean;
-  renew?: boolean;
-  newKey?: boolean;
-  force?: boolean;
-  broker?: string;
-  ca?: string;
-  claimCert?: string;
-  claimKey?: string;
-  window: number;
-  timeout: number;
-}
+import { reportError } from '../../base/cli.js';
+import type { ProvisionOptions } from './provision-run.js';
 
 export function register(program: Command): void {
   program

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { KioskConfig } from '../config/types.js';
-import { reportError } from './exit.js';
+import { reportError } from '../../base/cli.js';
 
 interface RunOptions {
   config?: string;
@@ -38,7 +38,7 @@ export function register(program: Command): Command {
     .option('--state <dir>', 'state directory (overrides stateDir)')
     .option('--reference <image>', 'the ID portrait for sessions that do not name one (overrides reference.source; `clip.mp4#frame=N` takes a video frame)')
     .action(async (o: RunOptions) => {
-      const { createLogger } = await import('../log.js');
+      const { createLogger } = await import('../../base/log.js');
       let logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info' });
       try {
         const [{ simulatedConfig }, { loadConfigFile }] = await Promise.all([import('../config/defaults.js'), import('../config/load.js')]);

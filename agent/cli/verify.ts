@@ -3,11 +3,12 @@
  * Customer prompts and a progress line go to stderr, the verdict to stdout.
  * Exit code: 0 accept, 1 reject or retry, 2 error.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { PromptId, SessionEffect, SessionResult } from '../session/types.js';
 import type { VerifyOutcome } from '../session/verify.js';
-import { EXIT, reportError } from './exit.js';
-import { MODEL_VARIANTS, type ModelVariant } from '../../models/variants.js';
+import { EXIT, intArg, reportError } from '../../base/cli.js';
+import { variantArg } from './args.js';
+import type { ModelVariant } from '../../models/variants.js';
 
 /** What the development "screen" prints for each prompt (a kiosk's screen owns its own wording). */
 export const PROMPT_TEXT: Readonly<Record<PromptId, string>> = {
@@ -42,19 +43,6 @@ interface VerifyCliOptions {
   screen?: boolean;
   screenPort?: number;
   allowWeakPlan?: boolean;
-}
-
-function intArg(name: string, min: number) {
-  return (value: string): number => {
-    const v = Number(value);
-    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return v;
-  };
-}
-
-function variantArg(value: string): ModelVariant {
-  if (!(MODEL_VARIANTS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--variant must be one of ${MODEL_VARIANTS.join(', ')}`);
-  return value as ModelVariant;
 }
 
 const f2 = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x.toFixed(2));
@@ -148,7 +136,7 @@ export function register(program: Command): Command {
     .option('--screen', 'serve the customer screen on 127.0.0.1 and print its URL; the session starts when a page connects (or after 60 s)')
     .option('--screen-port <n>', 'port of the customer screen (0: any free port)', intArg('--screen-port', 0), 8741)
     .action(async (opts: VerifyCliOptions) => {
-      const { createLogger } = await import('../log.js');
+      const { createLogger } = await import('../../base/log.js');
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'verify' });
       const ui = screen(process.stderr, true);
       let engine: Awaited<ReturnType<typeof import('../../models/face-engine.js').createFaceEngine>> | null = null;
@@ -160,8 +148,8 @@ export function register(program: Command): Command {
         const [{ createFaceEngine }, { verifyFiles, planOf }, { isStrongPlan }, { KioskError }] = await Promise.all([
           import('../../models/face-engine.js'),
           import('../session/verify.js'),
-          import('../session/plan.js'),
-          import('../errors.js'),
+          import('../../protocol/plan.js'),
+          import('../../base/errors.js'),
         ]);
         // usage errors before the models load
         if (!opts.allowWeakPlan && !isStrongPlan(planOf(opts))) {

@@ -2,7 +2,7 @@
  * Real components from config, for `kiosk-agent run`: the only place that constructs them. Tests
  * build `DaemonDeps` themselves (or call this and replace a part, e.g. the fake GPIO they drive).
  */
-import { access, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
@@ -10,17 +10,16 @@ import { OnoffGpioPort } from '../../device/gpio/onoff-gpio.js';
 import { GpiodGpioPort } from '../../device/gpio/gpiod-gpio.js';
 import { SystemdNotifier } from '../../device/systemd/notify.js';
 import { createFaceEngine } from '../../models/face-engine.js';
-import { CarrierCa } from '../../provisioning/ca.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
 import { completePendingRenewal, RenewalScheduler, STATE_FILES, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
-import { writeFileAtomic } from '../../provisioning/file-key-store.js';
-import type { KeyStore } from '../../provisioning/key-store.js';
-import { createCsr, parseCertificate, type x509 } from '../../provisioning/x509.js';
+import { writeFileAtomic } from '../../base/keys/file-key-store.js';
+import type { KeyStore } from '../../base/keys/key-store.js';
+import { createSelfSignedCertificate, parseCertificate, type x509 } from '../../base/keys/x509.js';
 import type { KioskConfig } from '../config/types.js';
-import { KioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { KioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
-import { tlsIdentity } from '../transport/endpoint.js';
+import { tlsIdentity } from '../../protocol/endpoint.js';
 import { MqttTransport } from '../transport/mqtt-transport.js';
 import { createCamera } from './camera.js';
 import type { AssistFactory, DaemonDeps } from './daemon.js';
@@ -47,8 +46,8 @@ export function identityFiles(cfg: KioskConfig): { ca: string; cert: string; key
 }
 
 /**
- * The device certificate: the provisioned one, or on a simulated kiosk without one a certificate
- * from a local simulation CA in `<stateDir>/sim-ca` (trusted by nobody; results still are real JWS).
+ * The device certificate: the provisioned one, or on a simulated kiosk without one a self-signed
+ * certificate in `<stateDir>/sim-ca` (trusted by nobody; results still are real JWS).
  */
 async function certificateFor(cfg: KioskConfig, keyStore: KeyStore, files: { cert: string }, logger: Logger): Promise<x509.X509Certificate> {
   if (await exists(files.cert)) return parseCertificate(await readFile(files.cert, 'utf8'), files.cert);
@@ -57,10 +56,10 @@ async function certificateFor(cfg: KioskConfig, keyStore: KeyStore, files: { cer
   const certPath = join(dir, `${cfg.deviceId}.crt`);
   if (await exists(certPath)) return parseCertificate(await readFile(certPath, 'utf8'), certPath);
   await keyStore.start();
-  const ca = (await exists(join(dir, 'ca.crt'))) ? await CarrierCa.open(dir) : await CarrierCa.init(dir, 'Kiosk Simulation CA (not trusted)');
-  const cert = await ca.signCsr(await createCsr(keyStore, cfg.deviceId), { profile: 'device' });
+  const cert = await createSelfSignedCertificate(keyStore, cfg.deviceId, 'device');
+  await mkdir(dir, { recursive: true });
   await writeFileAtomic(certPath, cert.toString('pem'));
-  logger.warn({ certificate: certPath }, 'simulated kiosk: results are signed with a certificate of a local simulation CA that no carrier trusts');
+  logger.warn({ certificate: certPath }, 'simulated kiosk: results are signed with a self-signed certificate that no carrier trusts');
   return cert;
 }
 

@@ -3,8 +3,8 @@
  * found; a simulated kiosk without any camera falls back to the in-memory test pattern (and says so).
  */
 import { readdir } from 'node:fs/promises';
-import { KioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { KioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import type { KioskConfig } from '../config/types.js';
 import { createGstreamerSource, createRpicamSource, createV4l2Source } from '../../device/camera/sources.js';
 import { ReplayFrameSource } from '../../device/camera/replay-source.js';

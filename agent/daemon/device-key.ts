@@ -5,12 +5,12 @@
  * here, given only to the key store, and never logged.
  */
 import { readFile } from 'node:fs/promises';
-import { FileKeyStore } from '../../provisioning/file-key-store.js';
-import type { KeyStore } from '../../provisioning/key-store.js';
+import { FileKeyStore } from '../../base/keys/file-key-store.js';
+import type { KeyStore } from '../../base/keys/key-store.js';
 import { assertEngineInstalled, Pkcs11TlsKey } from '../../provisioning/pkcs11-tls-key.js';
 import type { KioskConfig } from '../config/types.js';
-import { KioskError } from '../errors.js';
-import type { TlsPrivateKey } from '../transport/endpoint.js';
+import { KioskError } from '../../base/errors.js';
+import type { TlsPrivateKey } from '../../protocol/endpoint.js';
 
 /** The device key as the daemon uses it. */
 export interface DeviceKey {

@@ -7,8 +7,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { KioskHardware } from '../../device/kiosk/kiosk.js';
-import { toKioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { toKioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import type { AuthorizeDispense, CommandOutcome } from '../transport/commands.js';
 import type { DaemonEvents } from './events.js';
 import type { Ledger } from './ledger.js';

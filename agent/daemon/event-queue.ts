@@ -8,7 +8,7 @@
  * The calls are synchronous on purpose (better-sqlite3 is): an event is stored by the time
  * `bus.emit` returns, so a tamper alarm raised just before the power goes is on disk.
  */
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 
 /** One stored event: its JSON text and its place in the queue. */
 export interface QueuedEvent {

@@ -8,10 +8,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { systemClock, within, type Clock, type TimerHandle } from '../../device/clock.js';
-import { isKioskError, toKioskError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { fullJitterDelay, type BackoffOptions } from '../transport/backoff.js';
+import { systemClock, within, type Clock, type TimerHandle } from '../../base/clock.js';
+import { isKioskError, toKioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
+import { fullJitterDelay, type BackoffOptions } from '../../base/backoff.js';
 import type { CancelReason, NonceSource, ReasonCode, Verdict } from '../session/types.js';
 import type { EventQueue, QueuedEvent } from './event-queue.js';
 

@@ -6,10 +6,10 @@
  */
 import type { FrameSource } from '../../device/camera/frame-source.js';
 import type { SystemdNotifier } from '../../device/systemd/notify.js';
-import type { x509 } from '../../provisioning/x509.js';
+import type { x509 } from '../../base/keys/x509.js';
 import type { KioskConfig } from '../config/types.js';
-import { toKioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { toKioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { SessionResult } from '../session/types.js';
 import type { MqttTransport } from '../transport/mqtt-transport.js';

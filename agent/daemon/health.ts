@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile, statfs } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../base/log.js';
 
 /** Everything the health endpoints and telemetry report. No image, score of a face or key material. */
 export interface HealthSnapshot {

@@ -4,9 +4,9 @@
  * made afterwards (build.ts gives the transport a client factory that reads `tls()`) presents the
  * renewed certificate. Same-key renewal only: the key is never touched here.
  */
-import { writeFileAtomic } from '../../provisioning/file-key-store.js';
-import type { TlsPrivateKey } from '../transport/endpoint.js';
-import type { x509 } from '../../provisioning/x509.js';
+import { writeFileAtomic } from '../../base/keys/file-key-store.js';
+import type { TlsPrivateKey } from '../../protocol/endpoint.js';
+import type { x509 } from '../../base/keys/x509.js';
 
 /** What a mutual-TLS client authenticates with (give it to `tlsIdentity()` for mqtt.connect). */
 export interface TlsMaterial {

@@ -4,8 +4,8 @@
  * one transaction, so a result dispenses at most once, across restarts too.
  */
 import type Database from 'better-sqlite3';
-import { KioskError } from '../errors.js';
-import { openSqlite } from '../storage/sqlite.js';
+import { KioskError } from '../../base/errors.js';
+import { openSqlite } from '../../base/sqlite.js';
 
 /** Why an authorisation cannot dispense. */
 export type ClaimRefusal = 'unknown_result' | 'not_accepted' | 'expired' | 'already_used';

@@ -8,9 +8,9 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { RenewalScheduler } from '../../provisioning/enrol/renewal.js';
-import type { x509 } from '../../provisioning/x509.js';
-import { toKioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { x509 } from '../../base/keys/x509.js';
+import { toKioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import type { DaemonEvents } from './events.js';
 
 /** What the daemon uses of the RenewalScheduler. */

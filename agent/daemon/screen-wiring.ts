@@ -4,7 +4,7 @@
  * Cancel aborts the session through its AbortSignal; Help calls an operator (assist-wiring.ts).
  */
 import type { KioskConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../base/log.js';
 import type { PageMessage } from '../screen/protocol.js';
 import { CustomerScreen } from '../screen/server.js';
 import type { CancelReason } from '../session/types.js';

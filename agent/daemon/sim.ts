@@ -4,7 +4,7 @@
  * interactive terminal, and a simulated card-out sensor that fires after each dispense pulse.
  */
 import type { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../base/log.js';
 import type { Route } from './health.js';
 
 const bool = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 'true' || v === 'on';

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import { KioskError } from '../errors.js';
-import { openSqlite } from '../storage/sqlite.js';
+import { KioskError } from '../../base/errors.js';
+import { openSqlite } from '../../base/sqlite.js';
 import { resolveMaxEvents, rowsToDrop, type EventQueue, type QueuedEvent } from './event-queue.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, keep INTEGER NOT NULL DEFAULT 0);

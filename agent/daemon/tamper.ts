@@ -7,9 +7,9 @@
 import type { EventEmitter } from 'node:events';
 import { open, unlink } from 'node:fs/promises';
 import type { KioskHardware } from '../../device/kiosk/kiosk.js';
-import type { KeyStore } from '../../provisioning/key-store.js';
-import { toKioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { KeyStore } from '../../base/keys/key-store.js';
+import { toKioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import type { CancelReason } from '../session/types.js';
 import type { CommandOutcome } from '../transport/commands.js';
 import type { DaemonEvents } from './events.js';

@@ -3,10 +3,10 @@
  * against the real engine and decoders (the CLI) and against small fakes (the unit tests).
  */
 import type { FaceEngine } from '../../models/engine.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 import { primaryFace } from '../../models/select.js';
 import { analyzeStill } from '../../models/still.js';
-import { KioskError, toKioskError, type ErrorCode } from '../errors.js';
+import { KioskError, toKioskError, type ErrorCode } from '../../base/errors.js';
 
 /** One decoded video frame. */
 export interface VideoFrame {

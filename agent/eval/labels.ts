@@ -5,7 +5,7 @@
  * report numbers about a different set than the one named.
  */
 import { readFile } from 'node:fs/promises';
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 
 export interface VerifyPair {
   imageA: string;

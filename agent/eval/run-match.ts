@@ -19,7 +19,7 @@ import {
   type Share,
   type TarAtFarResult,
 } from './metrics.js';
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 
 export interface MatchEvalOptions {
   /** Operating threshold at which to report FNMR/FMR (accept when similarity >= threshold): the session's by default at the CLI. */

@@ -5,7 +5,7 @@
  * message the broker refuses is `parked` (kept, with an event) instead of being retried forever.
  */
 import type { EventEmitter } from 'node:events';
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 
 /** One stored message. */
 export interface OutboxMessage {

@@ -5,11 +5,11 @@
  * instead of retrying forever.
  */
 import { EventEmitter } from 'node:events';
-import { systemClock, within, type Clock, type TimerHandle } from '../../device/clock.js';
-import { isKioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { systemClock, within, type Clock, type TimerHandle } from '../../base/clock.js';
+import { isKioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
-import { fullJitterDelay, type BackoffOptions } from '../transport/backoff.js';
+import { fullJitterDelay, type BackoffOptions } from '../../base/backoff.js';
 
 /** The part of the transport the relay uses. */
 export interface RelayTransport {

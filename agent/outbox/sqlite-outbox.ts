@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { KioskError } from '../errors.js';
-import { openSqlite } from '../storage/sqlite.js';
+import { KioskError } from '../../base/errors.js';
+import { openSqlite } from '../../base/sqlite.js';
 import { checkRoom, resolveLimits, type Outbox, type OutboxEvents, type OutboxLimits, type OutboxMessage, type OutboxStats } from './outbox.js';
 
 interface Row {

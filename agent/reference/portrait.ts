@@ -14,10 +14,10 @@
 import { createHash } from 'node:crypto';
 import type { FaceEngine } from '../../models/engine.js';
 import { cosineSimilarity } from '../../models/engine.js';
-import { makeImage, type RgbImage } from '../../models/image/rgb-image.js';
+import { makeImage, type RgbImage } from '../../base/rgb-image.js';
 import { analyzeStill } from '../../models/still.js';
 import type { FaceSignals } from '../../models/types.js';
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 import { DEFAULT_SESSION_CONFIG } from '../session/config.js';
 
 export interface ReferenceOptions {

@@ -3,9 +3,9 @@
  * (0-based, frames as stored). Used for the reference portrait (`--id`) and for a still shown to
  * the camera (`--video photo.jpg`, looped).
  */
-import { KioskError } from '../errors.js';
-import { openFrameSource } from '../media/frame-source.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import { KioskError } from '../../base/errors.js';
+import { openFrameSource } from '../../device/media/frame-source.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 
 export interface StillSpec {
   path: string;

@@ -5,7 +5,7 @@
  * one, newer frames are skipped, never queued. Frames are only held for the encode.
  */
 import sharp from 'sharp';
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 
 export interface PreviewOptions {
   /** Frames per second at most. Default 5. */

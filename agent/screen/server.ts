@@ -12,9 +12,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { RgbImage } from '../../models/image/rgb-image.js';
-import { KioskError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { RgbImage } from '../../base/rgb-image.js';
+import { KioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
 import { PreviewEncoder, type PreviewOptions } from './preview.js';
 import { LANGUAGES, MAX_PAGE_MESSAGE_BYTES, PROTOCOL_VERSION, parsePageMessage, type Language, type PageMessage, type ScreenMessage } from './protocol.js';
 

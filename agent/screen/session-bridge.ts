@@ -3,7 +3,7 @@
  * effects, camera frames for the preview, and the verdict with what happens next.
  * The daemon and `kiosk-agent verify --screen` use the same bridge.
  */
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 import type { ChallengePlan, SessionEffect, SessionResult } from '../session/types.js';
 import { nextStepOf, type NextStep } from './protocol.js';
 import type { ScreenEvent } from './server.js';

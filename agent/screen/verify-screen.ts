@@ -3,8 +3,8 @@
  * waits for a page to connect (so the customer sees the session from its start), feeds it the
  * session, shows the verdict for a while, and closes. A tap on Cancel aborts the session.
  */
-import type { RgbImage } from '../../models/image/rgb-image.js';
-import type { Logger } from '../log.js';
+import type { RgbImage } from '../../base/rgb-image.js';
+import type { Logger } from '../../base/log.js';
 import { sleep } from '../session/replay.js';
 import type { ChallengePlan, SessionEffect, SessionResult } from '../session/types.js';
 import { CustomerScreen } from './server.js';

@@ -4,7 +4,7 @@
  * from trying artefact after artefact against one stolen ID. Pure: the caller passes `now` and
  * keeps the returned state (persisting it is the runner's business).
  */
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 import type { SessionResult } from './types.js';
 
 export interface AbuseConfig {

@@ -5,7 +5,7 @@
  * chosen, or that it was set without fitting.
  */
 import { CALIBRATION } from '../../models/calibration.js';
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 
 export interface SessionConfig {
   // --- waiting for a face

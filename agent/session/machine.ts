@@ -9,10 +9,10 @@
  * does `final_capture` wait for more frames first. Any phase can end early (timeouts, wrong
  * action, second face, face lost, cancel); `done` ignores every further event.
  */
-import { KioskError } from '../errors.js';
+import { KioskError } from '../../base/errors.js';
 import { resolveSessionConfig, type SessionConfig } from './config.js';
 import { NEW_TRACK } from './gestures.js';
-import { isStrongPlan } from './plan.js';
+import { isStrongPlan } from '../../protocol/plan.js';
 import { finish } from './result.js';
 import { NO_ISSUES, type SessionState } from './state.js';
 import { Transition, type StepOutput } from './transition.js';

@@ -2,7 +2,7 @@
  * Frame sources for running a session on a recording "as if it came from the camera": paced at the
  * recording's own frame times, or a still image shown to the camera for a while (a photo attack).
  */
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 import type { RunnerFrame } from './runner.js';
 
 export interface PaceOptions {

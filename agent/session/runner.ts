@@ -13,9 +13,9 @@
  */
 import type { FaceEngine } from '../../models/engine.js';
 import { cosineSimilarity } from '../../models/engine.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 import type { FrameSignals } from '../../models/types.js';
-import { toKioskError } from '../errors.js';
+import { toKioskError } from '../../base/errors.js';
 import type { AbuseLimiter } from './abuse-limiter.js';
 import type { SessionConfig } from './config.js';
 import { createSession, step } from './machine.js';

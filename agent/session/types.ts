@@ -6,34 +6,14 @@
 import type { EngineModelInfo } from '../../models/engine.js';
 import type { FrameSignals } from '../../models/types.js';
 
-/** One action the customer is asked to do. Left/right are the SUBJECT's own (see `HeadPose`). */
-export type StepKind = 'blink' | 'turn_left' | 'turn_right' | 'look_up' | 'look_down';
-
-/** Every step kind, in the fixed order the plan derivation indexes into (part of plan version 1). */
-export const STEP_KINDS: readonly StepKind[] = ['blink', 'turn_left', 'turn_right', 'look_up', 'look_down'];
+export { STEP_KINDS } from '../../protocol/plan.js';
+export type { ChallengePlan, ChallengeStep, NonceSource, StepKind } from '../../protocol/plan.js';
+import type { ChallengePlan, StepKind } from '../../protocol/plan.js';
 
 /** The head-movement step kinds (everything but `blink`). */
 export type MoveKind = Exclude<StepKind, 'blink'>;
 
 export const MOVE_KINDS: readonly MoveKind[] = ['turn_left', 'turn_right', 'look_up', 'look_down'];
-
-export interface ChallengeStep {
-  kind: StepKind;
-  /** Window for this step, from the moment it starts (previous step done) until it must be observed, ms. */
-  timeLimitMs: number;
-}
-
-/** Where the plan came from: a carrier nonce, a nonce the device drew itself, or an explicit list. */
-export type NonceSource = 'carrier' | 'device' | 'explicit';
-
-export interface ChallengePlan {
-  /** Derivation algorithm version; a carrier recomputes the plan with the same version. */
-  version: 1;
-  nonceSource: NonceSource;
-  /** The nonce in lower-case hex, or null for an explicit plan. Not secret: the carrier issued it. */
-  nonce: string | null;
-  steps: readonly ChallengeStep[];
-}
 
 /** Messages for the customer screen. Ids only: the screen owns the wording; never a score. */
 export type PromptId =

@@ -4,15 +4,15 @@
  * directory of frames, or a still image looped for `stillSeconds` (a photo held up to the camera).
  */
 import type { FaceEngine } from '../../models/engine.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
-import { KioskError } from '../errors.js';
-import { DEFAULT_FPS } from '../media/video.js';
-import { openFrameSource } from '../media/frame-source.js';
+import type { RgbImage } from '../../base/rgb-image.js';
+import { KioskError } from '../../base/errors.js';
+import { DEFAULT_FPS } from '../../device/media/video.js';
+import { openFrameSource } from '../../device/media/frame-source.js';
 import { buildReference, type ReferenceOptions, type ReferencePortrait, type ReferenceSummary } from '../reference/portrait.js';
 import { isStill, loadStill } from '../reference/source.js';
 import type { AbuseLimiter } from './abuse-limiter.js';
 import type { SessionConfig } from './config.js';
-import { derivePlan, planFromSteps } from './plan.js';
+import { derivePlan, planFromSteps } from '../../protocol/plan.js';
 import { loopStill, paceFrames } from './replay.js';
 import { runSession, type RunnerFrame } from './runner.js';
 import type { ChallengePlan, SessionEffect, SessionResult } from './types.js';

@@ -4,7 +4,7 @@
  * with a reason (and logged); it never reaches a handler.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../base/log.js';
 import type { IncomingCommand } from './mqtt-transport.js';
 
 /** Command bodies. */

@@ -5,12 +5,12 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import { within } from '../../device/clock.js';
-import { KioskError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { fullJitterDelay, type BackoffOptions } from './backoff.js';
-import { deviceTopics, type DeviceTopics } from './topics.js';
-import { tlsIdentity, type MqttTlsEndpoint } from './endpoint.js';
+import { within } from '../../base/clock.js';
+import { KioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
+import { fullJitterDelay, type BackoffOptions } from '../../base/backoff.js';
+import { deviceTopics, type DeviceTopics } from '../../protocol/topics.js';
+import { tlsIdentity, type MqttTlsEndpoint } from '../../protocol/endpoint.js';
 
 /** Connection settings. */
 export interface MqttTransportOptions extends MqttTlsEndpoint {

@@ -1,7 +1,7 @@
 // Helpers shared by bench/compare.ts and its child process: capped image decoding, Human's still-image
 // analysis with the same margin retry as ours, and the eye aspect ratio from FaceMesh points.
-import { decodeImageFile } from '../../agent/media/image.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import { decodeImageFile } from '../../device/media/image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 import { padImage, STILL_CONFIDENT_SCORE, STILL_PAD_FRACTION } from '../../models/still.js';
 import type { HumanFace, HumanFaceModels, HumanPeer } from '../human.js';
 

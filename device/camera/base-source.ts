@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { KioskError } from '../../agent/errors.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
-import { systemClock, type Clock } from '../clock.js';
+import { KioskError } from '../../base/errors.js';
+import type { RgbImage } from '../../base/rgb-image.js';
+import { systemClock, type Clock } from '../../base/clock.js';
 import { FrameBuffer } from './frame-buffer.js';
 import type { CameraFrame, CameraIdentity, FrameSource, FrameSourceEvents, FrameSourceStats } from './frame-source.js';
 

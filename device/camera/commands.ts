@@ -2,7 +2,7 @@
  * Command lines of the capture tools, as pure functions (tested without the hardware). Every command
  * writes raw frames of a fixed layout to stdout; logs go to stderr.
  */
-import { KioskError } from '../../agent/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { i420, rgb24, rgbPadded, type PixelLayout } from './pixel-format.js';
 
 /** A process that writes frames to stdout. */

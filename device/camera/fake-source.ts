@@ -1,5 +1,5 @@
-import type { RgbImage } from '../../models/image/rgb-image.js';
-import type { TimerHandle } from '../clock.js';
+import type { RgbImage } from '../../base/rgb-image.js';
+import type { TimerHandle } from '../../base/clock.js';
 import { BufferedFrameSource, type SourceCommonOptions } from './base-source.js';
 import type { CameraIdentity } from './frame-source.js';
 

@@ -4,8 +4,8 @@
  * folder replay, the in-memory fake) passes the same contract suite (test/contracts/frame-source.contract.ts).
  */
 import type { EventEmitter } from 'node:events';
-import type { KioskError } from '../../agent/errors.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { KioskError } from '../../base/errors.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 
 /** One frame as handed to the consumer. */
 export interface CameraFrame {

@@ -5,7 +5,7 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { exitOf, TailBuffer, type MediaTools } from '../../agent/media/ffmpeg.js';
+import { exitOf, TailBuffer, type MediaTools } from '../../base/process.js';
 import type { CameraIdentity } from './frame-source.js';
 
 /** Known virtual or test video drivers and devices, matched against driver, card and bus. */

@@ -1,9 +1,9 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { access } from 'node:fs/promises';
-import { KioskError, toKioskError } from '../../agent/errors.js';
-import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../agent/media/ffmpeg.js';
-import { FrameSplitter } from '../../agent/media/frame-splitter.js';
-import type { TimerHandle } from '../clock.js';
+import { KioskError, toKioskError } from '../../base/errors.js';
+import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../base/process.js';
+import { FrameSplitter } from '../media/frame-splitter.js';
+import type { TimerHandle } from '../../base/clock.js';
 import { BufferedFrameSource, type SourceCommonOptions } from './base-source.js';
 import type { CaptureCommand } from './commands.js';
 import type { CameraIdentity } from './frame-source.js';

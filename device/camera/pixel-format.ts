@@ -2,7 +2,7 @@
  * Raw frame layouts the capture tools write to the pipe, and their conversion to packed RGB.
  * Each knows its exact byte count per frame, which is how frames are cut from the byte stream.
  */
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 
 export interface PixelLayout {
   /** Bytes of one frame on the pipe. */

@@ -1,7 +1,7 @@
-import { KioskError, toKioskError } from '../../agent/errors.js';
-import { openFrameSource, type FrameSource as MediaSource } from '../../agent/media/frame-source.js';
-import type { MediaTools } from '../../agent/media/ffmpeg.js';
-import { sleep } from '../clock.js';
+import { KioskError, toKioskError } from '../../base/errors.js';
+import { openFrameSource, type FrameSource as MediaSource } from '../media/frame-source.js';
+import type { MediaTools } from '../../base/process.js';
+import { sleep } from '../../base/clock.js';
 import { BufferedFrameSource, type SourceCommonOptions } from './base-source.js';
 
 export interface ReplayOptions extends SourceCommonOptions {
@@ -22,7 +22,7 @@ export interface ReplayOptions extends SourceCommonOptions {
 }
 
 /**
- * Replays a recording as a camera, with the media decoder of `agent/media` (ffmpeg for video, sharp
+ * Replays a recording as a camera, with the media decoder of `device/media` (ffmpeg for video, sharp
  * for stills). Its identity is always virtual: a kiosk uses it only with `allowVirtual`.
  */
 export class ReplayFrameSource extends BufferedFrameSource {

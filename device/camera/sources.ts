@@ -1,5 +1,5 @@
 /** The live cameras: each is a PipeFrameSource with its command line and its way to identify the camera. */
-import type { MediaTools } from '../../agent/media/ffmpeg.js';
+import type { MediaTools } from '../../base/process.js';
 import { gstreamerCommand, rpicamCommand, v4l2Command, type GstreamerOptions, type RpicamOptions, type V4l2Options } from './commands.js';
 import type { CameraIdentity } from './frame-source.js';
 import { identifyV4l2, virtualReason, type IdentifyOptions } from './identity.js';

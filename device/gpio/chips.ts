@@ -5,7 +5,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KioskError } from '../../agent/errors.js';
+import { KioskError } from '../../base/errors.js';
 import type { LineRef } from './gpio-port.js';
 
 /** One GPIO controller as sysfs describes it. */

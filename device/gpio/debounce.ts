@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock, TimerHandle } from '../../base/clock.js';
 
 /** How long a level must hold before it counts, per direction, in ms. */
 export interface DebounceTimes {

@@ -1,5 +1,5 @@
-import { KioskError } from '../../agent/errors.js';
-import type { Clock } from '../clock.js';
+import { KioskError } from '../../base/errors.js';
+import type { Clock } from '../../base/clock.js';
 import { Debouncer } from './debounce.js';
 import { DEFAULT_DEBOUNCE_MS, validatePinMap, type EdgeListener, type GpioPort, type PinConfig, type PinMap } from './gpio-port.js';
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { KioskError } from '../../agent/errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import { KioskError } from '../../base/errors.js';
+import { systemClock, type Clock } from '../../base/clock.js';
 import { DebouncedGpioPort } from './debounced-port.js';
 import type { PinConfig, PinMap } from './gpio-port.js';
 

@@ -2,7 +2,7 @@
  * The GPIO port: named lines with polarity and debounce from config. Values are logical everywhere
  * (true = active), so an active-low switch wired to ground reads true when closed.
  */
-import { KioskError } from '../../agent/errors.js';
+import { KioskError } from '../../base/errors.js';
 
 /**
  * Where a line is: a GPIO controller's label and the line's offset on it, a BCM number on a Raspberry

@@ -1,8 +1,8 @@
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { KioskError } from '../../agent/errors.js';
-import { exitOf, spawned, stopChild, TailBuffer, type Exit } from '../../agent/media/ffmpeg.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import { KioskError } from '../../base/errors.js';
+import { exitOf, spawned, stopChild, TailBuffer, type Exit } from '../../base/process.js';
+import type { Clock, TimerHandle } from '../../base/clock.js';
 import { toolsMissing } from './gpiod-tools.js';
 
 /** Spawns a process (default `child_process.spawn`); tests pass stand-ins through PATH instead. */

@@ -1,9 +1,9 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { KioskError } from '../../agent/errors.js';
-import { runToEnd, type Exit } from '../../agent/media/ffmpeg.js';
-import { systemClock, type Clock } from '../clock.js';
+import { KioskError } from '../../base/errors.js';
+import { runToEnd, type Exit } from '../../base/process.js';
+import { systemClock, type Clock } from '../../base/clock.js';
 import { findChipLine } from './chips.js';
 import { DebouncedGpioPort } from './debounced-port.js';
 import { SupervisedTool, type GpiodRestartPolicy, type Spawn } from './gpiod-child.js';

@@ -4,7 +4,7 @@
  * Syntax from `gpioset --help` etc. of gpiod 1.6.3 and libgpiod's own tool tests. The v2 tools
  * (different flags and output) are detected and refused, not driven.
  */
-import { KioskError } from '../../agent/errors.js';
+import { KioskError } from '../../base/errors.js';
 
 /** The tools this port runs. */
 export const GPIOD_TOOLS = ['gpiodetect', 'gpiofind', 'gpioinfo', 'gpioget', 'gpioset', 'gpiomon'] as const;

@@ -1,4 +1,4 @@
-import { KioskError } from '../../agent/errors.js';
+import { KioskError } from '../../base/errors.js';
 import type { PinMap } from '../gpio/gpio-port.js';
 
 /**

@@ -1,5 +1,5 @@
-import { KioskError, type ErrorCode } from '../../agent/errors.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import { KioskError, type ErrorCode } from '../../base/errors.js';
+import type { Clock, TimerHandle } from '../../base/clock.js';
 import type { GpioPort } from '../gpio/gpio-port.js';
 import type { KioskTimings } from './config.js';
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { KioskError, type ErrorCode } from '../../agent/errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import { KioskError, type ErrorCode } from '../../base/errors.js';
+import { systemClock, type Clock } from '../../base/clock.js';
 import { Debouncer } from '../gpio/debounce.js';
 import type { GpioPort, PinMap } from '../gpio/gpio-port.js';
 import { DEFAULT_LED_PATTERNS, resolveTimings, validateKioskPins, type KioskTimings, type StatusPattern } from './config.js';

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock, TimerHandle } from '../../base/clock.js';
 import type { GpioPort } from '../gpio/gpio-port.js';
 import type { StatusPattern } from './config.js';
 

@@ -4,8 +4,8 @@
  * that child, not our PID, the unit needs `NotifyAccess=all` (see systemd/kiosk-agent.service).
  */
 import { spawn as nodeSpawn } from 'node:child_process';
-import { KioskError } from '../../agent/errors.js';
-import { exitOf, TailBuffer, type MediaTools } from '../../agent/media/ffmpeg.js';
+import { KioskError } from '../../base/errors.js';
+import { exitOf, TailBuffer, type MediaTools } from '../../base/process.js';
 
 export interface NotifierDeps {
   /** Environment with NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID (default `process.env`). */

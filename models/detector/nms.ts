@@ -1,4 +1,4 @@
-import type { Box } from '../image/rgb-image.js';
+import type { Box } from '../../base/rgb-image.js';
 
 /** Intersection over union of two boxes. */
 export function iou(a: Box, b: Box): number {

@@ -1,4 +1,4 @@
-import { resize, toPlanar, type RgbImage } from '../image/rgb-image.js';
+import { resize, toPlanar, type RgbImage } from '../../base/rgb-image.js';
 import type { ModelSession, TensorData } from '../runtime/types.js';
 import type { FaceDetection } from '../types.js';
 import { nonMaxSuppression } from './nms.js';

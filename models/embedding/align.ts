@@ -1,4 +1,4 @@
-import type { Affine } from '../image/rgb-image.js';
+import type { Affine } from '../../base/rgb-image.js';
 import type { FiveKeypoints, Point } from '../types.js';
 
 /**

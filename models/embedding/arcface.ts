@@ -1,4 +1,4 @@
-import { toPlanar, warpAffine, type RgbImage } from '../image/rgb-image.js';
+import { toPlanar, warpAffine, type RgbImage } from '../../base/rgb-image.js';
 import type { ModelSession, TensorData } from '../runtime/types.js';
 import type { FiveKeypoints } from '../types.js';
 import { alignmentWarp } from './align.js';

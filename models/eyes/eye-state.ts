@@ -1,4 +1,4 @@
-import { cropResize, toGray, type Box, type RgbImage } from '../image/rgb-image.js';
+import { cropResize, toGray, type Box, type RgbImage } from '../../base/rgb-image.js';
 import type { ModelSession, TensorData } from '../runtime/types.js';
 import type { Point } from '../types.js';
 import { IBUG } from '../landmarks/landmarks68.js';

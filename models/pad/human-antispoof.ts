@@ -1,4 +1,4 @@
-import { cropResize, scaledInside, toInterleaved, type Box, type RgbImage } from '../image/rgb-image.js';
+import { cropResize, scaledInside, toInterleaved, type Box, type RgbImage } from '../../base/rgb-image.js';
 import type { ModelSession, TensorData } from '../runtime/types.js';
 
 export const HUMAN_ANTISPOOF_INPUT = 128;

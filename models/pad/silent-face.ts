@@ -1,4 +1,4 @@
-import { cropResize, scaledInside, toPlanar, type Box, type RgbImage } from '../image/rgb-image.js';
+import { cropResize, scaledInside, toPlanar, type Box, type RgbImage } from '../../base/rgb-image.js';
 import type { ModelSession, TensorData } from '../runtime/types.js';
 import { softmax } from '../eyes/eye-state.js';
 

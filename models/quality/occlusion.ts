@@ -1,4 +1,4 @@
-import type { RgbImage } from '../image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 import type { Point } from '../types.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { FaceQuality, FiveKeypoints } from '../types.js';
-import type { Box } from '../image/rgb-image.js';
+import type { Box } from '../../base/rgb-image.js';
 
 /**
  * Image quality of a face from its square grey crop (side x side, 0-255): mean (brightness), standard

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { createRequire } from 'node:module';
-import { KioskError } from '../../agent/errors.js';
+import { KioskError } from '../../base/errors.js';
 import type { ManifestModel } from '../manifest.js';
 import type { InferenceRuntime, ModelSession, RuntimeInfo, TensorMap } from './types.js';
 

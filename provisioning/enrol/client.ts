@@ -7,12 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { KioskError } from '../../agent/errors.js';
-import { tlsIdentity, type TlsPrivateKey } from '../../agent/transport/endpoint.js';
-import { certificateProfile } from '../ca.js';
-import type { KeyStore } from '../key-store.js';
-import { certificateMatchesKey, commonName, createCsr, parseCertificate, type x509 } from '../x509.js';
-import { enrolTopics, type EnrolReply } from './protocol.js';
+import { KioskError } from '../../base/errors.js';
+import { tlsIdentity, type TlsPrivateKey } from '../../protocol/endpoint.js';
+import { certificateProfile } from '../../protocol/names.js';
+import type { KeyStore } from '../../base/keys/key-store.js';
+import { certificateMatchesKey, commonName, createCsr, parseCertificate, type x509 } from '../../base/keys/x509.js';
+import { enrolTopics, type EnrolReply } from '../../protocol/enrol.js';
 
 /** How to reach the broker. */
 export interface BrokerConnection {

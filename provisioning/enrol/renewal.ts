@@ -10,11 +10,11 @@ import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
 import { access, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KioskError } from '../../agent/errors.js';
-import type { Logger } from '../../agent/log.js';
-import { fullJitterDelay, type BackoffOptions } from '../../agent/transport/backoff.js';
-import { writeFileAtomic } from '../file-key-store.js';
-import type { x509 } from '../x509.js';
+import { KioskError } from '../../base/errors.js';
+import type { Logger } from '../../base/log.js';
+import { fullJitterDelay, type BackoffOptions } from '../../base/backoff.js';
+import { writeFileAtomic } from '../../base/keys/file-key-store.js';
+import type { x509 } from '../../base/keys/x509.js';
 
 /** File names in the agent's state directory. */
 export const STATE_FILES = {

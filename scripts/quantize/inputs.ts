@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { createFaceEngine } from '../../models/face-engine.js';
 import { analyzeStill } from '../../models/still.js';
-import { cropResize, resize, scaledInside, squareAround, toInterleaved, type RgbImage } from '../../models/image/rgb-image.js';
+import { cropResize, resize, scaledInside, squareAround, toInterleaved, type RgbImage } from '../../base/rgb-image.js';
 import { preprocessUltraface } from '../../models/detector/ultraface.js';
 import { IBUG, preprocessLandmarks } from '../../models/landmarks/landmarks68.js';
 import { eyeBox, preprocessEye } from '../../models/eyes/eye-state.js';

@@ -5,7 +5,7 @@
  * timing logic under test.
  */
 import t from 'tap';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import type { AudioCapture, AudioFrame, AudioPlayback } from '../../agent/assist/audio/audio-device.js';
 import { dominantFrequency, ownChildren, processAlive } from '../helpers/audio.js';
 

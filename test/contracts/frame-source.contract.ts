@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import type { FrameSource, CameraFrame } from '../../device/camera/frame-source.js';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 
 export interface Subject {
   source: FrameSource;

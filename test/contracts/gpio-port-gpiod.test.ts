@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { GpiodGpioPort } from '../../device/gpio/gpiod-gpio.js';
-import type { KioskError } from '../../agent/errors.js';
+import type { KioskError } from '../../base/errors.js';
 import type { PinMap } from '../../device/gpio/gpio-port.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { StandInChip } from '../helpers/gpiod-standin/chip.js';

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import type { GpioPort, PinMap } from '../../device/gpio/gpio-port.js';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import type { FakeClock } from '../helpers/fake-clock.js';
 
 export const CONTRACT_PINS: PinMap = {

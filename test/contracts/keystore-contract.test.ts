@@ -3,10 +3,10 @@ import { verify as nodeVerify } from 'node:crypto';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { FileKeyStore } from '../../provisioning/file-key-store.js';
-import { publicKeyObject, type KeyStore } from '../../provisioning/key-store.js';
+import { FileKeyStore } from '../../base/keys/file-key-store.js';
+import { publicKeyObject, type KeyStore } from '../../base/keys/key-store.js';
 import { Pkcs11KeyStore } from '../../provisioning/pkcs11-key-store.js';
-import { createCsr, x509 } from '../../provisioning/x509.js';
+import { createCsr, x509 } from '../../base/keys/x509.js';
 import { rejectsWithCode } from '../helpers/errors.js';
 import { createSoftHsmToken } from '../helpers/softhsm.js';
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { MemoryNonceStore, SqliteNonceStore, type NonceStore } from '../../provisioning/nonce-store.js';
+import { MemoryNonceStore, SqliteNonceStore, type NonceStore } from '../../carrier/nonce-store.js';
 
 function nonceStoreContract(name: string, open: () => NonceStore): void {
   t.test(`${name}: NonceStore contract`, async (t) => {

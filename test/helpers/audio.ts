@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { AudioDeviceEvents, AudioPlayback, AudioStats } from '../../agent/assist/audio/audio-device.js';
-import type { KioskError } from '../../agent/errors.js';
+import type { KioskError } from '../../base/errors.js';
 
 /** Power of `freq` in `samples` (Goertzel), normalised by length. */
 export function goertzelPower(samples: ArrayLike<number>, sampleRate: number, freq: number): number {

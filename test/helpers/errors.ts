@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import { isKioskError, type ErrorCode } from '../../agent/errors.js';
+import { isKioskError, type ErrorCode } from '../../base/errors.js';
 
 /** Asserts that `p` rejects with a KioskError of `code` whose message matches `message`. */
 export async function rejectsWithCode(t: Test, p: Promise<unknown>, code: ErrorCode, message?: RegExp | string): Promise<void> {

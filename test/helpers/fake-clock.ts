@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../device/clock.js';
+import type { Clock, TimerHandle } from '../../base/clock.js';
 
 interface Timer {
   id: number;

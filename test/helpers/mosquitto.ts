@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { PolicyInput } from '../../provisioning/broker/policy.js';
-import { LocalBroker } from '../../provisioning/broker/local-broker.js';
+import type { PolicyInput } from '../../carrier/broker/policy.js';
+import { LocalBroker } from '../../carrier/broker/local-broker.js';
 import type { TestPki } from './pki.js';
 
-export { freePort } from '../../provisioning/broker/local-broker.js';
+export { freePort } from '../../carrier/broker/local-broker.js';
 
-/** A mosquitto started by a test (see provisioning/broker/local-broker.ts): TLS with client certificates, dynamic security, persistence. */
+/** A mosquitto started by a test (see carrier/broker/local-broker.ts): TLS with client certificates, dynamic security, persistence. */
 export type TestBroker = LocalBroker;
 
 export const TestBroker = {

@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CarrierCa, type CertProfile } from '../../provisioning/ca.js';
-import { FileKeyStore } from '../../provisioning/file-key-store.js';
-import type { KeyStore } from '../../provisioning/key-store.js';
-import { createCsr, type x509 } from '../../provisioning/x509.js';
+import { CarrierCa } from '../../carrier/ca.js';
+import type { CertProfile } from '../../protocol/names.js';
+import { FileKeyStore } from '../../base/keys/file-key-store.js';
+import type { KeyStore } from '../../base/keys/key-store.js';
+import { createCsr, type x509 } from '../../base/keys/x509.js';
 
 /** One issued identity: key (file, mode 0600), certificate, and their paths. */
 export interface TestIdentity {

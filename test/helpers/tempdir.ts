@@ -20,7 +20,7 @@ import type { Test } from 'tap';
  * anything that was killed but not waited for.
  *
  * The folder is chmod 0755 (mkdtemp makes it 0700): when the tests run as root, the broker runs as the
- * unprivileged `mosquitto` user and must traverse it (see provisioning/broker/local-broker.ts).
+ * unprivileged `mosquitto` user and must traverse it (see carrier/broker/local-broker.ts).
  */
 export function ownTempDir(t: Pick<Test, 'teardown'>, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -30,14 +30,14 @@ async function runAgentSide(cfg: ChildConfig): Promise<void> {
     process.stdout.write('EVENT {"type":"child_timeout"}\n');
     process.exit(3);
   }, 50_000);
-  const { createLogger } = await import('../../agent/log.js');
+  const { createLogger } = await import('../../base/log.js');
   const { MqttTransport } = await import('../../agent/transport/mqtt-transport.js');
   const { CommandRouter } = await import('../../agent/transport/commands.js');
   const { MemoryOutbox } = await import('../../agent/outbox/memory-outbox.js');
   const { OutboxRelay } = await import('../../agent/outbox/relay.js');
-  const { ResultSigner } = await import('../../agent/transport/result-signer.js');
-  const { FileKeyStore } = await import('../../provisioning/file-key-store.js');
-  const { parseCertificate } = await import('../../provisioning/x509.js');
+  const { ResultSigner } = await import('../../provisioning/result-signer.js');
+  const { FileKeyStore } = await import('../../base/keys/file-key-store.js');
+  const { parseCertificate } = await import('../../base/keys/x509.js');
   const { FakeFrameSource } = await import('../../device/camera/fake-source.js');
   const { AssistService } = await import('../../agent/assist/service.js');
   const { MqttAssistSignalling } = await import('../../agent/assist/signalling.js');
@@ -132,11 +132,11 @@ async function runTests(): Promise<void> {
   const { TestBroker, tlsOf } = await import('../helpers/mosquitto.js');
   const { TestPki } = await import('../helpers/pki.js');
   const { ownTempDir } = await import('../helpers/tempdir.js');
-  const { serveOperatorPage } = await import('../../agent/assist/operator-server.js');
+  const { serveOperatorPage } = await import('../../carrier/operator/server.js');
   const { filesOpenForWriting, processAlive } = await import('../helpers/audio.js');
-  const { ResultVerifier } = await import('../../provisioning/verifier.js');
-  const { MemoryNonceStore } = await import('../../provisioning/nonce-store.js');
-  const { parseCertificate } = await import('../../provisioning/x509.js');
+  const { ResultVerifier } = await import('../../carrier/verifier.js');
+  const { MemoryNonceStore } = await import('../../carrier/nonce-store.js');
+  const { parseCertificate } = await import('../../base/keys/x509.js');
 
   // First, before the broker and the agent child: removed by the last teardown (see helpers/tempdir.ts).
   const dir = ownTempDir(t, 'assist-webrtc-');

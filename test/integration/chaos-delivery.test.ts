@@ -4,9 +4,9 @@ import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { MemoryNonceStore } from '../../provisioning/nonce-store.js';
-import { ResultVerifier, type VerifyOutcome } from '../../provisioning/verifier.js';
-import { VerifierService } from '../../provisioning/verifier-service.js';
+import { MemoryNonceStore } from '../../carrier/nonce-store.js';
+import { ResultVerifier, type VerifyOutcome } from '../../carrier/verifier.js';
+import { VerifierService } from '../../carrier/verifier-service.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { ownTempDir } from '../helpers/tempdir.js';
@@ -66,7 +66,7 @@ t.test(`chaos: ${N} results, publisher SIGKILLed ${K} times, broker restarted: e
     ),
   );
   const run = () => {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'provisioning/sim/device-main.ts', cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, ['--import', 'tsx', 'sim/device-main.ts', cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.add(c);
     let out = '';
     c.stdout!.on('data', (d: Buffer) => {

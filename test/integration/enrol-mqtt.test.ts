@@ -4,18 +4,18 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { ResultSigner } from '../../agent/transport/result-signer.js';
-import { isKioskError } from '../../agent/errors.js';
-import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
+import { ResultSigner } from '../../provisioning/result-signer.js';
+import { isKioskError } from '../../base/errors.js';
+import { EnrolmentAuthority } from '../../carrier/enrol/authority.js';
 import { enrolOverMqtt, renewOverMqtt } from '../../provisioning/enrol/client.js';
-import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
-import { EnrolmentService, type EnrolmentDecisionEvent } from '../../provisioning/enrol/service.js';
-import { FileKeyStore } from '../../provisioning/file-key-store.js';
-import { MemoryKeyStore } from '../../provisioning/memory-key-store.js';
-import { MemoryNonceStore } from '../../provisioning/nonce-store.js';
-import { ResultVerifier, type VerifyOutcome } from '../../provisioning/verifier.js';
-import { VerifierService } from '../../provisioning/verifier-service.js';
-import { certificateMatchesKey, commonName } from '../../provisioning/x509.js';
+import { EnrolmentRegistry } from '../../carrier/enrol/registry.js';
+import { EnrolmentService, type EnrolmentDecisionEvent } from '../../carrier/enrol/service.js';
+import { FileKeyStore } from '../../base/keys/file-key-store.js';
+import { MemoryKeyStore } from '../../base/keys/memory-key-store.js';
+import { MemoryNonceStore } from '../../carrier/nonce-store.js';
+import { ResultVerifier, type VerifyOutcome } from '../../carrier/verifier.js';
+import { VerifierService } from '../../carrier/verifier-service.js';
+import { certificateMatchesKey, commonName } from '../../base/keys/x509.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { ownTempDir } from '../helpers/tempdir.js';
@@ -146,8 +146,9 @@ t.test('CLI: carrier enrol-service + provision --enrol-mqtt', async (t) => {
   const svc = spawn(
     process.execPath,
     [
-      ...cli,
-      'carrier',
+      '--import',
+      'tsx',
+      'carrier/cli/main.ts',
       'enrol-service',
       '--dir',
       join(dir, 'pki', 'ca'),

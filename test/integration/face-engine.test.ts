@@ -5,7 +5,7 @@ import { createFaceEngine } from '../../models/face-engine.js';
 import { cosineSimilarity } from '../../models/engine.js';
 import { analyzeStill } from '../../models/still.js';
 import { primaryFace } from '../../models/select.js';
-import { cropResize, makeImage } from '../../models/image/rgb-image.js';
+import { cropResize, makeImage } from '../../base/rgb-image.js';
 import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
 import { loadRgb } from '../helpers/image.js';
 

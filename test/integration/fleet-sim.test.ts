@@ -1,6 +1,6 @@
 import t from 'tap';
 import { pino } from 'pino';
-import { runFleet } from '../../provisioning/sim/fleet.js';
+import { runFleet } from '../../sim/fleet.js';
 import { ownTempDir } from '../helpers/tempdir.js';
 
 // The short fleet: 20 kiosks with their own certificates, 5 results each, two verifier processes

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import t from 'tap';
-import { isKioskError, type KioskError } from '../../agent/errors.js';
-import { openFrameSource } from '../../agent/media/frame-source.js';
-import { FrameSplitter } from '../../agent/media/frame-splitter.js';
-import { parseProbe, probeVideo, readVideoFrames, type MediaTools, type VideoFrame } from '../../agent/media/video.js';
+import { isKioskError, type KioskError } from '../../base/errors.js';
+import { openFrameSource } from '../../device/media/frame-source.js';
+import { FrameSplitter } from '../../device/media/frame-splitter.js';
+import { parseProbe, probeVideo, readVideoFrames, type MediaTools, type VideoFrame } from '../../device/media/video.js';
 import { rejectsWithCode } from '../helpers/errors.js';
 
 const DATA = new URL('../../../shared/data/', import.meta.url).pathname;

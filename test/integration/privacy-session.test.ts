@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { createLogger } from '../../agent/log.js';
+import { createLogger } from '../../base/log.js';
 import { createFaceEngine } from '../../models/face-engine.js';
 import { verifyFiles } from '../../agent/session/verify.js';
 import { dataPath, hasData, NO_DATA } from '../helpers/data.js';

@@ -2,17 +2,15 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ResultSigner } from '../../agent/transport/result-signer.js';
-import { FileKeyStore } from '../../provisioning/file-key-store.js';
-import { parseCertificate } from '../../provisioning/x509.js';
+import { ResultSigner } from '../../provisioning/result-signer.js';
+import { FileKeyStore } from '../../base/keys/file-key-store.js';
+import { parseCertificate } from '../../base/keys/x509.js';
 import { createSoftHsmToken } from '../helpers/softhsm.js';
 
+/** The kiosk CLI, or the carrier's (a separate program, not in the kiosk package) for `carrier ...`. */
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 60_000,
-  });
+  const [script, rest] = args[0] === 'carrier' ? ['carrier/cli/main.ts', args.slice(1)] : ['agent/cli/main.ts', args];
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...rest], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 

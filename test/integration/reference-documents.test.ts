@@ -11,10 +11,10 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { createFaceEngine } from '../../models/face-engine.js';
 import { cosineSimilarity } from '../../models/engine.js';
-import { decodeImageFile } from '../../agent/media/image.js';
+import { decodeImageFile } from '../../device/media/image.js';
 import { buildReference, type ReferencePortrait } from '../../agent/reference/portrait.js';
 import { DEFAULT_SESSION_CONFIG } from '../../agent/session/config.js';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
 
 const SET = 'passporteye-specimens';

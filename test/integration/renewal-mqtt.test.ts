@@ -4,14 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { isKioskError } from '../../agent/errors.js';
-import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
+import { isKioskError } from '../../base/errors.js';
+import { EnrolmentAuthority } from '../../carrier/enrol/authority.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
-import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
+import { EnrolmentRegistry } from '../../carrier/enrol/registry.js';
 import { installCertificate, installWithNewKey, RenewalScheduler, renewalDue } from '../../provisioning/enrol/renewal.js';
-import { EnrolmentService } from '../../provisioning/enrol/service.js';
-import { FileKeyStore } from '../../provisioning/file-key-store.js';
-import { certificateMatchesKey, parseCertificate } from '../../provisioning/x509.js';
+import { EnrolmentService } from '../../carrier/enrol/service.js';
+import { FileKeyStore } from '../../base/keys/file-key-store.js';
+import { certificateMatchesKey, parseCertificate } from '../../base/keys/x509.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -130,7 +130,23 @@ t.test('offline renewal with a new key: provision --renew --new-key, carrier sig
   t.equal(r.status, 0, r.stderr);
   t.match(JSON.parse(r.stdout), { newKey: true });
   const crt = join(dir, 'kiosk-303.crt');
-  const s = cli(['carrier', 'sign-csr', join(d.state, 'device.csr'), '--dir', join(dir, 'pki', 'ca'), '--expect-cn', 'kiosk-303', '--out', crt]);
+  const s = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'carrier/cli/main.ts',
+      'sign-csr',
+      join(d.state, 'device.csr'),
+      '--dir',
+      join(dir, 'pki', 'ca'),
+      '--expect-cn',
+      'kiosk-303',
+      '--out',
+      crt,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
   t.equal(s.status, 0, s.stderr);
   const i = cli(['provision', 'kiosk-303', '--state', d.state, '--certificate', crt]);
   t.equal(i.status, 0, i.stderr);

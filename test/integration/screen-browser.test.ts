@@ -14,12 +14,12 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createLogger } from '../../agent/log.js';
+import { createLogger } from '../../base/log.js';
 import { CustomerScreen } from '../../agent/screen/server.js';
 import { bridgeSession, type ScreenSink } from '../../agent/screen/session-bridge.js';
 import type { PageMessage } from '../../agent/screen/protocol.js';
 import type { StepKind } from '../../agent/session/types.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');

@@ -10,11 +10,11 @@ import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import sharp from 'sharp';
 import { WebSocket } from 'ws';
-import { createLogger } from '../../agent/log.js';
+import { createLogger } from '../../base/log.js';
 import { CustomerScreen } from '../../agent/screen/server.js';
 import { PreviewEncoder } from '../../agent/screen/preview.js';
 import { openVerifyScreen } from '../../agent/screen/verify-screen.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 
 function memoryLogger() {
   const lines: string[] = [];

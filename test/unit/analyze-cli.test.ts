@@ -6,11 +6,11 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import t from 'tap';
 import { register, runAnalyze, type AnalyzeOptions } from '../../agent/cli/analyze.js';
-import { KioskError } from '../../agent/errors.js';
-import type { FrameSource } from '../../agent/media/frame-source.js';
-import type { VideoFrame } from '../../agent/media/video.js';
+import { KioskError } from '../../base/errors.js';
+import type { FrameSource } from '../../device/media/frame-source.js';
+import type { VideoFrame } from '../../device/media/video.js';
 import type { EngineInfo, FaceDecision, FaceEngine } from '../../models/engine.js';
-import type { RgbImage } from '../../models/image/rgb-image.js';
+import type { RgbImage } from '../../base/rgb-image.js';
 import type { FaceSignals, FrameSignals } from '../../models/types.js';
 
 /** Captures everything written, like a terminal or a pipe; `isTTY` as asked. */

@@ -2,7 +2,7 @@ import t from 'tap';
 import { gstreamerCommand, rpicamCommand, splitPipeline, v4l2Command } from '../../device/camera/commands.js';
 import { i420, rgbPadded } from '../../device/camera/pixel-format.js';
 import { FrameBuffer } from '../../device/camera/frame-buffer.js';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 
 t.test('V4L2 through ffmpeg: device, size, rate and input format; RGB at exactly the asked size', async (t) => {
   const c = v4l2Command({ device: '/dev/v4l/by-id/usb-cam-video-index0', width: 1280, height: 720, fps: 30, inputFormat: 'mjpeg' });

@@ -21,7 +21,7 @@ const HEAVY = [
   /\/models\/face-engine/,
 ];
 
-for (const args of [['--help'], ['eval', '--help'], ['carrier', '--help'], ['provision', '--help']]) {
+for (const args of [['--help'], ['eval', '--help'], ['provision', '--help']]) {
   t.test(`kiosk-agent ${args.join(' ')} loads no heavy module`, async (t) => {
     const dir = ownTempDir(t, 'cli-startup-');
     const record = join(dir, 'imports.txt');
@@ -40,3 +40,13 @@ for (const args of [['--help'], ['eval', '--help'], ['carrier', '--help'], ['pro
     t.same(heavy, [], 'no heavy module loaded');
   });
 }
+
+t.test('the carrier tools are a program of their own, not a kiosk-agent command', async (t) => {
+  const carrier = spawnSync(process.execPath, ['--import', 'tsx', 'carrier/cli/main.ts', '--help'], { encoding: 'utf8' });
+  t.equal(carrier.status, 0, carrier.stderr);
+  t.match(carrier.stdout, /Usage: kiosk-carrier/);
+  t.match(carrier.stdout, /sign-csr/);
+  const kiosk = spawnSync(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', 'carrier', 'ca', 'init'], { encoding: 'utf8' });
+  t.not(kiosk.status, 0, 'kiosk-agent has no carrier command');
+  t.match(kiosk.stderr, /unknown command 'carrier'/);
+});

@@ -9,7 +9,7 @@ import { undocumentedSessionKeys } from '../../agent/config/session-keys.js';
 import { simulatedConfig } from '../../agent/config/defaults.js';
 import { DEFAULT_SESSION_CONFIG } from '../../agent/session/config.js';
 import { DEFAULT_KIOSK_TIMINGS } from '../../device/kiosk/config.js';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 
 const subjectOf = (input: unknown): string | undefined => {
   try {

@@ -11,8 +11,8 @@ import type Database from 'better-sqlite3';
 import { MemoryEventQueue, type EventQueue } from '../../agent/daemon/event-queue.js';
 import { EventPublisher, type DaemonEvents, type EventTransport } from '../../agent/daemon/events.js';
 import { SqliteEventQueue } from '../../agent/daemon/sqlite-event-queue.js';
-import { KioskError } from '../../agent/errors.js';
-import { createLogger } from '../../agent/log.js';
+import { KioskError } from '../../base/errors.js';
+import { createLogger } from '../../base/log.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';
 
 /** A publish the test settles: resolve = the broker's PUBACK, reject = a failure. */

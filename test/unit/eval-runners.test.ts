@@ -1,5 +1,5 @@
 import t from 'tap';
-import { KioskError } from '../../agent/errors.js';
+import { KioskError } from '../../base/errors.js';
 import type { EvalDeps, VideoFrame } from '../../agent/eval/deps.js';
 import type { SpoofRow, VerifyPair, VideoRow } from '../../agent/eval/labels.js';
 import { formatMatchReport, formatPadReport, formatVideoReport } from '../../agent/eval/format.js';
@@ -7,7 +7,7 @@ import { runMatchEval } from '../../agent/eval/run-match.js';
 import { runPadEval } from '../../agent/eval/run-pad.js';
 import { runVideoEval } from '../../agent/eval/run-video.js';
 import type { EngineInfo, FaceDecision, FaceEngine } from '../../models/engine.js';
-import { makeImage, type RgbImage } from '../../models/image/rgb-image.js';
+import { makeImage, type RgbImage } from '../../base/rgb-image.js';
 import type { FaceSignals, FrameSignals } from '../../models/types.js';
 
 /** What the fake engine "sees" in one image or frame. */

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import t from 'tap';
-import { isKioskError } from '../../agent/errors.js';
-import { decodeImageBuffer, decodeImageFile } from '../../agent/media/image.js';
-import { listMediaFiles } from '../../agent/media/frame-source.js';
-import { sniffFormat } from '../../agent/media/sniff.js';
+import { isKioskError } from '../../base/errors.js';
+import { decodeImageBuffer, decodeImageFile } from '../../device/media/image.js';
+import { listMediaFiles } from '../../device/media/frame-source.js';
+import { sniffFormat } from '../../device/media/sniff.js';
 import { rejectsWithCode } from '../helpers/errors.js';
 
 const DATA = new URL('../../../shared/data/', import.meta.url).pathname;

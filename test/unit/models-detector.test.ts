@@ -1,7 +1,7 @@
 import t from 'tap';
 import { decodeUltraface, DEFAULT_DETECTOR_OPTIONS, preprocessUltraface, ULTRAFACE_INPUT } from '../../models/detector/ultraface.js';
 import { iou, nonMaxSuppression } from '../../models/detector/nms.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 
 t.test('preprocess: 320x240 NCHW, (x - 127) / 128', async (t) => {
   const img = makeImage(640, 480);

@@ -2,7 +2,7 @@ import t from 'tap';
 import { decodeLandmarks, fiveFrom68, preprocessLandmarks } from '../../models/landmarks/landmarks68.js';
 import { eyeAspectRatio, eyeOpenness } from '../../models/eyes/eye-aspect.js';
 import { eyeBox, preprocessEye, softmax } from '../../models/eyes/eye-state.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 import type { Point } from '../../models/types.js';
 
 function points68(): Point[] {

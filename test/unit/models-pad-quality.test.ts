@@ -3,7 +3,7 @@ import { attackScoreFromLogits, PAD_INPUT, preprocessPad } from '../../models/pa
 import { preprocessHumanAntispoof } from '../../models/pad/human-antispoof.js';
 import { preprocessEmbedding, l2normalise } from '../../models/embedding/arcface.js';
 import { greyStats } from '../../models/quality/quality.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 import { ARCFACE_TEMPLATE_112 } from '../../models/embedding/align.js';
 
 function solid(w: number, h: number, rgb: [number, number, number]) {
@@ -79,7 +79,7 @@ t.test('fusion of attack scores: mean log-odds, symmetric, one model alone uncha
 
 t.test('MiniFASNet-family inputs: each model its own size, crop and live class', async (t) => {
   const { miniFasParams, preprocessPad, attackScoreFromLogits } = await import('../../models/pad/silent-face.js');
-  const { makeImage } = await import('../../models/image/rgb-image.js');
+  const { makeImage } = await import('../../base/rgb-image.js');
   t.same(miniFasParams('fr_liveness@fp16'), { input: 128, cropScale: 2.7, liveClass: 0 });
   t.same(miniFasParams('minifasnet_v1se'), { input: 80, cropScale: 4.0, liveClass: 1 });
   t.equal(miniFasParams('antispoof'), null);

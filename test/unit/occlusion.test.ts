@@ -1,5 +1,5 @@
 import t from 'tap';
-import { makeImage, type RgbImage } from '../../models/image/rgb-image.js';
+import { makeImage, type RgbImage } from '../../base/rgb-image.js';
 import { lowerFaceSkin } from '../../models/quality/occlusion.js';
 import type { Point } from '../../models/types.js';
 

@@ -8,7 +8,7 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../agent/log.js';
+import { createLogger } from '../../base/log.js';
 import { OutboxRelay, type RelayTransport } from '../../agent/outbox/relay.js';
 import { SqliteOutbox } from '../../agent/outbox/sqlite-outbox.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';

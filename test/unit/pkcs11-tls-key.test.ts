@@ -8,8 +8,8 @@ import t from 'tap';
 import { join } from 'node:path';
 import { validateConfig } from '../../agent/config/load.js';
 import { readPin } from '../../agent/daemon/device-key.js';
-import { isKioskError } from '../../agent/errors.js';
-import { tlsIdentity } from '../../agent/transport/endpoint.js';
+import { isKioskError } from '../../base/errors.js';
+import { tlsIdentity } from '../../protocol/endpoint.js';
 import { assertEngineInstalled, defaultEnginePath, Pkcs11TlsKey, type Pkcs11KeyRef } from '../../provisioning/pkcs11-tls-key.js';
 
 const ref = (loggedIn: boolean, tokenLabel = 'kiosk', keyLabel = 'kiosk-device'): Pkcs11KeyRef => ({

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { FaceDecision, FaceEngine } from '../../models/engine.js';
-import { makeImage, type RgbImage } from '../../models/image/rgb-image.js';
+import { makeImage, type RgbImage } from '../../base/rgb-image.js';
 import type { FaceSignals, FrameSignals } from '../../models/types.js';
 import { buildReference, pixelDigest, rotate } from '../../agent/reference/portrait.js';
 import { parseStillSpec } from '../../agent/reference/source.js';

@@ -2,12 +2,12 @@ import t from 'tap';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { EnrolmentAuthority } from '../../provisioning/enrol/authority.js';
-import { EnrolmentRegistry } from '../../provisioning/enrol/registry.js';
+import { EnrolmentAuthority } from '../../carrier/enrol/authority.js';
+import { EnrolmentRegistry } from '../../carrier/enrol/registry.js';
 import { completePendingRenewal, RenewalScheduler, renewalDue, renewalTime } from '../../provisioning/enrol/renewal.js';
-import { CarrierCa } from '../../provisioning/ca.js';
-import { MemoryKeyStore } from '../../provisioning/memory-key-store.js';
-import { createCsr, type x509 } from '../../provisioning/x509.js';
+import { CarrierCa } from '../../carrier/ca.js';
+import { MemoryKeyStore } from '../../base/keys/memory-key-store.js';
+import { createCsr, type x509 } from '../../base/keys/x509.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 const logger = pino({ level: 'silent' });

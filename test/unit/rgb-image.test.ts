@@ -1,5 +1,5 @@
 import t from 'tap';
-import { cropResize, halve, makeImage, resize, toGray, toPlanar, warpAffine } from '../../models/image/rgb-image.js';
+import { cropResize, halve, makeImage, resize, toGray, toPlanar, warpAffine } from '../../base/rgb-image.js';
 
 function gradient(w: number, h: number) {
   const img = makeImage(w, h);

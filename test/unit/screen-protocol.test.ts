@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { catalogueKeys, LANGUAGES, nextStepOf, parsePageMessage, PROMPT_IDS } from '../../agent/screen/protocol.js';
 import { bridgeSession } from '../../agent/screen/session-bridge.js';
 import type { ScreenEvent } from '../../agent/screen/server.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 
 const PUBLIC = resolve(fileURLToPath(import.meta.url), '../../../agent/screen/public');
 const catalogue = (lang: string): Record<string, string> => JSON.parse(readFileSync(join(PUBLIC, 'i18n', `${lang}.json`), 'utf8'));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import {
   checkAttempt,
   countsAsFailure,

@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { SessionConfig } from '../../agent/session/config.js';
 import { createSession } from '../../agent/session/machine.js';
-import { derivePlan, drawReplacements, planFromSteps } from '../../agent/session/plan.js';
+import { derivePlan, drawReplacements, planFromSteps } from '../../protocol/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
 import { MOVE_KINDS, type StepKind } from '../../agent/session/types.js';
 import { drive, eyesClosed, frameOf, faceSignals, frontal, noFace, performance, pitched, Script, tick, turned, twoFaces } from '../helpers/session-frames.js';

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { isKioskError } from '../../agent/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import { DEFAULT_SESSION_CONFIG, resolveSessionConfig, type SessionConfig } from '../../agent/session/config.js';
 import { createSession, step } from '../../agent/session/machine.js';
-import { planFromSteps } from '../../agent/session/plan.js';
+import { planFromSteps } from '../../protocol/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
 import { drive, during, faceSignals, frameOf, frontal, noFace, Script, tick, twoFaces, type FaceOpts } from '../helpers/session-frames.js';
 

@@ -1,16 +1,7 @@
 import t, { type Test } from 'tap';
 import { createHash, createHmac } from 'node:crypto';
-import { isKioskError } from '../../agent/errors.js';
-import {
-  DEFAULT_TIME_LIMITS_MS,
-  derivePlan,
-  drawNonce,
-  drawReplacements,
-  isStrongPlan,
-  PLAN_LABEL,
-  PLAN_VERSION,
-  planFromSteps,
-} from '../../agent/session/plan.js';
+import { isKioskError } from '../../base/errors.js';
+import { DEFAULT_TIME_LIMITS_MS, derivePlan, drawNonce, drawReplacements, isStrongPlan, PLAN_LABEL, PLAN_VERSION, planFromSteps } from '../../protocol/plan.js';
 import { STEP_KINDS, type StepKind } from '../../agent/session/types.js';
 
 const kinds = (nonce: string) => derivePlan(nonce).steps.map((s) => s.kind);

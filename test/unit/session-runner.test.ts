@@ -1,9 +1,9 @@
 import t from 'tap';
 import type { FaceDecision, FaceEngine } from '../../models/engine.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 import type { FaceSignals, FrameSignals } from '../../models/types.js';
 import { createSession, step } from '../../agent/session/machine.js';
-import { planFromSteps } from '../../agent/session/plan.js';
+import { planFromSteps } from '../../protocol/plan.js';
 import { runSession, type RunnerFrame } from '../../agent/session/runner.js';
 import type { FrameEvent, SessionEffect, StepKind } from '../../agent/session/types.js';
 import { drive, eyesClosed, frontal, GENUINE, hasNumericArray, performance, Script, twoFaces } from '../helpers/session-frames.js';

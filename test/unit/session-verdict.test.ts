@@ -1,7 +1,7 @@
 import t from 'tap';
 import { DEFAULT_SESSION_CONFIG, type SessionConfig } from '../../agent/session/config.js';
 import { createSession, step } from '../../agent/session/machine.js';
-import { planFromSteps } from '../../agent/session/plan.js';
+import { planFromSteps } from '../../protocol/plan.js';
 import type { SessionState } from '../../agent/session/state.js';
 import type { CancelReason, StepKind } from '../../agent/session/types.js';
 import {

@@ -1,12 +1,12 @@
 import t, { type Test } from 'tap';
 import { compactVerify, importX509 } from 'jose';
-import { ResultSigner } from '../../agent/transport/result-signer.js';
-import { RESULT_TOKEN_TYP, EAT_PROFILE } from '../../provisioning/eat.js';
-import { signCompact } from '../../provisioning/jws.js';
-import { MemoryNonceStore } from '../../provisioning/nonce-store.js';
+import { ResultSigner } from '../../provisioning/result-signer.js';
+import { RESULT_TOKEN_TYP, EAT_PROFILE } from '../../protocol/eat.js';
+import { signCompact } from '../../protocol/jws.js';
+import { MemoryNonceStore } from '../../carrier/nonce-store.js';
 import { Pkcs11KeyStore } from '../../provisioning/pkcs11-key-store.js';
-import { ResultVerifier, type VerifyOutcome } from '../../provisioning/verifier.js';
-import { certificateThumbprint } from '../../provisioning/x509.js';
+import { ResultVerifier, type VerifyOutcome } from '../../carrier/verifier.js';
+import { certificateThumbprint } from '../../base/keys/x509.js';
 import { rejectsWithCode } from '../helpers/errors.js';
 import { TestPki, stubPlan, stubPlanCheck } from '../helpers/pki.js';
 import { createSoftHsmToken } from '../helpers/softhsm.js';

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { randomInt } from 'node:crypto';
-import { ResultSigner } from '../../agent/transport/result-signer.js';
-import { MemoryNonceStore } from '../../provisioning/nonce-store.js';
-import { ResultVerifier } from '../../provisioning/verifier.js';
+import { ResultSigner } from '../../provisioning/result-signer.js';
+import { MemoryNonceStore } from '../../carrier/nonce-store.js';
+import { ResultVerifier } from '../../carrier/verifier.js';
 import { TestPki, stubPlan, stubPlanCheck } from '../helpers/pki.js';
 
 /** Mutations of a compact JWS: text-level and decoded-byte-level, then re-encoded. */

@@ -5,11 +5,11 @@
  */
 import t from 'tap';
 import type { FaceDecision, FaceEngine } from '../../models/engine.js';
-import { makeImage } from '../../models/image/rgb-image.js';
+import { makeImage } from '../../base/rgb-image.js';
 import type { FaceSignals, FrameSignals } from '../../models/types.js';
 import { AbuseLimiter } from '../../agent/session/abuse-limiter.js';
 import { createSession } from '../../agent/session/machine.js';
-import { planFromSteps } from '../../agent/session/plan.js';
+import { planFromSteps } from '../../protocol/plan.js';
 import { loopStill, paceFrames } from '../../agent/session/replay.js';
 import { runSession, type RunnerFrame } from '../../agent/session/runner.js';
 import type { FrameEvent, StepKind } from '../../agent/session/types.js';

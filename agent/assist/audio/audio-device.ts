@@ -6,7 +6,7 @@
  * logs samples; stats carry levels and counts only.
  */
 import type { EventEmitter } from 'node:events';
-import { KioskError, type ErrorCode } from '../../errors.js';
+import { KioskError, type ErrorCode } from '../../../base/errors.js';
 
 /** A block of 16-bit mono PCM; a capture delivers exactly 10 ms per frame (`sampleRate / 100` samples). */
 export interface AudioFrame {

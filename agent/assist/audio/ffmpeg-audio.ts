@@ -6,9 +6,9 @@
  */
 import { spawn as nodeSpawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { KioskError } from '../../errors.js';
-import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../media/ffmpeg.js';
-import { FrameSplitter } from '../../media/frame-splitter.js';
+import { KioskError } from '../../../base/errors.js';
+import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../../base/process.js';
+import { FrameSplitter } from '../../../device/media/frame-splitter.js';
 import {
   audioError,
   LevelMeter,

@@ -14,7 +14,7 @@
 import type { FaceSignals } from '../../../models/types.js';
 import { clearWrongMove, eyesOpen, moveExtent, relativeTo, resetEyes, trackGesture, type RelPose } from '../gestures.js';
 import { motionResidual } from '../motion.js';
-import { drawReplacements } from '../plan.js';
+import { drawReplacements } from '../../../protocol/plan.js';
 import { finish } from '../result.js';
 import { isContinuityEligible, isNeutral, isPadEligible, qualityIssue, type FaceView } from '../signals.js';
 import type { StepProgress } from '../state.js';

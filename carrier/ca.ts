@@ -1,0 +1,172 @@
+/**
+ * The carrier's certificate authority: a P-256 root whose key is a {@link KeyStore} (a file with
+ * mode 0600 here; an HSM in production) and the profiles it issues. The profile is written into the
+ * subject as OU, so a claim certificate can never pass as a device and no device can take a
+ * carrier-service name (the broker maps the CN to its role).
+ */
+import { randomBytes } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KioskError } from '../base/errors.js';
+import { DEVICE_ID_PATTERN, type CertProfile } from '../protocol/names.js';
+import { FileKeyStore, writeFileAtomic } from '../base/keys/file-key-store.js';
+import type { KeyStore } from '../base/keys/key-store.js';
+import { commonName, parseCertificate, storeCrypto, storeKeys, x509 } from '../base/keys/x509.js';
+
+/** CN prefixes only the carrier's own profiles may carry. */
+const RESERVED_PREFIXES = ['claim-', 'carrier-', 'broker', 'localhost'];
+
+/** Default validity per profile, in days; claims are short-lived on purpose. */
+export const DEFAULT_VALIDITY_DAYS: Record<CertProfile, number> = { device: 365, claim: 1, server: 365, service: 365 };
+
+/** Options when issuing a certificate. */
+export interface IssueOptions {
+  profile: CertProfile;
+  /** Validity in days from `now` (default per profile); fractions allowed. */
+  validityDays?: number;
+  /** Issue time (default: now); tests pass a fixed clock. */
+  now?: Date;
+}
+
+/** Checks that `cn` may be issued under `profile`; E_USAGE names the CN otherwise. */
+export function checkCommonName(cn: string, profile: CertProfile): void {
+  const reserved = RESERVED_PREFIXES.some((p) => cn.startsWith(p));
+  const ok =
+    profile === 'device'
+      ? DEVICE_ID_PATTERN.test(cn) && !reserved
+      : profile === 'claim'
+        ? /^claim-[a-z0-9-]{1,57}$/.test(cn)
+        : profile === 'service'
+          ? /^carrier-[a-z0-9-]{1,55}$/.test(cn)
+          : /^[a-z0-9.-]{1,63}$/.test(cn);
+  if (!ok) throw new KioskError('E_USAGE', `common name not allowed for a ${profile} certificate`, { subject: cn });
+}
+
+/** The carrier CA: its certificate and a key store that signs with its key. */
+export class CarrierCa {
+  constructor(
+    readonly certificate: x509.X509Certificate,
+    private readonly key: KeyStore,
+  ) {}
+
+  /** Creates a new CA in `dir` (ca.key mode 0600, ca.crt); refuses to overwrite an existing one. */
+  static async init(dir: string, name = 'Kiosk Carrier Root CA', validityDays = 3650): Promise<CarrierCa> {
+    const certPath = join(dir, 'ca.crt');
+    if ((await exists(certPath)) || (await exists(join(dir, 'ca.key')))) {
+      throw new KioskError('E_USAGE', 'a CA already exists here; refusing to overwrite it', { subject: dir });
+    }
+    const key = new FileKeyStore({ path: join(dir, 'ca.key') });
+    await key.start();
+    const keys = await storeKeys(key);
+    const notBefore = new Date(Date.now() - 60_000);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned(
+      {
+        serialNumber: randomBytes(16)
+          .toString('hex')
+          .replace(/^[89a-f]/, '1'),
+        name: `CN=${name}, O=Kiosk Carrier`,
+        notBefore,
+        notAfter: new Date(notBefore.getTime() + validityDays * 86_400_000),
+        keys,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 0, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, storeCrypto(key)),
+        ],
+      },
+      storeCrypto(key),
+    );
+    await writeFileAtomic(certPath, cert.toString('pem'));
+    return new CarrierCa(cert, key);
+  }
+
+  /** Opens the CA in `dir`. */
+  static async open(dir: string): Promise<CarrierCa> {
+    const certPath = join(dir, 'ca.crt');
+    let pem: string;
+    try {
+      pem = await readFile(certPath, 'utf8');
+    } catch (err) {
+      throw new KioskError('E_CERTIFICATE', 'no CA certificate here; run `carrier ca init` first', { subject: certPath, cause: err });
+    }
+    const key = new FileKeyStore({ path: join(dir, 'ca.key'), create: false });
+    await key.start();
+    return new CarrierCa(parseCertificate(pem, certPath), key);
+  }
+
+  /** PEM of the CA certificate (the trust anchor devices, broker and verifier are given). */
+  get pem(): string {
+    return this.certificate.toString('pem');
+  }
+
+  /** Checks a CSR (signature, CN allowed for the profile, optional expected CN) and issues its certificate. */
+  async signCsr(csrPem: string, options: IssueOptions & { expectedCommonName?: string }): Promise<x509.X509Certificate> {
+    let csr: x509.Pkcs10CertificateRequest;
+    try {
+      csr = new x509.Pkcs10CertificateRequest(csrPem);
+    } catch (err) {
+      throw new KioskError('E_CERTIFICATE', 'not a PKCS#10 certificate request', { subject: 'csr', cause: err });
+    }
+    if (!(await csr.verify())) throw new KioskError('E_SIGNATURE', 'the CSR signature does not verify', { subject: 'csr' });
+    const cn = commonName(csr);
+    if (!cn) throw new KioskError('E_CERTIFICATE', 'the CSR has no single CN', { subject: 'csr' });
+    if (options.expectedCommonName !== undefined && cn !== options.expectedCommonName) {
+      throw new KioskError('E_NOT_AUTHORIZED', `the CSR names ${cn}, expected ${options.expectedCommonName}`, { subject: cn });
+    }
+    const alg = csr.publicKey.algorithm as { name: string; namedCurve?: string };
+    if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') throw new KioskError('E_CERTIFICATE', 'only P-256 keys are accepted', { subject: cn });
+    return this.issue(csr.publicKey, cn, options);
+  }
+
+  /** Issues a certificate for a public key (SPKI DER or parsed) under `profile`. */
+  async issue(publicKey: x509.PublicKey | Uint8Array, cn: string, options: IssueOptions): Promise<x509.X509Certificate> {
+    checkCommonName(cn, options.profile);
+    const now = options.now ?? new Date();
+    const days = options.validityDays ?? DEFAULT_VALIDITY_DAYS[options.profile];
+    const notBefore = new Date(now.getTime() - 60_000);
+    const eku = options.profile === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth;
+    const extensions: x509.Extension[] = [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([eku], false),
+      await x509.AuthorityKeyIdentifierExtension.create(this.certificate, false, storeCrypto(this.key)),
+    ];
+    if (options.profile === 'server') {
+      extensions.push(
+        new x509.SubjectAlternativeNameExtension([
+          { type: 'dns', value: cn },
+          { type: 'ip', value: '127.0.0.1' },
+        ]),
+      );
+    }
+    const pk = publicKey instanceof Uint8Array ? new x509.PublicKey(Buffer.from(publicKey)) : publicKey;
+    return x509.X509CertificateGenerator.create(
+      {
+        serialNumber: randomBytes(16)
+          .toString('hex')
+          .replace(/^[89a-f]/, '1'),
+        subject: `CN=${cn}, OU=${options.profile}, O=Kiosk Carrier`,
+        issuer: this.certificate.subject,
+        notBefore,
+        notAfter: new Date(notBefore.getTime() + days * 86_400_000),
+        publicKey: pk,
+        signingKey: (await storeKeys(this.key)).privateKey,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        extensions,
+      },
+      storeCrypto(this.key),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.key.stop();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}

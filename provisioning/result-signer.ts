@@ -1,0 +1,97 @@
+/**
+ * Turns a session result into a signed result token (compact JWS ES256, EAT claims) with the
+ * device key. The token is what leaves the kiosk; it carries only the verdict object it is given,
+ * after {@link assertNoBiometrics} has checked it.
+ */
+import { randomUUID } from 'node:crypto';
+import { KioskError } from '../base/errors.js';
+import { agentVersion } from '../base/paths.js';
+import {
+  assertNoBiometrics,
+  EAT_PROFILE,
+  RESULT_TOKEN_TYP,
+  type DebugStatus,
+  type Measurement,
+  type ResultClaims,
+  type SessionResult,
+} from '../protocol/eat.js';
+import { signCompact } from '../protocol/jws.js';
+import type { KeyStore } from '../base/keys/key-store.js';
+import { certificateMatchesKey, certificateThumbprint, commonName, type x509 } from '../base/keys/x509.js';
+
+/** What the signer needs. */
+export interface ResultSignerDeps {
+  keyStore: KeyStore;
+  /** The device certificate (CN = device id) for the key in `keyStore`. */
+  certificate: x509.X509Certificate;
+  /** Model and agent measurements recorded in every token. */
+  measurements: Measurement[];
+  /** RFC 9711 debug status when the platform knows it. */
+  dbgstat?: DebugStatus;
+  /** Include the certificate as x5c (default true; false sends kid only, for carriers with a registry). */
+  includeCertificate?: boolean;
+  clock?: () => Date;
+  newId?: () => string;
+}
+
+/** A signed result and its id. */
+export interface SignedResult {
+  token: string;
+  jti: string;
+  claims: ResultClaims;
+}
+
+/** Signs session results for one device. */
+export class ResultSigner {
+  private checked = false;
+
+  constructor(private readonly deps: ResultSignerDeps) {}
+
+  /** The device id (CN of the certificate). */
+  get deviceId(): string {
+    const cn = commonName(this.deps.certificate);
+    if (!cn) throw new KioskError('E_CERTIFICATE', 'device certificate has no CN');
+    return cn;
+  }
+
+  /** Signs `result` for the session started with `nonce` (hex from the carrier). */
+  async sign(nonce: string, result: SessionResult): Promise<SignedResult> {
+    this.check();
+    if (typeof nonce !== 'string' || !/^[0-9a-f]{32,128}$/.test(nonce))
+      throw new KioskError('E_USAGE', 'session nonce must be 32..128 lower-case hex characters', { subject: 'eat_nonce' });
+    if (typeof result !== 'object' || result === null || typeof result.verdict !== 'string')
+      throw new KioskError('E_USAGE', 'result must be an object with a verdict', { subject: 'result' });
+    assertNoBiometrics(result);
+    const now = this.deps.clock?.() ?? new Date();
+    const jti = this.deps.newId?.() ?? randomUUID();
+    const claims: ResultClaims = {
+      eat_profile: EAT_PROFILE,
+      eat_nonce: nonce,
+      sub: this.deviceId,
+      iat: Math.floor(now.getTime() / 1000),
+      jti,
+      swname: 'kiosk-agent',
+      swversion: agentVersion(),
+      measurements: this.deps.measurements,
+      ...(this.deps.dbgstat ? { dbgstat: this.deps.dbgstat } : {}),
+      result,
+    };
+    const cert = this.deps.certificate;
+    const header = {
+      alg: 'ES256' as const,
+      typ: RESULT_TOKEN_TYP,
+      kid: certificateThumbprint(cert),
+      ...(this.deps.includeCertificate === false ? {} : { x5c: [Buffer.from(cert.rawData).toString('base64')] }),
+    };
+    const token = await signCompact(this.deps.keyStore, header, claims as unknown as Record<string, unknown>);
+    return { token, jti, claims };
+  }
+
+  private check(): void {
+    if (this.checked) return;
+    if (!certificateMatchesKey(this.deps.certificate, this.deps.keyStore)) {
+      throw new KioskError('E_CERTIFICATE', 'device certificate is not for the key in the key store', { subject: this.deviceId });
+    }
+    this.checked = true;
+  }
+}
