@@ -2,6 +2,7 @@
  * The clock every device component takes in its deps, so that debouncing, hold times, pulses, LED
  * patterns and restart backoff are tested with a fake clock instead of real sleeps.
  */
+import { KioskError } from './errors.js';
 
 /** An opaque timer handle returned by `Clock.setTimeout`. */
 export type TimerHandle = object;
@@ -9,6 +10,8 @@ export type TimerHandle = object;
 export interface Clock {
   /** Monotonic milliseconds (not wall time); only differences are meaningful. */
   now(): number;
+  /** Wall time in milliseconds since the epoch, for what is compared with dates (certificate validity). */
+  wallNow(): number;
   /** Calls `fn` once after `ms` milliseconds. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer; a handle that already fired or was cleared is ignored. */
@@ -21,6 +24,7 @@ export interface Clock {
  */
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
   clearTimeout(handle) {
     if (handle) clearTimeout(handle as NodeJS.Timeout);
@@ -41,6 +45,24 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Settles like `p`, or rejects with `E_TIMEOUT` naming `what` once `ms` have passed on `clock`,
+ * whichever comes first. `p` is left to settle on its own (an inference call cannot be interrupted);
+ * its later rejection is ignored.
+ */
+export async function deadline<T>(p: Promise<T>, ms: number, what: string, clock: Pick<Clock, 'setTimeout' | 'clearTimeout'> = systemClock): Promise<T> {
+  let handle: TimerHandle | undefined;
+  const late = new Promise<never>((_, reject) => {
+    handle = clock.setTimeout(() => reject(new KioskError('E_TIMEOUT', `${what} took longer than ${ms} ms`, { subject: what })), ms);
+  });
+  p.catch(() => undefined);
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clock.clearTimeout(handle);
+  }
 }
 
 /**

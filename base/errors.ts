@@ -54,6 +54,8 @@ export const ERROR_CODES = [
   // remote assistance: no operator answered, the call failed, or an operator decision was refused
   'E_ASSIST',
   'E_ABORTED',
+  // an engine call or a component did not answer within its time limit
+  'E_TIMEOUT',
   'E_INTERNAL',
 ] as const;
 

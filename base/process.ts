@@ -1,5 +1,12 @@
+/**
+ * Child processes, one way for the whole agent: `startChild` spawns (through an injectable spawner)
+ * and gives the exit and start promises; `stopChild` stops; `runToEnd` runs a short command.
+ */
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { KioskError } from './errors.js';
+
+/** Spawns a process (default `child_process.spawn`); tests pass stand-ins. */
+export type Spawn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
 /** The external decoders; passed in so that tests and odd installs can point elsewhere. */
 export interface MediaTools {
@@ -8,7 +15,7 @@ export interface MediaTools {
   /** ffprobe executable; default `ffprobe` from PATH. */
   ffprobePath?: string;
   /** Process spawner; default `child_process.spawn`. */
-  spawn?: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+  spawn?: Spawn;
 }
 
 /** Keeps the last `limit` characters of a stream (ffmpeg's stderr can be long; we only need the end). */
@@ -75,6 +82,20 @@ export function spawned(child: ChildProcess): Promise<boolean> {
   });
 }
 
+/** A started child: its exit (never rejects) and whether it started at all. */
+export interface Child {
+  child: ChildProcess;
+  exited: Promise<Exit>;
+  /** True once running, false when it could not be started (ENOENT, EACCES: see `exited.spawnError`). */
+  spawned: Promise<boolean>;
+}
+
+/** Spawns `command` with `spawn` (default `child_process.spawn`). */
+export function startChild(command: string, args: readonly string[], options: SpawnOptions, spawn: Spawn = nodeSpawn): Child {
+  const child = spawn(command, args, options);
+  return { child, exited: exitOf(child), spawned: spawned(child) };
+}
+
 /**
  * Stops a child and waits for it: SIGTERM, then SIGKILL after `graceMs`. Safe to call on a child
  * that already exited. ffmpeg exits 255 on SIGTERM.
@@ -100,9 +121,7 @@ export async function runToEnd(
   args: readonly string[],
   maxStdout = 1 << 20,
 ): Promise<{ exit: Exit; stdout: string; stderr: TailBuffer }> {
-  const spawn = tools.spawn ?? nodeSpawn;
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = exitOf(child);
+  const { child, exited } = startChild(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }, tools.spawn);
   const out: Buffer[] = [];
   let outBytes = 0;
   const stderr = new TailBuffer();

@@ -7,7 +7,7 @@
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { certificateProfile } from '../protocol/names.js';
-import { claimsProblem, RESULT_TOKEN_TYP, type ResultClaims } from '../protocol/eat.js';
+import { claimsProblem, isResultClaims, RESULT_TOKEN_TYP, type ResultClaims } from '../protocol/eat.js';
 import { parseCompact, type ParsedJws } from '../protocol/jws.js';
 import type { NonceStore } from './nonce-store.js';
 import { certificateThumbprint, commonName, parseCertificate, type x509 } from '../base/keys/x509.js';
@@ -148,9 +148,8 @@ export class ResultVerifier {
   }
 
   private claims(payload: Record<string, unknown>, cert: x509.X509Certificate): ResultClaims {
-    const problem = claimsProblem(payload);
-    if (problem) throw new Reject('bad_claims', `claim ${problem} missing or malformed`);
-    const claims = payload as unknown as ResultClaims;
+    if (!isResultClaims(payload)) throw new Reject('bad_claims', `claim ${claimsProblem(payload)} missing or malformed`);
+    const claims: ResultClaims = payload;
     const cn = commonName(cert);
     if (cn !== claims.sub) throw new Reject('device_mismatch', `certificate CN ${String(cn)} does not match sub ${claims.sub}`);
     const skew = this.options.maxSkewMs ?? 300_000;

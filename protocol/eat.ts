@@ -20,17 +20,69 @@ export interface Measurement {
   version?: string;
 }
 
-/** The session result a kiosk signs: verdict, reason codes, scores, and the challenge plan it ran. */
-export interface SessionResult {
+/**
+ * A result as a verifier first sees it: an object with a verdict. The kiosk's typed result is
+ * `SessionResult` (agent/session/types.ts), signed as `SignedSessionResult`; the carrier reads the
+ * fields it needs from the decoded object.
+ */
+export interface DecodedResult {
   verdict: string;
-  reasons?: string[];
-  scores?: Record<string, number>;
-  plan?: unknown;
-  [k: string]: unknown;
+  [field: string]: unknown;
 }
 
+/** Keys that would carry biometric data; a result holding any of them is refused before signing. */
+export const BIOMETRIC_KEYS = [
+  'image',
+  'images',
+  'frame',
+  'frames',
+  'crop',
+  'crops',
+  'pixels',
+  'embedding',
+  'embeddings',
+  'template',
+  'descriptor',
+  'descriptors',
+  'photo',
+  'portrait',
+  'face',
+  'landmarks',
+  'keypoints',
+  'mesh',
+] as const;
+export type BiometricKey = (typeof BIOMETRIC_KEYS)[number];
+
+interface Point2 {
+  x: number;
+  y: number;
+}
+
+/**
+ * True when T could carry biometric data at any depth: a key from {@link BIOMETRIC_KEYS}, a typed
+ * array or Buffer, a numeric array (an embedding) or an array of points (a landmark list).
+ */
+export type HoldsBiometric<T> = T extends ArrayBufferView
+  ? true
+  : T extends readonly (infer U)[]
+    ? [U] extends [never]
+      ? false
+      : [U] extends [number]
+        ? true
+        : [U] extends [Point2]
+          ? true
+          : HoldsBiometric<U>
+    : T extends object
+      ? [Extract<keyof T, BiometricKey>] extends [never]
+        ? { [K in keyof T]-?: HoldsBiometric<T[K]> }[keyof T]
+        : true
+      : false;
+
+/** T itself when it cannot carry biometric data, else `never`: a signing call with such a type does not compile. */
+export type BiometricFree<T> = HoldsBiometric<T> extends false ? T : never;
+
 /** The claims set of a result token. */
-export interface ResultClaims {
+export interface ResultClaims<R extends { verdict: string } = DecodedResult> {
   eat_profile: string;
   eat_nonce: string;
   sub: string;
@@ -40,18 +92,19 @@ export interface ResultClaims {
   swversion: string;
   measurements: Measurement[];
   dbgstat?: DebugStatus;
-  result: SessionResult;
+  result: R;
 }
 
-/** Keys that would carry biometric data; a result holding any of them is refused before signing. */
-const FORBIDDEN_KEYS = /^(image|images|frame|frames|crop|crops|pixels|embedding|embeddings|template|descriptor|descriptors|photo|portrait|face)$/i;
+const FORBIDDEN_KEYS = new RegExp(`^(${BIOMETRIC_KEYS.join('|')})$`, 'i');
 
 /**
- * Refuses a result that could carry biometric data: a forbidden key at any depth, a number array
- * longer than 64 (an embedding), or a string longer than 1 KiB (an encoded image).
+ * Refuses a result that could carry biometric data: a forbidden key at any depth, binary data (a
+ * typed array, Buffer or ArrayBuffer), a number array longer than 64 (an embedding), or a string
+ * longer than 1 KiB (an encoded image).
  */
 export function assertNoBiometrics(value: unknown, path = 'result'): void {
   if (typeof value === 'string' && value.length > 1024) throw biometric(path, 'a string longer than 1 KiB');
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) throw biometric(path, 'binary data (a typed array or buffer)');
   if (Array.isArray(value)) {
     if (value.length > 64 && value.every((v) => typeof v === 'number')) throw biometric(path, 'a numeric array longer than 64');
     value.forEach((v, i) => assertNoBiometrics(v, `${path}[${i}]`));
@@ -74,14 +127,19 @@ export function claimsProblem(c: Record<string, unknown>): string | undefined {
   if (!str('swname') || !str('swversion')) return 'swname/swversion';
   if (!Array.isArray(c.measurements) || !c.measurements.every((m) => typeof m === 'object' && m !== null && typeof (m as Measurement).id === 'string'))
     return 'measurements';
-  const r = c.result as SessionResult | undefined;
-  if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.verdict !== 'string') return 'result';
+  const r = c.result;
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || !('verdict' in r) || typeof r.verdict !== 'string') return 'result';
   try {
     assertNoBiometrics(r);
   } catch {
     return 'result (biometric data)';
   }
   return undefined;
+}
+
+/** Narrows decoded claims once {@link claimsProblem} finds nothing wrong. */
+export function isResultClaims(c: Record<string, unknown>): c is Record<string, unknown> & ResultClaims {
+  return claimsProblem(c) === undefined;
 }
 
 function biometric(path: string, what: string): KioskError {

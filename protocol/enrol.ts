@@ -75,7 +75,7 @@ export function parseEnrolRequest(payload: Buffer): EnrolRequest | string {
     return 'token must be 16..128 base64url characters';
   const extra = Object.keys(body).filter((k) => !['v', 'device_id', 'csr', 'token'].includes(k));
   if (extra.length > 0) return `unexpected field ${extra[0]}`;
-  return body as unknown as EnrolRequest;
+  return { v: 1, device_id: body.device_id, csr: body.csr, ...(typeof body.token === 'string' ? { token: body.token } : {}) };
 }
 
 /** Parses a renewal request; a string names what is wrong. */
@@ -86,7 +86,7 @@ export function parseRenewRequest(payload: Buffer): RenewRequest | string {
   if (typeof body.csr !== 'string' || !body.csr.includes('BEGIN CERTIFICATE REQUEST')) return 'csr must be a PEM certificate request';
   const extra = Object.keys(body).filter((k) => !['v', 'csr'].includes(k));
   if (extra.length > 0) return `unexpected field ${extra[0]}`;
-  return body as unknown as RenewRequest;
+  return { v: 1, csr: body.csr };
 }
 
 function parseJson(payload: Buffer): Record<string, unknown> | string {

@@ -26,7 +26,7 @@ export interface ParsedJws {
 }
 
 /** Signs `payload` as a compact JWS with `store`. */
-export async function signCompact(store: KeyStore, header: JwsHeader, payload: Record<string, unknown>): Promise<string> {
+export async function signCompact(store: KeyStore, header: JwsHeader, payload: object): Promise<string> {
   const h = b64u(Buffer.from(JSON.stringify(header)));
   const p = b64u(Buffer.from(JSON.stringify(payload)));
   const sig = await store.sign(Buffer.from(`${h}.${p}`, 'ascii'));

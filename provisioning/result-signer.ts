@@ -11,9 +11,10 @@ import {
   EAT_PROFILE,
   RESULT_TOKEN_TYP,
   type DebugStatus,
+  type BiometricFree,
+  type DecodedResult,
   type Measurement,
   type ResultClaims,
-  type SessionResult,
 } from '../protocol/eat.js';
 import { signCompact } from '../protocol/jws.js';
 import type { KeyStore } from '../base/keys/key-store.js';
@@ -35,10 +36,10 @@ export interface ResultSignerDeps {
 }
 
 /** A signed result and its id. */
-export interface SignedResult {
+export interface SignedResult<R extends { verdict: string } = DecodedResult> {
   token: string;
   jti: string;
-  claims: ResultClaims;
+  claims: ResultClaims<R>;
 }
 
 /** Signs session results for one device. */
@@ -54,8 +55,12 @@ export class ResultSigner {
     return cn;
   }
 
-  /** Signs `result` for the session started with `nonce` (hex from the carrier). */
-  async sign(nonce: string, result: SessionResult): Promise<SignedResult> {
+  /**
+   * Signs `result` for the session started with `nonce` (hex from the carrier). A result type that
+   * could carry biometric data does not compile ({@link BiometricFree}); {@link assertNoBiometrics}
+   * checks the value again at run time.
+   */
+  async sign<R extends { verdict: string }>(nonce: string, result: BiometricFree<R>): Promise<SignedResult<R>> {
     this.check();
     if (typeof nonce !== 'string' || !/^[0-9a-f]{32,128}$/.test(nonce))
       throw new KioskError('E_USAGE', 'session nonce must be 32..128 lower-case hex characters', { subject: 'eat_nonce' });
@@ -64,7 +69,7 @@ export class ResultSigner {
     assertNoBiometrics(result);
     const now = this.deps.clock?.() ?? new Date();
     const jti = this.deps.newId?.() ?? randomUUID();
-    const claims: ResultClaims = {
+    const claims: ResultClaims<R> = {
       eat_profile: EAT_PROFILE,
       eat_nonce: nonce,
       sub: this.deviceId,
@@ -83,7 +88,7 @@ export class ResultSigner {
       kid: certificateThumbprint(cert),
       ...(this.deps.includeCertificate === false ? {} : { x5c: [Buffer.from(cert.rawData).toString('base64')] }),
     };
-    const token = await signCompact(this.deps.keyStore, header, claims as unknown as Record<string, unknown>);
+    const token = await signCompact(this.deps.keyStore, header, claims);
     return { token, jti, claims };
   }
 

@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createProgress } from '../base/progress.js';
 import { findModel, readManifest, readVerified, type ManifestModel } from '../models/manifest.js';
 import { OnnxRuntime } from '../models/runtime/onnx.js';
 import { TfjsRuntime } from '../models/runtime/tfjs.js';
@@ -145,14 +146,23 @@ async function main(): Promise<void> {
   const onnx = new OnnxRuntime({ threads: 1 });
   const tfjs = new TfjsRuntime();
   const rows: Row[] = [];
-  for (const v of VARIANTS.filter((x) => !ONLY || ONLY.includes(x.model))) {
-    const orig = findModel(manifest, v.model);
-    const quant = findModel(manifest, derivedId(v));
-    const xs = inputs.get(v.model) ?? [];
-    if (!xs.length) continue;
-    const r = await measure(orig, quant, orig.runtime === 'onnx' ? onnx : tfjs, xs);
-    console.error(`[report] ${r.id}: ${r.origInferMs.toFixed(2)} -> ${r.inferMs.toFixed(2)} ms, max |Δ| ${r.maxAbs.toPrecision(3)} ${r.task}`);
-    rows.push(r);
+  const variants = VARIANTS.filter((x) => !ONLY || ONLY.includes(x.model));
+  // On a terminal (not in CI), a line on stderr under the results; the table or JSON on stdout is untouched.
+  const progress = createProgress({ total: variants.length, label: 'quantize report' });
+  try {
+    for (const [i, v] of variants.entries()) {
+      progress.update(i, derivedId(v));
+      const orig = findModel(manifest, v.model);
+      const quant = findModel(manifest, derivedId(v));
+      const xs = inputs.get(v.model) ?? [];
+      if (!xs.length) continue;
+      const r = await measure(orig, quant, orig.runtime === 'onnx' ? onnx : tfjs, xs);
+      progress.clear();
+      console.error(`[report] ${r.id}: ${r.origInferMs.toFixed(2)} -> ${r.inferMs.toFixed(2)} ms, max |Δ| ${r.maxAbs.toPrecision(3)} ${r.task}`);
+      rows.push(r);
+    }
+  } finally {
+    progress.done();
   }
   await onnx.stop();
   await tfjs.stop();

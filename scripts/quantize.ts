@@ -12,6 +12,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createProgress } from '../base/progress.js';
 import { defaultModelsDir, findModel, readManifest, readVerified, type ManifestModel } from '../models/manifest.js';
 import { deriveVariant, VARIANTS, withDerived, type DerivedModel } from './quantize/derive.js';
 
@@ -31,17 +32,25 @@ async function main(): Promise<number> {
   const variants = VARIANTS.filter((v) => !only || only.includes(v.model));
   const derived: DerivedModel[] = [];
   const cache = new Map<string, Map<string, Uint8Array>>();
-  for (const v of variants) {
-    const original = findModel(manifest, v.model);
-    if (!cache.has(v.model)) cache.set(v.model, await readVerified(original, modelsDir));
-    const t0 = performance.now();
-    const d = deriveVariant(original, cache.get(v.model)!, v);
-    derived.push(d);
-    const bytes = d.files.reduce((n, f) => n + f.bytes.length, 0);
-    const orig = original.files.reduce((n, f) => n + f.bytes, 0);
-    console.error(
-      `[quantize] ${d.entry.id.padEnd(18)} ${String(bytes).padStart(8)} B (${((100 * bytes) / orig).toFixed(0)}% of ${orig}) ${d.summary} in ${(performance.now() - t0).toFixed(0)} ms`,
-    );
+  // On a terminal (not in CI), a line on stderr under the results: variants done, the estimate, the one being derived.
+  const progress = createProgress({ total: variants.length, label: 'quantize' });
+  try {
+    for (const [i, v] of variants.entries()) {
+      progress.update(i, `${v.model}@${v.tag}`); // drawn before the derivation, which holds the event loop
+      const original = findModel(manifest, v.model);
+      if (!cache.has(v.model)) cache.set(v.model, await readVerified(original, modelsDir));
+      const t0 = performance.now();
+      const d = deriveVariant(original, cache.get(v.model)!, v);
+      derived.push(d);
+      const bytes = d.files.reduce((n, f) => n + f.bytes.length, 0);
+      const orig = original.files.reduce((n, f) => n + f.bytes, 0);
+      progress.clear();
+      console.error(
+        `[quantize] ${d.entry.id.padEnd(18)} ${String(bytes).padStart(8)} B (${((100 * bytes) / orig).toFixed(0)}% of ${orig}) ${d.summary} in ${(performance.now() - t0).toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    progress.done();
   }
 
   // Entries for variants not rebuilt this run (--only) are kept as they are.

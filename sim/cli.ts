@@ -29,8 +29,17 @@ function register(simulate: Command): void {
         const dir = o.keep ?? mkdtempSync(join(tmpdir(), 'kiosk-fleet-'));
         chmodSync(dir, 0o755); // the broker runs as the mosquitto user and must reach its directory
         try {
-          const [{ runFleet }, { createLogger }] = await Promise.all([import('./fleet.js'), import('../base/log.js')]);
-          const report = await runFleet({ ...o, dir, logger: createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'fleet' }) });
+          const [{ runFleet }, { createLogger }, { phasedProgress }] = await Promise.all([
+            import('./fleet.js'),
+            import('../base/log.js'),
+            import('../base/progress.js'),
+          ]);
+          const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'fleet' });
+          // On a terminal (not in CI), a line on stderr per step: certificates, connect, verify; the JSON report on stdout is untouched.
+          const progress = phasedProgress('fleet');
+          const report = await runFleet({ ...o, dir, logger, onProgress: (step, done, total) => progress.report(done, total, step) }).finally(() =>
+            progress.done(),
+          );
           process.stdout.write(`${JSON.stringify(report)}\n`);
           if (report.lost > 0 || report.rejected > 0 || report.connected < report.devices) process.exitCode = 1;
         } finally {

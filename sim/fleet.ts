@@ -38,7 +38,11 @@ export interface FleetOptions {
   /** Give up when no result was verified for this long (default 30000 ms). */
   stallMs?: number;
   logger: Logger;
+  /** Told as the work proceeds (e.g. for a progress line): certificates issued, kiosks connected or given up on, results verified. */
+  onProgress?: (step: FleetStep, done: number, total: number) => void;
 }
+
+export type FleetStep = 'certificates' | 'connect' | 'verify';
 
 export interface FleetReport {
   devices: number;
@@ -87,6 +91,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       const keyStore = new MemoryKeyStore();
       await keyStore.start();
       devices.push({ id, keyStore, cert: await ca.issue(keyStore.publicKeySpki(), id, { profile: 'device', validityDays: 1 }) });
+      o.onProgress?.('certificates', devices.length, o.devices);
     }
     const pkiMs = Date.now() - t;
 
@@ -146,6 +151,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
         child.on('message', (m: SimVerifierMessage) => {
           if (m.type !== 'outcomes') return;
           for (const jti of m.accepted) accepted.set(jti, (accepted.get(jti) ?? 0) + 1);
+          if (m.accepted.length > 0) o.onProgress?.('verify', Math.min(accepted.size, expected), expected);
           perVerifier[i] += m.accepted.length;
           duplicates += m.duplicates;
           rejectReasons.push(...m.rejected);
@@ -184,6 +190,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     });
     const concurrency = o.connectConcurrency ?? 50;
     let connected = 0;
+    let attempted = 0;
     for (let i = 0; i < sims.length; i += concurrency) {
       await Promise.all(
         sims.slice(i, i + concurrency).map(async (s) => {
@@ -201,6 +208,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
             }),
           ]);
           clearTimeout(timer);
+          o.onProgress?.('connect', ++attempted, sims.length);
         }),
       );
     }

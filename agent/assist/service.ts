@@ -7,7 +7,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { FrameSource } from '../../device/camera/frame-source.js';
-import type { SessionResult } from '../../protocol/eat.js';
 import type { Logger } from '../../base/log.js';
 import type { AssistStart, CommandOutcome } from '../transport/commands.js';
 import type { AudioDevices } from './audio/audio-device.js';
@@ -33,7 +32,8 @@ export interface AssistServiceDeps {
   camera: FrameSource;
   signalling: AssistSignalling;
   /** The device's result signer (provisioning/result-signer.ts). */
-  signer: { sign(nonce: string, result: SessionResult): Promise<{ token: string; jti: string }> };
+  /** Signs the operator's decision (the device's result signer; the result type is checked for biometric fields there). */
+  signer: { sign(nonce: string, result: OperatorResult): Promise<{ token: string; jti: string }> };
   /** The result outbox; the relay publishes it like any session result. */
   outbox: { put(m: { jti: string; topic: string; payload: Buffer }): Promise<unknown> };
   resultTopic: string;
@@ -194,7 +194,7 @@ export class AssistService {
 
   /** Signs and stores the result of an operator decision. */
   private async record(req: AssistRequest, assistId: string, failedChecks: string[], d: OperatorDecision): Promise<Record<string, unknown>> {
-    const result: SessionResult = {
+    const result: OperatorResult = {
       verdict: d.decision === 'approve' ? 'accept' : 'reject',
       reasons: [d.decision === 'approve' ? 'operator_approved' : 'operator_rejected'],
       decided_by: 'operator',
@@ -209,4 +209,17 @@ export class AssistService {
     this.events.emit('decided', { assistId, jti: signed.jti, decision: d.decision, operatorId: d.operatorId });
     return { jti: signed.jti };
   }
+}
+
+/** The `result` claim of a token recording an operator's decision after a call. */
+export interface OperatorResult {
+  verdict: 'accept' | 'reject';
+  reasons: ['operator_approved' | 'operator_rejected'];
+  decided_by: 'operator';
+  operator: { id: string; key_thumbprint: string; decided_at: number };
+  failed_checks: string[];
+  assist_id: string;
+  session_id?: string;
+  /** The operator's own signed decision (a JWS), so the carrier can check who decided. */
+  operator_decision: string;
 }

@@ -3,6 +3,7 @@
  * Loaded lazily: a process that created an RTCVideoSource or RTCAudioSource segfaults on natural exit (see
  * docs/assist.md), so nothing loads it until a call starts.
  */
+import { KioskError } from '../../base/errors.js';
 export interface IceCandidateInit {
   candidate: string;
   sdpMid?: string | null;
@@ -93,8 +94,15 @@ export interface WrtcLike {
   };
 }
 
-/** Loads `@roamhq/wrtc`. */
+/** Loads `@roamhq/wrtc` (a CommonJS module: its exports may sit on `default`). */
 export async function loadWrtc(): Promise<WrtcLike> {
-  const mod = (await import('@roamhq/wrtc')) as unknown as { default?: WrtcLike } & WrtcLike;
-  return mod.default ?? mod;
+  const mod: Record<string, unknown> = await import('@roamhq/wrtc');
+  const lib = 'default' in mod ? mod.default : mod;
+  if (!isWrtc(lib))
+    throw new KioskError('E_RUNTIME_UNAVAILABLE', '@roamhq/wrtc does not export RTCPeerConnection and nonstandard', { subject: '@roamhq/wrtc' });
+  return lib;
+}
+
+function isWrtc(m: unknown): m is WrtcLike {
+  return typeof m === 'object' && m !== null && 'RTCPeerConnection' in m && typeof m.RTCPeerConnection === 'function' && 'nonstandard' in m;
 }

@@ -1,7 +1,6 @@
-import type { Writable } from 'node:stream';
 import type { FaceSignals, FrameSignals } from '../../models/types.js';
 
-// Output of `kiosk-agent analyze`: JSON-lines records (snake_case), the readable table, the progress bar.
+// Output of `kiosk-agent analyze`: JSON-lines records (snake_case), the readable table (the progress bar is base/progress.ts).
 
 /** One face of one frame in the output (snake_case, rounded; no pixels, no landmarks, no embedding). */
 export interface FaceRecord {
@@ -131,26 +130,6 @@ export function tableRows(rec: FrameRecord): string {
       ]),
     )
     .join('');
-}
-
-/** A one-line progress bar redrawn in place on a terminal; `clear()` before anything else is printed. */
-export class ProgressBar {
-  private shown = false;
-  constructor(
-    private readonly stream: Writable,
-    private readonly enabled: boolean,
-  ) {}
-  draw(fraction: number, label: string): void {
-    if (!this.enabled) return;
-    const width = 24;
-    const done = Math.max(0, Math.min(width, Math.round(fraction * width)));
-    this.stream.write(`\r\x1b[K[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${label}`);
-    this.shown = true;
-  }
-  clear(): void {
-    if (this.shown && !this.stream.destroyed) this.stream.write('\r\x1b[K');
-    this.shown = false;
-  }
 }
 
 /** The table's header line. */

@@ -3,10 +3,11 @@ import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { InvalidArgumentError, type Command } from 'commander';
 import { KioskError, toKioskError } from '../../base/errors.js';
-import type { FrameReadOptions, FrameSource } from '../../device/media/frame-source.js';
+import type { FrameReadOptions, MediaFile } from '../../device/media/media-file.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { EXIT } from '../../base/cli.js';
-import { frameRecord, ProgressBar, tableHeader, tableRows, type ErrorRecord, type SummaryRecord } from './analyze-output.js';
+import { createProgress, formatDuration, progressEnabled, type Progress, type ProgressState } from '../../base/progress.js';
+import { frameRecord, tableHeader, tableRows, type ErrorRecord, type SummaryRecord } from './analyze-output.js';
 
 export { faceRecord, frameRecord, tableRows, type ErrorRecord, type FaceRecord, type FrameRecord, type SummaryRecord } from './analyze-output.js';
 
@@ -22,7 +23,7 @@ export interface AnalyzeOptions {
   maxWidth?: number;
   /** Pixel limit per still image (decompression bombs); default `DEFAULT_MAX_PIXELS` (40 MP). */
   maxPixels?: number;
-  /** Draw a progress bar on `err`; default: when `err` is a TTY and the output is a table. */
+  /** Draw a progress bar on `err`; default: when `err` is a TTY and the output is a table (the command also asks that CI is not set). */
   progress?: boolean;
 }
 
@@ -31,8 +32,8 @@ export interface AnalyzeDeps {
   engine: FaceEngine;
   out: Writable;
   err: Writable;
-  /** Opens one input file; default `openFrameSource`. */
-  openSource?: (path: string) => Promise<FrameSource>;
+  /** Opens one input file; default `openMediaFile`. */
+  openSource?: (path: string) => Promise<MediaFile>;
 }
 
 /** The reader of our output went away (`analyze ... | head`): stop quietly, it is nobody's error. */
@@ -55,7 +56,7 @@ interface Input {
 
 /** Expands directories into their image and video files; a path that cannot be read becomes an error entry. */
 async function expandInputs(paths: string[]): Promise<{ inputs: Input[]; skipped: number }> {
-  const [{ statInput }, { listMediaFiles }] = await Promise.all([import('../../device/media/input-file.js'), import('../../device/media/frame-source.js')]);
+  const [{ statInput }, { listMediaFiles }] = await Promise.all([import('../../device/media/input-file.js'), import('../../device/media/media-file.js')]);
   const inputs: Input[] = [];
   let skipped = 0;
   for (const path of paths) {
@@ -83,13 +84,16 @@ async function expandInputs(paths: string[]): Promise<{ inputs: Input[]; skipped
 export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps: AnalyzeDeps): Promise<number> {
   const { engine, out, err } = deps;
   const json = options.json ?? false;
-  const open = deps.openSource ?? (async (p: string) => (await import('../../device/media/frame-source.js')).openFrameSource(p));
-  const bar = new ProgressBar(err, options.progress ?? (!json && (err as { isTTY?: boolean }).isTTY === true));
+  const open = deps.openSource ?? (async (p: string) => (await import('../../device/media/media-file.js')).openMediaFile(p));
+  const showProgress = options.progress ?? (!json && (err as { isTTY?: boolean }).isTTY === true);
+  let bar: Progress | undefined;
   const readOpts: FrameReadOptions = { fps: options.fps, maxWidth: options.maxWidth, maxPixels: options.maxPixels };
   const totals = { files_ok: 0, files_failed: 0, frames: 0, frames_with_faces: 0, faces: 0 };
 
+  // The bar is erased before anything else reaches the terminal it is drawn on (stderr, or stdout when that is a terminal too).
+  const outIsTTY = (out as { isTTY?: boolean }).isTTY === true;
   const emit = async (text: string, stream = out) => {
-    bar.clear();
+    if (stream === err || outIsTTY) bar?.clear();
     await write(stream, text);
   };
   const fail = async (file: string, e: KioskError, framesRead: number) => {
@@ -114,6 +118,15 @@ export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps:
     }
     try {
       const { inputs, skipped } = await expandInputs(paths);
+      const tty = err as Writable & { isTTY?: boolean; columns?: number };
+      const onErr = {
+        isTTY: tty.isTTY,
+        get columns() {
+          return tty.columns;
+        },
+        write: (text: string) => !err.destroyed && err.write(text),
+      };
+      bar = createProgress({ total: inputs.length, label: 'analyze', stream: onErr, enabled: showProgress, format: barLine });
       if (!json) await write(out, tableHeader());
       for (const [n, input] of inputs.entries()) {
         if (input.error) {
@@ -134,7 +147,7 @@ export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps:
             await emit(json ? `${JSON.stringify(rec)}\n` : tableRows(rec));
             const planned = Math.min(source.frameCount ?? Infinity, options.maxFrames ?? Infinity);
             const frac = Number.isFinite(planned) ? framesRead / planned : 0;
-            bar.draw((n + frac) / inputs.length, `${n + 1}/${inputs.length} files, frame ${framesRead} ${basename(input.file)}`);
+            bar.update(n + frac, `${n + 1}/${inputs.length} files, frame ${framesRead} ${basename(input.file)}`);
             if (options.maxFrames !== undefined && framesRead >= options.maxFrames) break; // stops and reaps ffmpeg
           }
           totals.frames_with_faces += withFace;
@@ -161,7 +174,7 @@ export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps:
       );
       return code;
     } finally {
-      bar.clear();
+      bar?.done();
       await engine.stop();
     }
   } catch (e) {
@@ -171,6 +184,13 @@ export async function runAnalyze(paths: string[], options: AnalyzeOptions, deps:
     out.off('error', ignore);
     err.off('error', ignore);
   }
+}
+
+/** `[#########...............] 2/5 files, frame 40 clip.mp4  eta 1 min 05 s`. */
+function barLine(s: ProgressState): string {
+  const width = 24;
+  const filled = s.total > 0 ? Math.max(0, Math.min(width, Math.round((s.done / s.total) * width))) : width;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${s.detail ?? ''}${s.etaMs === undefined ? '' : `  eta ${formatDuration(s.etaMs)}`}`;
 }
 
 function positiveInt(name: string) {
@@ -260,6 +280,6 @@ export function register(program: Command, deps: RegisterDeps = {}): void {
         process.exitCode = EXIT.error;
         return;
       }
-      process.exitCode = await runAnalyze(paths, opts, { engine, out, err });
+      process.exitCode = await runAnalyze(paths, { ...opts, progress: !opts.json && progressEnabled(err) }, { engine, out, err });
     });
 }

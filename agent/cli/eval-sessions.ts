@@ -26,9 +26,10 @@ export function register(evalCmd: Command): Command {
     .option('--plot <svg>', 'write a picture: match similarity and attack aggregate per session, by class, with the thresholds')
     .option('--json', 'print one JSON document: per case its expected and actual verdict and reasons')
     .action(async (opts: { suite: string; root: string; maxWidth?: number; plot?: string; json?: boolean }) => {
-      const { createLogger } = await import('../../base/log.js');
+      const [{ createLogger }, { phasedProgress }] = await Promise.all([import('../../base/log.js'), import('../../base/progress.js')]);
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval-sessions' });
       let engine: { stop(): Promise<void> } | null = null;
+      let progress: ReturnType<typeof phasedProgress> | undefined;
       try {
         const [{ createFaceEngine }, { readSuite, runSuite, formatSuite }] = await Promise.all([
           import('../../models/face-engine.js'),
@@ -38,12 +39,11 @@ export function register(evalCmd: Command): Command {
         const e = createFaceEngine({ logger });
         engine = e;
         await e.start();
-        const progress = !opts.json && process.stderr.isTTY;
-        const report = await runSuite(e, cases, {
-          root: opts.root,
-          maxWidth: opts.maxWidth,
-          onCase: progress ? (done, total, name) => process.stderr.write(`\r\x1b[K${done}/${total} ${name}${done === total ? '\n' : ''}`) : undefined,
-        });
+        // A line on stderr when it is a terminal (not in CI); stdout, --json included, is untouched.
+        const bar = phasedProgress('eval sessions');
+        progress = bar;
+        const report = await runSuite(e, cases, { root: opts.root, maxWidth: opts.maxWidth, onCase: (done, total, name) => bar.report(done, total, name) });
+        bar.done();
         if (opts.plot) {
           const [{ sessionsPlot }, { writeFile }, { DEFAULT_SESSION_CONFIG: d }] = await Promise.all([
             import('../eval/plots.js'),
@@ -61,6 +61,7 @@ export function register(evalCmd: Command): Command {
         }
         process.exitCode = report.passed === report.total ? EXIT.ok : EXIT.reject;
       } catch (err) {
+        progress?.done();
         reportError(err, opts.json);
       } finally {
         await engine?.stop();

@@ -37,10 +37,11 @@ function toJson(doc: unknown): string {
  * do not pay for ONNX Runtime and sharp), runs `fn`, and always stops the engine.
  */
 async function withEngine<T>(
+  label: string,
   opts: CommonOptions & { maxWidth?: number; pad?: string[] },
   fn: (deps: EvalDeps) => Promise<T>,
 ): Promise<{ report: T; engine: EngineInfo }> {
-  const { createLogger } = await import('../../base/log.js');
+  const [{ createLogger }, { phasedProgress }] = await Promise.all([import('../../base/log.js'), import('../../base/progress.js')]);
   const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval' });
   const [{ createFaceEngine, DEFAULT_MODELS }, { decodeImageFile }, { readVideoFrames }] = await Promise.all([
     import('../../models/face-engine.js'),
@@ -51,17 +52,19 @@ async function withEngine<T>(
     logger,
     options: { ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.pad ? { models: { ...DEFAULT_MODELS, pad: opts.pad } } : {}) },
   });
-  const progress = !opts.json && process.stderr.isTTY;
+  await engine.start();
+  // A line on stderr when it is a terminal (not in CI): files done, the estimate, the file; stdout, --json included, is untouched.
+  const progress = phasedProgress(label);
   const deps: EvalDeps = {
     engine,
     loadImage: (p) => decodeImageFile(join(opts.root, p)),
     frames: (p) => readVideoFrames(join(opts.root, p), { maxWidth: opts.maxWidth }),
-    onProgress: progress ? (done, total, file) => process.stderr.write(`\r\x1b[K${done}/${total} ${file}${done === total ? '\n' : ''}`) : undefined,
+    onProgress: (done, total, file) => progress.report(done, total, file),
   };
-  await engine.start();
   try {
     return { report: await fn(deps), engine: engine.info() };
   } finally {
+    progress.done();
     await engine.stop();
   }
 }
@@ -124,7 +127,9 @@ function addMatch(parent: Command): Command {
           if (pairs.length === 0) throw new KioskError('E_USAGE', `no pair's source contains "${opts.source}"`, { subject: opts.pairs });
           const { DEFAULT_SESSION_CONFIG } = await import('../session/config.js');
           const threshold = opts.threshold ?? DEFAULT_SESSION_CONFIG.minMatchSimilarity;
-          const result = await withEngine(opts, (deps) => runMatchEval(pairs, deps, { threshold, calibrate: opts.calibrate, fmrTarget: opts.fmrTarget }));
+          const result = await withEngine('eval match', opts, (deps) =>
+            runMatchEval(pairs, deps, { threshold, calibrate: opts.calibrate, fmrTarget: opts.fmrTarget }),
+          );
           if (opts.plot) await writePlot(opts.plot, async () => (await import('../eval/plots.js')).matchPlot(result.report));
           print(opts, 'eval match', opts.pairs, result, formatMatchReport(result.report));
         } catch (err) {
@@ -187,7 +192,7 @@ function addPad(parent: Command): Command {
           const videos = opts.videos ? await readLabelFile(opts.videos, parseVideoLabels) : undefined;
           const config = resolveSessionConfig();
           const threshold = opts.threshold ?? config.maxAttackScore;
-          const result = await withEngine({ ...opts, pad: opts.pad }, (deps) =>
+          const result = await withEngine('eval pad', { ...opts, pad: opts.pad }, (deps) =>
             runPadEval(rows, deps, { threshold, bpcerTarget: opts.bpcer, seed: opts.seed, videos: videos ? { rows: videos, config } : undefined }),
           );
           if (opts.plot) await writePlot(opts.plot, async () => (await import('../eval/plots.js')).padPlot(result.report));
@@ -229,7 +234,7 @@ function addVideo(parent: Command): Command {
           import('../eval/format.js'),
         ]);
         const rows = await readLabelFile(opts.labels, parseVideoLabels);
-        const result = await withEngine(opts, (deps) => runVideoEval(rows, deps, { toleranceFrames: opts.tolerance, mirrored: opts.mirrored }));
+        const result = await withEngine('eval video', opts, (deps) => runVideoEval(rows, deps, { toleranceFrames: opts.tolerance, mirrored: opts.mirrored }));
         print(opts, 'eval video', opts.labels, result, formatVideoReport(result.report));
       } catch (err) {
         reportError(err, opts.json);

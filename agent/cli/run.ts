@@ -45,14 +45,16 @@ export function register(program: Command): Command {
         const cfg = withFlags(o.config ? await loadConfigFile(o.config) : simulatedConfig({ video: o.video, stateDir: o.state }), o);
         logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? cfg.log.level });
         if (!o.config) logger.warn('no --config: starting the embedded simulated kiosk');
-        const [{ buildDaemonDeps }, { KioskDaemon }, { FakeGpioPort }, { terminalKeys }] = await Promise.all([
+        const [{ buildDaemonDeps }, { composeDaemon }, { FakeGpioPort }, { simulatedKioskExtras, terminalKeys }] = await Promise.all([
           import('../daemon/build.js'),
-          import('../daemon/daemon.js'),
+          import('../daemon/compose.js'),
           import('../../device/gpio/fake-gpio.js'),
           import('../daemon/sim.js'),
         ]);
         const deps = await buildDaemonDeps(cfg, logger);
-        const daemon = new KioskDaemon(deps);
+        // A simulated kiosk's controls (the /sim/* routes, the card-out sensor firing by itself) are added from here.
+        const simulated = cfg.simulate && deps.gpio instanceof FakeGpioPort ? deps.gpio : undefined;
+        const daemon = composeDaemon(deps, simulated ? simulatedKioskExtras(simulated, cfg, logger) : {});
         let _stopping: Promise<void> | undefined;
         let removeKeys = () => {};
         const shutdown = (signal: string) => {
@@ -67,8 +69,7 @@ export function register(program: Command): Command {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
         await daemon.start();
-        if (cfg.simulate && cfg.sim.terminal && deps.gpio instanceof FakeGpioPort)
-          removeKeys = terminalKeys(deps.gpio, process.stdin, () => shutdown('terminal'), logger);
+        if (simulated && cfg.sim.terminal) removeKeys = terminalKeys(simulated, process.stdin, () => shutdown('terminal'), logger);
       } catch (err) {
         logger.flush();
         reportError(err);

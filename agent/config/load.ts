@@ -14,13 +14,14 @@ import { resolveSessionConfig } from '../session/config.js';
 import { configSchema } from './schema.js';
 import type { KioskConfig } from './types.js';
 
-let validator: ValidateFunction | undefined;
+let validator: ValidateFunction<KioskConfig> | undefined;
 
-function compile(): ValidateFunction {
+/** The schema's validator; a type guard for `KioskConfig` because the type is derived from the same schema. */
+function compile(): ValidateFunction<KioskConfig> {
   if (validator) return validator;
   const ajv = new Ajv({ allErrors: false, strict: true, useDefaults: true });
   ajv.addKeyword({ keyword: 'unit', schemaType: 'string' });
-  validator = ajv.compile(configSchema());
+  validator = ajv.compile<KioskConfig>(configSchema());
   return validator;
 }
 
@@ -48,13 +49,12 @@ function invalid(key: string, why: string): never {
 /** Validates a parsed config object and fills in defaults; throws E_CONFIG_INVALID naming the first bad key. */
 export function validateConfig(input: unknown): KioskConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) invalid('(root)', 'must be a JSON object');
-  const cfg = structuredClone(input) as Record<string, unknown>;
+  const c: unknown = structuredClone(input);
   const validate = compile();
-  if (!validate(cfg)) {
+  if (!validate(c)) {
     const e = validate.errors![0];
     invalid(keyOf(e), describe(e));
   }
-  const c = cfg as unknown as KioskConfig;
   for (const [name, pin] of Object.entries(c.gpio.pins)) {
     const l = pin.line as Record<string, unknown>;
     const forms = ['bcm' in l, 'chip' in l || 'offset' in l, 'name' in l].filter(Boolean).length;

@@ -2,30 +2,63 @@
  * The one config schema of the daemon (JSON Schema, validated with ajv). Every key has a type, a
  * default, a unit and a description; `kiosk-agent config schema` prints it as a table. Defaults
  * owned by a module (session thresholds, abuse limit, kiosk timings, outbox limits) are read from
- * that module, never repeated.
+ * that module, never repeated. Built with TypeBox so that `KioskConfig` (types.ts) is derived from
+ * this schema instead of written beside it.
  */
+import { type NumberOptions, type StringOptions, type TProperties, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 import { DEFAULT_KIOSK_TIMINGS } from '../../device/kiosk/config.js';
+import type { PinMap } from '../../device/gpio/gpio-port.js';
 import { resolveLimits } from '../outbox/outbox.js';
 import { MODEL_VARIANTS } from '../../models/variants.js';
 import { DEFAULT_RENEWAL_WINDOW } from '../../provisioning/enrol/renewal.js';
 import { abuseSchema, sessionSchema } from './session-keys.js';
-import type { JsonSchema } from './schema-types.js';
 
-const p = (type: JsonSchema['type'], def: unknown, unit: string, description: string, extra: Partial<JsonSchema> = {}): JsonSchema => ({
-  type,
-  default: def,
-  unit,
-  description,
-  ...extra,
-});
-const ms = (def: number, description: string, min = 0): JsonSchema => p('integer', def, 'ms', description, { minimum: min });
-const obj = (description: string, properties: Record<string, JsonSchema>): JsonSchema => ({
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  description,
-  properties,
-});
+// Every builder below passes `type` first among its options: TypeBox writes the options before its
+// own keywords, so each key keeps the order `config schema --json` has always printed (type first).
+const str = (def: string, unit: string, description: string, extra: StringOptions = {}) =>
+  Type.String({ type: 'string', default: def, unit, description, ...extra });
+const int = (def: number, unit: string, description: string, extra: NumberOptions = {}) =>
+  Type.Integer({ type: 'integer', default: def, unit, description, ...extra });
+const num = (def: number, unit: string, description: string, extra: NumberOptions = {}) =>
+  Type.Number({ type: 'number', default: def, unit, description, ...extra });
+const bool = (def: boolean, description: string) => Type.Boolean({ type: 'boolean', default: def, unit: '-', description });
+const ms = (def: number, description: string, min = 0) => int(def, 'ms', description, { minimum: min });
+
+/** One of `values` (kept as an `enum`, which ajv reports as "must be one of …"); the type is their union. */
+function choice<const V extends string | number>(
+  type: 'string' | 'integer',
+  values: readonly V[],
+  def: NoInfer<V>,
+  unit: string,
+  description: string,
+): TUnsafe<V> {
+  return Type.Unsafe<V>({ type, default: def, unit, description, enum: [...values] });
+}
+
+/** A value matching exactly one of two schemas (JSON Schema `oneOf`; TypeBox's union would write `anyOf`). */
+function oneOf<A extends TSchema, B extends TSchema>(a: A, b: B): TUnsafe<A['static'] | B['static']> {
+  return Type.Unsafe<A['static'] | B['static']>({ oneOf: [a, b] });
+}
+
+/** A string out of a fixed list, without the doc keywords of a setting (pin directions, JWK fields). */
+function words<const V extends string>(values: readonly V[]): TUnsafe<V> {
+  return Type.Unsafe<V>({ type: 'string', enum: [...values] });
+}
+
+/**
+ * An object of settings. Each is optional in a config file (no `required`: TypeBox lists none when
+ * all properties are optional) and has a default that ajv fills in, so after validation every key
+ * is present: `KioskConfig` (types.ts) makes them required again. A setting without a default would
+ * break that, so it is refused here.
+ */
+function settings<P extends TProperties>(properties: P, doc: { default?: object; description: string }) {
+  const missing = Object.keys(properties).filter((key) => properties[key].default === undefined);
+  if (missing.length > 0) throw new Error(`config schema: no default for ${missing.join(', ')}`);
+  return Type.Partial(Type.Object(properties, { type: 'object', additionalProperties: false, ...doc }));
+}
+
+/** A group of settings (`camera`, `gpio`, …); a file may leave it out entirely. */
+const obj = <P extends TProperties>(description: string, properties: P) => settings(properties, { default: {}, description });
 
 /** The suggested Raspberry Pi wiring (docs/device.md, "Pin map"). */
 export const DEFAULT_PINS = {
@@ -39,111 +72,98 @@ export const DEFAULT_PINS = {
   status_led: { line: { bcm: 6 }, direction: 'out' },
 } as const;
 
-const PIN: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['line', 'direction'],
-  properties: {
-    line: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        bcm: { type: 'integer', minimum: 0, maximum: 27 },
-        chip: { type: 'string', minLength: 1 },
-        offset: { type: 'integer', minimum: 0 },
-        name: { type: 'string', minLength: 1, maxLength: 63 },
+/** One pin of the map; which `line` forms go together is checked by the loader (load.ts). */
+const PIN = Type.Object(
+  {
+    line: Type.Object(
+      {
+        bcm: Type.Optional(Type.Integer({ type: 'integer', minimum: 0, maximum: 27 })),
+        chip: Type.Optional(Type.String({ type: 'string', minLength: 1 })),
+        offset: Type.Optional(Type.Integer({ type: 'integer', minimum: 0 })),
+        name: Type.Optional(Type.String({ type: 'string', minLength: 1, maxLength: 63 })),
       },
-    },
-    direction: { type: 'string', enum: ['in', 'out'] },
-    activeLow: { type: 'boolean' },
-    debounceMs: { type: 'number', minimum: 0 },
-    initial: { type: 'boolean' },
+      { type: 'object', additionalProperties: false },
+    ),
+    direction: words(['in', 'out']),
+    activeLow: Type.Optional(Type.Boolean()),
+    debounceMs: Type.Optional(Type.Number({ type: 'number', minimum: 0 })),
+    initial: Type.Optional(Type.Boolean()),
   },
-};
+  { type: 'object', additionalProperties: false },
+);
 
 const limits = resolveLimits();
 
 /** Builds the schema (a function so that each ajv instance gets its own copy). */
-export function configSchema(): JsonSchema {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    description: 'kiosk-agent daemon configuration (JSON)',
-    properties: {
-      deviceId: p('string', 'kiosk-sim', '-', 'device id; must be the CN of the device certificate when a broker is configured', {
+export function configSchema() {
+  return settings(
+    {
+      deviceId: str('kiosk-sim', '-', 'device id; must be the CN of the device certificate when a broker is configured', {
         pattern: '^[a-z0-9][a-z0-9-]{2,62}$',
       }),
-      simulate: p(
-        'boolean',
-        false,
-        '-',
-        'simulated kiosk: in-memory GPIO driven from the local API and the terminal, a local signing certificate when none is provisioned',
-      ),
-      stateDir: p(
-        'string',
-        '/var/lib/kiosk-agent',
-        'path',
-        'state directory: device.key, device.crt, ca.crt (from `provision`), outbox.db, results.db, events.db',
-        { minLength: 1 },
-      ),
+      simulate: bool(false, 'simulated kiosk: in-memory GPIO driven from the local API and the terminal, a local signing certificate when none is provisioned'),
+      stateDir: str('/var/lib/kiosk-agent', 'path', 'state directory: device.key, device.crt, ca.crt (from `provision`), outbox.db, results.db, events.db', {
+        minLength: 1,
+      }),
       camera: obj('the camera (device/camera)', {
-        kind: p(
+        kind: choice(
           'string',
+          ['auto', 'v4l2', 'csi', 'gstreamer', 'replay', 'ffmpeg'],
           'auto',
           '-',
           'auto (first /dev/video* found), v4l2, csi, gstreamer, replay (a recording through the media decoder) or ffmpeg (any ffmpeg input read as a camera, e.g. a file with -re)',
-          { enum: ['auto', 'v4l2', 'csi', 'gstreamer', 'replay', 'ffmpeg'] },
         ),
-        device: p('string', '/dev/video0', 'path', 'v4l2: device node; prefer a /dev/v4l/by-id/... link'),
-        width: p('integer', 640, 'px', 'capture width (v4l2, csi, gstreamer, ffmpeg)', { minimum: 16, maximum: 4096 }),
-        height: p('integer', 480, 'px', 'capture height (v4l2, csi, gstreamer, ffmpeg)', { minimum: 16, maximum: 4096 }),
-        fps: p('number', 30, 'frames/s', 'capture rate', { exclusiveMinimum: 0, maximum: 120 }),
-        inputFormat: p('string', 'mjpeg', '-', 'v4l2: what the camera sends', { enum: ['mjpeg', 'yuyv'] }),
-        csiCamera: p('integer', 0, 'index', 'csi: camera index on boards with two CSI ports', { minimum: 0 }),
-        pipeline: p('string', '', '-', 'gstreamer: the source part of the pipeline, ending in raw video'),
-        path: p('string', '', 'path', 'replay / ffmpeg: the recording (video, image, folder of images)'),
-        pace: p('string', 'realtime', '-', 'replay: realtime (like a camera, frames dropped when slow) or asap (every frame, as fast as the engine goes)', {
-          enum: ['realtime', 'asap'],
-        }),
-        loop: p('boolean', false, '-', 'replay / ffmpeg: start the recording again at its end'),
-        maxWidth: p('integer', 0, 'px', 'replay: downscale frames wider than this (0 = keep)', { minimum: 0 }),
-        capture: p(
+        device: str('/dev/video0', 'path', 'v4l2: device node; prefer a /dev/v4l/by-id/... link'),
+        width: int(640, 'px', 'capture width (v4l2, csi, gstreamer, ffmpeg)', { minimum: 16, maximum: 4096 }),
+        height: int(480, 'px', 'capture height (v4l2, csi, gstreamer, ffmpeg)', { minimum: 16, maximum: 4096 }),
+        fps: num(30, 'frames/s', 'capture rate', { exclusiveMinimum: 0, maximum: 120 }),
+        inputFormat: choice('string', ['mjpeg', 'yuyv'], 'mjpeg', '-', 'v4l2: what the camera sends'),
+        csiCamera: int(0, 'index', 'csi: camera index on boards with two CSI ports', { minimum: 0 }),
+        pipeline: str('', '-', 'gstreamer: the source part of the pipeline, ending in raw video'),
+        path: str('', 'path', 'replay / ffmpeg: the recording (video, image, folder of images)'),
+        pace: choice(
           'string',
+          ['realtime', 'asap'],
+          'realtime',
+          '-',
+          'replay: realtime (like a camera, frames dropped when slow) or asap (every frame, as fast as the engine goes)',
+        ),
+        loop: bool(false, 'replay / ffmpeg: start the recording again at its end'),
+        maxWidth: int(0, 'px', 'replay: downscale frames wider than this (0 = keep)', { minimum: 0 }),
+        capture: choice(
+          'string',
+          ['always', 'session'],
           'always',
           '-',
           'always: the camera runs all the time (frame loop watched by the watchdog); session: it runs only during a session, so a replay starts at its beginning for each session',
-          { enum: ['always', 'session'] },
         ),
-        allowVirtual: p(
-          'boolean',
-          false,
-          '-',
-          'accept virtual cameras and recordings (v4l2loopback, OBS, replays); results record the camera identity either way',
-        ),
+        allowVirtual: bool(false, 'accept virtual cameras and recordings (v4l2loopback, OBS, replays); results record the camera identity either way'),
         stallMs: ms(5000, 'no frame for this long kills and restarts the capture process (0 = never)'),
         restartBaseMs: ms(500, 'first restart delay of a capture process; doubles per attempt', 1),
         restartCapMs: ms(10000, 'longest restart delay', 1),
-        bufferFrames: p('integer', 1, 'frames', 'frames held for a slow consumer before the oldest is dropped', { minimum: 1, maximum: 64 }),
-        ffmpegPath: p('string', 'ffmpeg', 'path', 'ffmpeg executable'),
+        bufferFrames: int(1, 'frames', 'frames held for a slow consumer before the oldest is dropped', { minimum: 1, maximum: 64 }),
+        ffmpegPath: str('ffmpeg', 'path', 'ffmpeg executable'),
       }),
       gpio: obj('GPIO lines (device/gpio)', {
-        driver: p(
+        driver: choice(
           'string',
+          ['onoff', 'gpiod', 'fake'],
           'onoff',
           '-',
           'onoff (sysfs GPIO, Raspberry Pi OS), gpiod (character device through the libgpiod v1 tools, Debian package gpiod; kernels without sysfs GPIO such as JetPack 6) or fake (in memory; the simulated kiosk)',
-          { enum: ['onoff', 'gpiod', 'fake'] },
         ),
-        sysfsRoot: p('string', '/sys', 'path', 'onoff: root of sysfs for the GPIO chip bases'),
+        sysfsRoot: str('/sys', 'path', 'onoff: root of sysfs for the GPIO chip bases'),
         restartBaseMs: ms(500, 'gpiod: first restart delay of a gpiomon/gpioset that exited on its own; doubles per attempt', 1),
         restartCapMs: ms(10000, 'gpiod: longest restart delay', 1),
-        pins: {
+        // Typed as device/gpio's PinMap, whose line is one of three forms: the schema can only say "an
+        // object with these optional keys"; the loader checks that exactly one form is given.
+        pins: Type.Unsafe<PinMap>({
           type: 'object',
           default: DEFAULT_PINS,
           unit: '-',
           description: 'pin map: name -> {line: {bcm} | {chip, offset} | {name} (gpiod only), direction, activeLow, debounceMs, initial} (docs/device.md)',
           additionalProperties: PIN,
-        },
+        }),
       }),
       kiosk: obj('presence and tamper hold times (device/kiosk)', {
         arriveMs: ms(DEFAULT_KIOSK_TIMINGS.arriveMs, 'presence must hold this long before a customer counts as arrived'),
@@ -159,189 +179,177 @@ export function configSchema(): JsonSchema {
         authorizeWithinMs: ms(120000, 'an authorize_dispense must arrive within this time of the accepted result being signed', 1),
       }),
       flow: obj('when sessions start and end', {
-        presenceStartsSession: p('boolean', true, '-', 'a customer arriving starts a session (after carrierNonceWaitMs without a start_session)'),
+        presenceStartsSession: bool(true, 'a customer arriving starts a session (after carrierNonceWaitMs without a start_session)'),
         carrierNonceWaitMs: ms(3000, "after an arrival, wait this long for the carrier's start_session before drawing a device nonce"),
         maxSessionMs: ms(120000, 'a session running longer is cancelled (timeout)', 1000),
-        cancelOnLeave: p('boolean', true, '-', 'the customer leaving cancels the session in progress'),
-        delivery: p('string', 'latest', '-', 'latest: the newest frame (live cameras); every: every frame in order (asap replays)', {
-          enum: ['latest', 'every'],
-        }),
+        cancelOnLeave: bool(true, 'the customer leaving cancels the session in progress'),
+        delivery: choice('string', ['latest', 'every'], 'latest', '-', 'latest: the newest frame (live cameras); every: every frame in order (asap replays)'),
       }),
       session: sessionSchema(),
       abuse: abuseSchema(),
       reference: obj('the ID portrait (a document scanner or chip reader on a real kiosk; a file here)', {
-        source: p('string', '', 'path', 'portrait used when a session gets none: an image, or a video frame as clip.mp4#frame=N (simulated kiosk)'),
-        allowedDirs: {
+        source: str('', 'path', 'portrait used when a session gets none: an image, or a video frame as clip.mp4#frame=N (simulated kiosk)'),
+        allowedDirs: Type.Array(Type.String({ type: 'string', minLength: 1 }), {
           type: 'array',
-          items: { type: 'string', minLength: 1 },
           default: [],
           unit: 'paths',
           description: 'directories a start_session `reference` path must be inside (empty: the command may not name a file)',
-        },
+        }),
       }),
       engine: obj('the face engine (models/)', {
-        variant: p('string', 'fp16', '-', 'model weights', { enum: [...MODEL_VARIANTS] }),
-        threads: p('integer', 1, 'threads', 'inference threads per model', { minimum: 1, maximum: 16 }),
-        modelsDir: p('string', '', 'path', "model files directory (empty: the package's models/)"),
+        variant: choice('string', MODEL_VARIANTS, 'fp16', '-', 'model weights'),
+        threads: int(1, 'threads', 'inference threads per model', { minimum: 1, maximum: 16 }),
+        modelsDir: str('', 'path', "model files directory (empty: the package's models/)"),
       }),
       keyStore: obj('the device key: signs results and CSRs, authenticates mutual TLS (provisioning/)', {
-        kind: p(
+        kind: choice(
           'string',
+          ['file', 'pkcs11'],
           'file',
           '-',
           'file: a PEM file (transport.keyFile); pkcs11: a non-extractable key in a PKCS#11 token, the one `provision --pkcs11-module` made',
-          { enum: ['file', 'pkcs11'] },
         ),
-        pkcs11Module: p(
-          'string',
+        pkcs11Module: str(
           '',
           'path',
           "pkcs11: the token's PKCS#11 module, as `provision --pkcs11-module` (e.g. /usr/lib/aarch64-linux-gnu/pkcs11/libtpm2_pkcs11.so)",
         ),
-        token: p('string', '', '-', 'pkcs11: token label, as `provision --token`'),
-        keyLabel: p('string', 'kiosk-device', '-', 'pkcs11: key label, as `provision --key-label`'),
-        pinSource: p(
-          'string',
+        token: str('', '-', 'pkcs11: token label, as `provision --token`'),
+        keyLabel: str('kiosk-device', '-', 'pkcs11: key label, as `provision --key-label`'),
+        pinSource: str(
           'env:KIOSK_PKCS11_PIN',
           '-',
           'pkcs11: where the user PIN is read, env:NAME or file:/absolute/path (never logged, never given to OpenSSL)',
           { pattern: '^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$' },
         ),
-        engine: p(
-          'string',
+        engine: str(
           '',
           'path',
           'pkcs11: OpenSSL pkcs11 engine through which TLS signs with the token key (Debian libengine-pkcs11-openssl); empty: /usr/lib/<multiarch>/engines-3/pkcs11.so',
         ),
       }),
       transport: obj('MQTT 5 over mutual TLS (agent/transport)', {
-        url: p('string', '', 'URL', 'broker URL, e.g. mqtts://broker.example:8883; empty: no broker, results stay in the outbox'),
-        caFile: p('string', '', 'path', 'carrier CA certificate (empty: <stateDir>/ca.crt)'),
-        certFile: p('string', '', 'path', 'device certificate (empty: <stateDir>/device.crt)'),
-        keyFile: p('string', '', 'path', 'device key, file key store (empty: <stateDir>/device.key)'),
-        topicPrefix: p('string', 'kiosk/v1/', '-', 'topic prefix, levels ending with /', { pattern: '^([A-Za-z0-9_-]+/)+$' }),
-        keepaliveSec: p('integer', 30, 's', 'MQTT keepalive', { minimum: 5, maximum: 3600 }),
-        telemetryExpirySec: p('integer', 300, 's', 'message expiry of telemetry', { minimum: 1 }),
+        url: str('', 'URL', 'broker URL, e.g. mqtts://broker.example:8883; empty: no broker, results stay in the outbox'),
+        caFile: str('', 'path', 'carrier CA certificate (empty: <stateDir>/ca.crt)'),
+        certFile: str('', 'path', 'device certificate (empty: <stateDir>/device.crt)'),
+        keyFile: str('', 'path', 'device key, file key store (empty: <stateDir>/device.key)'),
+        topicPrefix: str('kiosk/v1/', '-', 'topic prefix, levels ending with /', { pattern: '^([A-Za-z0-9_-]+/)+$' }),
+        keepaliveSec: int(30, 's', 'MQTT keepalive', { minimum: 5, maximum: 3600 }),
+        telemetryExpirySec: int(300, 's', 'message expiry of telemetry', { minimum: 1 }),
         backoffBaseMs: ms(1000, 'reconnect delay ceiling of the first retry (full jitter)', 1),
         backoffCapMs: ms(60000, 'largest reconnect delay', 1),
       }),
       renewal: obj('device certificate renewal while the daemon runs (provisioning/enrol/renewal.ts)', {
-        enabled: p(
-          'boolean',
+        enabled: bool(
           true,
-          '-',
           'renew the device certificate (same key) over MQTT before it expires and reconnect with the new one; only with a broker (transport.url)',
         ),
-        window: p('number', DEFAULT_RENEWAL_WINDOW, 'fraction 0-1', "renew when less than this fraction of the certificate's validity remains", {
+        window: num(DEFAULT_RENEWAL_WINDOW, 'fraction 0-1', "renew when less than this fraction of the certificate's validity remains", {
           exclusiveMinimum: 0,
           maximum: 0.9,
         }),
       }),
       outbox: obj('the durable outbox of signed results (SQLite)', {
-        maxMessages: p('integer', limits.maxMessages, 'messages', 'most pending results; beyond it a result is refused (E_OUTBOX_FULL)', { minimum: 1 }),
-        maxBytes: p('integer', limits.maxBytes, 'bytes', 'most pending payload bytes', { minimum: 1 }),
+        maxMessages: int(limits.maxMessages, 'messages', 'most pending results; beyond it a result is refused (E_OUTBOX_FULL)', { minimum: 1 }),
+        maxBytes: int(limits.maxBytes, 'bytes', 'most pending payload bytes', { minimum: 1 }),
         maxAgeMs: ms(limits.maxAgeMs, 'a pending result older than this is set aside as expired (kept, reported)', 1),
       }),
       tamper: obj('enclosure opened', {
-        destroyFileKey: p('boolean', false, '-', 'delete the file device key when the enclosure opens (the kiosk must be provisioned again)'),
+        destroyFileKey: bool(false, 'delete the file device key when the enclosure opens (the kiosk must be provisioned again)'),
       }),
       health: obj('health reporting', {
-        httpPort: p('integer', 9464, 'port', 'loopback HTTP server: /metrics, /health, and /sim/* on a simulated kiosk (0 = off)', {
+        httpPort: int(9464, 'port', 'loopback HTTP server: /metrics, /health, and /sim/* on a simulated kiosk (0 = off)', {
           minimum: 0,
           maximum: 65535,
         }),
         telemetryIntervalMs: ms(60000, 'period of telemetry over MQTT', 1000),
-        watchdog: p('boolean', true, '-', 'send WATCHDOG=1 (at half WatchdogSec) while the frame loop and the transport are healthy'),
+        watchdog: bool(true, 'send WATCHDOG=1 (at half WatchdogSec) while the frame loop and the transport are healthy'),
         frameStallMs: ms(10000, 'the frame loop is unhealthy when a running camera gave no frame for this long', 1),
         transportGraceMs: ms(300000, 'the transport is unhealthy when offline for longer than this (systemd then restarts the agent)', 1),
-        thermalPath: p('string', '/sys/class/thermal/thermal_zone0/temp', 'path', 'CPU temperature in millidegrees (skipped when absent)'),
+        thermalPath: str('/sys/class/thermal/thermal_zone0/temp', 'path', 'CPU temperature in millidegrees (skipped when absent)'),
+        stopTimeoutMs: ms(5000, 'at shutdown each component gets this long to stop before the next one is stopped anyway', 1),
       }),
       screen: obj('the customer screen: a page on 127.0.0.1 for the kiosk browser (agent/screen, docs/screen.md)', {
-        enabled: p('boolean', true, '-', 'serve the customer screen (instructions, preview, verdict, Cancel and Help buttons) on 127.0.0.1'),
-        port: p('integer', 8741, 'port', 'loopback port of the page and its WebSocket (0 = any free port)', { minimum: 0, maximum: 65535 }),
-        previewFps: p('number', 5, 'frames/s', 'most camera preview frames per second sent to the page, during sessions only', {
+        enabled: bool(true, 'serve the customer screen (instructions, preview, verdict, Cancel and Help buttons) on 127.0.0.1'),
+        port: int(8741, 'port', 'loopback port of the page and its WebSocket (0 = any free port)', { minimum: 0, maximum: 65535 }),
+        previewFps: num(5, 'frames/s', 'most camera preview frames per second sent to the page, during sessions only', {
           exclusiveMinimum: 0,
           maximum: 15,
         }),
-        previewWidth: p('integer', 320, 'px', 'widest preview frame (never enlarged)', { minimum: 32, maximum: 640 }),
+        previewWidth: int(320, 'px', 'widest preview frame (never enlarged)', { minimum: 32, maximum: 640 }),
       }),
       assist: obj('remote assistance by a carrier operator over WebRTC (agent/assist, docs/assist.md)', {
-        enabled: p('boolean', false, '-', 'offer remote assistance (assist_start command, quality failures, the Help button); needs a broker and operators'),
-        operators: {
-          type: 'array',
-          default: [],
-          unit: '-',
-          description: 'operators whose signed decisions are trusted: [{id: "carrier-op-<name>", publicKey: <P-256 public JWK>}]',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['id', 'publicKey'],
-            properties: {
-              id: { type: 'string', minLength: 1 },
-              publicKey: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['kty', 'crv', 'x', 'y'],
-                properties: {
-                  kty: { type: 'string', enum: ['EC'] },
-                  crv: { type: 'string', enum: ['P-256'] },
-                  x: { type: 'string', minLength: 1 },
-                  y: { type: 'string', minLength: 1 },
-                  kid: { type: 'string' },
-                  alg: { type: 'string' },
-                  use: { type: 'string' },
-                  key_ops: { type: 'array', items: { type: 'string' } },
-                  ext: { type: 'boolean' },
+        enabled: bool(false, 'offer remote assistance (assist_start command, quality failures, the Help button); needs a broker and operators'),
+        operators: Type.Array(
+          Type.Object(
+            {
+              id: Type.String({ type: 'string', minLength: 1 }),
+              publicKey: Type.Object(
+                {
+                  kty: words(['EC']),
+                  crv: words(['P-256']),
+                  x: Type.String({ type: 'string', minLength: 1 }),
+                  y: Type.String({ type: 'string', minLength: 1 }),
+                  kid: Type.Optional(Type.String()),
+                  alg: Type.Optional(Type.String()),
+                  use: Type.Optional(Type.String()),
+                  key_ops: Type.Optional(Type.Array(Type.String())),
+                  ext: Type.Optional(Type.Boolean()),
                 },
-              },
+                { type: 'object', additionalProperties: false },
+              ),
             },
+            { type: 'object', additionalProperties: false },
+          ),
+          {
+            type: 'array',
+            default: [],
+            unit: '-',
+            description: 'operators whose signed decisions are trusted: [{id: "carrier-op-<name>", publicKey: <P-256 public JWK>}]',
           },
-        },
-        iceServers: {
-          type: 'array',
-          default: [],
-          unit: '-',
-          description: 'STUN/TURN servers [{urls, username?, credential?}]; empty: host candidates only',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['urls'],
-            properties: {
-              urls: {
-                oneOf: [
-                  { type: 'string', minLength: 1 },
-                  { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
-                ],
-              },
-              username: { type: 'string' },
-              credential: { type: 'string' },
+        ),
+        iceServers: Type.Array(
+          Type.Object(
+            {
+              urls: oneOf(
+                Type.String({ type: 'string', minLength: 1 }),
+                Type.Array(Type.String({ type: 'string', minLength: 1 }), { type: 'array', minItems: 1 }),
+              ),
+              username: Type.Optional(Type.String()),
+              credential: Type.Optional(Type.String()),
             },
+            { type: 'object', additionalProperties: false },
+          ),
+          {
+            type: 'array',
+            default: [],
+            unit: '-',
+            description: 'STUN/TURN servers [{urls, username?, credential?}]; empty: host candidates only',
           },
-        },
-        relayOnly: p('boolean', false, '-', "send all media through the carrier's TURN (iceTransportPolicy relay)"),
-        width: p('integer', 640, 'px', 'widest video frame sent to the operator (aspect kept)', { minimum: 64, maximum: 1920 }),
-        fps: p('number', 10, 'frames/s', 'most video frames per second sent to the operator', { exclusiveMinimum: 0, maximum: 30 }),
-        audio: p(
-          'boolean',
+        ),
+        relayOnly: bool(false, "send all media through the carrier's TURN (iceTransportPolicy relay)"),
+        width: int(640, 'px', 'widest video frame sent to the operator (aspect kept)', { minimum: 64, maximum: 1920 }),
+        fps: num(10, 'frames/s', 'most video frames per second sent to the operator', { exclusiveMinimum: 0, maximum: 30 }),
+        audio: bool(
           false,
-          '-',
           'two-way audio with the operator: kiosk microphone and speaker through ffmpeg on ALSA, live only while a call is connected, never recorded (docs/assist.md)',
         ),
-        audioCaptureDevice: p('string', 'default', '-', 'ALSA PCM of the kiosk microphone (ffmpeg -f alsa -i <name>), e.g. default, plughw:1,0, dsnoop:1', {
+        audioCaptureDevice: str('default', '-', 'ALSA PCM of the kiosk microphone (ffmpeg -f alsa -i <name>), e.g. default, plughw:1,0, dsnoop:1', {
           minLength: 1,
         }),
-        audioPlaybackDevice: p('string', 'default', '-', 'ALSA PCM of the kiosk speaker (ffmpeg -f alsa <name>), e.g. default, plughw:0,0, dmix', {
+        audioPlaybackDevice: str('default', '-', 'ALSA PCM of the kiosk speaker (ffmpeg -f alsa <name>), e.g. default, plughw:0,0, dmix', {
           minLength: 1,
         }),
-        audioSampleRate: p('integer', 48000, 'Hz', 'sample rate of both devices (mono, 16-bit)', { enum: [8000, 16000, 24000, 32000, 48000] }),
+        audioSampleRate: choice('integer', [8000, 16000, 24000, 32000, 48000], 48000, 'Hz', 'sample rate of both devices (mono, 16-bit)'),
       }),
       log: obj('logging (pino, JSON lines on stderr)', {
-        level: p('string', 'info', '-', 'log level', { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+        level: choice('string', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', '-', 'log level'),
       }),
       sim: obj('simulated kiosk (simulate: true)', {
         autoConfirmMs: ms(800, 'the simulated card-out sensor fires this long after a dispense pulse (0 = only when driven)'),
-        terminal: p('boolean', true, '-', 'read single-key commands from an interactive terminal (p presence, t tamper, c confirm, q quit)'),
+        terminal: bool(true, 'read single-key commands from an interactive terminal (p presence, t tamper, c confirm, q quit)'),
       }),
     },
-  };
+    { description: 'kiosk-agent daemon configuration (JSON)' },
+  );
 }

@@ -27,14 +27,14 @@ export type AssistLike = Pick<AssistService, 'events' | 'busy' | 'start' | 'stop
 export interface AssistWiringDeps {
   config: Pick<KioskConfig, 'camera'>;
   camera: Pick<FrameSource, 'start' | 'stop' | 'stats'>;
-  /** The session controller (a getter: it is built after this wiring, which it asks whether a call blocks it). */
-  sessions: () => Pick<SessionController, 'busy' | 'abort' | 'idle'>;
+  /** The session controller (which asks this wiring, through its hooks, whether a call blocks a session). */
+  sessions: Pick<SessionController, 'busy' | 'abort' | 'idle'>;
   ledger: Pick<Ledger, 'record'>;
   bus: EventEmitter<DaemonEvents>;
   inService: () => boolean;
   logger: Logger;
-  /** The customer screen (a getter; none without `screen.enabled`): told when an operator is joining, connected, gone. */
-  screen?: () => Pick<ScreenSink, 'show'> | undefined;
+  /** The customer screen (none without `screen.enabled`): told when an operator is joining, connected, gone. */
+  screen?: Pick<ScreenSink, 'show'>;
 }
 
 /** Remote assistance attached to the daemon; inert until `use()` gives it a service. */
@@ -65,7 +65,7 @@ export class AssistWiring {
   use(assist: AssistLike): void {
     this.unregister?.();
     this.assist = assist;
-    const show = (state: AssistState) => this.deps.screen?.()?.show({ type: 'assist', state });
+    const show = (state: AssistState) => this.deps.screen?.show({ type: 'assist', state });
     const started = () => show('joining');
     const connected = (e: { assistId: string }) => {
       show('connected');
@@ -96,7 +96,7 @@ export class AssistWiring {
     const ended = (e: DaemonEvents['assist_ended'][0]) => {
       show('ended');
       this.deps.bus.emit('assist_ended', e);
-      if (this.cameraForCall && !this.deps.sessions().busy) {
+      if (this.cameraForCall && !this.deps.sessions.busy) {
         this.cameraForCall = false;
         void this.deps.camera.stop().catch(() => undefined);
       }
@@ -190,17 +190,14 @@ export class AssistWiring {
     const quality = r.verdict === 'retry' && r.reasons.includes('quality');
     if (!this.assist || !(help || quality)) return undefined;
     const req: AssistRequest = { nonce: s.nonce, sessionId: s.sessionId, failedChecks: [...r.reasons], reason: help ? 'customer_button' : 'quality' };
-    void this.deps
-      .sessions()
-      .idle()
-      .then(() => this.request(req));
+    void this.deps.sessions.idle().then(() => this.request(req));
     return 'see_staff';
   }
 
   /** The customer pressed Help on the screen. */
   customerHelp(): void {
     const log = this.deps.logger;
-    const sessions = this.deps.sessions();
+    const sessions = this.deps.sessions;
     if (!this.assist) {
       log.info('the customer asked for help (remote assistance is not enabled)');
     } else if (sessions.busy) {
@@ -216,7 +213,7 @@ export class AssistWiring {
   private callRefusal(): (CommandOutcome & { ok: false }) | undefined {
     if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service' };
     if (this.assist?.busy || this.callOpening) return { ok: false, reason: 'busy', detail: 'a remote-assistance call is already open' };
-    if (this.deps.sessions().busy) return { ok: false, reason: 'busy', detail: 'a session is using the camera' };
+    if (this.deps.sessions.busy) return { ok: false, reason: 'busy', detail: 'a session is using the camera' };
     return undefined;
   }
 

@@ -11,18 +11,19 @@ import { GpiodGpioPort } from '../../device/gpio/gpiod-gpio.js';
 import { SystemdNotifier } from '../../device/systemd/notify.js';
 import { createFaceEngine } from '../../models/face-engine.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
-import { completePendingRenewal, RenewalScheduler, STATE_FILES, type SchedulerClock } from '../../provisioning/enrol/renewal.js';
+import { completePendingRenewal, RenewalScheduler, STATE_FILES } from '../../provisioning/enrol/renewal.js';
 import { writeFileAtomic } from '../../base/keys/file-key-store.js';
 import type { KeyStore } from '../../base/keys/key-store.js';
 import { createSelfSignedCertificate, parseCertificate, type x509 } from '../../base/keys/x509.js';
 import type { KioskConfig } from '../config/types.js';
 import { KioskError } from '../../base/errors.js';
+import type { Clock } from '../../base/clock.js';
 import type { Logger } from '../../base/log.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { tlsIdentity } from '../../protocol/endpoint.js';
 import { MqttTransport } from '../transport/mqtt-transport.js';
 import { createCamera } from './camera.js';
-import type { AssistFactory, DaemonDeps } from './daemon.js';
+import type { AssistFactory, DaemonDeps } from './compose.js';
 import { deviceKeyFromConfig } from './device-key.js';
 import { DeviceIdentity } from './identity.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
@@ -67,7 +68,7 @@ async function certificateFor(cfg: KioskConfig, keyStore: KeyStore, files: { cer
  * Same-key renewal over MQTT with the identity the transport connects with; the renewed certificate
  * is installed where the transport reads it (the scheduler checks it is no longer due).
  */
-function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore: KeyStore, logger: Logger, clock?: SchedulerClock): CertificateRenewal {
+function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore: KeyStore, logger: Logger, clock?: Clock): CertificateRenewal {
   const scheduler = new RenewalScheduler({
     certificate: () => identity.certificate,
     renew: async () => {
@@ -93,7 +94,7 @@ function gpiodPort(cfg: KioskConfig, logger: Logger): GpiodGpioPort {
 /** What tests replace in the components built from config. */
 export interface BuildOptions {
   /** The certificate renewal scheduler's clock (default: the system clock). */
-  renewalClock?: SchedulerClock;
+  renewalClock?: Clock;
 }
 
 /** Everything the daemon needs, from config. `video` (the --video flag) replays a recording as the camera. */

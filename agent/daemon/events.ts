@@ -66,10 +66,8 @@ export interface EventPublisherDeps {
   /** Where events wait for their PUBACK. */
   queue: EventQueue;
   logger: Logger;
-  /** Wall time of the events' `at` (default Date.now). */
-  now?: () => number;
-  /** The retry timer and the bound of `stop()` (default the system clock). */
-  clock?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  /** The events' `at` (wall time), the retry timer and the bound of `stop()` (default the system clock). */
+  clock?: Clock;
   /**
    * How long `stop()` waits for a publish in flight, ms (default 3000): over a connection that died
    * without closing the PUBACK never comes; the event stays queued for the next start.
@@ -204,7 +202,7 @@ export class EventPublisher {
     logger.info({ event: type, ...payload }, `event ${type}`);
     if (!transport) return;
     // eventId: delivery is at least once (a PUBACK lost in a crash means a second copy); the carrier drops repeats by it.
-    const text = JSON.stringify({ type, eventId: randomUUID(), at: new Date(this.deps.now?.() ?? Date.now()).toISOString(), ...payload });
+    const text = JSON.stringify({ type, eventId: randomUUID(), at: new Date((this.deps.clock ?? systemClock).wallNow()).toISOString(), ...payload });
     try {
       const { dropped } = queue.append(text, { keep: ALARM_EVENTS.has(type) });
       if (dropped > 0) logger.warn({ dropped, droppedTotal: queue.dropped }, 'event queue full: the oldest events were dropped');

@@ -53,7 +53,7 @@ export interface DaemonHealthDeps {
   transport?: MqttTransport;
   notifier: Pick<SystemdNotifier, 'status' | 'watchdog' | 'watchdogIntervalMs'>;
   outbox: Pick<Outbox, 'stats'>;
-  sessions: { readonly busy: boolean; readonly sessionId?: string };
+  sessions: { readonly busy: boolean; readonly sessionId?: string; readonly decisionsFailed: number };
   dispenser: { readonly dispensed: number; readonly failed: number };
   /** Daemon events waiting for the broker. */
   eventsQueued: () => number;
@@ -79,11 +79,6 @@ export class DaemonHealth {
   private verdicts = { accept: 0, reject: 0, retry: 0 };
 
   constructor(private readonly deps: DaemonHealthDeps) {}
-
-  /** Uptime counts from now (the start of `KioskDaemon.start`). */
-  markStarted(): void {
-    this.startedAt = Date.now();
-  }
 
   /**
    * Follows the transport's online/offline events (registered before it starts: its `online` comes
@@ -184,7 +179,7 @@ export class DaemonHealth {
         latencyMs: Math.round(s.latencyMs.mean * 10) / 10,
         identity: id ? `${id.kind}:${id.card ?? id.driver ?? id.device}` : null,
       },
-      inference: { analyzeMedianMs: a?.median ?? null, analyzeP95Ms: a?.p95 ?? null },
+      inference: { analyzeMedianMs: a?.median ?? null, analyzeP95Ms: a?.p95 ?? null, decisionsFailed: this.deps.sessions.decisionsFailed },
       sessions: { ...this.verdicts },
       dispenses: { dispensed: dispenser.dispensed, failed: dispenser.failed },
       outbox: await outbox.stats(),

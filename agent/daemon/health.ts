@@ -17,7 +17,7 @@ export interface HealthSnapshot {
   outOfServiceReason: string | null;
   session: { running: boolean; id: string | null };
   camera: { running: boolean; fps: number; captured: number; dropped: number; restarts: number; latencyMs: number; identity: string | null };
-  inference: { analyzeMedianMs: number | null; analyzeP95Ms: number | null };
+  inference: { analyzeMedianMs: number | null; analyzeP95Ms: number | null; decisionsFailed: number };
   sessions: Record<'accept' | 'reject' | 'retry', number>;
   dispenses: { dispensed: number; failed: number };
   outbox: { pending: number; parked: number; expired: number; pendingBytes: number };
@@ -77,6 +77,7 @@ export function prometheusText(s: HealthSnapshot): string {
         ['{quantile="0.95"}', s.inference.analyzeP95Ms],
       ],
     ],
+    ['kiosk_decisions_failed_total', 'counter', 'decision-path calls (embedding, attack score) that failed or timed out', [['', s.inference.decisionsFailed]]],
     ['kiosk_sessions_total', 'counter', 'finished sessions by verdict', Object.entries(s.sessions).map(([v, n]) => [`{verdict="${v}"}`, n])],
     [
       'kiosk_dispenses_total',

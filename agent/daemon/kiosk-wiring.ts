@@ -1,8 +1,8 @@
 /**
  * The kiosk's inputs and the camera's state as daemon behaviour and events: a customer arriving
  * starts a session after `flow.carrierNonceWaitMs` unless the carrier's `start_session` came first,
- * leaving resets the screen and (with `flow.cancelOnLeave`) cancels the session; tamper goes to the
- * TamperAlarm; cassette, jam and camera states become daemon events.
+ * leaving resets the screen and (with `flow.cancelOnLeave`) cancels the session; cassette, jam and
+ * camera states become daemon events. The tamper input is the TamperAlarm's (tamper.ts).
  */
 import type { EventEmitter } from 'node:events';
 import type { FrameSource } from '../../device/camera/frame-source.js';
@@ -22,8 +22,6 @@ export interface KioskWiringDeps {
   screen?: Pick<CustomerScreen, 'show'>;
   bus: EventEmitter<DaemonEvents>;
   inService: () => boolean;
-  /** The tamper input changed (TamperAlarm.onTamper). */
-  onTamper: (open: boolean) => Promise<void>;
   logger: Logger;
 }
 
@@ -77,7 +75,6 @@ export class KioskWiring {
       if (!sessions.busy) this.deps.screen?.show({ type: 'reset' });
       if (config.flow.cancelOnLeave) sessions.abort('customer_left');
     });
-    on('tamper', (e: { open: boolean }) => void this.deps.onTamper(e.open));
     on('cassette', (e: { empty: boolean }) => bus.emit('cassette', { empty: e.empty }));
     on('jam', (e: { active: boolean }) => bus.emit('jam', { active: e.active }));
     on('fault', (e: { error: Error }) => logger.warn({ err: toKioskError(e.error).toJSON() }, 'kiosk output fault'));

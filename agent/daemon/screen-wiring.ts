@@ -10,22 +10,21 @@ import { CustomerScreen } from '../screen/server.js';
 import type { CancelReason } from '../session/types.js';
 
 /** The screen from config, or undefined when `screen.enabled` is off. */
-export function createCustomerScreen(config: Pick<KioskConfig, 'screen'>, logger: Logger, onAction: (m: PageMessage) => void): CustomerScreen | undefined {
+export function createCustomerScreen(config: Pick<KioskConfig, 'screen'>, logger: Logger): CustomerScreen | undefined {
   if (!config.screen.enabled) return undefined;
   return new CustomerScreen({
     logger,
     port: config.screen.port,
     preview: { fps: config.screen.previewFps, maxWidth: config.screen.previewWidth },
-    onAction,
   });
 }
 
 /** What the page's buttons do. */
-export function screenActions(deps: { sessions: () => { abort(reason: CancelReason): void }; help: () => void; logger: Logger }): (m: PageMessage) => void {
+export function screenActions(deps: { sessions: { abort(reason: CancelReason): void }; help: () => void; logger: Logger }): (m: PageMessage) => void {
   return (m) => {
     if (m.type === 'cancel') {
       deps.logger.info('the customer cancelled on the screen');
-      deps.sessions().abort('customer_left');
+      deps.sessions.abort('customer_left');
     } else if (m.type === 'help') {
       deps.help();
     }

@@ -19,6 +19,7 @@ import { loadStill, parseStillSpec } from '../reference/source.js';
 import type { AbuseLimiter } from '../session/abuse-limiter.js';
 import { derivePlan, drawNonce } from '../../protocol/plan.js';
 import { runSession } from '../session/runner.js';
+import { signedResult } from '../session/signed-result.js';
 import type { CancelReason, SessionResult } from '../session/types.js';
 import type { CommandOutcome } from '../transport/commands.js';
 import type { ResultSigner } from '../../provisioning/result-signer.js';
@@ -34,7 +35,8 @@ export interface SessionControllerDeps {
   engine: Pick<FaceEngine, 'analyze' | 'decide' | 'info'>;
   camera: FrameSource;
   kiosk: KioskHardware;
-  signer: () => ResultSigner;
+  /** Signs with the device's current certificate. */
+  signer: Pick<ResultSigner, 'sign'>;
   outbox: Outbox;
   ledger: Ledger;
   resultTopic: string;
@@ -43,15 +45,19 @@ export interface SessionControllerDeps {
   logger: Logger;
   /** False while the kiosk is out of service. */
   inService: () => boolean;
-  /**
-   * Called with each finished session's result (metrics, remote assistance); may return what the
-   * customer screen says happens next (default: from the verdict).
-   */
-  onFinished?: (result: SessionResult, jti: string | null, session: { sessionId: string; nonce: string }) => NextStep | undefined;
   /** The customer screen (prompts, progress, preview, verdict); absent: no screen. */
   screen?: ScreenSink;
+}
+
+/** What other parts of the daemon add to every session (remote assistance, health figures), through `addHooks`. */
+export interface SessionHooks {
   /** A reason no session may start now (e.g. a remote-assistance call holds the camera). */
-  blocked?: () => string | undefined;
+  blocked?(): string | undefined;
+  /**
+   * A finished session's result; may return what the customer screen says happens next (the first
+   * hook that answers wins; default: from the verdict).
+   */
+  finished?(result: SessionResult, jti: string | null, session: { sessionId: string; nonce: string }): NextStep | undefined;
 }
 
 /** What starts a session. */
@@ -73,8 +79,28 @@ interface Running {
 export class SessionController {
   private current?: Running;
   private starting = false;
+  private stopping = false;
+  private readonly hooks: SessionHooks[] = [];
+  private failedDecisions = 0;
 
   constructor(private readonly deps: SessionControllerDeps) {}
+
+  /** Adds hooks that every later session consults (see {@link SessionHooks}). */
+  addHooks(hooks: SessionHooks): void {
+    this.hooks.push(hooks);
+  }
+
+  /** Sessions may start (they may also before: stop() is what closes the door). */
+  start(): void {
+    this.stopping = false;
+  }
+
+  /** Refuses new sessions, cancels the running one (`shutdown`) and waits until its result is stored. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort('shutdown');
+    await this.idle();
+  }
 
   /** True while a session is starting or running. */
   get busy(): boolean {
@@ -83,6 +109,11 @@ export class SessionController {
 
   get sessionId(): string | undefined {
     return this.current?.id;
+  }
+
+  /** Decision-path calls that failed or timed out since the start (each also logged once). */
+  get decisionsFailed(): number {
+    return this.failedDecisions;
   }
 
   /** Resolves when the running session (if any) has finished and its result is stored. */
@@ -105,9 +136,12 @@ export class SessionController {
   async request(req: SessionRequest): Promise<CommandOutcome> {
     const { logger } = this.deps;
     if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service until the carrier clears the alarm' };
+    if (this.stopping) return { ok: false, reason: 'busy', detail: 'the agent is stopping' };
     if (this.busy) return { ok: false, reason: 'busy', detail: `a session is running (${this.current?.id ?? 'starting'})` };
-    const blocked = this.deps.blocked?.();
-    if (blocked) return { ok: false, reason: 'busy', detail: blocked };
+    for (const h of this.hooks) {
+      const blocked = h.blocked?.();
+      if (blocked) return { ok: false, reason: 'busy', detail: blocked };
+    }
     this.starting = true;
     try {
       const spec = this.referenceSpec(req.reference);
@@ -179,6 +213,10 @@ export class SessionController {
             referenceId: reference.templateId,
             abuse: this.deps.abuse,
             signal,
+            onDecisionFailed: (err) => {
+              this.failedDecisions++;
+              log.warn({ err: err.toJSON() }, 'a decision failed; the session goes on without it');
+            },
             onEffect: (e) => {
               if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt');
               // The verdict is shown once the result is stored (the daemon may say what happens next).
@@ -209,8 +247,9 @@ export class SessionController {
         reasons: result.reasons,
         cancelReason: result.cancelReason,
       });
-      const next = this.deps.onFinished?.(result, jti, { sessionId: running.id, nonce });
-      bridge?.finish(result, next ?? undefined);
+      let next: NextStep | undefined;
+      for (const h of this.hooks) next ??= h.finished?.(result, jti, { sessionId: running.id, nonce });
+      bridge?.finish(result, next);
     } else {
       this.deps.screen?.show({ type: 'reset' });
     }
@@ -219,9 +258,7 @@ export class SessionController {
 
   /** Signs the result, records it in the ledger, then stores it in the outbox (the relay publishes it). */
   private async store(sessionId: string, nonce: string, result: SessionResult): Promise<string> {
-    const id = this.deps.camera.identity;
-    const camera = id ? { kind: id.kind, driver: id.driver ?? null, card: id.card ?? null, bus: id.bus ?? null, virtual: id.virtual } : null;
-    const signed = await this.deps.signer().sign(nonce, { ...result, session_id: sessionId, camera } as unknown as Parameters<ResultSigner['sign']>[1]);
+    const signed = await this.deps.signer.sign(nonce, signedResult(result, sessionId, this.deps.camera.identity));
     this.deps.ledger.record(signed.jti, result.verdict);
     const stored = await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
     this.deps.logger.info(

@@ -5,6 +5,8 @@
  */
 import type { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
 import type { Logger } from '../../base/log.js';
+import type { KioskConfig } from '../config/types.js';
+import type { DaemonExtras } from './compose.js';
 import type { Route } from './health.js';
 
 const bool = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 'true' || v === 'on';
@@ -38,6 +40,24 @@ export function simRoutes(gpio: FakeGpioPort, inputs: readonly string[]): Record
       ),
       dispensePulses: gpio.history('dispense_pulse').filter((w) => w.value).length,
     }),
+  };
+}
+
+/** What a simulated kiosk adds to the daemon: the /sim/* routes and the card-out sensor firing by itself. */
+export function simulatedKioskExtras(gpio: FakeGpioPort, config: Pick<KioskConfig, 'gpio' | 'sim'>, logger: Logger): DaemonExtras {
+  const inputs = Object.entries(config.gpio.pins)
+    .filter(([, p]) => p.direction === 'in')
+    .map(([n]) => n);
+  let remove = () => {};
+  return {
+    routes: simRoutes(gpio, inputs),
+    components: [
+      {
+        name: 'simulated card-out sensor',
+        start: () => void (remove = autoConfirm(gpio, config.sim.autoConfirmMs, logger)),
+        stop: () => remove(),
+      },
+    ],
   };
 }
 

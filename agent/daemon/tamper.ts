@@ -6,7 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { open, unlink } from 'node:fs/promises';
-import type { KioskHardware } from '../../device/kiosk/kiosk.js';
+import type { KioskEvents, KioskHardware } from '../../device/kiosk/kiosk.js';
 import type { KeyStore } from '../../base/keys/key-store.js';
 import { toKioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
@@ -17,30 +17,15 @@ import type { Ledger } from './ledger.js';
 
 const OUT_OF_SERVICE = 'out_of_service';
 
-export interface TamperAlarmDeps {
-  ledger: Pick<Ledger, 'getState' | 'setState'>;
-  kiosk: Pick<KioskHardware, 'tampered' | 'setStatus'>;
-  sessions: { abort(reason: CancelReason): void };
-  keyStore: Pick<KeyStore, 'stop'>;
-  /** The file behind a file key store (destroyed on tamper when `destroyFileKey`). */
-  keyFile?: string;
-  destroyFileKey: boolean;
-  bus: EventEmitter<DaemonEvents>;
-  /** Cancels a pending presence-started session. */
-  cancelPresence: () => void;
-  logger: Logger;
-}
-
-/** The in-service state and what changes it (tamper, clear_alarm). */
-export class TamperAlarm {
+/** In or out of service, persisted in the ledger so that a restart does not clear it. */
+export class ServiceState {
   private outOfService: string | null = null;
-  private keyDestroyed = false;
 
-  constructor(private readonly deps: TamperAlarmDeps) {}
+  constructor(private readonly ledger: Pick<Ledger, 'getState' | 'setState'>) {}
 
-  /** Reads the persisted state (call once the ledger has started). */
-  load(): void {
-    this.outOfService = this.deps.ledger.getState(OUT_OF_SERVICE) ?? null;
+  /** Reads the persisted state (the ledger must have started). */
+  start(): void {
+    this.outOfService = this.ledger.getState(OUT_OF_SERVICE) ?? null;
   }
 
   /** Why the kiosk is out of service; null while in service. */
@@ -52,29 +37,69 @@ export class TamperAlarm {
     return this.outOfService === null;
   }
 
+  /** Out of service for `reason`; false when it already was. */
+  takeOut(reason: string): boolean {
+    if (this.outOfService !== null) return false;
+    this.outOfService = reason;
+    this.ledger.setState(OUT_OF_SERVICE, reason);
+    return true;
+  }
+
+  /** Back in service. */
+  restore(): void {
+    this.outOfService = null;
+    this.ledger.setState(OUT_OF_SERVICE, undefined);
+  }
+}
+
+export interface TamperAlarmDeps {
+  service: ServiceState;
+  kiosk: Pick<KioskHardware, 'tampered' | 'setStatus' | 'events'>;
+  sessions: { abort(reason: CancelReason): void };
+  keyStore: Pick<KeyStore, 'stop'>;
+  /** The file behind a file key store (destroyed on tamper when `destroyFileKey`). */
+  keyFile?: string;
+  destroyFileKey: boolean;
+  bus: EventEmitter<DaemonEvents>;
+  /** Cancels a pending presence-started session. */
+  cancelPresence: () => void;
+  logger: Logger;
+}
+
+/** What changes the service state: the tamper input (between start and stop) and clear_alarm. */
+export class TamperAlarm {
+  private keyDestroyed = false;
+  private readonly listener = (e: KioskEvents['tamper'][0]) => void this.onTamper(e.open);
+
+  constructor(private readonly deps: TamperAlarmDeps) {}
+
+  /** Follows the tamper input (before the kiosk hardware starts: it reports an enclosure already open). */
+  start(): void {
+    this.deps.kiosk.events.on('tamper', this.listener);
+  }
+
+  stop(): void {
+    this.deps.kiosk.events.off('tamper', this.listener);
+  }
+
   /** The tamper input changed. */
   async onTamper(open: boolean): Promise<void> {
-    const { bus, ledger, kiosk } = this.deps;
+    const { bus, kiosk, service } = this.deps;
     bus.emit('tamper', { open });
     if (!open) return;
     this.deps.sessions.abort('tamper');
     this.deps.cancelPresence();
-    if (this.outOfService === null) {
-      this.outOfService = 'tamper';
-      ledger.setState(OUT_OF_SERVICE, 'tamper');
-      bus.emit('out_of_service', { reason: 'tamper' });
-    }
+    if (service.takeOut('tamper')) bus.emit('out_of_service', { reason: 'tamper' });
     kiosk.setStatus('out_of_service');
     if (this.deps.destroyFileKey && this.deps.keyFile && !this.keyDestroyed) await this.destroyKey(this.deps.keyFile);
   }
 
   /** The carrier's `clear_alarm`: back in service once the enclosure is closed. */
   async clearAlarm(): Promise<CommandOutcome> {
-    if (this.outOfService === null) return { ok: true, body: { state: 'in_service' } };
+    if (this.deps.service.inService) return { ok: true, body: { state: 'in_service' } };
     if (this.deps.kiosk.tampered) return { ok: false, reason: 'still_open', detail: 'the enclosure is still open' };
     if (this.keyDestroyed) return { ok: false, reason: 'out_of_service', detail: 'the device key was destroyed: provision the kiosk again' };
-    this.outOfService = null;
-    this.deps.ledger.setState(OUT_OF_SERVICE, undefined);
+    this.deps.service.restore();
     this.deps.kiosk.setStatus('idle');
     this.deps.bus.emit('in_service', {});
     return { ok: true, body: { state: 'in_service' } };

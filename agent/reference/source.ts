@@ -4,7 +4,7 @@
  * the camera (`--video photo.jpg`, looped).
  */
 import { KioskError } from '../../base/errors.js';
-import { openFrameSource } from '../../device/media/frame-source.js';
+import { openMediaFile } from '../../device/media/media-file.js';
 import type { RgbImage } from '../../base/rgb-image.js';
 
 export interface StillSpec {
@@ -25,13 +25,13 @@ export function parseStillSpec(spec: string): StillSpec {
 export async function isStill(spec: string): Promise<boolean> {
   const s = parseStillSpec(spec);
   if (s.frame !== null) return true;
-  return (await openFrameSource(s.path)).kind === 'image';
+  return (await openMediaFile(s.path)).kind === 'image';
 }
 
 /** Decodes the still `spec` names; E_VIDEO_NO_FRAMES when the video has no frame N. */
 export async function loadStill(spec: string, opts: { maxWidth?: number; signal?: AbortSignal } = {}): Promise<RgbImage> {
   const s = parseStillSpec(spec);
-  const source = await openFrameSource(s.path);
+  const source = await openMediaFile(s.path);
   if (s.frame === null) {
     if (source.kind !== 'image')
       throw new KioskError('E_USAGE', `${source.kind === 'video' ? 'a video' : 'a directory'} is not a still; name a frame with #frame=N`, { subject: spec });

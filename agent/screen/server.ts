@@ -1,10 +1,11 @@
 /**
  * The customer screen server: a static page and one WebSocket on 127.0.0.1 only. The agent calls
  * `show()` with typed events (session, prompt, progress, verdict, reset) and `preview()` with
- * camera frames; the page's buttons come back through `deps.onAction`, validated.
+ * camera frames; the page's buttons come back as `actions` events, validated.
  * Preview frames go only to the sockets of this server: they are never logged, stored or kept
  * after they are sent, and none are sent outside a session (before `session`, after `verdict`).
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -30,8 +31,6 @@ export interface ScreenDeps {
   preview?: Partial<PreviewOptions>;
   /** Language shown until the customer picks one. Default `zh-Hans`. */
   language?: Language;
-  /** The customer pressed a button (language, cancel, help), already validated. */
-  onAction?: (message: PageMessage) => void;
   now?: () => number;
 }
 
@@ -56,7 +55,14 @@ export function defaultPublicDir(): string {
   return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0];
 }
 
+/** What the page sends back. */
+export interface ScreenActionEvents {
+  /** The customer pressed a button (language, cancel, help), already validated. */
+  action: [PageMessage];
+}
+
 export class CustomerScreen {
+  readonly actions = new EventEmitter<ScreenActionEvents>();
   private server: Server | null = null;
   private wss: WebSocketServer | null = null;
   private readonly clients = new Set<WebSocket>();
@@ -257,7 +263,7 @@ export class CustomerScreen {
       this.language = msg.language;
       this.broadcast({ type: 'language', language: msg.language });
     }
-    this.deps.onAction?.(msg);
+    this.actions.emit('action', msg);
   }
 
   private broadcast(msg: ScreenMessage): void {

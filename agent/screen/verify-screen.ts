@@ -5,7 +5,7 @@
  */
 import type { RgbImage } from '../../base/rgb-image.js';
 import type { Logger } from '../../base/log.js';
-import { sleep } from '../session/replay.js';
+import { sleep, systemClock } from '../../base/clock.js';
 import type { ChallengePlan, SessionEffect, SessionResult } from '../session/types.js';
 import { CustomerScreen } from './server.js';
 import { bridgeSession } from './session-bridge.js';
@@ -38,14 +38,11 @@ export interface VerifyScreen {
 /** Starts the screen and waits for a page (see the module doc). */
 export async function openVerifyScreen(o: VerifyScreenOptions): Promise<VerifyScreen> {
   const log = o.logger.child({ component: 'verify-screen' });
-  const screen = new CustomerScreen({
-    logger: o.logger,
-    port: o.port,
-    onAction: (m) => {
-      if (m.type === 'cancel') o.onCancel();
-      // Remote assistance is not wired here: the request is only logged.
-      else if (m.type === 'help') log.info('customer asked for help');
-    },
+  const screen = new CustomerScreen({ logger: o.logger, port: o.port });
+  screen.actions.on('action', (m) => {
+    if (m.type === 'cancel') o.onCancel();
+    // Remote assistance is not wired here: the request is only logged.
+    else if (m.type === 'help') log.info('customer asked for help');
   });
   const url = await screen.start();
   const waitMs = o.waitMs ?? 60_000;
@@ -58,7 +55,8 @@ export async function openVerifyScreen(o: VerifyScreenOptions): Promise<VerifySc
     onFrame: (image) => bridge.onImage(image),
     async finish(result) {
       bridge.finish(result);
-      await sleep(o.holdMs ?? 10_000, o.signal);
+      // An abort ends the hold early; the result was already shown.
+      await sleep(systemClock, o.holdMs ?? 10_000, o.signal).catch(() => undefined);
     },
     stop: () => screen.stop(),
   };

@@ -5,25 +5,23 @@
  * keeps the returned state (persisting it is the runner's business).
  */
 import { KioskError } from '../../base/errors.js';
+import { defaultsOf, int, type SettingValues } from './setting-table.js';
 import type { SessionResult } from './types.js';
 
-export interface AbuseConfig {
-  /** Failed sessions allowed per reference within the window; the last one starts the cool-down. Default 5. */
-  maxFailures: number;
-  /** Sliding window the failures are counted in, ms. Default 180000 (3 minutes). */
-  windowMs: number;
-  /** How long a reference is refused once the limit is reached, ms. Default 600000 (10 minutes). */
-  cooldownMs: number;
-  /** References tracked at most; the least recently failed are forgotten first. Default 10000. */
-  maxTracked: number;
-}
-
-export const DEFAULT_ABUSE_CONFIG: Readonly<AbuseConfig> = Object.freeze({
-  maxFailures: 5,
-  windowMs: 180_000,
-  cooldownMs: 600_000,
-  maxTracked: 10_000,
+/**
+ * The abuse settings (see setting-table.ts: the type, the defaults and the config schema entries derive
+ * from it). The range [1, ∞) is what `createAbuseState` refuses as not "a positive integer".
+ */
+export const ABUSE_KEYS = Object.freeze({
+  maxFailures: int(5, [1, Number.POSITIVE_INFINITY], 'count', 'failed sessions allowed per ID portrait within the window; the last starts the cool-down'),
+  windowMs: int(3 * 60_000, [1, Number.POSITIVE_INFINITY], 'ms', 'sliding window the failures are counted in'),
+  cooldownMs: int(10 * 60_000, [1, Number.POSITIVE_INFINITY], 'ms', 'how long a portrait is refused once the limit is reached'),
+  maxTracked: int(10_000, [1, Number.POSITIVE_INFINITY], 'count', 'portraits tracked at most (least recently failed forgotten first)'),
 });
+
+export interface AbuseConfig extends SettingValues<typeof ABUSE_KEYS> {}
+
+export const DEFAULT_ABUSE_CONFIG: Readonly<AbuseConfig> = defaultsOf(ABUSE_KEYS);
 
 interface Entry {
   /** Times of the failures still inside the window, oldest first. */
@@ -45,7 +43,7 @@ export function createAbuseState(config: Partial<AbuseConfig> = {}): AbuseState 
   for (const key of Object.keys(cfg) as (keyof AbuseConfig)[]) {
     if (!(key in DEFAULT_ABUSE_CONFIG)) throw new KioskError('E_CONFIG_INVALID', `abuse setting ${key} is unknown`, { subject: `abuse.${key}` });
     const v = cfg[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < ABUSE_KEYS[key].min || v > ABUSE_KEYS[key].max) {
       throw new KioskError('E_CONFIG_INVALID', `abuse setting ${key} must be a positive integer, got ${String(v)}`, { subject: `abuse.${key}` });
     }
   }

@@ -51,7 +51,8 @@ export function fitHomography(src: readonly Point[], dst: readonly Point[]): Hom
   const tdInv = [1 / td.s, 0, td.cx, 0, 1 / td.s, td.cy, 0, 0, 1];
   const h = mul3(tdInv, mul3(hn, tsM));
   const scale = Math.abs(h[8]) > 1e-12 ? h[8] : Math.hypot(...h);
-  return h.map((v) => v / scale) as unknown as Homography;
+  const n = (i: number) => h[i] / scale;
+  return [n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7), n(8)];
 }
 
 /** Applies `h` to a point. */

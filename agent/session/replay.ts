@@ -2,29 +2,17 @@
  * Frame sources for running a session on a recording "as if it came from the camera": paced at the
  * recording's own frame times, or a still image shown to the camera for a while (a photo attack).
  */
+import { sleep, systemClock, type Clock } from '../../base/clock.js';
 import type { RgbImage } from '../../base/rgb-image.js';
 import type { RunnerFrame } from './runner.js';
 
 export interface PaceOptions {
   /** 1 = real time (default); 2 = twice as fast. */
   speed?: number;
+  /** Ends the frames when aborted (also while waiting for the next frame's time). */
   signal?: AbortSignal;
-  /** Wall clock, ms (tests inject one). */
-  now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  /** Default the system clock (tests inject one). */
+  clock?: Clock;
 }
 
 /**
@@ -32,20 +20,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * camera does. Decoding ahead is bounded by the source's own backpressure (one frame here).
  */
 export async function* paceFrames(frames: AsyncIterable<RunnerFrame>, opts: PaceOptions = {}): AsyncGenerator<RunnerFrame> {
-  const now = opts.now ?? (() => performance.now());
-  const wait = opts.sleep ?? sleep;
+  const clock = opts.clock ?? systemClock;
   const speed = opts.speed ?? 1;
   let start: number | null = null;
   let first = 0;
   for await (const f of frames) {
     if (opts.signal?.aborted) return;
     if (start === null) {
-      start = now();
+      start = clock.now();
       first = f.timeMs;
     }
     const due = start + (f.timeMs - first) / speed;
-    await wait(due - now(), opts.signal);
-    if (opts.signal?.aborted) return;
+    const aborted = await sleep(clock, due - clock.now(), opts.signal).then(
+      () => false,
+      () => true,
+    );
+    if (aborted) return;
     yield f;
   }
 }

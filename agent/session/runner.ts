@@ -15,9 +15,10 @@ import type { FaceEngine } from '../../models/engine.js';
 import { cosineSimilarity } from '../../models/engine.js';
 import type { RgbImage } from '../../base/rgb-image.js';
 import type { FrameSignals } from '../../models/types.js';
-import { toKioskError } from '../../base/errors.js';
+import { deadline } from '../../base/clock.js';
+import { toKioskError, type KioskError } from '../../base/errors.js';
 import type { AbuseLimiter } from './abuse-limiter.js';
-import type { SessionConfig } from './config.js';
+import { resolveSessionConfig, type SessionConfig } from './config.js';
 import { createSession, step } from './machine.js';
 import { finish } from './result.js';
 import { median } from './stats.js';
@@ -49,6 +50,11 @@ export interface RunnerDeps {
   signal?: AbortSignal;
   /** Wall clock for the timings, ms. */
   now?: () => number;
+  /**
+   * A decision-path call failed or did not answer within `decisionTimeoutMs` (the session goes on
+   * without it); called once per failure with the error, so the caller can log and count it.
+   */
+  onDecisionFailed?: (error: KioskError) => void;
 }
 
 export interface RunOptions {
@@ -167,6 +173,7 @@ function summary(xs: number[]): { median: number; p95: number; max: number } {
 export async function runSession(deps: RunnerDeps, options: RunOptions): Promise<SessionResult> {
   const now = deps.now ?? (() => performance.now());
   const wallStart = now();
+  const cfg = resolveSessionConfig(options.config);
   const models = () => deps.engine.info().models.map((m) => ({ ...m }));
 
   if (deps.abuse && deps.referenceId !== undefined) {
@@ -199,7 +206,7 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
       let answer: SessionEvent;
       try {
         const t0 = now();
-        const d = await deps.engine.decide(image, signals.faces[effect.faceIndex]);
+        const d = await deadline(deps.engine.decide(image, signals.faces[effect.faceIndex]), cfg.decisionTimeoutMs, 'the decision path (engine.decide)');
         decideMs.push(now() - t0);
         if (effect.purpose === 'anchor') anchor = d.embedding;
         answer = {
@@ -210,8 +217,9 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
           referenceSimilarity: cosineSimilarity(d.embedding, deps.reference),
           anchorSimilarity: effect.purpose === 'anchor' || !anchor ? null : cosineSimilarity(d.embedding, anchor),
         };
-      } catch {
-        // The machine decides what a missing answer means (retry or reject); the cause is the engine's to log.
+      } catch (err) {
+        // The machine decides what a missing answer means (retry or reject); the caller logs and counts the cause.
+        deps.onDecisionFailed?.(toKioskError(err, 'E_INTERNAL', 'engine.decide'));
         answer = { type: 'decision_failed', tMs: event.tMs, frameIndex: effect.frameIndex };
       }
       await feed(answer);
@@ -240,7 +248,8 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
       }
       const t0 = now();
       frameWall = t0;
-      const signals = await deps.engine.analyze(frame.image);
+      // A hung engine must not hold the session (and the kiosk) forever: the frame's analysis has a limit.
+      const signals = await deadline(deps.engine.analyze(frame.image), cfg.analyzeTimeoutMs, 'face analysis of one frame (engine.analyze)');
       analyzeMs.push(now() - t0);
       await feed({ type: 'frame', tMs: frame.timeMs, index: frame.index, signals }, frame.image, signals);
       if ((state as SessionState).phase === 'done') break;

@@ -5,6 +5,7 @@
  */
 import type { EngineModelInfo } from '../../models/engine.js';
 import type { FrameSignals } from '../../models/types.js';
+import type { HoldsBiometric } from '../../protocol/eat.js';
 
 export { STEP_KINDS } from '../../protocol/plan.js';
 export type { ChallengePlan, ChallengeStep, NonceSource, StepKind } from '../../protocol/plan.js';
@@ -310,16 +311,5 @@ export interface SessionResult {
   retryAfterMs?: number;
 }
 
-/** True when some field of T, at any depth, can hold a numeric array or a typed array. */
-type HoldsNumericArray<T> = T extends ArrayBufferView
-  ? true
-  : T extends readonly (infer U)[]
-    ? [U] extends [number]
-      ? true
-      : HoldsNumericArray<U>
-    : T extends object
-      ? { [K in keyof T]-?: HoldsNumericArray<T[K]> }[keyof T]
-      : false;
-
-/** Compile-time guard: fails type-checking if `SessionResult` ever grows a field that could carry an embedding. */
-export const RESULT_HOLDS_NO_EMBEDDING: HoldsNumericArray<SessionResult> extends false ? true : never = true;
+/** Compile-time guard: fails type-checking if `SessionResult` ever grows a field that could carry biometric data. */
+export const RESULT_HOLDS_NO_BIOMETRICS: HoldsBiometric<SessionResult> extends false ? true : never = true;

@@ -7,7 +7,7 @@ import type { FaceEngine } from '../../models/engine.js';
 import type { RgbImage } from '../../base/rgb-image.js';
 import { KioskError } from '../../base/errors.js';
 import { DEFAULT_FPS } from '../../device/media/video.js';
-import { openFrameSource } from '../../device/media/frame-source.js';
+import { openMediaFile } from '../../device/media/media-file.js';
 import { buildReference, type ReferenceOptions, type ReferencePortrait, type ReferenceSummary } from '../reference/portrait.js';
 import { isStill, loadStill } from '../reference/source.js';
 import type { AbuseLimiter } from './abuse-limiter.js';
@@ -75,7 +75,7 @@ export async function cameraFrames(spec: string, opts: Pick<VerifyOptions, 'maxW
   if (await isStill(spec)) {
     return loopStill(await loadStill(spec, { maxWidth: opts.maxWidth }), { fps: DEFAULT_FPS, durationMs: (opts.stillSeconds ?? 10) * 1000 });
   }
-  const source = await openFrameSource(spec);
+  const source = await openMediaFile(spec);
   return source.frames({ maxWidth: opts.maxWidth, signal: opts.signal });
 }
 

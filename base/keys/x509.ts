@@ -15,36 +15,34 @@ type CryptoKey = webcrypto.CryptoKey;
 
 const EC_ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-/** A WebCrypto-shaped object that signs with `store` and otherwise defers to node's WebCrypto. */
+/** Node's WebCrypto with `subtle.sign` answered by `store` (everything else is Node's). */
 export function storeCrypto(store: KeyStore): X509Crypto {
-  const subtle = webcrypto.subtle;
-  const shim = {
-    getRandomValues: <T extends ArrayBufferView | null>(a: T): T => webcrypto.getRandomValues(a as never) as T,
-    randomUUID: () => webcrypto.randomUUID(),
-    subtle: new Proxy(subtle, {
-      get(target, prop) {
-        if (prop === 'sign')
-          return async (_alg: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView) => {
-            const bytes =
-              data instanceof ArrayBuffer
-                ? new Uint8Array(data)
-                : new Uint8Array((data as ArrayBufferView).buffer, (data as ArrayBufferView).byteOffset, (data as ArrayBufferView).byteLength);
-            const sig = await store.sign(bytes);
-            return sig.buffer.slice(sig.byteOffset, sig.byteOffset + sig.byteLength);
-          };
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    }),
+  const base: X509Crypto = globalThis.crypto;
+  const bound = (target: object, prop: string | symbol) => {
+    const v: unknown = Reflect.get(target, prop);
+    return typeof v === 'function' ? v.bind(target) : v;
   };
-  return shim as unknown as X509Crypto;
+  const subtle = new Proxy(base.subtle, {
+    get(target, prop) {
+      if (prop !== 'sign') return bound(target, prop);
+      return async (_alg: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView) => {
+        const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        const sig = await store.sign(bytes);
+        return sig.buffer.slice(sig.byteOffset, sig.byteOffset + sig.byteLength);
+      };
+    },
+  });
+  return new Proxy(base, { get: (target, prop) => (prop === 'subtle' ? subtle : bound(target, prop)) });
 }
 
-/** Stand-ins for the CryptoKey pair that @peculiar/x509 expects; only `algorithm` is read from the private one. */
+/**
+ * The CryptoKey pair @peculiar/x509 expects. The store signs ({@link storeCrypto} intercepts
+ * `subtle.sign`), and the library reads only `algorithm` from the private key, so the public key
+ * stands in as its handle (given to any other crypto it cannot sign: WebCrypto refuses a verify key).
+ */
 export async function storeKeys(store: KeyStore): Promise<{ publicKey: CryptoKey; privateKey: CryptoKey }> {
   const publicKey = await webcrypto.subtle.importKey('spki', store.publicKeySpki(), EC_ALG, true, ['verify']);
-  const privateKey = { algorithm: EC_ALG, type: 'private', extractable: false, usages: ['sign'] } as unknown as CryptoKey;
-  return { publicKey: publicKey as CryptoKey, privateKey };
+  return { publicKey, privateKey: publicKey };
 }
 
 /** A PKCS#10 request for `commonName`, signed by the key in `store`. */

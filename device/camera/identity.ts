@@ -2,10 +2,9 @@
  * Camera identity: what the device itself reports (VIDIOC_QUERYCAP through `v4l2-ctl --info`, and
  * sysfs), and whether it is a virtual camera that could inject pre-recorded video.
  */
-import { spawn as nodeSpawn } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { exitOf, TailBuffer, type MediaTools } from '../../base/process.js';
+import { startChild, TailBuffer, type MediaTools } from '../../base/process.js';
 import type { CameraIdentity } from './frame-source.js';
 
 /** Known virtual or test video drivers and devices, matched against driver, card and bus. */
@@ -56,11 +55,11 @@ async function readText(path: string): Promise<string | undefined> {
 /** Runs `v4l2-ctl --info -d <device>`; undefined when the tool is missing or fails. */
 async function queryCap(device: string, o: IdentifyOptions): Promise<ReturnType<typeof parseV4l2Info> | undefined> {
   if (o.v4l2ctlPath === false) return undefined;
-  const child = (o.spawn ?? nodeSpawn)(o.v4l2ctlPath ?? 'v4l2-ctl', ['--info', '-d', device], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child, exited } = startChild(o.v4l2ctlPath ?? 'v4l2-ctl', ['--info', '-d', device], { stdio: ['ignore', 'pipe', 'pipe'] }, o.spawn);
   const out = new TailBuffer(16384);
   child.stdout?.on('data', (c: Buffer) => out.push(c));
   child.stderr?.resume();
-  const exit = await exitOf(child);
+  const exit = await exited;
   if (exit.spawnError || exit.code !== 0) return undefined;
   return parseV4l2Info(out.value);
 }

@@ -1,20 +1,17 @@
-import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { KioskError, toKioskError } from '../../base/errors.js';
-import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../base/process.js';
+import { decoderMissing, startChild, stopChild, TailBuffer, type Exit, type MediaTools } from '../../base/process.js';
 import { FrameSplitter } from '../media/frame-splitter.js';
 import type { TimerHandle } from '../../base/clock.js';
 import { BufferedFrameSource, type SourceCommonOptions } from './base-source.js';
 import type { CaptureCommand } from './commands.js';
 import type { CameraIdentity } from './frame-source.js';
+import { exponentialDelay, RESTART_BACKOFF, type BackoffOptions } from '../../base/backoff.js';
 
 /** Restart delays: `min(capMs, baseMs * 2^attempt)`; the attempt count resets once a frame arrives. */
-export interface RestartPolicy {
-  /** First delay, ms (default 500). */
-  baseMs?: number;
-  /** Longest delay, ms (default 10000). */
-  capMs?: number;
-}
+/** Restart delays (default RESTART_BACKOFF: 500 ms doubling to 10 s). */
+export type RestartPolicy = BackoffOptions;
 
 export interface PipeSourceOptions extends SourceCommonOptions {
   command: CaptureCommand;
@@ -78,11 +75,8 @@ export class PipeFrameSource extends BufferedFrameSource {
   /** Spawns the process; resolves once it has started (rejects if it cannot be started at all). */
   private async launch(): Promise<void> {
     const { command } = this.opts;
-    const spawn = this.opts.spawn ?? nodeSpawn;
-    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = exitOf(child);
-    const started = await spawned(child);
-    if (!started) {
+    const { child, exited, spawned } = startChild(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] }, this.opts.spawn);
+    if (!(await spawned)) {
       const exit = await exited;
       throw command.file.endsWith('ffmpeg')
         ? decoderMissing(command.file, exit.spawnError)
@@ -145,8 +139,7 @@ export class PipeFrameSource extends BufferedFrameSource {
       this.unplugged = !present;
       if (this.stopping) return;
     }
-    const { baseMs = 500, capMs = 10_000 } = this.opts.restart ?? {};
-    const delayMs = Math.min(capMs, baseMs * 2 ** Math.min(this.attempt, 20));
+    const delayMs = exponentialDelay(this.attempt, { ...RESTART_BACKOFF, ...this.opts.restart });
     this.attempt++;
     this.events.emit('restarting', { attempt: this.attempt, delayMs, reason: this.unplugged ? `${node} is gone (unplugged)` : reason });
     this.restartTimer = this.clock.setTimeout(() => void this.restartNow(), delayMs);

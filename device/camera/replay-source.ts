@@ -1,5 +1,5 @@
 import { KioskError, toKioskError } from '../../base/errors.js';
-import { openFrameSource, type FrameSource as MediaSource } from '../media/frame-source.js';
+import { openMediaFile, type MediaFile } from '../media/media-file.js';
 import type { MediaTools } from '../../base/process.js';
 import { sleep } from '../../base/clock.js';
 import { BufferedFrameSource, type SourceCommonOptions } from './base-source.js';
@@ -36,7 +36,7 @@ export class ReplayFrameSource extends BufferedFrameSource {
   async start(): Promise<void> {
     if (this.loop) return;
     this.resetForStart();
-    const media = await openFrameSource(this.opts.path, { tools: this.opts.tools });
+    const media = await openMediaFile(this.opts.path, { tools: this.opts.tools });
     this.admit({ kind: 'replay', device: this.opts.path, driver: media.kind, virtual: true, virtualReason: 'a recording, not a camera' });
     const abort = (this.abort = new AbortController());
     this.running = true;
@@ -52,7 +52,7 @@ export class ReplayFrameSource extends BufferedFrameSource {
     this.running = false;
   }
 
-  private async run(media: MediaSource, signal: AbortSignal): Promise<void> {
+  private async run(media: MediaFile, signal: AbortSignal): Promise<void> {
     const realtime = (this.opts.pace ?? 'realtime') === 'realtime';
     let offsetMs = 0;
     try {

@@ -1,20 +1,15 @@
-import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { KioskError } from '../../base/errors.js';
-import { exitOf, spawned, stopChild, TailBuffer, type Exit } from '../../base/process.js';
+import { startChild, stopChild, TailBuffer, type Exit, type Spawn } from '../../base/process.js';
 import type { Clock, TimerHandle } from '../../base/clock.js';
 import { toolsMissing } from './gpiod-tools.js';
+import { exponentialDelay, RESTART_BACKOFF, type BackoffOptions } from '../../base/backoff.js';
 
-/** Spawns a process (default `child_process.spawn`); tests pass stand-ins through PATH instead. */
-export type Spawn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+export type { Spawn } from '../../base/process.js';
 
-/** Restart delays of a long-running gpiod tool: `min(capMs, baseMs * 2^attempt)`. */
-export interface GpiodRestartPolicy {
-  /** First delay, ms (default 500). */
-  baseMs?: number;
-  /** Longest delay, ms (default 10000). */
-  capMs?: number;
-}
+/** Restart delays (default RESTART_BACKOFF: 500 ms doubling to 10 s). */
+export type GpiodRestartPolicy = BackoffOptions;
 
 export interface SupervisedToolDeps {
   tool: string;
@@ -85,10 +80,8 @@ export class SupervisedTool {
 
   private async launch(): Promise<void> {
     await this.deps.vacant?.();
-    const child = this.deps.spawn(this.deps.tool, this.deps.args(), { stdio: ['ignore', 'pipe', 'pipe'], env: this.deps.env });
-    const exited = exitOf(child);
-    const started = await spawned(child);
-    if (!started) throw toolsMissing(this.deps.tool, (await exited).spawnError);
+    const { child, exited, spawned } = startChild(this.deps.tool, this.deps.args(), { stdio: ['ignore', 'pipe', 'pipe'], env: this.deps.env }, this.deps.spawn);
+    if (!(await spawned)) throw toolsMissing(this.deps.tool, (await exited).spawnError);
     if (this.stopping) return stopChild(child, exited); // stop() came while it was starting
     this.child = child;
     this.exited = exited;
@@ -128,8 +121,7 @@ export class SupervisedTool {
   private fail(error: KioskError): void {
     this.deps.onError(error);
     if (this.stopping) return;
-    const { baseMs = 500, capMs = 10_000 } = this.deps.restart ?? {};
-    const delayMs = Math.min(capMs, baseMs * 2 ** Math.min(this.attempt, 20));
+    const delayMs = exponentialDelay(this.attempt, { ...RESTART_BACKOFF, ...this.deps.restart });
     this.attempt++;
     this.timer = this.deps.clock.setTimeout(() => void this.restart(), delayMs);
   }

@@ -1,8 +1,8 @@
-import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { KioskError } from '../../base/errors.js';
-import { runToEnd, type Exit } from '../../base/process.js';
+import type { ChildProcess } from 'node:child_process';
+import { runToEnd, startChild, type Exit } from '../../base/process.js';
 import { systemClock, type Clock } from '../../base/clock.js';
 import { findChipLine } from './chips.js';
 import { DebouncedGpioPort } from './debounced-port.js';
@@ -62,8 +62,7 @@ export class GpiodGpioPort extends DebouncedGpioPort {
 
   constructor(private readonly deps: GpiodGpioDeps) {
     super(deps.pins, deps.clock ?? systemClock);
-    const spawn = deps.spawn ?? nodeSpawn;
-    this.spawn = (command, args, options) => spawn(command, args, { ...options, env: deps.env ?? process.env });
+    this.spawn = (command, args, options) => startChild(command, args, { ...options, env: deps.env ?? process.env }, deps.spawn).child;
   }
 
   /** Pids of the running gpiomon children, one per chip with inputs (tests kill them). */

@@ -1,8 +1,7 @@
-import { spawn as nodeSpawn } from 'node:child_process';
 import { extname, resolve } from 'node:path';
 import { KioskError } from '../../base/errors.js';
 import type { RgbImage } from '../../base/rgb-image.js';
-import { decoderMissing, exitOf, runToEnd, stopChild, TailBuffer, type MediaTools } from '../../base/process.js';
+import { decoderMissing, runToEnd, startChild, stopChild, TailBuffer, type MediaTools } from '../../base/process.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { openInputFile } from './input-file.js';
 import { formatFromExtension, sniffFormat, VIDEO_FORMATS } from './sniff.js';
@@ -181,10 +180,8 @@ export async function* readVideoFrames(path: string, opts: ReadVideoOptions = {}
     'rgb24',
     'pipe:1',
   ];
-  const spawn = tools.spawn ?? nodeSpawn;
   if (signal?.aborted) throw aborted(path, 0);
-  const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = exitOf(child);
+  const { child, exited } = startChild(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] }, tools.spawn);
   const stderr = new TailBuffer();
   child.stderr?.on('data', (c: Buffer) => stderr.push(c));
   const onAbort = () => child.kill('SIGTERM');

@@ -3,9 +3,8 @@
  * so each message is sent by the `systemd-notify` tool (package systemd). Because the sender is then
  * that child, not our PID, the unit needs `NotifyAccess=all` (see systemd/kiosk-agent.service).
  */
-import { spawn as nodeSpawn } from 'node:child_process';
 import { KioskError } from '../../base/errors.js';
-import { exitOf, TailBuffer, type MediaTools } from '../../base/process.js';
+import { startChild, TailBuffer, type MediaTools } from '../../base/process.js';
 
 export interface NotifierDeps {
   /** Environment with NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID (default `process.env`). */
@@ -75,11 +74,11 @@ export class SystemdNotifier {
       if (!this.enabled) return false;
       const args = [`--pid=${this.deps.pid ?? process.pid}`, ...Object.entries(fields).map(([k, v]) => `${k}=${sanitize(v)}`)];
       const file = this.deps.systemdNotifyPath ?? 'systemd-notify';
-      const child = (this.deps.spawn ?? nodeSpawn)(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: this.env });
+      const { child, exited } = startChild(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: this.env }, this.deps.spawn);
       const stderr = new TailBuffer();
       child.stderr?.on('data', (c: Buffer) => stderr.push(c));
       const timer = setTimeout(() => child.kill('SIGKILL'), this.deps.timeoutMs ?? 5000);
-      const exit = await exitOf(child);
+      const exit = await exited;
       clearTimeout(timer);
       if (exit.spawnError) throw new KioskError('E_DEVICE', `${file} not found: install the Debian package systemd`, { subject: file, cause: exit.spawnError });
       if (exit.code !== 0)

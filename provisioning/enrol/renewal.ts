@@ -11,6 +11,7 @@ import { constants } from 'node:fs';
 import { access, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KioskError } from '../../base/errors.js';
+import { systemClock, type Clock, type TimerHandle } from '../../base/clock.js';
 import type { Logger } from '../../base/log.js';
 import { fullJitterDelay, type BackoffOptions } from '../../base/backoff.js';
 import { writeFileAtomic } from '../../base/keys/file-key-store.js';
@@ -79,24 +80,6 @@ export async function completePendingRenewal(stateDir: string): Promise<boolean>
   return true;
 }
 
-/** A clock with timers; the real one is {@link systemClock}. */
-export interface SchedulerClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** Date.now and the global timers. */
-export const systemClock: SchedulerClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
 export interface RenewalSchedulerOptions {
   /** Fraction of the validity left when renewal starts (default 0.2). */
   window?: number;
@@ -112,7 +95,8 @@ export interface RenewalSchedulerDeps {
   /** Renews and installs; resolves with the new certificate. */
   renew: () => Promise<x509.X509Certificate>;
   logger: Logger;
-  clock?: SchedulerClock;
+  /** Wall time (`wallNow`) decides when renewal is due; default the system clock. */
+  clock?: Clock;
   random?: () => number;
   options?: RenewalSchedulerOptions;
 }
@@ -125,7 +109,7 @@ export interface RenewalEvents {
 /** Renews the device certificate when it becomes due, retrying failures with backoff. */
 export class RenewalScheduler {
   readonly events = new EventEmitter<RenewalEvents>();
-  private timer?: unknown;
+  private timer?: TimerHandle;
   private failures = 0;
   private running = false;
   private inFlight?: Promise<void>;
@@ -150,13 +134,13 @@ export class RenewalScheduler {
     return renewalTime(this.deps.certificate(), this.deps.options?.window);
   }
 
-  private get clock(): SchedulerClock {
+  private get clock(): Clock {
     return this.deps.clock ?? systemClock;
   }
 
   private schedule(): void {
     if (!this.running) return;
-    const wait = this.dueAt.getTime() - this.clock.now();
+    const wait = this.dueAt.getTime() - this.clock.wallNow();
     if (wait <= 0) {
       this.inFlight = this.attempt();
       return;
@@ -173,7 +157,7 @@ export class RenewalScheduler {
   private async attempt(): Promise<void> {
     try {
       const cert = await this.deps.renew();
-      if (renewalDue(this.deps.certificate(), new Date(this.clock.now()), this.deps.options?.window)) {
+      if (renewalDue(this.deps.certificate(), new Date(this.clock.wallNow()), this.deps.options?.window)) {
         throw new KioskError(
           'E_CERTIFICATE',
           'the installed certificate is still due for renewal after renewing (is the carrier issuing short certificates?)',

@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import type { FrameSource, CameraFrame } from '../../device/camera/frame-source.js';
 import { isKioskError } from '../../base/errors.js';
+import { processState } from '../helpers/wait.js';
 
 export interface Subject {
   source: FrameSource;
@@ -38,16 +39,6 @@ function rowsEqual(f: CameraFrame, [a, b]: [number, number]): boolean {
   const d = f.image.data;
   for (let i = 0; i < row; i++) if (Math.abs(d[a * row + i] - d[b * row + i]) > 2) return false;
   return true;
-}
-
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 let gcFn: (() => void) | undefined;
@@ -117,7 +108,7 @@ export function frameSourceContract(name: string, make: SubjectFactory): void {
     const after = (await waiting) && (await s.source.next());
     t.equal(after, undefined, 'next() gives undefined after stop');
     t.notOk(s.source.stats().running, 'not running after stop');
-    if (pid) t.notOk(alive(pid), 'capture process reaped');
+    if (pid) t.equal(processState(pid), 'gone', 'capture process reaped');
   });
 
   t.test(`${name}: a slow consumer loses old frames, counted, with memory bounded`, async (t) => {

@@ -36,22 +36,7 @@ export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number
   return best;
 }
 
-/** True while a process with this pid exists (and is not a zombie). */
-export function processAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // A zombie (exited, not yet reaped by its parent) holds no device or pipe any more.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { processAlive } from './wait.js';
 
 /**
  * This process's live child processes as `pid command` (from /proc), to prove none is left behind;

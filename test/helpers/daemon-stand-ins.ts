@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { MqttClient } from 'mqtt';
-import type { DaemonDeps } from '../../agent/daemon/daemon.js';
+import type { DaemonDeps } from '../../agent/daemon/compose.js';
 import { FakeFrameSource } from '../../device/camera/fake-source.js';
 import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
 

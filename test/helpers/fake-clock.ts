@@ -23,6 +23,11 @@ export class FakeClock implements Clock {
     return this.t;
   }
 
+  /** The same reading as `now()`: tests that compare with dates start the clock at an epoch time. */
+  wallNow(): number {
+    return this.t;
+  }
+
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer = { id: ++this.seq, at: this.t + Math.max(0, ms), fn };
     this.timers.push(timer);

@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 
 interface ChildConfig {
   url: string;
@@ -238,15 +239,8 @@ async function runTests(): Promise<void> {
         await exited;
       }
     });
-    const waitFor = async <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> => {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        const v = await fn();
-        if (v !== undefined && v !== false) return v as T;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`timed out waiting for ${what}; child events ${JSON.stringify(events)}; stderr ${stderr.slice(-2000)}`);
-    };
+    const waitFor = <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> =>
+      waitUntil(what, fn, { timeoutMs: ms, intervalMs: 100, detail: () => `child events ${JSON.stringify(events)}; stderr ${stderr.slice(-2000)}` });
     const event = (type: string) => () => events.find((e) => e.type === type);
     await waitFor('agent ready', event('ready'));
 

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { validateConfig } from '../../agent/config/load.js';
 import type { KioskConfigInput } from '../../agent/config/types.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
-import { KioskDaemon } from '../../agent/daemon/daemon.js';
+import { composeDaemon } from '../../agent/daemon/compose.js';
 import { createLogger } from '../../base/log.js';
 import { derivePlan } from '../../protocol/plan.js';
 import type { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
@@ -165,7 +165,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
   const startDaemon = async (cfg: KioskConfigInput, name: string) => {
     const logger = createLogger({ level: 'info', destination: pino.destination({ dest: join(dir, `${name}.log`), sync: true }) });
     const deps = await buildDaemonDeps(validateConfig(cfg), logger);
-    const daemon = new KioskDaemon(deps);
+    const daemon = composeDaemon(deps);
     // The `online` event comes after the command subscription (the `online` flag before it).
     let online = false;
     deps.transport!.events.once('online', () => {

@@ -17,15 +17,13 @@ import type { AssistService } from '../../agent/assist/service.js';
 import { validateConfig } from '../../agent/config/load.js';
 import type { KioskConfigInput } from '../../agent/config/types.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
-import { KioskDaemon } from '../../agent/daemon/daemon.js';
+import { composeDaemon } from '../../agent/daemon/compose.js';
 import type { DaemonEvents } from '../../agent/daemon/events.js';
-import type { ResultSigner } from '../../provisioning/result-signer.js';
 import { presentedSerial, serialOf, serialOfClient, withoutEngineAndCamera } from '../helpers/daemon-stand-ins.js';
 import { EnrolmentAuthority } from '../../carrier/enrol/authority.js';
 import { EnrolmentRegistry } from '../../carrier/enrol/registry.js';
 import { renewalTime } from '../../provisioning/enrol/renewal.js';
 import { EnrolmentService } from '../../carrier/enrol/service.js';
-import type { SessionResult } from '../../protocol/eat.js';
 import { FileKeyStore } from '../../base/keys/file-key-store.js';
 import { certificateMatchesKey, parseCertificate } from '../../base/keys/x509.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -117,7 +115,7 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
   transport.events.on('online', () => {
     onlines++;
   });
-  const daemon = new KioskDaemon(deps);
+  const daemon = composeDaemon(deps);
   const events: { renewed: Array<DaemonEvents['certificate_renewed'][0]>; failed: Array<DaemonEvents['certificate_renewal_failed'][0]> } = {
     renewed: [],
     failed: [],
@@ -205,9 +203,9 @@ t.test('the daemon renews its certificate when due, reports it and reconnects wi
     { serial: installed.serialNumber, notAfter: installed.notAfter.toISOString() },
     '/health and telemetry report the renewed certificate',
   );
-  // Results signed from now on carry the renewed certificate (x5c); the signer is daemon internals, read only.
-  const signer = (daemon as unknown as { signer: ResultSigner }).signer;
-  const signed = await signer.sign('ab'.repeat(16), { verdict: 'reject', reasons: [] } as unknown as SessionResult);
+  // Results signed from now on carry the renewed certificate (x5c).
+  const { signer } = daemon;
+  const signed = await signer.sign('ab'.repeat(16), { verdict: 'reject', reasons: [] });
   t.equal(signerSerial(signed.token), installed.serialNumber, 'results are signed with the renewed certificate');
   t.equal(clock.pending, 1, 'the next check is scheduled');
 

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { validateConfig } from '../../agent/config/load.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
-import { KioskDaemon } from '../../agent/daemon/daemon.js';
+import { composeDaemon } from '../../agent/daemon/compose.js';
 import type { DaemonEvents } from '../../agent/daemon/events.js';
 import { createLogger } from '../../base/log.js';
 import { derivePlan } from '../../protocol/plan.js';
@@ -76,7 +76,7 @@ t.test(
     const logger = createLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'daemon.log'), sync: true }) });
     const deps = await buildDaemonDeps(cfg, logger);
     t.equal(deps.assist, undefined, 'no remote assistance configured: no assist factory (agent/assist never imported)');
-    const daemon = new KioskDaemon(deps);
+    const daemon = composeDaemon(deps);
     await daemon.start();
     let stopped = false;
     t.teardown(async () => {

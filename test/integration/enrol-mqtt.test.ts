@@ -19,6 +19,7 @@ import { certificateMatchesKey, commonName } from '../../base/keys/x509.js';
 import { TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { ownTempDir } from '../helpers/tempdir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 // First, before the broker and the enrol-service child: removed by the last teardown (see helpers/tempdir.ts).
@@ -91,8 +92,7 @@ t.test('a kiosk enrols with the claim certificate, gets a device certificate, an
     verdict: 'accept',
   });
   await dev.publishAsync('kiosk/v1/kiosk-101/result', signed.token, { qos: 1 });
-  const deadline = Date.now() + 8000;
-  while (!outcomes.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('the verifier outcome', () => outcomes.length > 0, { timeoutMs: 8000, intervalMs: 20 });
   t.match(outcomes, [{ status: 'accepted', deviceId: 'kiosk-101', jti: signed.jti }]);
   t.equal(await code(dev.publishAsync('kiosk/v1/kiosk-102/result', 'x', { qos: 1 })), 0x87, 'the new device is confined to its own topics');
   await keyStore.stop();
@@ -181,8 +181,7 @@ t.test('CLI: carrier enrol-service + provision --enrol-mqtt', async (t) => {
   svc.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const deadline = Date.now() + 15_000;
-  while (!out.includes('"ready":true') && svc.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await waitFor('the service ready (or exited)', () => out.includes('"ready":true') || svc.exitCode !== null, 15_000).catch(() => undefined);
   t.match(out, /"ready":true/, err);
   const state = join(dir, 'k201');
   const r = spawnSync(

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import t from 'tap';
 import { isKioskError, type KioskError } from '../../base/errors.js';
-import { openFrameSource } from '../../device/media/frame-source.js';
+import { openMediaFile } from '../../device/media/media-file.js';
 import { FrameSplitter } from '../../device/media/frame-splitter.js';
 import { parseProbe, probeVideo, readVideoFrames, type MediaTools, type VideoFrame } from '../../device/media/video.js';
 import { rejectsWithCode } from '../helpers/errors.js';
@@ -258,7 +258,7 @@ t.test('a missing ffprobe or ffmpeg is E_DECODER_MISSING', async (t) => {
   t.match(error?.message, /ffmpeg not found.*install/);
 });
 
-t.test('openFrameSource dispatches on content: image, video, animated GIF, directory', async (t) => {
+t.test('openMediaFile dispatches on content: image, video, animated GIF, directory', async (t) => {
   const d = t.testdir({ seq: {}, none: { 'readme.txt': 'x' } });
   for (const [name, colour] of [
     ['frame10.png', 'blue'],
@@ -271,20 +271,20 @@ t.test('openFrameSource dispatches on content: image, video, animated GIF, direc
   }
   await writeFile(join(d, 'seq', 'notes.txt'), 'ignored');
 
-  const img = await openFrameSource(join(d, 'seq', 'frame1.png'));
+  const img = await openMediaFile(join(d, 'seq', 'frame1.png'));
   t.equal(img.kind, 'image');
   const one = await collect(img.frames());
   t.same([one.frames.length, one.frames[0].image.width, one.frames[0].timeMs], [1, 6, 0]);
 
-  const vid = await openFrameSource(f('clip.mp4'));
+  const vid = await openMediaFile(f('clip.mp4'));
   t.same([vid.kind, vid.frameCount, vid.video?.fps], ['video', 30, 10]);
   t.equal((await collect(vid.frames({ maxWidth: 10 }))).frames.length, 30);
 
-  const gif = await openFrameSource(f('anim.gif'));
+  const gif = await openMediaFile(f('anim.gif'));
   t.equal(gif.kind, 'video', 'GIF goes to ffmpeg');
   t.equal((await collect(gif.frames())).frames.length, 10);
 
-  const seq = await openFrameSource(join(d, 'seq'));
+  const seq = await openMediaFile(join(d, 'seq'));
   t.equal(seq.kind, 'sequence');
   t.same(
     seq.files.map((p) => p.slice(p.lastIndexOf('/') + 1)),
@@ -306,18 +306,18 @@ t.test('openFrameSource dispatches on content: image, video, animated GIF, direc
     'default 30 fps',
   );
 
-  await rejectsWithCode(t, openFrameSource(join(d, 'none')), 'E_INPUT_EMPTY', /no image files/);
-  await rejectsWithCode(t, openFrameSource(f('notes.txt')), 'E_FORMAT_UNSUPPORTED');
-  await rejectsWithCode(t, openFrameSource(join(d, 'missing.png')), 'E_INPUT_NOT_FOUND');
+  await rejectsWithCode(t, openMediaFile(join(d, 'none')), 'E_INPUT_EMPTY', /no image files/);
+  await rejectsWithCode(t, openMediaFile(f('notes.txt')), 'E_FORMAT_UNSUPPORTED');
+  await rejectsWithCode(t, openMediaFile(join(d, 'missing.png')), 'E_INPUT_NOT_FOUND');
   await writeFile(join(d, 'bad.jpg'), 'garbage, not a JPEG at all');
-  const bad = await openFrameSource(join(d, 'bad.jpg'));
+  const bad = await openMediaFile(join(d, 'bad.jpg'));
   t.equal(bad.kind, 'image', 'a corrupt .jpg stays an image, so its error says so');
   const r = await collect(bad.frames());
   t.ok(isKioskError(r.error, 'E_IMAGE_CORRUPT'));
 });
 
 t.test('a video without faces decodes like any other (face-free testsrc)', async (t) => {
-  const src = await openFrameSource(f('clip.mp4'));
+  const src = await openMediaFile(f('clip.mp4'));
   const { frames, error } = await collect(src.frames());
   t.equal(error, undefined);
   t.equal(frames.length, 30, 'no face is not a decoding problem; the analyze command reports it');

@@ -16,8 +16,7 @@ import { pino } from 'pino';
 import { validateConfig } from '../../agent/config/load.js';
 import type { KioskConfigInput } from '../../agent/config/types.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
-import { KioskDaemon } from '../../agent/daemon/daemon.js';
-import type { ResultSigner } from '../../provisioning/result-signer.js';
+import { composeDaemon } from '../../agent/daemon/compose.js';
 import { presentedSerial, serialOf, withoutEngineAndCamera } from '../helpers/daemon-stand-ins.js';
 import { EnrolmentAuthority } from '../../carrier/enrol/authority.js';
 import { EnrolmentRegistry } from '../../carrier/enrol/registry.js';
@@ -196,7 +195,7 @@ async function suite(): Promise<void> {
     transport.events.on('online', () => {
       onlines++;
     });
-    const daemon = new KioskDaemon(deps);
+    const daemon = composeDaemon(deps);
     const renewed: string[] = [];
     daemon.events.on('certificate_renewed', (e) => renewed.push(e.serial));
     await daemon.start();
@@ -217,7 +216,7 @@ async function suite(): Promise<void> {
     t.equal(presentedSerial(deps), serialOf(installed.serialNumber), 'reconnected with the renewed certificate and the token key');
 
     // A result signed by the daemon (in the token), through its outbox and the reconnected transport.
-    const signer = (daemon as unknown as { signer: ResultSigner }).signer;
+    const { signer } = daemon;
     const signed = await signer.sign(await nonces.issue(DEVICE, new Date()), { verdict: 'accept' });
     await deps.outbox.put({ jti: signed.jti, topic: `kiosk/v1/${DEVICE}/result`, payload: Buffer.from(signed.token) });
     const outcome = await waitFor('the verifier outcome', () => outcomes.find((o) => o.jti === signed.jti));

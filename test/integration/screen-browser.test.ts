@@ -107,7 +107,8 @@ t.test(
   async (t) => {
     const { logger, lines } = memoryLogger();
     const actions: PageMessage[] = [];
-    const screen = new CustomerScreen({ logger, port: 0, onAction: (m) => actions.push(m) });
+    const screen = new CustomerScreen({ logger, port: 0 });
+    screen.actions.on('action', (m) => actions.push(m));
     const url = await screen.start();
     t.teardown(() => screen.stop());
     const { page, errors } = await openPage(t, url);

@@ -15,6 +15,7 @@ import { CustomerScreen } from '../../agent/screen/server.js';
 import { PreviewEncoder } from '../../agent/screen/preview.js';
 import { openVerifyScreen } from '../../agent/screen/verify-screen.js';
 import { makeImage } from '../../base/rgb-image.js';
+import { waitFor } from '../helpers/wait.js';
 
 function memoryLogger() {
   const lines: string[] = [];
@@ -52,11 +53,8 @@ async function page(url: string, origin = url.replace(/\/$/, '')) {
   return { ws, text, binary };
 }
 
-const until = async (fn: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!fn() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  return fn();
-};
+/** True once `fn` holds (within `ms`), false if it never did: the assertions after it say what was missing. */
+const until = (fn: () => boolean, ms = 3000) => waitFor('the page', fn, { timeoutMs: ms, intervalMs: 20 }).catch(() => false);
 
 t.test('serves the page on 127.0.0.1 only, and nothing else', async (t) => {
   const { logger } = memoryLogger();
@@ -93,7 +91,8 @@ t.test('serves the page on 127.0.0.1 only, and nothing else', async (t) => {
 t.test('sockets: origin checked, page messages validated and logged, state brought up to date', async (t) => {
   const { logger, lines } = memoryLogger();
   const actions: unknown[] = [];
-  const screen = new CustomerScreen({ logger, port: 0, onAction: (m) => actions.push(m) });
+  const screen = new CustomerScreen({ logger, port: 0 });
+  screen.actions.on('action', (m) => actions.push(m));
   const url = await screen.start();
   t.teardown(() => screen.stop());
 

@@ -1,101 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import t from 'tap';
-import { register, runAnalyze, type AnalyzeOptions } from '../../agent/cli/analyze.js';
+import { register, runAnalyze } from '../../agent/cli/analyze.js';
+import { FakeEngine, png, run, Sink } from '../helpers/analyze.js';
 import { KioskError } from '../../base/errors.js';
-import type { FrameSource } from '../../device/media/frame-source.js';
+import type { MediaFile } from '../../device/media/media-file.js';
 import type { VideoFrame } from '../../device/media/video.js';
-import type { EngineInfo, FaceDecision, FaceEngine } from '../../models/engine.js';
-import type { RgbImage } from '../../base/rgb-image.js';
-import type { FaceSignals, FrameSignals } from '../../models/types.js';
-
-/** Captures everything written, like a terminal or a pipe; `isTTY` as asked. */
-class Sink extends Writable {
-  text = '';
-  constructor(readonly isTTY = false) {
-    super();
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-  lines(): Array<Record<string, any>> {
-    return this.text
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, any>);
-  }
-}
-
-const face: FaceSignals = {
-  detection: { box: { x: 10.04, y: 20.06, width: 30.123, height: 40 }, score: 0.987654 },
-  landmarks: [],
-  keypoints: { eyeRight: { x: 1, y: 1 }, eyeLeft: { x: 2, y: 1 }, nose: { x: 1.5, y: 2 }, mouthRight: { x: 1, y: 3 }, mouthLeft: { x: 2, y: 3 } },
-  eyes: { right: 0.31234, left: 0.29876, openProbability: 0.9 },
-  pose: { yaw: 12.345, pitch: -3.21, roll: 0.04 },
-  quality: { interEyePx: 61.26, faceWidthPx: 130, sharpness: 812.34, brightness: 121.6, contrast: 40.04 },
-};
-
-/**
- * Stands in for the real engine: it "finds a face" in frames that are mostly red, none otherwise, so a
- * test picks the outcome by the colour of its fixture. Records its lifecycle.
- */
-class FakeEngine implements FaceEngine {
-  calls: string[] = [];
-  analysed = 0;
-  constructor(private readonly opts: { failStart?: boolean; failOn?: (img: RgbImage) => boolean } = {}) {}
-  async start(): Promise<EngineInfo> {
-    this.calls.push('start');
-    if (this.opts.failStart) throw new KioskError('E_MODEL_INTEGRITY', 'sha256 mismatch', { subject: 'fr_detect.onnx' });
-    return this.info();
-  }
-  async analyze(img: RgbImage): Promise<FrameSignals> {
-    this.analysed++;
-    if (this.opts.failOn?.(img)) throw new KioskError('E_INTERNAL', 'engine blew up');
-    let r = 0;
-    let gb = 0;
-    for (let i = 0; i < img.data.length; i += 3) {
-      r += img.data[i];
-      gb += img.data[i + 1] + img.data[i + 2];
-    }
-    const n = img.width * img.height;
-    const red = r / n > 150 && gb / n < 100;
-    return { width: img.width, height: img.height, faces: red ? [face] : [], timings: { detect: 1.23456 } };
-  }
-  decide(): Promise<FaceDecision> {
-    throw new Error('not used by analyze');
-  }
-  info(): EngineInfo {
-    return { runtimes: [], models: [] };
-  }
-  async stop(): Promise<void> {
-    this.calls.push('stop');
-  }
-}
-
-async function png(file: string, colour: string, width = 8, height = 6): Promise<string> {
-  await sharp({ create: { width, height, channels: 3, background: colour } })
-    .png()
-    .toFile(file);
-  return file;
-}
-
-async function run(
-  paths: string[],
-  options: AnalyzeOptions,
-  engine = new FakeEngine(),
-  extra: { openSource?: (p: string) => Promise<FrameSource>; tty?: boolean } = {},
-) {
-  const out = new Sink();
-  const err = new Sink(extra.tty ?? false);
-  const code = await runAnalyze(paths, options, { engine, out, err, openSource: extra.openSource });
-  return { code, out, err, engine };
-}
+import type { FaceEngine } from '../../models/engine.js';
 
 t.test('--json: one snake_case line per frame and a summary; exit 0', async (t) => {
   const file = await png(join(t.testdir(), 'red.png'), 'red');
@@ -167,41 +80,8 @@ t.test('a batch goes on past every kind of bad file; exit 2', async (t) => {
   t.same(lines.at(-1), { summary: { files: 9, files_ok: 2, files_failed: 7, frames: 3, frames_with_faces: 2, faces: 2, files_skipped: 1, exit_code: 2 } });
 });
 
-t.test('a video without faces: every frame printed, then E_NO_FACE for the file', async (t) => {
-  const file = join(t.testdir(), 'testsrc.mp4');
-  execFileSync('ffmpeg', [
-    '-nostdin',
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=48x32:rate=10',
-    '-t',
-    '1',
-    '-pix_fmt',
-    'yuv420p',
-    '-preset',
-    'ultrafast',
-    file,
-  ]);
-  const { code, out } = await run([file], { json: true });
-  const lines = out.lines();
-  t.equal(code, 2);
-  t.same(
-    lines.slice(0, 10).map((l) => [l.frame, l.time_ms, l.faces.length]),
-    [...Array(10).keys()].map((i) => [i, i * 100, 0]),
-  );
-  t.same(lines[10], { file, frames_read: 10, error: { code: 'E_NO_FACE', message: `no face found in any of 10 frames (${file})` } });
-  t.equal(lines[11].summary.frames, 10);
-
-  const limited = await run([file], { json: true, maxFrames: 4 });
-  t.equal(limited.out.lines().filter((l) => l.frame !== undefined).length, 4, '--max-frames stops the video early');
-});
-
 /** A source that yields `n` red frames and then fails, like a video cut short. */
-function truncatedSource(path: string, n: number): FrameSource {
+function truncatedSource(path: string, n: number): MediaFile {
   return {
     kind: 'video',
     path,

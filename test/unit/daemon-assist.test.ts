@@ -11,7 +11,8 @@ import { pino } from 'pino';
 import type { AssistEvents, AssistRequest } from '../../agent/assist/service.js';
 import { validateConfig } from '../../agent/config/load.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
-import { KioskDaemon, type AssistLike, type DaemonDeps } from '../../agent/daemon/daemon.js';
+import type { AssistLike } from '../../agent/daemon/daemon.js';
+import { composeDaemon, type DaemonDeps } from '../../agent/daemon/compose.js';
 import { Ledger } from '../../agent/daemon/ledger.js';
 import { autoConfirm } from '../../agent/daemon/sim.js';
 import type { SessionResult } from '../../agent/session/types.js';
@@ -59,7 +60,7 @@ async function daemonWith(t: Test) {
     outbox: unused,
     notifier: unused,
   };
-  return { daemon: new KioskDaemon(deps), gpio, ledger };
+  return { daemon: composeDaemon(deps), gpio, ledger };
 }
 
 const nonce = 'ab'.repeat(16);
@@ -116,10 +117,10 @@ t.test('a quality failure and the Help button call an operator', async (t) => {
   const { daemon } = await daemonWith(t);
   const assist = new FakeAssist();
   daemon.useAssist(assist);
-  // The session controller's callback (private): what a finished session reports.
-  const internals = daemon as unknown as {
-    onSessionFinished(r: SessionResult, s: { sessionId: string; nonce: string }): string | undefined;
-    onScreenAction(m: { type: 'help' | 'cancel' }): void;
+  // What the session controller and the screen call back.
+  const internals = {
+    onSessionFinished: (r: SessionResult, s: { sessionId: string; nonce: string }) => daemon.wiring.sessionFinished(r, null, s),
+    onScreenAction: (m: { type: 'help' | 'cancel' }) => daemon.wiring.screenAction(m),
   };
   const result = (verdict: SessionResult['verdict'], reasons: string[]) => ({ verdict, reasons }) as unknown as SessionResult;
   t.equal(internals.onSessionFinished(result('retry', ['no_face']), { sessionId: 's-0', nonce }), undefined, 'other retries: no call');

@@ -57,7 +57,7 @@ const types = (payloads: Array<string | { payload: string }>) =>
 function setup(t: Test, queue: EventQueue, opts: { transport?: StandInTransport | null; logger?: typeof silent } = {}) {
   const bus = new EventEmitter<DaemonEvents>();
   const transport = opts.transport === null ? undefined : (opts.transport ?? new StandInTransport());
-  const clock = new FakeClock();
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const pub = new EventPublisher({
     bus,
     transport,
@@ -66,7 +66,6 @@ function setup(t: Test, queue: EventQueue, opts: { transport?: StandInTransport 
     clock,
     random: () => 0.5,
     backoff: { baseMs: 1000, capMs: 8000 },
-    now: () => Date.UTC(2026, 0, 1),
   });
   t.teardown(() => pub.stop());
   return { bus, transport: transport!, clock, pub };

@@ -43,7 +43,7 @@ t.test('Prometheus text: HELP, TYPE, labelled samples; absent figures left out',
     outOfServiceReason: null,
     session: { running: false, id: null },
     camera: { running: true, fps: 29.5, captured: 100, dropped: 3, restarts: 1, latencyMs: 4.2, identity: 'v4l2:cam' },
-    inference: { analyzeMedianMs: 7, analyzeP95Ms: 28 },
+    inference: { analyzeMedianMs: 7, analyzeP95Ms: 28, decisionsFailed: 1 },
     sessions: { accept: 2, reject: 1, retry: 0 },
     dispenses: { dispensed: 1, failed: 0 },
     outbox: { pending: 0, parked: 0, expired: 0, pendingBytes: 0 },
@@ -59,6 +59,7 @@ t.test('Prometheus text: HELP, TYPE, labelled samples; absent figures left out',
   t.match(text, /# TYPE kiosk_camera_fps gauge\nkiosk_camera_fps 29.5\n/);
   t.match(text, /kiosk_sessions_total\{verdict="accept"\} 2/);
   t.match(text, /kiosk_inference_analyze_ms\{quantile="0.95"\} 28/);
+  t.match(text, /kiosk_decisions_failed_total 1/, 'failed decisions are counted');
   t.match(text, /# TYPE kiosk_events_dropped_total counter\nkiosk_events_dropped_total 2\n/);
   t.notMatch(text, /kiosk_cpu_temperature_celsius/, 'no thermal zone: no sample');
   t.match(text, /\nkiosk_certificate_expiry_timestamp_seconds 1798761600\n/, 'certificate notAfter as Unix seconds');

@@ -1,6 +1,5 @@
 import t, { type Test } from 'tap';
 import { createHash, createHmac } from 'node:crypto';
-import { isKioskError } from '../../base/errors.js';
 import { DEFAULT_TIME_LIMITS_MS, derivePlan, drawNonce, drawReplacements, isStrongPlan, PLAN_LABEL, PLAN_VERSION, planFromSteps } from '../../protocol/plan.js';
 import { STEP_KINDS, type StepKind } from '../../agent/session/types.js';
 
@@ -10,12 +9,7 @@ const kinds = (nonce: string) => derivePlan(nonce).steps.map((s) => s.kind);
 const nonceOf = (i: number) => createHash('sha256').update(`nonce-${i}`).digest('hex').slice(0, 32);
 
 function throwsCode(t: Test, fn: () => unknown, code: string, why: string) {
-  try {
-    fn();
-    t.fail(`${why}: expected ${code}`);
-  } catch (err) {
-    t.ok(isKioskError(err) && err.code === code, `${why}: ${code} (got ${(err as Error).message})`);
-  }
+  t.throws(fn, { code }, `${why}: ${code}`);
 }
 
 /**

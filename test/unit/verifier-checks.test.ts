@@ -97,7 +97,10 @@ t.test('claims: CN vs sub, clock skew, plan, alg', async (t) => {
 
 t.test('the signer refuses biometric data and bad nonces', async (t) => {
   const n = 'cd'.repeat(32);
+  // Both also fail to compile (BiometricFree); the run-time check catches them when the types are bypassed.
+  // @ts-expect-error a result with an embedding
   await rejectsWithCode(t, signer().sign(n, { ...result(n), embedding: [0.1] }), 'E_USAGE', 'embedding');
+  // @ts-expect-error a result with a numeric array
   await rejectsWithCode(t, signer().sign(n, { ...result(n), extra: { v: Array.from({ length: 128 }, () => 0.5) } }), 'E_USAGE', 'numeric array');
   await rejectsWithCode(t, signer().sign(n, { ...result(n), note: 'x'.repeat(5000) }), 'E_USAGE', '1 KiB');
   await rejectsWithCode(t, signer().sign('xyz', result(n)), 'E_USAGE', 'eat_nonce');

@@ -11,6 +11,7 @@ import { AbuseLimiter } from '../../agent/session/abuse-limiter.js';
 import { createSession } from '../../agent/session/machine.js';
 import { planFromSteps } from '../../protocol/plan.js';
 import { loopStill, paceFrames } from '../../agent/session/replay.js';
+import type { Clock } from '../../base/clock.js';
 import { runSession, type RunnerFrame } from '../../agent/session/runner.js';
 import type { FrameEvent, StepKind } from '../../agent/session/types.js';
 import { drive, faceSignals, frameOf, frontal, hasNumericArray, noFace, performance, Script } from '../helpers/session-frames.js';
@@ -93,18 +94,23 @@ t.test('latest-frame delivery keeps every frame when the engine keeps up', async
 });
 
 t.test('pacing waits for each frame time; a still is looped at 30 fps', async (t) => {
-  let clock = 0;
+  // A clock whose timers fire at once, moving time to when they were due.
+  let time = 0;
   const slept: number[] = [];
+  const clock: Clock = {
+    now: () => time,
+    wallNow: () => time,
+    setTimeout(fn, ms) {
+      slept.push(Math.round(ms));
+      time += Math.max(0, ms);
+      queueMicrotask(fn);
+      return {};
+    },
+    clearTimeout() {},
+  };
   const still = loopStill(makeImage(1, 1), { fps: 30, durationMs: 200 });
   const out: number[] = [];
-  for await (const f of paceFrames(still, {
-    now: () => clock,
-    sleep: async (ms) => {
-      slept.push(Math.round(ms));
-      clock += Math.max(0, ms);
-    },
-  }))
-    out.push(f.timeMs);
+  for await (const f of paceFrames(still, { clock })) out.push(f.timeMs);
   t.equal(out.length, 6);
   t.same(slept, [0, 33, 33, 33, 33, 33]);
 });
@@ -222,4 +228,34 @@ t.test('blink from the eye-state model: EAR that barely dips still counts when t
       .add(1500, (tt) => frontal(tt, { ear: 0.38 })).events,
   );
   t.equal(earOnly.state.steps[0].status, 'not_started', 'without the model, the EAR thresholds still decide');
+});
+
+t.test('a decision that does not answer within decisionTimeoutMs is a failed decision, reported once each', async (t) => {
+  const fake = fakeEngine(frameEvents(KINDS));
+  let calls = 0;
+  fake.engine.decide = () => {
+    calls++;
+    return new Promise<FaceDecision>(() => {}); // a hung decision path
+  };
+  const failures: string[] = [];
+  const res = await runSession(
+    { engine: fake.engine, frames: fake.source(), reference: ALICE, onDecisionFailed: (e) => failures.push(e.code) },
+    { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, qualityStableMs: 0, decisionTimeoutMs: 20 } },
+  );
+  t.ok(calls > 0, 'decisions were asked for');
+  t.equal(res.timings.decisionsFailed, calls, 'each counted in the result');
+  t.same(failures, Array(calls).fill('E_TIMEOUT'), 'each reported once, with its code');
+  t.not(res.verdict, 'accept', `no accept without decisions (${res.verdict}: ${res.reasons.join(',')})`);
+});
+
+t.test('a frame whose analysis does not answer within analyzeTimeoutMs ends the session with E_TIMEOUT', async (t) => {
+  const fake = fakeEngine(frameEvents(KINDS));
+  fake.engine.analyze = () => new Promise<FrameSignals>(() => {});
+  await t.rejects(
+    runSession(
+      { engine: fake.engine, frames: fake.source(), reference: ALICE },
+      { plan: planFromSteps(KINDS), config: { allowWeakPlans: true, analyzeTimeoutMs: 20 } },
+    ),
+    { code: 'E_TIMEOUT', message: /face analysis of one frame/ },
+  );
 });

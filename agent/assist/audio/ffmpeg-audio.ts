@@ -4,10 +4,10 @@
  * stdin, played with `-f alsa <device>`. The only output of the capture child is its stdout pipe and
  * the only output of the playback child is the ALSA device: neither ever writes a file.
  */
-import { spawn as nodeSpawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { KioskError } from '../../../base/errors.js';
-import { decoderMissing, exitOf, spawned, stopChild, TailBuffer, type Exit, type MediaTools } from '../../../base/process.js';
+import { decoderMissing, startChild, stopChild, TailBuffer, type Exit, type MediaTools } from '../../../base/process.js';
 import { FrameSplitter } from '../../../device/media/frame-splitter.js';
 import {
   audioError,
@@ -106,10 +106,8 @@ interface Run {
 /** Spawns ffmpeg; rejects (reason `ffmpeg_missing`) when it cannot be started at all. */
 async function launch(o: FfmpegCommon, args: string[], stdio: StdioOptions): Promise<Run> {
   const file = o.ffmpegPath ?? 'ffmpeg';
-  const child = (o.spawn ?? nodeSpawn)(file, args, { stdio });
-  const exited = exitOf(child);
-  const started = await spawned(child);
-  if (!started) {
+  const { child, exited, spawned } = startChild(file, args, { stdio }, o.spawn);
+  if (!(await spawned)) {
     const exit = await exited;
     throw audioError(decoderMissing(file, exit.spawnError).message, 'ffmpeg_missing', file, exit.spawnError, 'E_DECODER_MISSING');
   }

@@ -19,12 +19,12 @@ function wiringWith(screen: { show(e: ScreenEvent): void } | undefined, bus = ne
   return new AssistWiring({
     config: { camera: { capture: 'always' } } as never,
     camera: { start: async () => {}, stop: async () => {}, stats: () => ({ running: true }) } as never,
-    sessions: () => ({ busy: false, abort: () => {}, idle: async () => {} }),
+    sessions: { busy: false, abort: () => {}, idle: async () => {} },
     ledger: { record: () => {} },
     bus,
     inService: () => true,
     logger,
-    screen: () => screen,
+    screen,
   });
 }
 

@@ -6,7 +6,7 @@ import { openInputFile, statInput, fileError } from './input-file.js';
 import { IMAGE_EXTENSIONS, sniffFormat, STILL_FORMATS, VIDEO_EXTENSIONS, VIDEO_FORMATS } from './sniff.js';
 import { DEFAULT_FPS, probeVideo, readVideoFrames, type MediaTools, type VideoFrame, type VideoInfo } from './video.js';
 
-export type FrameSourceKind = 'image' | 'video' | 'sequence';
+export type MediaFileKind = 'image' | 'video' | 'sequence';
 
 export interface FrameReadOptions {
   /** Video: resample to this rate. Sequence: the rate that sets `timeMs` (default 30). Image: ignored. */
@@ -19,8 +19,8 @@ export interface FrameReadOptions {
 }
 
 /** Frames from a file or a directory, whatever it holds. */
-export interface FrameSource {
-  readonly kind: FrameSourceKind;
+export interface MediaFile {
+  readonly kind: MediaFileKind;
   readonly path: string;
   /** Image sequence: its files in frame order. Image or video: `[path]`. */
   readonly files: readonly string[];
@@ -53,7 +53,7 @@ export async function listMediaFiles(dir: string, which: 'images' | 'media' = 'm
   return { files, skipped };
 }
 
-function imageSource(path: string): FrameSource {
+function imageSource(path: string): MediaFile {
   return {
     kind: 'image',
     path,
@@ -66,7 +66,7 @@ function imageSource(path: string): FrameSource {
   };
 }
 
-function sequenceSource(path: string, files: string[]): FrameSource {
+function sequenceSource(path: string, files: string[]): MediaFile {
   return {
     kind: 'sequence',
     path,
@@ -83,7 +83,7 @@ function sequenceSource(path: string, files: string[]): FrameSource {
   };
 }
 
-function videoSource(path: string, info: VideoInfo, tools: MediaTools): FrameSource {
+function videoSource(path: string, info: VideoInfo, tools: MediaTools): MediaFile {
   return {
     kind: 'video',
     path,
@@ -102,7 +102,7 @@ function videoSource(path: string, info: VideoInfo, tools: MediaTools): FrameSou
  * gives its image files as a sequence, in natural name order, other files ignored.
  * Fails early (missing, empty, unsupported, not a video) before any frame is decoded.
  */
-export async function openFrameSource(path: string, opts: { tools?: MediaTools } = {}): Promise<FrameSource> {
+export async function openMediaFile(path: string, opts: { tools?: MediaTools } = {}): Promise<MediaFile> {
   const st = await statInput(path);
   if (st.isDirectory()) {
     const { files } = await listMediaFiles(path, 'images');

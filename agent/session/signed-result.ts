@@ -1,0 +1,31 @@
+/**
+ * What a kiosk signs for a session: its `SessionResult`, the session id and which camera took the
+ * frames (kind and driver only: no serial number, no image). The mapping is typed field by field so
+ * that a field able to carry biometric data, added to either side, fails to compile at the signer
+ * (`BiometricFree` in protocol/eat.ts).
+ */
+import type { CameraIdentity } from '../../device/camera/frame-source.js';
+import type { SessionResult } from './types.js';
+
+/** The camera as recorded in a signed result. */
+export interface SignedCamera {
+  kind: CameraIdentity['kind'];
+  driver: string | null;
+  card: string | null;
+  bus: string | null;
+  virtual: boolean;
+}
+
+/** The `result` claim of a kiosk's result token. */
+export interface SignedSessionResult extends SessionResult {
+  session_id: string;
+  camera: SignedCamera | null;
+}
+
+/** The `result` claim for `result` of session `sessionId` on the camera `identity` (if known). */
+export function signedResult(result: SessionResult, sessionId: string, identity: CameraIdentity | undefined): SignedSessionResult {
+  const camera: SignedCamera | null = identity
+    ? { kind: identity.kind, driver: identity.driver ?? null, card: identity.card ?? null, bus: identity.bus ?? null, virtual: identity.virtual }
+    : null;
+  return { ...result, session_id: sessionId, camera };
+}
