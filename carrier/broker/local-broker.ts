@@ -4,13 +4,14 @@
  * (as the `mosquitto` user when started by root), a free port, TLS with client certificates,
  * dynamic security, persistence; SIGTERM on stop so the persistence file is written.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { mosquittoConf } from './mosquitto-conf.js';
 import { dynsecConfig, type PolicyInput } from './policy.js';
+import { startChild, stopChild, type Exit } from '../../base/process.js';
 
 /** A free TCP port on loopback (bound, then released). */
 export async function freePort(): Promise<number> {
@@ -46,6 +47,7 @@ export interface LocalBrokerOptions {
 /** One mosquitto child process. */
 export class LocalBroker {
   private child?: ChildProcess;
+  private exited?: Promise<Exit>;
   readonly confPath: string;
   readonly logPath: string;
 
@@ -121,25 +123,18 @@ export class LocalBroker {
       userInfo().uid === 0
         ? ['setpriv', ['--reuid=mosquitto', '--regid=mosquitto', '--init-groups', '--', '/usr/sbin/mosquitto', '-c', this.confPath]]
         : ['/usr/sbin/mosquitto', ['-c', this.confPath]];
-    const child = spawn(cmd, args, { stdio: 'ignore' });
+    const { child, exited } = startChild(cmd, args, { stdio: 'ignore' });
     this.child = child;
+    this.exited = exited;
     await waitForPort(this.port, child, this.logPath);
     if (this.wsPort) await waitForPort(this.wsPort, child, this.logPath);
   }
 
   /** Stops the broker (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
   async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+    const { child, exited } = this;
+    this.child = this.exited = undefined;
+    if (child && exited) await stopChild(child, exited, 5000);
   }
 
   /** The broker's log so far. */
