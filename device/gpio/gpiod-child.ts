@@ -43,6 +43,11 @@ export class SupervisedTool {
   private child?: ChildProcess;
   private exited?: Promise<Exit>;
   private stopping = true;
+  /**
+   * Bumped by every start() and stop(): a restart that was in flight when they came is stale and
+   * must not touch the process they started (it would stop a write's new gpioset).
+   */
+  private generation = 0;
   /** The current child reached `ready`: from then on its exit is supervised (before, the start fails). */
   private live = false;
   private attempt = 0;
@@ -60,8 +65,9 @@ export class SupervisedTool {
   async start(): Promise<void> {
     this.stopping = false;
     this.attempt = 0;
+    const generation = ++this.generation;
     try {
-      await this.launch();
+      await this.launch(generation);
     } catch (err) {
       await this.stop();
       throw err;
@@ -71,6 +77,7 @@ export class SupervisedTool {
   /** Stops the process (SIGTERM: gpioset releases its line, gpiomon its event request) and any pending restart. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.generation++;
     this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
     const { child, exited } = this;
@@ -78,11 +85,12 @@ export class SupervisedTool {
     if (child && exited) await stopChild(child, exited);
   }
 
-  private async launch(): Promise<void> {
+  private async launch(generation: number): Promise<void> {
     await this.deps.vacant?.();
     const { child, exited, spawned } = startChild(this.deps.tool, this.deps.args(), { stdio: ['ignore', 'pipe', 'pipe'], env: this.deps.env }, this.deps.spawn);
     if (!(await spawned)) throw toolsMissing(this.deps.tool, (await exited).spawnError);
-    if (this.stopping) return stopChild(child, exited); // stop() came while it was starting
+    // stop() (or a stop and a new start) came while it was starting: this process is not wanted any more.
+    if (this.stopping || generation !== this.generation) return stopChild(child, exited);
     this.child = child;
     this.exited = exited;
     this.live = false;
@@ -129,13 +137,15 @@ export class SupervisedTool {
   private async restart(): Promise<void> {
     this.timer = undefined;
     if (this.stopping) return;
+    const generation = this.generation;
+    const stale = () => this.stopping || generation !== this.generation;
     try {
       await this.deps.beforeRestart?.();
-      if (this.stopping) return;
-      await this.launch();
+      if (stale()) return;
+      await this.launch(generation);
       this.attempt = 0;
     } catch (err) {
-      if (this.stopping) return;
+      if (stale()) return;
       const { child, exited } = this;
       this.child = this.exited = undefined;
       if (child && exited) await stopChild(child, exited);
