@@ -5,7 +5,10 @@
  * the per-second counts over the run), CPU seconds of the simulator, the verifiers and mosquitto,
  * lost results (must be 0) and duplicates.
  *
- *   npm run bench:fleet -- [--devices 500] [--results 20] [--verifiers 2]
+ * With one attacker (a stolen kiosk certificate, sim/attacker.ts) trying every broker-level attack
+ * during the run; it must fail every time and no kiosk may lose its connection.
+ *
+ *   npm run bench:fleet -- [--devices 500] [--results 20] [--verifiers 2] [--no-attacker]
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -15,7 +18,12 @@ import { pino } from 'pino';
 import { runFleet } from '../sim/fleet.js';
 
 const { values } = parseArgs({
-  options: { devices: { type: 'string', default: '500' }, results: { type: 'string', default: '20' }, verifiers: { type: 'string', default: '2' } },
+  options: {
+    devices: { type: 'string', default: '500' },
+    results: { type: 'string', default: '20' },
+    verifiers: { type: 'string', default: '2' },
+    'no-attacker': { type: 'boolean', default: false },
+  },
 });
 const devices = Number(values.devices);
 const results = Number(values.results);
@@ -32,7 +40,14 @@ if (nofile !== undefined && nofile < devices + 256) {
 const dir = mkdtempSync(join(tmpdir(), 'kiosk-bench-fleet-'));
 chmodSync(dir, 0o755);
 try {
-  const r = await runFleet({ devices, results, verifiers, dir, logger: pino({ level: 'warn' }) });
+  const r = await runFleet({ devices, results, verifiers, dir, logger: pino({ level: 'warn' }), attacker: !values['no-attacker'] });
+  const a = r.attacks;
+  const attackLine = a
+    ? Object.keys(a.tried)
+        .map((k) => `${k} ${a.succeeded[k as keyof typeof a.tried]}/${a.tried[k as keyof typeof a.tried]}`)
+        .join(', ')
+    : 'none (--no-attacker)';
+  const attacksSucceeded = a ? Object.values(a.succeeded).reduce((x, y) => x + y, 0) : 0;
   const cpuTotal = r.cpuSeconds.simulator + r.cpuSeconds.verifiers.reduce((a, b) => a + b, 0) + (r.cpuSeconds.mosquitto ?? 0);
   const lines = [
     `fleet benchmark: ${devices} devices x ${results} results, ${verifiers} verifiers, ${cpus().length} cores, open-file limit ${nofile ?? '?'}`,
@@ -44,9 +59,11 @@ try {
     `  lost            ${r.lost}`,
     `  duplicates      ${r.duplicates}`,
     `  rejected        ${r.rejected}${r.rejectReasons.length ? ` (${r.rejectReasons.join('; ')})` : ''}`,
+    `  kiosk drops     ${r.kioskDrops}`,
+    `  attacks         succeeded/tried: ${attackLine}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n${JSON.stringify(r)}\n`);
-  if (r.lost > 0 || r.rejected > 0 || r.connected < r.devices) process.exitCode = 1;
+  if (r.lost > 0 || r.rejected > 0 || r.connected < r.devices || r.kioskDrops > 0 || attacksSucceeded > 0) process.exitCode = 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -2,7 +2,8 @@
  * The carrier's certificate authority: a P-256 root whose key is a {@link KeyStore} (a file with
  * mode 0600 here; an HSM in production) and the profiles it issues. The profile is written into the
  * subject as OU, so a claim certificate can never pass as a device and no device can take a
- * carrier-service name (the broker maps the CN to its role).
+ * carrier-service name (the broker maps the CN to its role). What it issued and revoked is kept in
+ * `ca.db` ({@link CaRecords}); {@link CarrierCa.crl} signs the CRL the broker and verifiers honour.
  */
 import { randomBytes } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { DEVICE_ID_PATTERN, type CertProfile } from '../protocol/names.js';
 import { FileKeyStore, writeFileAtomic } from '../base/keys/file-key-store.js';
 import type { KeyStore } from '../base/keys/key-store.js';
 import { commonName, parseCertificate, storeCrypto, storeKeys, x509 } from '../base/keys/x509.js';
+import { CA_RECORDS_FILE, CaRecords, REVOCATION_REASONS, type RevocationReason } from './revocation.js';
 
 /** CN prefixes only the carrier's own profiles may carry. */
 const RESERVED_PREFIXES = ['claim-', 'carrier-', 'broker', 'localhost'];
@@ -42,11 +44,16 @@ export function checkCommonName(cn: string, profile: CertProfile): void {
   if (!ok) throw new KioskError('E_USAGE', `common name not allowed for a ${profile} certificate`, { subject: cn });
 }
 
-/** The carrier CA: its certificate and a key store that signs with its key. */
+/** Default time from one CRL to the next (nextUpdate), in days: publish a fresh CRL well before. */
+export const DEFAULT_CRL_DAYS = 7;
+
+/** The carrier CA: its certificate, a key store that signs with its key, and its record of issued and revoked certificates. */
 export class CarrierCa {
   constructor(
     readonly certificate: x509.X509Certificate,
     private readonly key: KeyStore,
+    /** Issued and revoked certificates (default: in memory, for a CA without a directory). */
+    readonly records: CaRecords = new CaRecords(':memory:'),
   ) {}
 
   /** Creates a new CA in `dir` (ca.key mode 0600, ca.crt); refuses to overwrite an existing one. */
@@ -78,7 +85,7 @@ export class CarrierCa {
       storeCrypto(key),
     );
     await writeFileAtomic(certPath, cert.toString('pem'));
-    return new CarrierCa(cert, key);
+    return new CarrierCa(cert, key, new CaRecords(join(dir, CA_RECORDS_FILE)));
   }
 
   /** Opens the CA in `dir`. */
@@ -92,7 +99,7 @@ export class CarrierCa {
     }
     const key = new FileKeyStore({ path: join(dir, 'ca.key'), create: false });
     await key.start();
-    return new CarrierCa(parseCertificate(pem, certPath), key);
+    return new CarrierCa(parseCertificate(pem, certPath), key, new CaRecords(join(dir, CA_RECORDS_FILE)));
   }
 
   /** PEM of the CA certificate (the trust anchor devices, broker and verifier are given). */
@@ -141,7 +148,7 @@ export class CarrierCa {
       );
     }
     const pk = publicKey instanceof Uint8Array ? new x509.PublicKey(Buffer.from(publicKey)) : publicKey;
-    return x509.X509CertificateGenerator.create(
+    const cert = await x509.X509CertificateGenerator.create(
       {
         serialNumber: randomBytes(16)
           .toString('hex')
@@ -157,11 +164,80 @@ export class CarrierCa {
       },
       storeCrypto(this.key),
     );
+    this.records.recordIssued(cert, cn, options.profile, now);
+    return cert;
+  }
+
+  /** Revokes one certificate by serial; true when it was not revoked before. */
+  revoke(serial: string, reason: RevocationReason, at = new Date()): boolean {
+    if (!REVOCATION_REASONS.includes(reason)) throw new KioskError('E_USAGE', `unknown revocation reason ${String(reason)}`, { subject: serial });
+    return this.records.revoke(serial, reason, at);
+  }
+
+  /** Revokes every certificate this CA issued to `cn`; returns the serials newly revoked. */
+  revokeSubject(cn: string, reason: RevocationReason, at = new Date()): string[] {
+    return this.records.serialsOf(cn).filter((s) => this.revoke(s, reason, at));
+  }
+
+  /** Whether the certificate (or serial) is revoked. */
+  isRevoked(certOrSerial: x509.X509Certificate | string): boolean {
+    return this.records.isRevoked(typeof certOrSerial === 'string' ? certOrSerial : certOrSerial.serialNumber);
+  }
+
+  /**
+   * PEM (`X509 CRL`, as OpenSSL reads it) of a CRL of every revocation so far, signed by the CA key,
+   * numbered (CRL number extension), valid from `now` to `now + days` (nextUpdate): a broker with an
+   * outdated CRL refuses every client, so a fresh one must be published before then.
+   */
+  async crl(options: { now?: Date; days?: number } = {}): Promise<string> {
+    const now = options.now ?? new Date();
+    const days = options.days ?? DEFAULT_CRL_DAYS;
+    if (!(days > 0)) throw new KioskError('E_USAGE', 'the CRL validity must be a positive number of days', { subject: 'crl' });
+    const crl = await x509.X509CrlGenerator.create(
+      {
+        issuer: this.certificate.subject,
+        thisUpdate: new Date(now.getTime() - 60_000),
+        nextUpdate: new Date(now.getTime() + days * 86_400_000),
+        entries: this.records.revoked().map((e) => ({
+          serialNumber: derSerial(e.serial),
+          revocationDate: e.revokedAt,
+          reason: CRL_REASON[e.reason],
+        })),
+        extensions: [
+          await x509.AuthorityKeyIdentifierExtension.create(this.certificate, false, storeCrypto(this.key)),
+          new x509.Extension('2.5.29.20', false, derInteger(this.records.nextCrlNumber())),
+        ],
+        signingKey: (await storeKeys(this.key)).privateKey,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      },
+      storeCrypto(this.key),
+    );
+    return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
   }
 
   async stop(): Promise<void> {
+    this.records.stop();
     await this.key.stop();
   }
+}
+
+const CRL_REASON: Record<RevocationReason, x509.X509CrlReason> = {
+  unspecified: x509.X509CrlReason.unspecified,
+  keyCompromise: x509.X509CrlReason.keyCompromise,
+  affiliationChanged: x509.X509CrlReason.affiliationChanged,
+  superseded: x509.X509CrlReason.superseded,
+  cessationOfOperation: x509.X509CrlReason.cessationOfOperation,
+};
+
+/** A stored serial as the DER INTEGER content in hex (even length, positive). */
+function derSerial(serial: string): string {
+  const even = serial.length % 2 ? `0${serial}` : serial;
+  return /^[89a-f]/.test(even) ? `00${even}` : even;
+}
+
+/** DER of a small non-negative INTEGER (the CRL number). */
+function derInteger(n: number): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(Buffer.from(`02${(derSerial(n.toString(16)).length / 2).toString(16).padStart(2, '0')}${derSerial(n.toString(16))}`, 'hex'));
 }
 
 async function exists(path: string): Promise<boolean> {

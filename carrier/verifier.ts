@@ -1,15 +1,18 @@
 /**
  * The carrier-side result verifier. Checks, in this order, and stops at the first failure: token
- * shape and header, certificate (chain to the carrier CA, validity, device profile, kid), the
- * signature, the claims, CN against the claimed device, clock skew, the challenge plan against the
- * nonce, and finally the nonce (issued by the carrier for this device, used once). The nonce is
- * consumed last so that a forged token cannot burn a genuine session's nonce.
+ * shape and header, certificate (chain to the carrier CA, not revoked, validity, device profile,
+ * kid), the signature, the claims and their audience, CN against the claimed device, clock skew,
+ * the policy (model set, agent version, debug status, deciding operator), the challenge plan
+ * against the nonce, and finally the nonce (issued by the carrier for this device, not expired at
+ * arrival, not younger than the token's iat, used once). The nonce is consumed last so that a
+ * forged token cannot burn a genuine session's nonce.
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { certificateProfile } from '../protocol/names.js';
-import { claimsProblem, isResultClaims, RESULT_TOKEN_TYP, type ResultClaims } from '../protocol/eat.js';
+import { claimsProblem, DEFAULT_RESULT_AUDIENCE, isResultClaims, RESULT_TOKEN_TYP, type ResultClaims } from '../protocol/eat.js';
 import { parseCompact, type ParsedJws } from '../protocol/jws.js';
 import type { NonceStore } from './nonce-store.js';
+import { policyCheck, type PolicyProblem, type PolicyReason, type VerifierPolicy } from './verifier-policy.js';
 import { certificateThumbprint, commonName, parseCertificate, type x509 } from '../base/keys/x509.js';
 
 /** Why a token was rejected. */
@@ -23,9 +26,13 @@ export type RejectReason =
   | 'wrong_profile'
   | 'kid_mismatch'
   | 'bad_signature'
+  | 'revoked'
   | 'bad_claims'
+  | 'wrong_audience'
   | 'device_mismatch'
   | 'clock_skew'
+  | 'iat_out_of_window'
+  | PolicyReason
   | 'plan_mismatch'
   | 'unknown_nonce'
   | 'nonce_expired'
@@ -47,9 +54,18 @@ export interface VerifierOptions {
   nonces: NonceStore;
   /** The plan check (derivePlan from the session module); 'skip' must be chosen explicitly. */
   checkPlan: PlanCheck | 'skip';
+  /** Allowed model sets, agent versions, debug status and operators (carrier/verifier-policy.ts); 'skip' must be chosen explicitly. */
+  policy: VerifierPolicy | 'skip';
+  /** The `aud` every result must carry (default DEFAULT_RESULT_AUDIENCE, the kiosk's default `transport.audience`). */
+  audience?: string;
+  /** Whether a device certificate is revoked (e.g. from the carrier CA's CRL); checked on every token, after the chain. */
+  isRevoked?: (cert: x509.X509Certificate) => boolean | Promise<boolean>;
   /** Current time (default: the system clock). */
   clock?: () => Date;
-  /** Largest accepted difference between iat and the verifier's clock, in ms (default 300000). */
+  /**
+   * Largest accepted difference, in ms, between iat and the verifier's clock, and how far iat may lie
+   * before the nonce's issue time (default 300000).
+   */
   maxSkewMs?: number;
   /** Finds a device certificate by kid when the token carries no x5c (e.g. from the enrolment registry). */
   lookupCertificate?: (kid: string) => x509.X509Certificate | undefined;
@@ -71,8 +87,11 @@ class Reject {
 /** Verifies result tokens; stateless apart from the nonce store. */
 export class ResultVerifier {
   private readonly chainOk = new Map<string, x509.X509Certificate>();
+  private readonly checkPolicy: (claims: ResultClaims) => PolicyProblem | undefined;
 
-  constructor(private readonly options: VerifierOptions) {}
+  constructor(private readonly options: VerifierOptions) {
+    this.checkPolicy = options.policy === 'skip' ? () => undefined : policyCheck(options.policy);
+  }
 
   /** Verifies one token; never throws for bad input, the outcome says why. */
   async verify(token: string): Promise<VerifyOutcome> {
@@ -82,6 +101,9 @@ export class ResultVerifier {
       const cert = await this.certificate(jws.header);
       this.signature(jws, cert);
       claims = this.claims(jws.payload, cert);
+      const problem = this.checkPolicy(claims);
+      if (problem) throw new Reject(problem.reason, problem.detail);
+      this.plan(claims);
       return await this.nonce(claims);
     } catch (err) {
       if (!(err instanceof Reject)) throw err;
@@ -133,6 +155,7 @@ export class ResultVerifier {
       }
       this.remember(der, cert);
     }
+    if (await this.options.isRevoked?.(cert)) throw new Reject('revoked', `certificate ${cert.serialNumber} of ${String(commonName(cert))} is revoked`);
     const now = this.now();
     if (now < cert.notBefore) throw new Reject('certificate_not_yet_valid', `certificate valid from ${cert.notBefore.toISOString()}`);
     if (now > cert.notAfter) throw new Reject('certificate_expired', `certificate expired ${cert.notAfter.toISOString()}`);
@@ -150,6 +173,8 @@ export class ResultVerifier {
   private claims(payload: Record<string, unknown>, cert: x509.X509Certificate): ResultClaims {
     if (!isResultClaims(payload)) throw new Reject('bad_claims', `claim ${claimsProblem(payload)} missing or malformed`);
     const claims: ResultClaims = payload;
+    const audience = this.options.audience ?? DEFAULT_RESULT_AUDIENCE;
+    if (claims.aud !== audience) throw new Reject('wrong_audience', `aud ${JSON.stringify(claims.aud ?? null).slice(0, 80)} is not ${audience}`);
     const cn = commonName(cert);
     if (cn !== claims.sub) throw new Reject('device_mismatch', `certificate CN ${String(cn)} does not match sub ${claims.sub}`);
     const skew = this.options.maxSkewMs ?? 300_000;
@@ -157,15 +182,19 @@ export class ResultVerifier {
     if (iatMs > this.now().getTime() + skew) throw new Reject('clock_skew', `iat is ${Math.round((iatMs - this.now().getTime()) / 1000)} s in the future`);
     if (iatMs < cert.notBefore.getTime() - skew || iatMs > cert.notAfter.getTime() + skew)
       throw new Reject('clock_skew', 'iat is outside the certificate validity');
+    return claims;
+  }
+
+  private plan(claims: ResultClaims): void {
     const { checkPlan } = this.options;
     if (checkPlan !== 'skip' && !checkPlan(claims.eat_nonce, claims.result.plan)) {
       throw new Reject('plan_mismatch', 'the challenge plan is not the one derived from the nonce');
     }
-    return claims;
   }
 
   private async nonce(claims: ResultClaims): Promise<VerifyOutcome> {
-    const check = await this.options.nonces.consume(claims.eat_nonce, claims.sub, claims.jti, new Date(claims.iat * 1000));
+    const at = { now: this.now(), iat: new Date(claims.iat * 1000), skewMs: this.options.maxSkewMs ?? 300_000 };
+    const check = await this.options.nonces.consume(claims.eat_nonce, claims.sub, claims.jti, at);
     const base = { deviceId: claims.sub, jti: claims.jti };
     switch (check) {
       case 'ok':
@@ -175,7 +204,9 @@ export class ResultVerifier {
       case 'unknown':
         throw new Reject('unknown_nonce', 'the nonce was not issued by the carrier');
       case 'expired':
-        throw new Reject('nonce_expired', 'the nonce had expired when the result was made');
+        throw new Reject('nonce_expired', 'the nonce had expired when the result arrived');
+      case 'iat_before_issue':
+        throw new Reject('iat_out_of_window', 'iat is before the nonce was issued');
       case 'replay':
         throw new Reject('replay', 'the nonce was already used by another result');
       case 'wrong_device':

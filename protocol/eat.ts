@@ -9,9 +9,12 @@ import { KioskError } from '../base/errors.js';
 export const RESULT_TOKEN_TYP = 'kiosk-result+jwt';
 /** The EAT profile this agent follows (RFC 9711 eat_profile). */
 export const EAT_PROFILE = 'tag:kiosk-agent.dev,2025:result/v1';
+/** The default `aud` of a result: the carrier's verifiers (kiosk `transport.audience`, verifier `audience`). */
+export const DEFAULT_RESULT_AUDIENCE = 'kiosk-carrier';
 
-/** RFC 9711 debug status names. */
-export type DebugStatus = 'enabled' | 'disabled' | 'disabled-since-boot' | 'disabled-permanently' | 'disabled-fully-and-permanently';
+/** RFC 9711 debug status names; every one but `enabled` says debugging is off. */
+export const DEBUG_STATUSES = ['enabled', 'disabled', 'disabled-since-boot', 'disabled-permanently', 'disabled-fully-and-permanently'] as const;
+export type DebugStatus = (typeof DEBUG_STATUSES)[number];
 
 /** One measured component: a model file or the agent itself. */
 export interface Measurement {
@@ -88,6 +91,8 @@ export interface ResultClaims<R extends { verdict: string } = DecodedResult> {
   sub: string;
   iat: number;
   jti: string;
+  /** The carrier the result is for; a verifier refuses a token made for another audience. */
+  aud?: string;
   swname: string;
   swversion: string;
   measurements: Measurement[];
@@ -124,7 +129,9 @@ export function claimsProblem(c: Record<string, unknown>): string | undefined {
   if (!str('sub', 64)) return 'sub';
   if (typeof c.iat !== 'number' || !Number.isInteger(c.iat) || c.iat <= 0) return 'iat';
   if (!str('jti', 128)) return 'jti';
+  if (c.aud !== undefined && !str('aud')) return 'aud';
   if (!str('swname') || !str('swversion')) return 'swname/swversion';
+  if (c.dbgstat !== undefined && !(DEBUG_STATUSES as readonly unknown[]).includes(c.dbgstat)) return 'dbgstat';
   if (!Array.isArray(c.measurements) || !c.measurements.every((m) => typeof m === 'object' && m !== null && typeof (m as Measurement).id === 'string'))
     return 'measurements';
   const r = c.result;

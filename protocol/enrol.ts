@@ -5,17 +5,35 @@
  * - enrolment: a kiosk connected with the batch's claim certificate publishes
  *   `{"v":1,"device_id","csr","token"?}` on `<prefix>enrol/request` with response topic
  *   `<prefix>enrol/reply/<random>`; the claim role may reach nothing else.
- * - renewal: a kiosk connected with its current device certificate publishes `{"v":1,"csr"}` on
+ * - renewal: a kiosk connected with its current device certificate publishes `{"v":1,"csr","pop"}` on
  *   `<prefix><id>/renew` with response topic `<prefix><id>/renew/reply/<random>`; the broker's ACL
- *   makes the topic prove who asks.
+ *   makes the topic prove who asks, and `pop` proves possession of the current key: a compact JWS
+ *   (ES256, typ {@link RENEW_POP_TYP}, `x5c` = the current device certificate) signed by that key
+ *   over `{sub: <id>, csr_sha256: <csrDigest(csr)>, iat}`. The carrier revokes the previous
+ *   certificates once it issued the new one, and renews a device at most once per interval.
  *
  * Replies: `{"ok":true,"certificate":PEM,"not_after":ISO}` or
  * `{"ok":false,"code":"E_...","reason":<EnrolRefusal>,"detail":...}`.
  */
+import { createHash } from 'node:crypto';
 import { DEFAULT_PREFIX } from './names.js';
 
 /** Why the carrier refused an enrolment or renewal. */
-export type EnrolRefusal = 'malformed' | 'bad_csr' | 'device_mismatch' | 'not_allowed' | 'bad_token' | 'already_enrolled' | 'revoked' | 'internal';
+export type EnrolRefusal =
+  | 'malformed'
+  | 'bad_csr'
+  | 'device_mismatch'
+  | 'not_allowed'
+  | 'bad_token'
+  | 'already_enrolled'
+  | 'revoked'
+  /** A renewal without a proof of possession of the current key. */
+  | 'no_proof'
+  /** A proof that does not verify, names another device or CSR, is stale, or is not by the device's current key. */
+  | 'bad_proof'
+  /** The device renewed less than the carrier's minimum interval ago. */
+  | 'rate_limited'
+  | 'internal';
 
 /** An enrolment request (claim identity). */
 export interface EnrolRequest {
@@ -28,6 +46,27 @@ export interface EnrolRequest {
 export interface RenewRequest {
   v: 1;
   csr: string;
+  /** Proof of possession of the current key (compact JWS, see the module comment); required by the carrier. */
+  pop?: string;
+}
+
+/** `typ` of a renewal's proof of possession: no other token signed by a device key can pass as one. */
+export const RENEW_POP_TYP = 'kiosk-renew-pop+jwt';
+
+/** Claims of a renewal's proof of possession. */
+export interface RenewPopClaims {
+  /** The device id (the renewal topic's). */
+  sub: string;
+  /** {@link csrDigest} of the request's CSR. */
+  csr_sha256: string;
+  /** Seconds since the epoch; the carrier accepts a few minutes of age. */
+  iat: number;
+}
+
+/** base64url SHA-256 of a CSR's DER (from its PEM; whitespace and line breaks do not matter). */
+export function csrDigest(csrPem: string): string {
+  const b64 = csrPem.replace(/-----(BEGIN|END) CERTIFICATE REQUEST-----/g, '').replace(/\s+/g, '');
+  return createHash('sha256').update(Buffer.from(b64, 'base64')).digest('base64url');
 }
 
 /** A reply to either. */
@@ -84,9 +123,11 @@ export function parseRenewRequest(payload: Buffer): RenewRequest | string {
   if (typeof body === 'string') return body;
   if (body.v !== 1) return 'v must be 1';
   if (typeof body.csr !== 'string' || !body.csr.includes('BEGIN CERTIFICATE REQUEST')) return 'csr must be a PEM certificate request';
-  const extra = Object.keys(body).filter((k) => !['v', 'csr'].includes(k));
+  if (body.pop !== undefined && (typeof body.pop !== 'string' || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(body.pop)))
+    return 'pop must be a compact JWS';
+  const extra = Object.keys(body).filter((k) => !['v', 'csr', 'pop'].includes(k));
   if (extra.length > 0) return `unexpected field ${extra[0]}`;
-  return { v: 1, csr: body.csr };
+  return { v: 1, csr: body.csr, ...(typeof body.pop === 'string' ? { pop: body.pop } : {}) };
 }
 
 function parseJson(payload: Buffer): Record<string, unknown> | string {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { KioskError } from '../base/errors.js';
-import { p256SpkiFromPoint, type KeyStore } from '../base/keys/key-store.js';
+import { keyDestroyedError, p256SpkiFromPoint, type KeyStore } from '../base/keys/key-store.js';
 
 type Pkcs11Module = typeof import('pkcs11js');
 type Handle = Buffer;
@@ -20,7 +20,7 @@ export interface Pkcs11KeyStoreOptions {
   modulePath: string;
   /** Label of the token that holds (or will hold) the key. */
   tokenLabel: string;
-  /** User PIN of the token. Never logged. */
+  /** User PIN of the token. Never logged; kept by the store (for `start()`) until `destroy()`. */
   pin: string;
   /** CKA_LABEL of the key pair (default "kiosk-device"). */
   keyLabel?: string;
@@ -39,8 +39,15 @@ export class Pkcs11KeyStore implements KeyStore {
   private session?: Handle;
   private privateKey?: Handle;
   private spki?: Uint8Array;
+  /** The PIN, dropped by `destroy()` (a JS string cannot be wiped, only released). */
+  private pin?: string;
+  private destroyed = false;
+  private readonly options: Omit<Pkcs11KeyStoreOptions, 'pin'>;
 
-  constructor(private readonly options: Pkcs11KeyStoreOptions) {}
+  constructor({ pin, ...options }: Pkcs11KeyStoreOptions) {
+    this.options = options;
+    this.pin = pin;
+  }
 
   private get label(): string {
     return this.options.keyLabel ?? 'kiosk-device';
@@ -53,6 +60,7 @@ export class Pkcs11KeyStore implements KeyStore {
 
   /** Started (a second start() is a no-op: it would open a second session and hold the module twice). */
   async start(): Promise<void> {
+    if (this.destroyed) throw keyDestroyedError(this.uri);
     if (this.lib) return;
     const lib = acquireModule(this.options.modulePath);
     this.lib = lib;
@@ -60,7 +68,7 @@ export class Pkcs11KeyStore implements KeyStore {
       const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === this.options.tokenLabel);
       if (!slot) throw new KioskError('E_KEY_STORE', 'no PKCS#11 token with this label', { subject: this.options.tokenLabel });
       this.session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-      login(lib, this.session, this.options.pin);
+      login(lib, this.session, this.pin ?? '');
       let priv = this.find(pkcs11js.CKO_PRIVATE_KEY);
       let pub = this.find(pkcs11js.CKO_PUBLIC_KEY);
       if (!priv || !pub) {
@@ -100,6 +108,7 @@ export class Pkcs11KeyStore implements KeyStore {
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
+    if (this.destroyed) throw keyDestroyedError(this.uri);
     if (!this.lib || !this.session || !this.privateKey) throw new KioskError('E_KEY_STORE', 'key store not started', { subject: this.options.tokenLabel });
     const digest = createHash('sha256').update(data).digest();
     try {
@@ -108,6 +117,40 @@ export class Pkcs11KeyStore implements KeyStore {
     } catch (err) {
       throw this.error('PKCS#11 signing failed', err, this.label);
     }
+  }
+
+  /**
+   * Destroys the key pair in the token (C_DestroyObject on the private key and on the public key and
+   * certificate objects that carry its label and CKA_ID), then closes the session and forgets the PIN.
+   * The store is unusable afterwards, also when the token refused (the error says so).
+   */
+  async destroy(): Promise<string> {
+    const uri = this.uri;
+    if (this.destroyed) return uri;
+    try {
+      if (!this.lib) await this.start();
+      const lib = this.lib!;
+      const session = this.session!;
+      const priv = this.privateKey!;
+      const [idAttr] = lib.C_GetAttributeValue(session, priv, [{ type: pkcs11js.CKA_ID }]);
+      const id = idAttr.value as Buffer | undefined;
+      // Ours: same label and, when the key has one, the same CKA_ID (another tool's objects may share a label).
+      const objects = this.findAll(id && id.length > 0 ? [{ type: pkcs11js.CKA_ID, value: id }] : []).filter((o) => !o.equals(priv));
+      lib.C_DestroyObject(session, priv);
+      for (const o of objects) lib.C_DestroyObject(session, o);
+    } catch (err) {
+      throw err instanceof KioskError ? err : this.error('the PKCS#11 token refused to destroy the key', err, this.label);
+    } finally {
+      this.destroyed = true;
+      this.pin = undefined;
+      await this.stop();
+    }
+    return uri;
+  }
+
+  /** The key as a PKCS#11 URI (no PIN), for logs and the `key_destroyed` event. */
+  private get uri(): string {
+    return `pkcs11:token=${encodeURIComponent(this.options.tokenLabel)};object=${encodeURIComponent(this.label)}`;
   }
 
   /**
@@ -145,6 +188,17 @@ export class Pkcs11KeyStore implements KeyStore {
     ]);
     try {
       return lib.C_FindObjects(this.session!) ?? undefined;
+    } finally {
+      lib.C_FindObjectsFinal(this.session!);
+    }
+  }
+
+  /** Every object (any class) with this store's label and the extra attributes. */
+  private findAll(extra: Array<{ type: number; value: Buffer }>): Handle[] {
+    const lib = this.lib!;
+    lib.C_FindObjectsInit(this.session!, [{ type: pkcs11js.CKA_LABEL, value: this.label }, ...extra]);
+    try {
+      return lib.C_FindObjects(this.session!, 64);
     } finally {
       lib.C_FindObjectsFinal(this.session!);
     }

@@ -4,10 +4,12 @@
  * after {@link assertNoBiometrics} has checked it.
  */
 import { randomUUID } from 'node:crypto';
+import { url as inspectorUrl } from 'node:inspector';
 import { KioskError } from '../base/errors.js';
 import { agentVersion } from '../base/paths.js';
 import {
   assertNoBiometrics,
+  DEFAULT_RESULT_AUDIENCE,
   EAT_PROFILE,
   RESULT_TOKEN_TYP,
   type DebugStatus,
@@ -27,8 +29,10 @@ export interface ResultSignerDeps {
   certificate: x509.X509Certificate;
   /** Model and agent measurements recorded in every token. */
   measurements: Measurement[];
-  /** RFC 9711 debug status when the platform knows it. */
-  dbgstat?: DebugStatus;
+  /** RFC 9711 debug status when the platform knows it; a function is asked at every signature ({@link processDebugStatus}). */
+  dbgstat?: DebugStatus | (() => DebugStatus);
+  /** The carrier the results are for (`aud`; default DEFAULT_RESULT_AUDIENCE). */
+  audience?: string;
   /** Include the certificate as x5c (default true; false sends kid only, for carriers with a registry). */
   includeCertificate?: boolean;
   clock?: () => Date;
@@ -40,6 +44,14 @@ export interface SignedResult<R extends { verdict: string } = DecodedResult> {
   token: string;
   jti: string;
   claims: ResultClaims<R>;
+}
+
+/**
+ * The debug status of this process: `enabled` while the V8 inspector is open (`--inspect`, or
+ * SIGUSR1 at run time), through which a debugger could change any result before it is signed.
+ */
+export function processDebugStatus(): DebugStatus {
+  return inspectorUrl() === undefined ? 'disabled' : 'enabled';
 }
 
 /** Signs session results for one device. */
@@ -69,16 +81,19 @@ export class ResultSigner {
     assertNoBiometrics(result);
     const now = this.deps.clock?.() ?? new Date();
     const jti = this.deps.newId?.() ?? randomUUID();
+    const { dbgstat } = this.deps;
+    const debug = typeof dbgstat === 'function' ? dbgstat() : dbgstat;
     const claims: ResultClaims<R> = {
       eat_profile: EAT_PROFILE,
       eat_nonce: nonce,
       sub: this.deviceId,
       iat: Math.floor(now.getTime() / 1000),
       jti,
+      aud: this.deps.audience ?? DEFAULT_RESULT_AUDIENCE,
       swname: 'kiosk-agent',
       swversion: agentVersion(),
       measurements: this.deps.measurements,
-      ...(this.deps.dbgstat ? { dbgstat: this.deps.dbgstat } : {}),
+      ...(debug ? { dbgstat: debug } : {}),
       result,
     };
     const cert = this.deps.certificate;

@@ -16,6 +16,12 @@ import { MemoryOutbox } from '../agent/outbox/memory-outbox.js';
 import { OutboxRelay } from '../agent/outbox/relay.js';
 import { MqttTransport } from '../agent/transport/mqtt-transport.js';
 import { ResultSigner } from '../provisioning/result-signer.js';
+import { agentVersion } from '../base/paths.js';
+import { findModel, modelDigest, readManifest } from '../models/manifest.js';
+import { variantId } from '../models/variants.js';
+import { DEFAULT_ENGINE_OPTIONS } from '../models/face-engine.js';
+import type { Measurement } from '../protocol/eat.js';
+import { buildPolicy, modelMeasurements } from '../carrier/verifier-policy.js';
 import { LocalBroker, processCpuSeconds } from '../carrier/broker/local-broker.js';
 import { CarrierCa } from '../carrier/ca.js';
 import { FileKeyStore } from '../base/keys/file-key-store.js';
@@ -23,6 +29,7 @@ import { MemoryKeyStore } from '../base/keys/memory-key-store.js';
 import { SqliteNonceStore } from '../carrier/nonce-store.js';
 import { createCsr } from '../base/keys/x509.js';
 import type { SimVerifierConfig, SimVerifierMessage } from './verifier-main.js';
+import { FleetAttacker, type AttackReport } from './attacker.js';
 
 export interface FleetOptions {
   /** Number of simulated kiosks. */
@@ -40,6 +47,8 @@ export interface FleetOptions {
   logger: Logger;
   /** Told as the work proceeds (e.g. for a progress line): certificates issued, kiosks connected or given up on, results verified. */
   onProgress?: (step: FleetStep, done: number, total: number) => void;
+  /** Also run one attacker with a stolen kiosk certificate during the run (sim/attacker.ts). */
+  attacker?: boolean;
 }
 
 export type FleetStep = 'certificates' | 'connect' | 'verify';
@@ -60,9 +69,23 @@ export interface FleetReport {
   runMs: number;
   verifiedPerSecond: { median: number; mean: number; samples: number[] };
   cpuSeconds: { simulator: number; verifiers: number[]; mosquitto?: number };
+  /** Times a fleet kiosk lost its broker connection during the run (should be 0). */
+  kioskDrops: number;
+  /** The attacker's attempts and how many the broker let through (with `attacker`). */
+  attacks?: AttackReport;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** The attacker's stolen kiosk certificate names this kiosk (a real one of the fleet's policy). */
+const ATTACKER = 'kiosk-stolen';
+
+/** What a kiosk with the default engine reports in `measurements` (agent/daemon/current-signer.ts): the agent, then its models. */
+async function kioskMeasurements(): Promise<Measurement[]> {
+  const manifest = await readManifest();
+  const { models, variant } = DEFAULT_ENGINE_OPTIONS;
+  const ids = [models.detect, models.landmarks, ...(models.eyeState ? [models.eyeState] : []), ...models.pad, models.embed];
+  return [{ id: 'kiosk-agent', version: agentVersion() }, ...ids.map((id) => modelDigest(findModel(manifest, variantId(manifest, id, variant))))];
+}
 
 /** Runs the whole simulation and tears everything down (broker, verifier processes, connections). */
 export async function runFleet(o: FleetOptions): Promise<FleetReport> {
@@ -100,7 +123,9 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     const broker = await LocalBroker.start({
       dir: join(o.dir, 'broker'),
       tls: { ca: ca.pem, cert: server.cert.toString('pem'), key: readFileSync(server.keyPath) },
-      policy: { devices: ids, services: services.map((_, i) => `carrier-verifier-${i + 1}`) },
+      // The CA's CRL (empty unless something was revoked): the broker refuses the certificates it lists.
+      crl: await ca.crl(),
+      policy: { devices: o.attacker ? [...ids, ATTACKER] : ids, verifiers: services.map((_, i) => `carrier-verifier-${i + 1}`) },
       // Every result may sit in one verifier's queue during a burst; mosquitto drops silently past this.
       maxQueuedMessages: Math.max(100_000, expected * 2),
     });
@@ -115,6 +140,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       new Date(),
     );
     await nonceStore.stop();
+
+    // The verifiers' policy: exactly the model set and agent version the simulated kiosks report.
+    const measurements = await kioskMeasurements();
+    const policyPath = join(o.dir, 'verifier-policy.json');
+    writeFileSync(policyPath, JSON.stringify(buildPolicy({ name: 'fleet', models: modelMeasurements(measurements), swversion: agentVersion() })));
 
     // Verifiers: one process each, outcomes back over IPC.
     const accepted = new Map<string, number>();
@@ -141,9 +171,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
           url: broker.url,
           clientId: `verifier-${i + 1}`,
           caPath: join(o.dir, 'ca', 'ca.crt'),
+          caDir: join(o.dir, 'ca'),
           certPath: s.certPath,
           keyPath: s.keyPath,
           noncesPath,
+          policyPath,
         };
         writeFileSync(cfgPath, JSON.stringify(cfg));
         const child = forkEntry('verifier-main', [cfgPath]);
@@ -177,7 +209,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       });
       const outbox = new MemoryOutbox({ limits: { maxMessages: o.results + 10 } });
       const relay = new OutboxRelay({ outbox, transport, logger: o.logger, backoff: { baseMs: 200, capMs: 2000 } });
-      const signer = new ResultSigner({ keyStore: d.keyStore, certificate: d.cert, measurements: [{ id: 'agent' }] });
+      const signer = new ResultSigner({ keyStore: d.keyStore, certificate: d.cert, measurements, dbgstat: 'disabled' });
       return { ...d, transport, outbox, relay, signer };
     });
     cleanup.push(async () => {
@@ -188,6 +220,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
         }),
       );
     });
+    const drops = new Map<string, number>();
+    for (const s of sims) s.transport.events.on('offline', () => drops.set(s.id, (drops.get(s.id) ?? 0) + 1));
     const concurrency = o.connectConcurrency ?? 50;
     let connected = 0;
     let attempted = 0;
@@ -214,7 +248,26 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     }
     const connectMs = Date.now() - t;
 
+    // The attacker: a stolen kiosk certificate of its own, trying every attack while the fleet runs.
+    let attacker: FleetAttacker | undefined;
+    if (o.attacker) {
+      const stolen = new MemoryKeyStore();
+      await stolen.start();
+      const cert = await ca.issue(stolen.publicKeySpki(), ATTACKER, { profile: 'device', validityDays: 1 });
+      attacker = new FleetAttacker({
+        url: broker.url,
+        tls: { ca: ca.pem, cert: cert.toString('pem'), key: stolen.privateKeyPem() },
+        kiosks: ids,
+        verifiers: services.map((_, i) => `carrier-verifier-${i + 1}`),
+        prefix: 'kiosk/v1/',
+        dropsOf: (id) => drops.get(id) ?? 0,
+      });
+      cleanup.push(async () => void (await attacker?.stop()));
+    }
+    const dropsBefore = [...drops.values()].reduce((a, b) => a + b, 0);
+
     // The run: every kiosk signs its results and hands them to its outbox; relays publish.
+    attacker?.start();
     const cpu0 = process.cpuUsage();
     const mosq0 = broker.pid ? processCpuSeconds(broker.pid) : undefined;
     for (const c of children) c.send({ type: 'mark' });
@@ -238,6 +291,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       if (Date.now() - lastProgress > (o.stallMs ?? 30_000)) break;
     }
     const runMs = Date.now() - start;
+    const attacks = await attacker?.stop();
+    const kioskDrops = [...drops.values()].reduce((a, b) => a + b, 0) - dropsBefore;
     const cpu = process.cpuUsage(cpu0);
     const mosq1 = broker.pid ? processCpuSeconds(broker.pid) : undefined;
     const verifierCpu = await Promise.all(
@@ -280,6 +335,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
         verifiers: verifierCpu,
         mosquitto: mosq0 !== undefined && mosq1 !== undefined ? mosq1 - mosq0 : undefined,
       },
+      kioskDrops,
+      ...(attacks ? { attacks } : {}),
     };
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch((err: Error) => o.logger.warn({ err: { message: err.message } }, 'fleet cleanup step failed'));

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { createLogger } from '../base/log.js';
 import { SqliteNonceStore } from '../carrier/nonce-store.js';
 import { ResultVerifier } from '../carrier/verifier.js';
+import { loadVerifierPolicy } from '../carrier/verifier-policy.js';
 import { VerifierService } from '../carrier/verifier-service.js';
+import { revocationCheck } from '../carrier/revocation.js';
 import { parseCertificate } from '../base/keys/x509.js';
 
 /** Configuration passed as argv[2] (JSON file). */
@@ -18,6 +20,10 @@ export interface SimVerifierConfig {
   certPath: string;
   keyPath: string;
   noncesPath: string;
+  /** The verifier policy file (carrier/verifier-policy.ts), built from the simulated kiosks' measurements. */
+  policyPath: string;
+  /** The carrier CA's directory: results signed with a certificate its record lists as revoked are refused. */
+  caDir?: string;
 }
 
 /** Messages to the parent. */
@@ -30,10 +36,18 @@ const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8')) as SimVerifierConf
 const send = (m: SimVerifierMessage) => process.send?.(m);
 const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' });
 const nonces = new SqliteNonceStore(cfg.noncesPath);
+const revocation = cfg.caDir ? revocationCheck(cfg.caDir) : undefined;
 const ca = readFileSync(cfg.caPath);
 const service = new VerifierService({
   options: { url: cfg.url, clientId: cfg.clientId, ca, cert: readFileSync(cfg.certPath), key: readFileSync(cfg.keyPath) },
-  verifier: new ResultVerifier({ ca: parseCertificate(ca.toString(), cfg.caPath), nonces, checkPlan: 'skip' }),
+  // checkPlan 'skip': the simulated kiosks run no session, their results carry no challenge plan.
+  verifier: new ResultVerifier({
+    ca: parseCertificate(ca.toString(), cfg.caPath),
+    nonces,
+    checkPlan: 'skip',
+    policy: await loadVerifierPolicy(cfg.policyPath),
+    isRevoked: revocation?.isRevoked,
+  }),
   logger,
 });
 let batch = { accepted: [] as string[], duplicates: 0, rejected: [] as string[] };
@@ -60,6 +74,7 @@ process.on('message', (m: { type: string }) => {
       await service.stop();
       flush();
       await nonces.stop();
+      revocation?.stop();
       process.disconnect?.();
     })();
   }

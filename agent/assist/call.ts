@@ -204,14 +204,18 @@ export class AssistCall {
       return;
     }
     if (msg.type !== 'decision') return;
+    // Claimed before the first await: a second decision arriving while this one is verified or
+    // recorded is refused, so one call records one decision. The claim is released when this one
+    // is refused (bad signature, stale, wrong call) or could not be recorded, so that the operator
+    // can send a good one; it is kept for good once a decision is recorded.
     if (this.deciding) return ch.send(JSON.stringify({ type: 'ack', ok: false, reason: 'already_decided' }));
+    this.deciding = true;
     try {
       const decision = await this.deps.decisions.verify(msg.token, {
         assistId: this.deps.assistId,
         kioskId: this.deps.kioskId,
         challenge: this.deps.challenge,
       });
-      this.deciding = true;
       const body = await this.deps.onDecision(decision);
       ch.send(JSON.stringify({ type: 'ack', ok: true, decision: decision.decision, ...body }));
       // Let the ack leave before the peer closes.
@@ -219,10 +223,8 @@ export class AssistCall {
     } catch (err) {
       const reason = isKioskError(err, 'E_ASSIST') ? String(err.details?.reason ?? 'refused') : 'error';
       this.deps.logger.warn({ assistId: this.deps.assistId, reason, err: { message: (err as Error).message } }, 'operator decision refused');
-      if (this.deciding) {
-        // Signing or storing the result failed after a valid decision: say so, keep the call for a retry.
-        this.deciding = false;
-      }
+      // Refused, or signing or storing the result failed after a valid decision: say so, keep the call for a retry.
+      this.deciding = false;
       ch.send(JSON.stringify({ type: 'ack', ok: false, reason }));
     }
   }

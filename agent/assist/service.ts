@@ -59,7 +59,7 @@ export interface AssistEvents {
   /** The call's audio went live, is unavailable (with a code; the call goes on) or stopped. */
   audio: [AudioStatus & { assistId: string }];
   /** A result was signed and stored for an operator decision. */
-  decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }];
+  decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string; sessionId?: string }];
   ended: [{ assistId: string; outcome: CallOutcome['kind']; reason?: string; framesSent: number }];
 }
 
@@ -206,7 +206,13 @@ export class AssistService {
     };
     const signed = await this.deps.signer.sign(req.nonce, result);
     await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
-    this.events.emit('decided', { assistId, jti: signed.jti, decision: d.decision, operatorId: d.operatorId });
+    this.events.emit('decided', {
+      assistId,
+      jti: signed.jti,
+      decision: d.decision,
+      operatorId: d.operatorId,
+      ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+    });
     return { jti: signed.jti };
   }
 }

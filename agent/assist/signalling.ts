@@ -1,15 +1,12 @@
 /**
  * Signalling of remote assistance (offer, answer, ICE candidates, hang-up) over MQTT on the kiosk's
  * own topics: the kiosk publishes on `<prefix><id>/assist/signal/kiosk` and reads
- * `<prefix><id>/assist/signal/operator`. The broker policy lets only this device and the carrier's
- * operators use them, so a message here is as authenticated as a carrier command.
+ * `<prefix><id>/assist/signal/operator`. The broker policy lets only this device and the operators
+ * assigned to it use them; the operator's decision itself is signed (see decision.ts).
  */
 import { EventEmitter } from 'node:events';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { KioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
-import { deviceTopics } from '../../protocol/topics.js';
-import { tlsIdentity, type MqttTlsEndpoint } from '../../protocol/endpoint.js';
+import type { DeviceTopics } from '../../protocol/topics.js';
 
 /** One signalling message; `assist_id` names the call. */
 export interface SignalMessage {
@@ -44,58 +41,39 @@ export function parseSignal(payload: Buffer | string): SignalMessage | undefined
   return m;
 }
 
-/** Connection of the assist signalling: the device's own mutual-TLS identity. */
-export interface MqttSignallingOptions extends MqttTlsEndpoint {
-  deviceId: string;
-  /** Client id (default `<deviceId>-assist`, beside the transport's own connection). */
-  clientId?: string;
+/** What the signalling uses of the kiosk's MQTT transport (agent/transport/mqtt-transport.ts). */
+export interface SignallingTransport {
+  readonly topics: Pick<DeviceTopics, 'assistFromOperator' | 'assistToOperator'>;
+  subscribe(topic: string, listener: (topic: string, payload: Buffer) => void): Promise<void>;
+  unsubscribe(topic: string): Promise<void>;
+  publish(topic: string, payload: string, options?: { qos?: 0 | 1 }): Promise<void>;
 }
 
 /**
- * Signalling through its own MQTT 5 connection with the device certificate (the transport only
- * routes `cmd/#`); the connection exists while the service runs.
+ * Signalling on the kiosk's own transport connection. It has no connection of its own: the broker
+ * ties the client id to the certificate, so a second connection with the device certificate would
+ * throw the transport's off. The operator topic is subscribed whenever the transport is online
+ * (again after each reconnect); `send` fails with E_TRANSPORT while it is offline.
  */
-export class MqttAssistSignalling implements AssistSignalling {
+export class TransportAssistSignalling implements AssistSignalling {
   readonly events = new EventEmitter<{ message: [SignalMessage] }>();
-  private client?: MqttClient;
-  private readonly topics;
+  private readonly listener = (topic: string, payload: Buffer): void => {
+    const m = parseSignal(payload);
+    if (m) this.events.emit('message', m);
+    else this.deps.logger.warn({ topic }, 'malformed assist signal ignored');
+  };
 
-  constructor(private readonly deps: { options: MqttSignallingOptions; logger: Logger; connect?: (url: string, o: IClientOptions) => Promise<MqttClient> }) {
-    this.topics = deviceTopics(deps.options.deviceId, deps.options.prefix);
-  }
+  constructor(private readonly deps: { transport: SignallingTransport; logger: Logger }) {}
 
   async start(): Promise<void> {
-    const o = this.deps.options;
-    const client = await (this.deps.connect ?? mqtt.connectAsync)(o.url, {
-      protocolVersion: 5,
-      clientId: o.clientId ?? `${o.deviceId}-assist`,
-      clean: true,
-      keepalive: 30,
-      connectTimeout: 10_000,
-      ...tlsIdentity(o),
-      rejectUnauthorized: true,
-    });
-    this.client = client;
-    client.on('message', (topic, payload) => {
-      if (topic !== this.topics.assistFromOperator) return;
-      const m = parseSignal(payload);
-      if (m) this.events.emit('message', m);
-      else this.deps.logger.warn({ topic }, 'malformed assist signal ignored');
-    });
-    client.on('error', (err) => this.deps.logger.warn({ err: { message: err.message } }, 'assist signalling mqtt error'));
-    const granted = await client.subscribeAsync(this.topics.assistFromOperator, { qos: 1 });
-    if (granted.some((g) => g.qos > 2))
-      throw new KioskError('E_NOT_AUTHORIZED', 'the broker refused the assist signalling subscription', { subject: this.topics.assistFromOperator });
+    await this.deps.transport.subscribe(this.deps.transport.topics.assistFromOperator, this.listener);
   }
 
   async stop(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    if (c) await c.endAsync().catch(() => undefined);
+    await this.deps.transport.unsubscribe(this.deps.transport.topics.assistFromOperator);
   }
 
   async send(message: SignalMessage): Promise<void> {
-    if (!this.client) throw new KioskError('E_TRANSPORT', 'assist signalling is not connected', { subject: this.topics.assistToOperator });
-    await this.client.publishAsync(this.topics.assistToOperator, JSON.stringify(message), { qos: 1, properties: { contentType: 'application/json' } });
+    await this.deps.transport.publish(this.deps.transport.topics.assistToOperator, JSON.stringify(message), { qos: 1 });
   }
 }

@@ -12,6 +12,7 @@ import { resolveLimits } from '../outbox/outbox.js';
 import { MODEL_VARIANTS } from '../../models/variants.js';
 import { DEFAULT_RENEWAL_WINDOW } from '../../provisioning/enrol/renewal.js';
 import { abuseSchema, sessionSchema } from './session-keys.js';
+import { DEFAULT_RESULT_AUDIENCE } from '../../protocol/eat.js';
 
 // Every builder below passes `type` first among its options: TypeBox writes the options before its
 // own keywords, so each key keeps the order `config schema --json` has always printed (type first).
@@ -23,6 +24,24 @@ const num = (def: number, unit: string, description: string, extra: NumberOption
   Type.Number({ type: 'number', default: def, unit, description, ...extra });
 const bool = (def: boolean, description: string) => Type.Boolean({ type: 'boolean', default: def, unit: '-', description });
 const ms = (def: number, description: string, min = 0) => int(def, 'ms', description, { minimum: min });
+
+/** A public P-256 key as a JWK (operators' decision keys, carrier command keys). */
+function p256PublicJwk() {
+  return Type.Object(
+    {
+      kty: words(['EC']),
+      crv: words(['P-256']),
+      x: Type.String({ type: 'string', minLength: 1 }),
+      y: Type.String({ type: 'string', minLength: 1 }),
+      kid: Type.Optional(Type.String()),
+      alg: Type.Optional(Type.String()),
+      use: Type.Optional(Type.String()),
+      key_ops: Type.Optional(Type.Array(Type.String())),
+      ext: Type.Optional(Type.Boolean()),
+    },
+    { type: 'object', additionalProperties: false },
+  );
+}
 
 /** One of `values` (kept as an `enum`, which ajv reports as "must be one of …"); the type is their union. */
 function choice<const V extends string | number>(
@@ -234,10 +253,31 @@ export function configSchema() {
         certFile: str('', 'path', 'device certificate (empty: <stateDir>/device.crt)'),
         keyFile: str('', 'path', 'device key, file key store (empty: <stateDir>/device.key)'),
         topicPrefix: str('kiosk/v1/', '-', 'topic prefix, levels ending with /', { pattern: '^([A-Za-z0-9_-]+/)+$' }),
+        audience: str(DEFAULT_RESULT_AUDIENCE, '-', "the carrier's verifiers, as the `aud` claim of every signed result (must be the verifier's audience)", {
+          minLength: 1,
+          maxLength: 256,
+        }),
         keepaliveSec: int(30, 's', 'MQTT keepalive', { minimum: 5, maximum: 3600 }),
         telemetryExpirySec: int(300, 's', 'message expiry of telemetry', { minimum: 1 }),
         backoffBaseMs: ms(1000, 'reconnect delay ceiling of the first retry (full jitter)', 1),
         backoffCapMs: ms(60000, 'largest reconnect delay', 1),
+      }),
+      commands: obj('signed carrier commands (agent/transport/command-auth.ts, protocol/command.ts)', {
+        keys: Type.Array(
+          Type.Object(
+            { kid: Type.String({ type: 'string', minLength: 1, maxLength: 128 }), publicKey: p256PublicJwk() },
+            { type: 'object', additionalProperties: false },
+          ),
+          {
+            type: 'array',
+            default: [],
+            unit: '-',
+            description:
+              'carrier command keys whose signed commands are obeyed: [{kid, publicKey: <P-256 public JWK>}] (`npm run carrier -- command-key init` prints one); empty: every command is refused',
+          },
+        ),
+        maxLifetimeSec: int(120, 's', 'longest validity (exp - iat) of a command token that is accepted', { minimum: 1, maximum: 3600 }),
+        clockSkewSec: int(30, 's', "tolerated difference between the kiosk's clock and the carrier's", { minimum: 0, maximum: 600 }),
       }),
       renewal: obj('device certificate renewal while the daemon runs (provisioning/enrol/renewal.ts)', {
         enabled: bool(
@@ -255,7 +295,10 @@ export function configSchema() {
         maxAgeMs: ms(limits.maxAgeMs, 'a pending result older than this is set aside as expired (kept, reported)', 1),
       }),
       tamper: obj('enclosure opened', {
-        destroyFileKey: bool(false, 'delete the file device key when the enclosure opens (the kiosk must be provisioned again)'),
+        destroyFileKey: bool(
+          true,
+          'destroy the device key when the enclosure opens, whatever keyStore.kind (the name is historical): the key file overwritten and deleted, or the private key, public key and certificate objects destroyed in the PKCS#11 token; the key wiped from memory; the broker connection closed once the alarm went out, and never made again. The kiosk must be provisioned again',
+        ),
       }),
       health: obj('health reporting', {
         httpPort: int(9464, 'port', 'loopback HTTP server: /metrics, /health, and /sim/* on a simulated kiosk (0 = off)', {
@@ -284,20 +327,7 @@ export function configSchema() {
           Type.Object(
             {
               id: Type.String({ type: 'string', minLength: 1 }),
-              publicKey: Type.Object(
-                {
-                  kty: words(['EC']),
-                  crv: words(['P-256']),
-                  x: Type.String({ type: 'string', minLength: 1 }),
-                  y: Type.String({ type: 'string', minLength: 1 }),
-                  kid: Type.Optional(Type.String()),
-                  alg: Type.Optional(Type.String()),
-                  use: Type.Optional(Type.String()),
-                  key_ops: Type.Optional(Type.Array(Type.String())),
-                  ext: Type.Optional(Type.Boolean()),
-                },
-                { type: 'object', additionalProperties: false },
-              ),
+              publicKey: p256PublicJwk(),
             },
             { type: 'object', additionalProperties: false },
           ),

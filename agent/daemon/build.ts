@@ -14,7 +14,7 @@ import { renewOverMqtt } from '../../provisioning/enrol/client.js';
 import { completePendingRenewal, RenewalScheduler, STATE_FILES } from '../../provisioning/enrol/renewal.js';
 import { writeFileAtomic } from '../../base/keys/file-key-store.js';
 import type { KeyStore } from '../../base/keys/key-store.js';
-import { createSelfSignedCertificate, parseCertificate, type x509 } from '../../base/keys/x509.js';
+import { certificateMatchesKey, createSelfSignedCertificate, parseCertificate, type x509 } from '../../base/keys/x509.js';
 import type { KioskConfig } from '../config/types.js';
 import { KioskError } from '../../base/errors.js';
 import type { Clock } from '../../base/clock.js';
@@ -55,8 +55,13 @@ async function certificateFor(cfg: KioskConfig, keyStore: KeyStore, files: { cer
   if (!cfg.simulate) throw new KioskError('E_CERTIFICATE', 'no device certificate: run `kiosk-agent provision` first', { subject: files.cert });
   const dir = join(cfg.stateDir, 'sim-ca');
   const certPath = join(dir, `${cfg.deviceId}.crt`);
-  if (await exists(certPath)) return parseCertificate(await readFile(certPath, 'utf8'), certPath);
   await keyStore.start();
+  if (await exists(certPath)) {
+    const simCert = parseCertificate(await readFile(certPath, 'utf8'), certPath);
+    if (certificateMatchesKey(simCert, keyStore)) return simCert;
+    // A tamper destroyed the simulated key and the start made a new one: certify that one.
+    logger.warn({ certificate: certPath }, 'simulated kiosk: the device key changed since the last start; a new self-signed certificate replaces the old one');
+  }
   const cert = await createSelfSignedCertificate(keyStore, cfg.deviceId, 'device');
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(certPath, cert.toString('pem'));
@@ -68,11 +73,25 @@ async function certificateFor(cfg: KioskConfig, keyStore: KeyStore, files: { cer
  * Same-key renewal over MQTT with the identity the transport connects with; the renewed certificate
  * is installed where the transport reads it (the scheduler checks it is no longer due).
  */
-function certificateRenewal(cfg: KioskConfig, identity: DeviceIdentity, keyStore: KeyStore, logger: Logger, clock?: Clock): CertificateRenewal {
+function certificateRenewal(
+  cfg: KioskConfig,
+  identity: DeviceIdentity,
+  keyStore: KeyStore,
+  transport: MqttTransport,
+  logger: Logger,
+  clock?: Clock,
+): CertificateRenewal {
   const scheduler = new RenewalScheduler({
     certificate: () => identity.certificate,
     renew: async () => {
-      const cert = await renewOverMqtt({ url: cfg.transport.url, prefix: cfg.transport.topicPrefix, ...identity.tls(), deviceId: cfg.deviceId, keyStore });
+      const cert = await renewOverMqtt({
+        url: cfg.transport.url,
+        prefix: cfg.transport.topicPrefix,
+        ...identity.tls(),
+        deviceId: cfg.deviceId,
+        keyStore,
+        channel: transport,
+      });
       await identity.install(cert);
       return cert;
     },
@@ -120,6 +139,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
   let transport: MqttTransport | undefined;
   let assist: AssistFactory | undefined;
   let renewal: CertificateRenewal | undefined;
+  let deviceIdentity: DeviceIdentity | undefined;
   const outbox = new SqliteOutbox({ path: join(cfg.stateDir, 'outbox.db'), limits: cfg.outbox });
   if (cfg.transport.url) {
     const [ca, cert] = await Promise.all(
@@ -130,7 +150,9 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
       ),
     );
     const key = await device.tlsKey();
+    // `key` is one buffer that every TLS option below holds: tamper's wipe (identity.destroy) reaches them all.
     const identity = new DeviceIdentity({ certFile: files.cert, certificate, tls: { ca, cert, key } });
+    deviceIdentity = identity;
     transport = new MqttTransport({
       logger: logger.child({ component: 'transport' }),
       options: {
@@ -147,13 +169,14 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
       // Each (re)start connects with the identity installed then: a renewed certificate after renewal.
       connect: (url, opts) => mqtt.connect(url, { ...opts, ...tlsIdentity(identity.tls()) }),
     });
-    if (cfg.renewal.enabled) renewal = certificateRenewal(cfg, identity, keyStore, logger, options.renewalClock);
+    if (cfg.renewal.enabled) renewal = certificateRenewal(cfg, identity, keyStore, transport, logger, options.renewalClock);
     const resultTopic = transport.topics.result;
+    const mqttTransport = transport;
     // agent/assist (and with it @roamhq/wrtc, whose RTCVideoSource makes a natural exit segfault)
     // is imported only here, only when remote assistance is enabled.
     if (cfg.assist.enabled) {
       assist = async ({ signer }) => {
-        const [{ AssistService }, { MqttAssistSignalling }, { alsaAudio }] = await Promise.all([
+        const [{ AssistService }, { TransportAssistSignalling }, { alsaAudio }] = await Promise.all([
           import('../assist/service.js'),
           import('../assist/signalling.js'),
           import('../assist/audio/ffmpeg-audio.js'),
@@ -162,12 +185,8 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
         return new AssistService({
           kioskId: cfg.deviceId,
           camera,
-          signalling: new MqttAssistSignalling({
-            options: { url: cfg.transport.url, deviceId: cfg.deviceId, prefix: cfg.transport.topicPrefix, ca, cert, key },
-            logger: log,
-            // Like the transport: each (re)start connects with the identity installed then.
-            connect: (url, opts) => mqtt.connectAsync(url, { ...opts, ...tlsIdentity(identity.tls()) }),
-          }),
+          // On the transport's connection: the broker ties the client id to the certificate.
+          signalling: new TransportAssistSignalling({ transport: mqttTransport, logger: log }),
           signer,
           outbox,
           resultTopic,
@@ -218,6 +237,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
     gpio,
     keyStore,
     keyFile: device.keyFile,
+    ...(deviceIdentity ? { identity: deviceIdentity } : {}),
     certificate,
     transport,
     outbox,

@@ -26,11 +26,13 @@ import type { KioskConfig } from '../config/types.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { OutboxRelay } from '../outbox/relay.js';
 import { AbuseLimiter } from '../session/abuse-limiter.js';
+import { CommandAuthenticator } from '../transport/command-auth.js';
 import { CommandRouter, type CommandHandlers } from '../transport/commands.js';
 import type { MqttTransport } from '../transport/mqtt-transport.js';
 import { AssistWiring, type AssistLike } from './assist-wiring.js';
 import { CurrentSigner } from './current-signer.js';
 import { KioskDaemon } from './daemon.js';
+import { DispenseBinding } from './dispense-binding.js';
 import { DispenseController } from './dispense.js';
 import { MemoryEventQueue, type EventQueue } from './event-queue.js';
 import { EventPublisher, type DaemonEvents } from './events.js';
@@ -52,8 +54,10 @@ export interface DaemonDeps {
   camera: FrameSource;
   gpio: GpioPort;
   keyStore: KeyStore;
-  /** The file behind a file key store (destroyed on tamper when `tamper.destroyFileKey`). */
+  /** The file behind a file key store (the key store itself destroys it on tamper). */
   keyFile?: string;
+  /** The TLS identity the transport connects with (build.ts); tamper wipes its key from memory. */
+  identity?: { destroy(): void };
   certificate: x509.X509Certificate;
   /** Absent: no broker configured, results stay in the outbox. */
   transport?: MqttTransport;
@@ -95,6 +99,7 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     certificate: deps.certificate,
     engine: deps.engine,
     deviceId: config.deviceId,
+    audience: config.transport.audience,
     strictDeviceId: Boolean(transport),
     logger: log,
   });
@@ -122,9 +127,11 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     screen,
   });
   const assist = new AssistWiring({ config, camera: deps.camera, sessions, ledger: deps.ledger, bus, inService, logger: log, screen });
+  const binding = new DispenseBinding({ bus, ledger: deps.ledger, present: () => kiosk.present, logger: logger.child({ component: 'dispense' }) });
   const dispenser = new DispenseController({
     kiosk,
     ledger: deps.ledger,
+    binding,
     authorizeWithinMs: config.dispenser.authorizeWithinMs,
     bus,
     logger: logger.child({ component: 'dispense' }),
@@ -137,8 +144,12 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     kiosk,
     sessions,
     keyStore: deps.keyStore,
-    keyFile: deps.keyFile,
-    destroyFileKey: config.tamper.destroyFileKey,
+    identity: deps.identity,
+    // The transport is the one connection made with the device identity (assistance and renewal use it).
+    connections: transport ? [transport] : [],
+    destroyKey: config.tamper.destroyFileKey,
+    // The alarm (tamper, out_of_service, key_destroyed) goes out over the live connection before it closes.
+    alarmsSent: () => publisher.idle(),
     bus,
     cancelPresence: () => inputs.cancelPresence(),
     logger: log,
@@ -176,6 +187,7 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     return assist.afterSession(r, s);
   };
   sessions.addHooks({ blocked: () => assist.blocksSession(), finished: sessionFinished });
+  binding.listen();
   const screenAction = screenActions({ sessions, help: () => assist.customerHelp(), logger: log });
   screen?.actions.on('action', screenAction);
 
@@ -196,9 +208,11 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
   };
 
   // A simulated kiosk always gets one (health.httpPort 0: any free port), for its /sim/* routes.
+  // Extra routes (the simulator's controls) exist only on a simulated kiosk, whoever passes them.
+  const localRoutes = config.simulate ? (extras.routes ?? {}) : {};
   const http =
     config.health.httpPort !== 0 || config.simulate
-      ? new HealthServer({ port: config.health.httpPort, logger: log, snapshot: () => health.snapshot(), routes: extras.routes ?? {} })
+      ? new HealthServer({ port: config.health.httpPort, logger: log, snapshot: () => health.snapshot(), routes: localRoutes })
       : undefined;
 
   const components: Component[] = [
@@ -235,15 +249,25 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
   if (assistFactory) components.push({ name: 'remote assistance', start: async () => assist.use(await assistFactory({ signer })), stop: () => assist.stop() });
   if (transport) {
     let router: CommandRouter | undefined;
+    const auth = new CommandAuthenticator({
+      keys: config.commands.keys.map((k) => ({ kid: k.kid, publicKey: { ...k.publicKey } })),
+      deviceId: config.deviceId,
+      used: deps.ledger,
+      maxLifetimeSec: config.commands.maxLifetimeSec,
+      clockSkewSec: config.commands.clockSkewSec,
+    });
     const relay = new OutboxRelay({ outbox: deps.outbox, transport, logger: logger.child({ component: 'relay' }), backoff });
     let unwatch = () => {};
     components.push(
       {
         name: 'command router',
         // Built at start: `assist_start` is a command only once remote assistance has a service.
-        start: () => {
+        start: async () => {
+          await auth.start();
+          if (!auth.configured) log.warn('no carrier command keys (commands.keys): every command will be refused');
           router = new CommandRouter({
             transport,
+            auth,
             logger: logger.child({ component: 'commands' }),
             resultVerdict: async (jti) => deps.ledger.verdict(jti),
             handlers: commands(),
@@ -270,10 +294,7 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
       name: 'local HTTP server',
       start: async () => {
         await http.start();
-        log.info(
-          { url: `http://127.0.0.1:${http.port}`, routes: ['/metrics', '/health', ...Object.keys(extras.routes ?? {})] },
-          'local HTTP server (loopback only)',
-        );
+        log.info({ url: `http://127.0.0.1:${http.port}`, routes: ['/metrics', '/health', ...Object.keys(localRoutes)] }, 'local HTTP server (loopback only)');
       },
       stop: () => http.stop(),
     });

@@ -10,7 +10,7 @@ import type { Logger } from '../../base/log.js';
 import { agentVersion } from '../../base/paths.js';
 import type { EngineInfo } from '../../models/engine.js';
 import type { BiometricFree, Measurement } from '../../protocol/eat.js';
-import { ResultSigner, type SignedResult } from '../../provisioning/result-signer.js';
+import { processDebugStatus, ResultSigner, type SignedResult } from '../../provisioning/result-signer.js';
 
 export interface CurrentSignerDeps {
   keyStore: KeyStore;
@@ -18,6 +18,8 @@ export interface CurrentSignerDeps {
   /** The started engine: its model hashes go into every token. */
   engine: { info(): EngineInfo };
   deviceId: string;
+  /** The carrier the results are for (`aud`, config `transport.audience`). */
+  audience: string;
   /** With a broker the certificate must name `deviceId` (the carrier checks `sub` against it). */
   strictDeviceId: boolean;
   logger: Logger;
@@ -48,7 +50,13 @@ export class CurrentSigner {
   /** Signs with `certificate` from now on (a renewed one). */
   use(certificate: x509.X509Certificate): void {
     this.current = certificate;
-    this.signer = new ResultSigner({ keyStore: this.deps.keyStore, certificate, measurements: this.measurements });
+    this.signer = new ResultSigner({
+      keyStore: this.deps.keyStore,
+      certificate,
+      measurements: this.measurements,
+      audience: this.deps.audience,
+      dbgstat: processDebugStatus,
+    });
   }
 
   /** The certificate results are signed with. */

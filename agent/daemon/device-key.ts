@@ -1,13 +1,14 @@
 /**
  * The device key from config (`keyStore`): the store that signs results and CSRs, the key the broker
- * connections authenticate with, and the file that tamper may destroy. A PKCS#11 key is used by
- * mutual TLS through the OpenSSL pkcs11 engine (provisioning/pkcs11-tls-key.ts); its PIN is read
- * here, given only to the key store, and never logged.
+ * connections authenticate with, and what tamper destroys. A PKCS#11 key is used by mutual TLS
+ * through the OpenSSL pkcs11 engine (provisioning/pkcs11-tls-key.ts), in this process: no child
+ * process ever needs the PIN. The PIN is read once, here, given only to the key store, never logged;
+ * an `env:` PIN is removed from the environment as it is read, so no child process inherits it.
  */
 import { readFile } from 'node:fs/promises';
 import { FileKeyStore } from '../../base/keys/file-key-store.js';
 import type { KeyStore } from '../../base/keys/key-store.js';
-import { assertEngineInstalled, Pkcs11TlsKey } from '../../provisioning/pkcs11-tls-key.js';
+import { assertEngineInstalled, defaultEnginePath, Pkcs11TlsKey } from '../../provisioning/pkcs11-tls-key.js';
 import type { KioskConfig } from '../config/types.js';
 import { KioskError } from '../../base/errors.js';
 import type { TlsPrivateKey } from '../../protocol/endpoint.js';
@@ -15,18 +16,23 @@ import type { TlsPrivateKey } from '../../protocol/endpoint.js';
 /** The device key as the daemon uses it. */
 export interface DeviceKey {
   keyStore: KeyStore;
-  /** The file of a file key store; undefined for a token key (tamper leaves it alone). */
+  /** The file of a file key store; undefined for a token key. */
   keyFile?: string;
   /** The TLS client key: the PEM file's content, or the token key through the engine. */
   tlsKey(): Promise<TlsPrivateKey>;
 }
 
-/** Reads the PKCS#11 user PIN from `env:NAME` or `file:/path`; E_CONFIG_INVALID names the source, never the PIN. */
+/**
+ * Reads the PKCS#11 user PIN from `env:NAME` (and deletes NAME from `process.env`, so that no child
+ * process inherits it: ffmpeg, gpiod, systemd-notify all get this environment) or `file:/path`;
+ * E_CONFIG_INVALID names the source, never the PIN.
+ */
 export async function readPin(source: string): Promise<string> {
   const subject = 'keyStore.pinSource';
   if (source.startsWith('env:')) {
     const name = source.slice(4);
     const pin = process.env[name];
+    delete process.env[name];
     if (!pin) throw new KioskError('E_CONFIG_INVALID', `the PKCS#11 PIN is not set: environment variable ${name} is empty`, { subject });
     return pin;
   }
@@ -63,6 +69,9 @@ export async function deviceKeyFromConfig(cfg: KioskConfig, keyFile: string, tls
   }
   // pkcs11js (a native addon) is loaded only for a token key.
   const { Pkcs11KeyStore } = await import('../../provisioning/pkcs11-key-store.js');
+  const enginePath = k.engine || defaultEnginePath();
+  // A missing engine refuses before the PIN is read (and taken out of the environment).
+  if (tls) assertEngineInstalled(enginePath);
   const keyStore = new Pkcs11KeyStore({
     modulePath: k.pkcs11Module,
     tokenLabel: k.token,
@@ -70,7 +79,6 @@ export async function deviceKeyFromConfig(cfg: KioskConfig, keyFile: string, tls
     pin: await readPin(k.pinSource),
     create: cfg.simulate,
   });
-  const tlsKey = new Pkcs11TlsKey({ keyStore, enginePath: k.engine || undefined });
-  if (tls) assertEngineInstalled(tlsKey.enginePath);
+  const tlsKey = new Pkcs11TlsKey({ keyStore, enginePath });
   return { keyStore, tlsKey: async () => tlsKey };
 }

@@ -1,7 +1,8 @@
 /**
- * Dispensing on the carrier's word only: an `authorize_dispense` naming an accepted result of this
- * kiosk, arriving within `dispenser.authorizeWithinMs` of it, claims that result once (ledger
- * transaction) and pulses the dispenser; the card-out sensor confirms it (`dispensed`) or it is
+ * Dispensing on the carrier's word only: a signed `authorize_dispense` naming the accepted result of
+ * the last finished session while its customer is still present (dispense-binding.ts), arriving
+ * within `dispenser.authorizeWithinMs` of it, claims that result once (ledger transaction) and
+ * pulses the dispenser; the card-out sensor confirms it (`dispensed`) or it is
  * reported failed (`dispense_failed`). A claimed result never dispenses again, even after a failure:
  * the carrier runs a new session (a card may have left without the sensor seeing it).
  */
@@ -11,11 +12,13 @@ import { toKioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
 import type { AuthorizeDispense, CommandOutcome } from '../transport/commands.js';
 import type { DaemonEvents } from './events.js';
+import type { DispenseBinding } from './dispense-binding.js';
 import type { Ledger } from './ledger.js';
 
 export interface DispenseDeps {
   kiosk: KioskHardware;
   ledger: Ledger;
+  binding: Pick<DispenseBinding, 'check' | 'void'>;
   authorizeWithinMs: number;
   bus: EventEmitter<DaemonEvents>;
   logger: Logger;
@@ -31,8 +34,11 @@ export class DispenseController {
   async authorize(cmd: AuthorizeDispense): Promise<CommandOutcome> {
     const { kiosk, ledger, bus, logger } = this.deps;
     if (!this.deps.inService()) return { ok: false, reason: 'out_of_service', detail: 'the kiosk is out of service' };
+    const current = this.deps.binding.check(cmd.jti, cmd.session_id);
+    if (!current.ok) return { ok: false, reason: 'not_current', detail: current.detail };
     const claim = ledger.claim(cmd.jti, this.deps.authorizeWithinMs);
     if (!claim.ok) return { ok: false, reason: claim.reason, detail: claim.detail };
+    this.deps.binding.void('its SIM is being dispensed');
     bus.emit('dispense_started', { jti: cmd.jti });
     try {
       const r = await kiosk.dispense();

@@ -35,7 +35,7 @@ export interface DaemonEvents {
   /** Remote assistance: a call to an operator opened (`reason`: command, quality, customer_button). */
   assist_started: [{ assistId: string; reason: string; failedChecks: string[] }];
   /** An operator's verified decision became a device-signed result (`jti`, recorded in the ledger). */
-  assist_decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string }];
+  assist_decided: [{ assistId: string; jti: string; decision: 'approve' | 'reject'; operatorId: string; sessionId?: string }];
   assist_ended: [{ assistId: string; outcome: string; reason?: string; framesSent: number }];
   /** The operator's peer connected (media flows). */
   assist_connected: [{ assistId: string }];

@@ -2,11 +2,15 @@
  * Health: a snapshot of the daemon's figures, rendered as Prometheus text (GET /metrics) and JSON
  * (GET /health) on a loopback-only HTTP server, sent as telemetry over MQTT, and used to decide
  * whether systemd gets its WATCHDOG=1. The same server carries the simulated kiosk's /sim/* routes.
+ * Loopback binding keeps the network out, not a browser on this machine: every request must name a
+ * loopback host and this port (DNS rebinding), come from this loopback origin when it has an Origin,
+ * not be cross-site, and a POST must be `application/json` (an HTML form cannot send that).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile, statfs } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../base/log.js';
+import { checkLoopbackRequest } from '../../base/loopback.js';
 
 /** Everything the health endpoints and telemetry report. No image, score of a face or key material. */
 export interface HealthSnapshot {
@@ -170,9 +174,14 @@ export class HealthServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
       res.end(body);
     };
+    const refused = checkLoopbackRequest(req.headers, this.port ?? this.deps.port) ?? jsonPostOnly(req);
+    if (refused) {
+      this.deps.logger.warn({ method: req.method, path: url.pathname, reason: refused.reason }, 'local API request refused');
+      return send(refused.status, 'application/json', JSON.stringify({ error: 'request refused', code: refused.reason }));
+    }
     try {
       if (req.method === 'GET' && url.pathname === '/metrics')
         return send(200, 'text/plain; version=0.0.4; charset=utf-8', prometheusText(await this.deps.snapshot()));
@@ -190,6 +199,13 @@ export class HealthServer {
       send(status, 'application/json', JSON.stringify({ error: (err as Error).message }));
     }
   }
+}
+
+/** A POST must say it carries JSON: the content types an HTML form can send are refused (415). */
+function jsonPostOnly(req: IncomingMessage): { status: 415; reason: 'not_json' } | null {
+  if (req.method !== 'POST') return null;
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  return type === 'application/json' ? null : { status: 415, reason: 'not_json' };
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {

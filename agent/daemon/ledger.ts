@@ -22,7 +22,8 @@ export class Ledger {
         durable: true,
         schema: `CREATE TABLE IF NOT EXISTS results (jti TEXT PRIMARY KEY, verdict TEXT NOT NULL, created_at INTEGER NOT NULL,
         dispense TEXT, dispense_at INTEGER, dispense_code TEXT);
-        CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+        CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS used_commands (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`,
       });
       this.db = db;
     } catch (err) {
@@ -83,6 +84,20 @@ export class Ledger {
     this.open()
       .prepare('UPDATE results SET dispense = ?, dispense_at = ?, dispense_code = ? WHERE jti = ?')
       .run(outcome, this.now(), code ?? null, jti);
+  }
+
+  /**
+   * Records a carrier command's `jti` as used until `expiresAtMs` (after which its token is refused
+   * as expired anyway, so the row is dropped); false when it was used before. One transaction.
+   */
+  useCommand(jti: string, expiresAtMs: number): boolean {
+    const db = this.open();
+    return db
+      .transaction(() => {
+        db.prepare('DELETE FROM used_commands WHERE expires_at < ?').run(this.now());
+        return db.prepare('INSERT OR IGNORE INTO used_commands (jti, expires_at) VALUES (?, ?)').run(jti, expiresAtMs).changes === 1;
+      })
+      .immediate();
   }
 
   /** A persisted flag (out of service survives a restart). */

@@ -1,9 +1,11 @@
 /**
  * The simulated kiosk's controls: routes of the local API (`POST /sim/presence {"on": true}`,
- * `/sim/tamper {"open": true}`, `/sim/input {"pin", "value"}`, `GET /sim/gpio`), single keys on an
- * interactive terminal, and a simulated card-out sensor that fires after each dispense pulse.
+ * `/sim/tamper {"open": true}`, `/sim/input {"pin", "value"}`, each `Content-Type: application/json`;
+ * `GET /sim/gpio`), single keys on an interactive terminal, and a simulated card-out sensor that
+ * fires after each dispense pulse.
  */
 import type { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
+import { KioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
 import type { KioskConfig } from '../config/types.js';
 import type { DaemonExtras } from './compose.js';
@@ -43,8 +45,14 @@ export function simRoutes(gpio: FakeGpioPort, inputs: readonly string[]): Record
   };
 }
 
-/** What a simulated kiosk adds to the daemon: the /sim/* routes and the card-out sensor firing by itself. */
-export function simulatedKioskExtras(gpio: FakeGpioPort, config: Pick<KioskConfig, 'gpio' | 'sim'>, logger: Logger): DaemonExtras {
+/**
+ * What a simulated kiosk adds to the daemon: the /sim/* routes and the card-out sensor firing by itself.
+ * Refused unless `simulate` is on: the routes drive the dispenser's and the tamper switch's inputs.
+ * (composeDaemon also drops extra routes on a real kiosk; the loopback server refuses cross-site and
+ * non-JSON requests to them, see health.ts.)
+ */
+export function simulatedKioskExtras(gpio: FakeGpioPort, config: Pick<KioskConfig, 'gpio' | 'sim' | 'simulate'>, logger: Logger): DaemonExtras {
+  if (!config.simulate) throw new KioskError('E_CONFIG_INVALID', 'the simulator controls exist only on a simulated kiosk', { subject: 'simulate' });
   const inputs = Object.entries(config.gpio.pins)
     .filter(([, p]) => p.direction === 'in')
     .map(([n]) => n);

@@ -1,13 +1,15 @@
 /**
  * Out of service after tamper: the enclosure opening aborts the session, puts the kiosk out of
  * service (persisted in the ledger, so a restart does not clear it) and, with
- * `tamper.destroyFileKey`, destroys the file device key. The carrier's `clear_alarm` puts it back
- * in service once the enclosure is closed.
+ * `tamper.destroyFileKey` (default on), destroys the device identity: the key where it is kept (file
+ * overwritten and deleted, or the token's objects destroyed), its copies in memory, and the broker
+ * connection made with it, which does not reconnect. The carrier's `clear_alarm` puts a kiosk whose
+ * key was kept back in service once the enclosure is closed.
  */
 import type { EventEmitter } from 'node:events';
-import { open, unlink } from 'node:fs/promises';
 import type { KioskEvents, KioskHardware } from '../../device/kiosk/kiosk.js';
 import type { KeyStore } from '../../base/keys/key-store.js';
+import { systemClock, within, type Clock } from '../../base/clock.js';
 import { toKioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
 import type { CancelReason } from '../session/types.js';
@@ -55,11 +57,23 @@ export class ServiceState {
 export interface TamperAlarmDeps {
   service: ServiceState;
   kiosk: Pick<KioskHardware, 'tampered' | 'setStatus' | 'events'>;
-  sessions: { abort(reason: CancelReason): void };
-  keyStore: Pick<KeyStore, 'stop'>;
-  /** The file behind a file key store (destroyed on tamper when `destroyFileKey`). */
-  keyFile?: string;
-  destroyFileKey: boolean;
+  /** `idle()`: the aborted session has finished and its (signed reject) result is stored. */
+  sessions: { abort(reason: CancelReason): void; idle(): Promise<void> };
+  keyStore: Pick<KeyStore, 'destroy'>;
+  /** The identity's key in memory (build.ts's DeviceIdentity): wiped, and no new connection made with it. */
+  identity?: { destroy(): void };
+  /** Live connections made with the identity (the transport): closed for good once the alarm went out. */
+  connections: Array<{ dropIdentity(): Promise<void> }>;
+  /** `tamper.destroyFileKey`: destroy the device key and identity when the enclosure opens. */
+  destroyKey: boolean;
+  /** Resolves once the alarm events are published (or cannot be now); the connections close after it. */
+  alarmsSent?: () => Promise<void>;
+  /**
+   * Bound of each wait before the identity goes, ms (default 3000): for the aborted session to store its
+   * signed reject (with the key still there), then for the alarm over the live connection.
+   */
+  alarmWaitMs?: number;
+  clock?: Clock;
   bus: EventEmitter<DaemonEvents>;
   /** Cancels a pending presence-started session. */
   cancelPresence: () => void;
@@ -91,7 +105,7 @@ export class TamperAlarm {
     this.deps.cancelPresence();
     if (service.takeOut('tamper')) bus.emit('out_of_service', { reason: 'tamper' });
     kiosk.setStatus('out_of_service');
-    if (this.deps.destroyFileKey && this.deps.keyFile && !this.keyDestroyed) await this.destroyKey(this.deps.keyFile);
+    if (this.deps.destroyKey && !this.keyDestroyed) await this.destroyIdentity();
   }
 
   /** The carrier's `clear_alarm`: back in service once the enclosure is closed. */
@@ -105,25 +119,39 @@ export class TamperAlarm {
     return { ok: true, body: { state: 'in_service' } };
   }
 
-  /** Overwrites (best effort: flash and journals may keep copies) and deletes the file key. */
-  private async destroyKey(path: string): Promise<void> {
+  /**
+   * Once the aborted session has signed its reject (bounded), the key (in its store and in memory:
+   * signing and new connections fail from then on), then the live connection once the alarm went out
+   * over it (a TLS session needs no private key; bounded), closed without reconnecting. Each step runs
+   * even when an earlier one failed.
+   */
+  private async destroyIdentity(): Promise<void> {
     const log = this.deps.logger;
+    const clock = this.deps.clock ?? systemClock;
+    const waitMs = this.deps.alarmWaitMs ?? 3000;
+    this.keyDestroyed = true;
+    const settled = this.deps.sessions.idle().then(
+      () => true,
+      () => false,
+    );
+    if (!(await within(clock, waitMs, settled, false)))
+      log.warn({ waitedMs: waitMs }, 'tamper: the aborted session did not finish in time; its result will not be signed');
     try {
-      const fh = await open(path, 'r+');
-      try {
-        const { size } = await fh.stat();
-        await fh.write(Buffer.alloc(size), 0, size, 0);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await unlink(path);
-      await this.deps.keyStore.stop();
-      this.keyDestroyed = true;
-      log.error({ path }, 'tamper: the device key file was destroyed; the kiosk must be provisioned again');
-      this.deps.bus.emit('key_destroyed', { path });
+      const where = await this.deps.keyStore.destroy();
+      log.error({ key: where }, 'tamper: the device key was destroyed; the kiosk must be provisioned again');
+      this.deps.bus.emit('key_destroyed', { path: where });
     } catch (err) {
-      log.error({ err: toKioskError(err, 'E_KEY_STORE', path).toJSON() }, 'tamper: could not destroy the key file');
+      log.error({ err: toKioskError(err, 'E_KEY_STORE').toJSON() }, 'tamper: could not destroy the device key');
     }
+    this.deps.identity?.destroy();
+    const sent = (this.deps.alarmsSent?.() ?? Promise.resolve()).then(
+      () => true,
+      () => false,
+    );
+    await within(clock, waitMs, sent, false);
+    for (const c of this.deps.connections) {
+      await c.dropIdentity().catch((err) => log.error({ err: toKioskError(err, 'E_TRANSPORT').toJSON() }, 'tamper: could not close a broker connection'));
+    }
+    log.warn('tamper: broker connections made with the device identity are closed and will not reconnect');
   }
 }

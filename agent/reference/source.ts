@@ -4,6 +4,7 @@
  * the camera (`--video photo.jpg`, looped).
  */
 import { KioskError } from '../../base/errors.js';
+import { DEFAULT_MAX_PIXELS } from '../../device/media/image.js';
 import { openMediaFile } from '../../device/media/media-file.js';
 import type { RgbImage } from '../../base/rgb-image.js';
 
@@ -28,8 +29,12 @@ export async function isStill(spec: string): Promise<boolean> {
   return (await openMediaFile(s.path)).kind === 'image';
 }
 
-/** Decodes the still `spec` names; E_VIDEO_NO_FRAMES when the video has no frame N. */
-export async function loadStill(spec: string, opts: { maxWidth?: number; signal?: AbortSignal } = {}): Promise<RgbImage> {
+/**
+ * Decodes the still `spec` names; E_VIDEO_NO_FRAMES when the video has no frame N. A still is bounded
+ * in pixels (`maxPixels`, default `DEFAULT_MAX_PIXELS`): an image by its decoder, a video frame by the
+ * size ffprobe reports, checked before ffmpeg decodes anything (E_IMAGE_TOO_LARGE).
+ */
+export async function loadStill(spec: string, opts: { maxWidth?: number; maxPixels?: number; signal?: AbortSignal } = {}): Promise<RgbImage> {
   const s = parseStillSpec(spec);
   const source = await openMediaFile(s.path);
   if (s.frame === null) {
@@ -38,6 +43,13 @@ export async function loadStill(spec: string, opts: { maxWidth?: number; signal?
     for await (const f of source.frames(opts)) return f.image;
   } else {
     if (source.kind === 'image') throw new KioskError('E_USAGE', '#frame=N applies to a video, not an image', { subject: spec });
+    const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+    const { width = 0, height = 0 } = source.video ?? {};
+    if (width * height > maxPixels)
+      throw new KioskError('E_IMAGE_TOO_LARGE', `video frames are ${width}x${height} = ${width * height} pixels, more than the limit of ${maxPixels}`, {
+        subject: s.path,
+        details: { width, height, maxPixels },
+      });
     // Leaving the loop stops the decoder.
     for await (const f of source.frames(opts)) if (f.index === s.frame) return f.image;
   }

@@ -4,9 +4,18 @@
  * camera frames; the page's buttons come back as `actions` events, validated.
  * Preview frames go only to the sockets of this server: they are never logged, stored or kept
  * after they are sent, and none are sent outside a session (before `session`, after `verdict`).
+ *
+ * Loopback is not a boundary between local processes: any of them could open the socket and watch
+ * the customer's face. So `start()` draws a secret (256 bits, new at every start, never logged) and
+ * the socket is opened only with it (`/ws?k=<secret>`, compared in constant time; else 401 and
+ * nothing is sent). The kiosk browser gets it in the launch URL's fragment (`launchUrl`, which the
+ * daemon writes to a 0600 file for the browser's launcher, see `launchFile`); the page reads it
+ * from `location.hash` (a fragment is never sent in a request or a Referer).
  */
 import { EventEmitter } from 'node:events';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +25,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { RgbImage } from '../../base/rgb-image.js';
 import { KioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
+import { checkLoopbackHost, checkLoopbackRequest } from '../../base/loopback.js';
+import { removeLaunchFile, writeLaunchFile } from './launch-file.js';
 import { PreviewEncoder, type PreviewOptions } from './preview.js';
 import { LANGUAGES, MAX_PAGE_MESSAGE_BYTES, PROTOCOL_VERSION, parsePageMessage, type Language, type PageMessage, type ScreenMessage } from './protocol.js';
 
@@ -32,6 +43,11 @@ export interface ScreenDeps {
   /** Language shown until the customer picks one. Default `zh-Hans`. */
   language?: Language;
   now?: () => number;
+  /**
+   * File the launch URL (with the secret) is written to at start, mode 0600, and removed at stop:
+   * what the kiosk browser's launcher reads. None by default (`launchUrl` is then the only way to it).
+   */
+  launchFile?: string;
 }
 
 export const DEFAULT_SCREEN_PORT = 8741;
@@ -77,6 +93,8 @@ export class CustomerScreen {
   private inSession = false;
   private port = 0;
   private clientWaiters: Array<() => void> = [];
+  /** The socket's secret for this start (base64url of 32 random bytes); empty until started. */
+  private secret = '';
 
   constructor(private readonly deps: ScreenDeps) {
     this.log = deps.logger.child({ component: 'screen' });
@@ -93,12 +111,20 @@ export class CustomerScreen {
     return `http://${HOST}:${this.port}/`;
   }
 
+  /**
+   * `http://127.0.0.1:<port>/#k=<secret>`: the URL the kiosk browser opens. Holds the secret: give it
+   * only to the browser (the launch file), never to a log.
+   */
+  get launchUrl(): string {
+    return `${this.url}#k=${this.secret}`;
+  }
+
   /** Number of pages connected. */
   get connected(): number {
     return this.clients.size;
   }
 
-  /** Loads the page and listens on 127.0.0.1. */
+  /** Loads the page, draws the socket's secret, listens on 127.0.0.1 and writes the launch file. Returns `url` (no secret). */
   async start(): Promise<string> {
     const dir = this.deps.publicDir ?? defaultPublicDir();
     for (const { file } of Object.values(FILES)) {
@@ -110,12 +136,10 @@ export class CustomerScreen {
     }
     const server = createServer((req, res) => this.serve(req, res));
     const wss = new WebSocketServer({ noServer: true, maxPayload: 8 * MAX_PAGE_MESSAGE_BYTES });
+    this.secret = randomBytes(32).toString('base64url');
     server.on('upgrade', (req, socket, head) => {
-      if (req.url !== '/ws' || !this.trustedOrigin(req)) {
-        this.log.warn({ url: req.url, origin: req.headers.origin ?? null }, 'websocket upgrade refused');
-        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
-        return;
-      }
+      const refusal = this.upgradeRefusal(req);
+      if (refusal) return this.refuseUpgrade(req, socket, refusal);
       wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
     });
     await new Promise<void>((ok, fail) => {
@@ -129,7 +153,8 @@ export class CustomerScreen {
     this.server = server;
     this.wss = wss;
     this.port = (server.address() as AddressInfo).port;
-    this.log.info({ url: this.url }, 'customer screen listening');
+    if (this.deps.launchFile) await writeLaunchFile(this.deps.launchFile, this.launchUrl);
+    this.log.info({ url: this.url, launchFile: this.deps.launchFile ?? null }, 'customer screen listening');
     return this.url;
   }
 
@@ -149,6 +174,8 @@ export class CustomerScreen {
     this.wss = null;
     if (server) await new Promise<void>((ok) => server.close(() => ok()));
     this.files.clear();
+    this.secret = '';
+    if (this.deps.launchFile) await removeLaunchFile(this.deps.launchFile);
   }
 
   /** Shows an event on every page (and on pages that connect later, until the next `session` or `reset`). */
@@ -196,22 +223,39 @@ export class CustomerScreen {
     return this.clients.size > 0;
   }
 
-  private trustedOrigin(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    return this.trustedHost(req) && (origin === `http://${HOST}:${this.port}` || origin === `http://localhost:${this.port}`);
+  /**
+   * Why an upgrade is refused, or null: the path must be /ws, the request addressed to our loopback
+   * name from our loopback origin (a browser always sends Origin), and it must carry the secret.
+   */
+  private upgradeRefusal(req: IncomingMessage): { status: 401 | 403 | 404 | 421; reason: string } | null {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/ws') return { status: 404, reason: 'not_ws' };
+    const loopback = checkLoopbackRequest(req.headers, this.port);
+    if (loopback) return loopback;
+    if (req.headers.origin === undefined) return { status: 403, reason: 'origin_missing' };
+    if (!sameSecret(url.searchParams.get('k') ?? '', this.secret)) return { status: 401, reason: 'secret' };
+    return null;
   }
 
-  /** Only requests addressed to the loopback name and our port (a DNS-rebinding page sends its own host). */
-  private trustedHost(req: IncomingMessage): boolean {
-    const host = req.headers.host;
-    return host === `${HOST}:${this.port}` || host === `localhost:${this.port}`;
+  /** Answers a refused upgrade and closes; logs the reason and path (never the query: it may hold a secret). */
+  private refuseUpgrade(req: IncomingMessage, socket: Duplex, refusal: { status: number; reason: string }): void {
+    const path = (req.url ?? '/').split('?')[0];
+    this.log.warn({ path, reason: refusal.reason, origin: req.headers.origin ?? null }, 'websocket upgrade refused');
+    const body = JSON.stringify({ error: 'websocket upgrade refused', code: refusal.reason });
+    const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request' }[refusal.status] ?? 'Forbidden';
+    socket.end(
+      `HTTP/1.1 ${refusal.status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   private serve(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     const entry = FILES[path];
-    if (!this.trustedHost(req)) {
-      res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request\n');
+    // Only requests addressed to the loopback name and our port (a DNS-rebinding page sends its own host).
+    // The files themselves hold nothing secret (the launcher's redirect page links to them from file:).
+    const refused = checkLoopbackHost(req.headers, this.port);
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'request refused', code: refused.reason }));
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -280,4 +324,11 @@ export class CustomerScreen {
       if (ws.readyState === ws.OPEN && ws.bufferedAmount < MAX_BUFFERED) ws.send(jpeg, { binary: true });
     }
   }
+}
+
+/** Constant-time comparison of a presented secret with ours (hashed first: equal lengths, no early exit). */
+function sameSecret(presented: string, secret: string): boolean {
+  if (!secret) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(presented), digest(secret));
 }

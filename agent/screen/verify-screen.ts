@@ -15,7 +15,7 @@ export interface VerifyScreenOptions {
   plan: Pick<ChallengePlan, 'steps'>;
   /** 0 picks a free port. */
   port?: number;
-  /** Where the URL line goes (stderr in the CLI). */
+  /** Where the URL line goes (stderr in the CLI); it holds the launch URL with the socket's secret. */
   out: (line: string) => void;
   /** Called when the customer taps Cancel. */
   onCancel: () => void;
@@ -46,7 +46,8 @@ export async function openVerifyScreen(o: VerifyScreenOptions): Promise<VerifySc
   });
   const url = await screen.start();
   const waitMs = o.waitMs ?? 60_000;
-  o.out(`customer screen: ${url} (open it in a browser; the session starts when a page connects, or after ${Math.round(waitMs / 1000)} s)`);
+  // To the terminal of whoever runs the command, not to the log: the URL carries the socket's secret.
+  o.out(`customer screen: ${screen.launchUrl} (open it in a browser; the session starts when a page connects, or after ${Math.round(waitMs / 1000)} s)`);
   await screen.waitForClient(waitMs, o.signal);
   const bridge = bridgeSession(screen, o.plan);
   return {

@@ -1,10 +1,13 @@
 /**
- * Carrier commands on `cmd/<name>`: validated against a JSON schema, answered on the MQTT 5
- * response topic with the correlation data. A malformed, unknown or unauthorised command is refused
- * with a reason (and logged); it never reaches a handler.
+ * Carrier commands on `cmd/<name>`: each is a token signed by a carrier command key
+ * (protocol/command.ts, checked by command-auth.ts), whose `args` are validated against a JSON
+ * schema; answered on the MQTT 5 response topic with the correlation data. An unsigned, replayed,
+ * expired, foreign, malformed, unknown or unauthorised command is refused with a reason (and
+ * logged); it never reaches a handler.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from '../../base/log.js';
+import type { CommandAuthRefusal } from './command-auth.js';
 import type { IncomingCommand } from './mqtt-transport.js';
 
 /** Command bodies. */
@@ -19,8 +22,10 @@ export interface StartSession {
 export interface ClearAlarm {
   note?: string;
 }
+/** Dispense for the accepted result `jti` of session `session_id` (its `session_id`, or `assist_id` for an operator's decision). */
 export interface AuthorizeDispense {
   jti: string;
+  session_id: string;
   slot?: number;
 }
 export interface ConfigCommand {
@@ -36,6 +41,8 @@ export interface AssistStart {
 
 /** Why a command was refused. */
 export type RefusalReason =
+  | CommandAuthRefusal
+  | 'not_current'
   | 'malformed'
   | 'schema'
   | 'unknown_command'
@@ -74,6 +81,13 @@ export interface CommandRouterDeps {
   handlers: CommandHandlers;
   /** The verdict of a result this device signed, by jti (undefined when unknown). */
   resultVerdict(jti: string): Promise<string | undefined>;
+  /** Checks each command's signature, audience, validity and single use (command-auth.ts). */
+  auth: {
+    verify(
+      name: string,
+      payload: Buffer,
+    ): Promise<{ ok: true; claims: { args: Record<string, unknown> } } | { ok: false; reason: CommandAuthRefusal; detail: string }>;
+  };
   logger: Logger;
 }
 
@@ -92,8 +106,12 @@ const SCHEMAS = {
   authorize_dispense: {
     type: 'object',
     additionalProperties: false,
-    required: ['jti'],
-    properties: { jti: { type: 'string', minLength: 1, maxLength: 128 }, slot: { type: 'integer', minimum: 0, maximum: 63 } },
+    required: ['jti', 'session_id'],
+    properties: {
+      jti: { type: 'string', minLength: 1, maxLength: 128 },
+      session_id: { type: 'string', minLength: 1, maxLength: 128 },
+      slot: { type: 'integer', minimum: 0, maximum: 63 },
+    },
   },
   config: {
     type: 'object',
@@ -162,12 +180,9 @@ export class CommandRouter {
     }
     if (!(c.name in SCHEMAS)) return refuse('unknown_command', `no command named ${JSON.stringify(c.name.slice(0, 64))}`);
     const name = c.name as Name;
-    let body: unknown;
-    try {
-      body = JSON.parse(c.payload.toString('utf8'));
-    } catch {
-      return refuse('malformed', 'payload is not JSON');
-    }
+    const signed = await this.deps.auth.verify(name, c.payload);
+    if (!signed.ok) return refuse(signed.reason, signed.detail);
+    const body: unknown = signed.claims.args;
     const validate = this.validators![name];
     if (!validate(body)) {
       const e = validate.errors?.[0];

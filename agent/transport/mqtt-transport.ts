@@ -3,6 +3,7 @@
  * and full jitter (mqtt.js's own fixed-period reconnect is off), keeps a retained `status` with a
  * Last Will saying offline, maps PUBACK reason codes to typed errors, and routes `cmd/#` messages.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { within } from '../../base/clock.js';
@@ -49,6 +50,9 @@ export interface IncomingCommand {
   correlationData?: Buffer;
 }
 
+/** A message on a topic added with {@link MqttTransport.subscribe}. */
+export type TopicListener = (topic: string, payload: Buffer, properties: IPublishPacket['properties']) => void;
+
 /** Events of the transport. */
 export interface TransportEvents {
   online: [];
@@ -69,6 +73,10 @@ export class MqttTransport {
   private timer?: unknown;
   private stopping = false;
   private connected = false;
+  /** The device identity was destroyed (tamper): this transport never connects again. */
+  private identityDropped = false;
+  /** Topics beyond `cmd/#` (assistance signalling, renewal replies), subscribed again on every connect. */
+  private readonly listeners = new Map<string, TopicListener>();
   /** Message ids whose PUBACK said 0x10 "no matching subscribers" (mqtt.js resolves those as success). */
   private readonly noSubscribers = new Set<number>();
 
@@ -83,6 +91,9 @@ export class MqttTransport {
   /** Connects (without waiting for the broker: an unreachable broker is retried with backoff). */
   async start(): Promise<void> {
     const o = this.deps.options;
+    if (this.identityDropped) {
+      throw new KioskError('E_KEY_STORE', 'the device identity was destroyed (tamper): the transport does not connect again', { subject: o.deviceId });
+    }
     this.stopping = false;
     const client = (this.deps.connect ?? mqtt.connect)(o.url, {
       protocolVersion: 5,
@@ -137,6 +148,15 @@ export class MqttTransport {
     await client.endAsync(!clean).catch(() => undefined);
     client.removeAllListeners();
     this.connected = false;
+  }
+
+  /**
+   * The device identity was destroyed (tamper): closes the connection as `stop()` does (offline
+   * status, bounded by `stopWaitMs`) and never reconnects; `start()` refuses from now on (E_KEY_STORE).
+   */
+  async dropIdentity(): Promise<void> {
+    this.identityDropped = true;
+    await this.stop();
   }
 
   /**
@@ -199,13 +219,74 @@ export class MqttTransport {
     });
   }
 
+  /**
+   * Adds an exact topic (no wildcards) to this connection, subscribed now when online and again on
+   * every connect; its messages go to `listener`. E_NOT_AUTHORIZED when the broker refuses it.
+   * Everything the kiosk does over MQTT shares this one connection: the broker ties the client id to
+   * the certificate, so a second connection with it would throw this one off.
+   */
+  async subscribe(topic: string, listener: TopicListener): Promise<void> {
+    if (/[+#]/.test(topic)) throw new KioskError('E_USAGE', 'subscribe takes an exact topic', { subject: topic });
+    this.listeners.set(topic, listener);
+    const client = this.client;
+    if (client && this.connected) await this.subscribeNow(client, topic);
+  }
+
+  /** Removes a topic added with {@link subscribe}. */
+  async unsubscribe(topic: string): Promise<void> {
+    if (!this.listeners.delete(topic)) return;
+    const client = this.client;
+    if (client && this.connected) await client.unsubscribeAsync(topic).catch(() => undefined);
+  }
+
+  /**
+   * One MQTT 5 request/response round trip on this connection: subscribes to a fresh reply topic
+   * under `replyPrefix`, publishes `body` with it as response topic and random correlation data, and
+   * resolves with the matching answer's payload. E_TRANSPORT when offline, when nobody listens on
+   * `topic` (PUBACK 0x10) or after `timeoutMs` without an answer.
+   */
+  async request(topic: string, body: string, replyPrefix: string, timeoutMs: number): Promise<Buffer> {
+    const client = this.client;
+    if (!client || !this.connected) throw new KioskError('E_TRANSPORT', 'not connected to the broker', { subject: topic, details: { permanent: false } });
+    const responseTopic = replyPrefix + randomBytes(16).toString('base64url');
+    const correlationData = randomBytes(16);
+    let timer: NodeJS.Timeout | undefined;
+    const answer = new Promise<Buffer>((resolve, reject) => {
+      timer = setTimeout(() => reject(new KioskError('E_TRANSPORT', `no answer within ${timeoutMs} ms`, { subject: topic })), timeoutMs);
+      this.listeners.set(responseTopic, (_t, payload, props) => {
+        if (props?.correlationData && Buffer.from(props.correlationData).equals(correlationData)) resolve(payload);
+      });
+    });
+    try {
+      await this.subscribeNow(client, responseTopic);
+      const sent = await client.publishAsync(topic, body, { qos: 1, properties: { responseTopic, correlationData, contentType: 'application/json' } });
+      if (sent?.messageId !== undefined && this.noSubscribers.delete(sent.messageId))
+        throw new KioskError('E_TRANSPORT', 'no carrier service is listening for this request (PUBACK 0x10)', { subject: topic });
+      return await answer;
+    } catch (err) {
+      throw err instanceof KioskError ? err : new KioskError('E_TRANSPORT', `request failed: ${(err as Error).message}`, { subject: topic, cause: err });
+    } finally {
+      clearTimeout(timer);
+      answer.catch(() => undefined);
+      await this.unsubscribe(responseTopic);
+    }
+  }
+
+  private async subscribeNow(client: MqttClient, topic: string): Promise<void> {
+    const granted = await client.subscribeAsync(topic, { qos: 1 });
+    if (granted.some((g) => g.qos > 2)) throw new KioskError('E_NOT_AUTHORIZED', 'the broker refused the subscription', { subject: topic });
+  }
+
   private async onConnect(): Promise<void> {
     this.connected = true;
     this.attempt = 0;
     const client = this.client!;
     try {
       await client.publishAsync(this.topics.status, '{"state":"online"}', { qos: 1, retain: true });
-      await client.subscribeAsync(this.topics.commands, { qos: 1 });
+      // Retain handling 2: the broker sends no retained message at subscription. Retain as published:
+      // a command published with retain keeps the flag, and onMessage ignores it. A command acts once, live.
+      await client.subscribeAsync(this.topics.commands, { qos: 1, rh: 2, rap: true });
+      for (const topic of this.listeners.keys()) await this.subscribeNow(client, topic);
     } catch (err) {
       this.deps.logger.error({ err: { message: (err as Error).message } }, 'could not announce status or subscribe to commands');
     }
@@ -222,12 +303,28 @@ export class MqttTransport {
     this.attempt += 1;
     this.timer = (this.deps.setTimer ?? setTimeout)(() => {
       this.timer = undefined;
-      if (!this.stopping) this.client?.reconnect();
+      if (this.stopping) return;
+      try {
+        this.client?.reconnect();
+      } catch (err) {
+        // Node's TLS refuses the key before any socket (a wiped PEM, a token key that is gone): thrown
+        // here, in a timer, it would end the process. Retried with backoff like a refused connection.
+        this.deps.logger.warn({ err: { message: (err as Error).message, code: (err as { code?: unknown }).code } }, 'reconnect failed before connecting');
+        this.onClose();
+      }
     }, delayMs);
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    if (!topic.startsWith(this.topics.commandPrefix)) return;
+    if (!topic.startsWith(this.topics.commandPrefix)) {
+      this.listeners.get(topic)?.(topic, payload, packet.properties);
+      return;
+    }
+    if (packet.retain) {
+      // A retained command would act again at every reconnect: it is never a command.
+      this.deps.logger.warn({ topic }, 'retained command ignored');
+      return;
+    }
     const props = packet.properties ?? {};
     this.events.emit('command', {
       topic,

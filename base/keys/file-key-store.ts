@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { KioskError } from '../errors.js';
-import type { KeyStore } from './key-store.js';
+import { keyDestroyedError, type KeyStore } from './key-store.js';
 
 /** Options of {@link FileKeyStore}. */
 export interface FileKeyStoreOptions {
@@ -22,28 +22,33 @@ export class FileKeyStore implements KeyStore {
   readonly kind = 'file' as const;
   private key?: KeyObject;
   private spki?: Uint8Array;
+  private destroyed = false;
 
   constructor(private readonly options: FileKeyStoreOptions) {}
 
   async start(): Promise<void> {
     const { path } = this.options;
-    let pem: string;
+    if (this.destroyed) throw keyDestroyedError(path);
+    let pem: Buffer;
     try {
       const st = await stat(path);
       if ((st.mode & 0o077) !== 0) {
         throw new KioskError('E_KEY_STORE', `key file is readable by others (mode ${(st.mode & 0o777).toString(8)}); expected 0600`, { subject: path });
       }
-      pem = await readFile(path, 'utf8');
+      pem = await readFile(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw toKeyError(err, path);
       if (this.options.create === false) throw new KioskError('E_KEY_STORE', 'key file does not exist', { subject: path });
-      pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+      pem = Buffer.from(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
       await writeFileAtomic(path, pem, 0o600);
     }
     try {
-      this.key = createPrivateKey(pem);
+      this.key = createPrivateKey({ key: pem, format: 'pem' });
     } catch (err) {
       throw new KioskError('E_KEY_STORE', 'key file is not a PEM private key', { subject: path, cause: err });
+    } finally {
+      // Only the KeyObject keeps the key; this copy of the PEM is wiped now rather than left to the GC.
+      pem.fill(0);
     }
     const details = this.key.asymmetricKeyDetails;
     if (this.key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') {
@@ -62,8 +67,44 @@ export class FileKeyStore implements KeyStore {
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
+    if (this.destroyed) throw keyDestroyedError(this.options.path);
     if (!this.key) throw new KioskError('E_KEY_STORE', 'key store not started', { subject: this.options.path });
     return nodeSign('sha256', data, { key: this.key, dsaEncoding: 'ieee-p1363' });
+  }
+
+  /**
+   * Drops the key from this store, overwrites the file with zeros (best effort: flash wear levelling
+   * and journals may keep copies), syncs and deletes it. A file already gone is fine.
+   */
+  async destroy(): Promise<string> {
+    const { path } = this.options;
+    this.destroyed = true;
+    this.key = undefined;
+    try {
+      const fh = await open(path, 'r+');
+      try {
+        const { size } = await fh.stat();
+        await fh.write(Buffer.alloc(size), 0, size, 0);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await unlink(path);
+      await syncDir(dirname(path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new KioskError('E_KEY_STORE', `could not destroy the key file: ${(err as Error).message}`, { subject: path, cause: err });
+    }
+    return path;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, constants.O_RDONLY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }
 
@@ -81,12 +122,7 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
       await fh.close();
     }
     await rename(tmp, path);
-    const dh = await open(dir, constants.O_RDONLY);
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await syncDir(dir);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new KioskError('E_STORAGE', `could not write file: ${(err as Error).message}`, { subject: path, cause: err });

@@ -4,6 +4,7 @@
  * results, the CA) goes through `KeyStore.sign`, so the private key never needs to leave the store.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { KioskError } from '../errors.js';
 
 /** A P-256 signing key held somewhere the caller cannot read it from. */
 export interface KeyStore {
@@ -17,6 +18,17 @@ export interface KeyStore {
   publicKeySpki(): Uint8Array;
   /** ECDSA P-256 over SHA-256(data); returns raw r||s (64 bytes), the JWS ES256 format. */
   sign(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Destroys the key for good (tamper): where it is kept (the file overwritten and deleted, the token's
+   * objects destroyed) and in this process. Afterwards `sign` and `start` fail with E_KEY_STORE.
+   * Returns where the key was (file path or PKCS#11 URI), for the `key_destroyed` event.
+   */
+  destroy(): Promise<string>;
+}
+
+/** The error of a store whose key was destroyed. */
+export function keyDestroyedError(subject: string): KioskError {
+  return new KioskError('E_KEY_STORE', 'the device key was destroyed (tamper): the kiosk must be provisioned again', { subject });
 }
 
 /** DER prefix of a P-256 SubjectPublicKeyInfo before the 65-byte uncompressed point. */

@@ -42,6 +42,8 @@ export interface LocalBrokerOptions {
   maxQueuedMessages?: number;
   /** Also listen for MQTT over WebSocket on loopback (plain WS, or WSS with the broker's certificate). */
   websockets?: 'ws' | 'wss';
+  /** The carrier CA's CRL (PEM, `carrier crl`): certificates it lists cannot connect. Replace it with {@link LocalBroker.setCrl}. */
+  crl?: string | Uint8Array;
 }
 
 /** One mosquitto child process. */
@@ -50,6 +52,8 @@ export class LocalBroker {
   private exited?: Promise<Exit>;
   readonly confPath: string;
   readonly logPath: string;
+  /** Where the CRL is (when the broker was started with one). */
+  readonly crlPath: string;
 
   /** Port of the WebSocket listener, when asked for. */
   wsPort?: number;
@@ -61,6 +65,7 @@ export class LocalBroker {
   ) {
     this.confPath = join(dir, 'mosquitto.conf');
     this.logPath = join(dir, 'mosquitto.log');
+    this.crlPath = join(dir, 'crl.pem');
   }
 
   /** Writes TLS files, policy and config into `dir`, then starts the broker and waits until it listens. */
@@ -73,6 +78,7 @@ export class LocalBroker {
       broker.wsTls = o.websockets === 'wss';
     }
     const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), dynsec: join(dir, 'dynsec.json') };
+    if (o.crl !== undefined) writeFileSync(broker.crlPath, o.crl);
     writeFileSync(files.ca, o.tls.ca);
     writeFileSync(files.cert, o.tls.cert);
     writeFileSync(files.key, o.tls.key, { mode: 0o600 });
@@ -85,6 +91,7 @@ export class LocalBroker {
         caFile: files.ca,
         certFile: files.cert,
         keyFile: files.key,
+        ...(o.crl !== undefined ? { crlFile: broker.crlPath } : {}),
         dynsecFile: files.dynsec,
         persistenceDir: join(dir, 'data'),
         logFile: broker.logPath,
@@ -128,6 +135,27 @@ export class LocalBroker {
     this.exited = exited;
     await waitForPort(this.port, child, this.logPath);
     if (this.wsPort) await waitForPort(this.wsPort, child, this.logPath);
+  }
+
+  /**
+   * Replaces the CRL (the broker must have been started with one) and makes mosquitto read it again:
+   * SIGHUP (mosquitto 2.0.11 reloads its TLS settings, the CRL with them), resolved once the broker
+   * logged the reload. Live connections stay up: mosquitto checks certificates at the handshake only
+   * (drop one with dynamic security's deleteClient, or {@link restart}).
+   */
+  async setCrl(crl: string | Uint8Array, timeoutMs = 5000): Promise<void> {
+    if (!existsSync(this.crlPath)) throw new Error('this broker was started without a CRL (LocalBrokerOptions.crl)');
+    writeFileSync(this.crlPath, crl);
+    const pid = this.pid;
+    if (pid === undefined) return; // read at the next start
+    const reloads = () => this.log().split('Reloading config.').length;
+    const before = reloads();
+    process.kill(pid, 'SIGHUP');
+    const deadline = Date.now() + timeoutMs;
+    while (reloads() === before) {
+      if (Date.now() > deadline) throw new Error(`mosquitto did not reload its configuration within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Stops the broker (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */

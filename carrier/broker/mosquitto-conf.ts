@@ -10,6 +10,11 @@ export interface MosquittoConfOptions {
   caFile: string;
   certFile: string;
   keyFile: string;
+  /**
+   * The carrier CA's CRL (PEM): client certificates it lists are refused at the TLS handshake.
+   * mosquitto reads it at start only; OpenSSL then needs a current CRL of the CA (an empty one is fine).
+   */
+  crlFile?: string;
   dynsecFile: string;
   persistenceDir: string;
   logFile: string;
@@ -46,15 +51,25 @@ export function mosquittoConf(o: MosquittoConfOptions): string {
     `cafile ${o.caFile}`,
     `certfile ${o.certFile}`,
     `keyfile ${o.keyFile}`,
+    ...(o.crlFile ? [`crlfile ${o.crlFile}`] : []),
     'tls_version tlsv1.2',
     'require_certificate true',
     'use_identity_as_username true',
+    // The client id is the certificate's CN (or the operator's login): nobody can take over another client's session.
+    'use_username_as_clientid true',
     ...(o.websockets
       ? [
           `listener ${o.websockets.port} ${o.websockets.host ?? '127.0.0.1'}`,
           'protocol websockets',
           ...(o.websockets.tls
-            ? [`cafile ${o.caFile}`, `certfile ${o.certFile}`, `keyfile ${o.keyFile}`, 'tls_version tlsv1.2', 'require_certificate false']
+            ? [
+                `cafile ${o.caFile}`,
+                `certfile ${o.certFile}`,
+                `keyfile ${o.keyFile}`,
+                ...(o.crlFile ? [`crlfile ${o.crlFile}`] : []),
+                'tls_version tlsv1.2',
+                'require_certificate false',
+              ]
             : []),
         ]
       : []),

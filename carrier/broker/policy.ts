@@ -28,20 +28,33 @@ export interface DynsecClient {
   iterations?: number;
 }
 
-/** A remote-assistance operator login: a password (browser over MQTT-over-WebSocket) or, without one, a service certificate with this CN. */
+/**
+ * A remote-assistance operator login: a password (browser over MQTT-over-WebSocket) or, without one,
+ * a service certificate with this CN; `kiosks` are the devices it is assigned to (none: it reaches no kiosk).
+ */
 export interface OperatorLogin {
   username: string;
   password?: string;
+  kiosks?: string[];
 }
 
-/** Who may connect: device ids, claim CNs (claim-*), carrier service CNs (carrier-*). */
+/**
+ * Who may connect, by duty. Every client connects with the client id its certificate (or login)
+ * names: the broker replaces the requested id with the username, and each client also carries it.
+ * - verifiers: read results (their shared group), status, telemetry and events; publish nothing.
+ * - dispatchers: the only ones that may publish commands (`<id>/cmd/...`) and read the replies.
+ * - enrolment: the enrolment and renewal topics only.
+ * - operators: assistance signalling with the kiosks each is assigned.
+ */
 export interface PolicyInput {
   devices: string[];
+  /** Claim certificates' CNs (claim-*): enrolment requests only. */
   claims?: string[];
-  services?: string[];
+  verifiers?: string[];
+  dispatchers?: string[];
+  enrolment?: string[];
   /** Services that may also administer the policy at run time ($CONTROL/dynamic-security). */
   admins?: string[];
-  /** Remote-assistance operators (role `operator`: assistance signalling with any kiosk, nothing else). */
   operators?: OperatorLogin[];
   prefix?: string;
 }
@@ -72,27 +85,52 @@ export function claimRole(prefix = DEFAULT_PREFIX): DynsecRole {
   };
 }
 
-/** Carrier services: verifiers (shared subscription), command sender, enrolment service. */
-export function carrierRole(prefix = DEFAULT_PREFIX): DynsecRole {
+/** Verifiers: results through the shared group, and what kiosks report; they send nothing to kiosks. */
+export function verifierRole(prefix = DEFAULT_PREFIX): DynsecRole {
   return {
-    rolename: 'carrier',
+    rolename: 'verifier',
     acls: [
       allow('subscribePattern', `$share/${VERIFIER_GROUP}/${prefix}+/result`),
+      ...['+/status', '+/telemetry', '+/events'].map((s) => allow('subscribePattern', prefix + s)),
+    ],
+  };
+}
+
+/** Dispatchers: the only carrier duty that may send commands to kiosks (which also check the command's signature). */
+export function dispatcherRole(prefix = DEFAULT_PREFIX): DynsecRole {
+  return {
+    rolename: 'dispatcher',
+    acls: [
+      allow('publishClientSend', `${prefix}+/cmd/#`),
+      allow('subscribePattern', `${prefix}+/reply/#`),
+      ...['+/status', '+/telemetry', '+/events'].map((s) => allow('subscribePattern', prefix + s)),
+    ],
+  };
+}
+
+/** The enrolment service: enrolment requests and renewals, and their replies; nothing else. */
+export function enrolmentRole(prefix = DEFAULT_PREFIX): DynsecRole {
+  return {
+    rolename: 'enrolment',
+    acls: [
       allow('subscribePattern', `$share/enrol/${prefix}enrol/request`),
       allow('subscribePattern', `$share/enrol/${prefix}+/renew`),
-      ...['+/status', '+/telemetry', '+/events', '+/reply/#', '+/result', '+/renew', 'enrol/request'].map((s) => allow('subscribePattern', prefix + s)),
-      allow('publishClientSend', `${prefix}+/cmd/#`),
       allow('publishClientSend', `${prefix}enrol/reply/+`),
       allow('publishClientSend', `${prefix}+/renew/reply/+`),
     ],
   };
 }
 
-/** Remote-assistance operators: send signalling to any kiosk and read what kiosks send back; no commands, no results. */
-export function operatorRole(prefix = DEFAULT_PREFIX): DynsecRole {
+/** One operator's role: signalling with the kiosks it is assigned, nothing else. */
+export function operatorRole(o: OperatorLogin, prefix = DEFAULT_PREFIX): DynsecRole {
+  const kiosks = o.kiosks ?? [];
+  for (const k of kiosks) if (!DEVICE_ID_PATTERN.test(k)) throw new KioskError('E_USAGE', 'not a device id', { subject: k });
   return {
-    rolename: 'operator',
-    acls: [allow('publishClientSend', `${prefix}+/assist/signal/operator`), allow('subscribePattern', `${prefix}+/assist/signal/kiosk`)],
+    rolename: `operator-${o.username}`,
+    acls: kiosks.flatMap((k) => [
+      allow('publishClientSend', `${prefix}${k}/assist/signal/operator`),
+      allow('subscribePattern', `${prefix}${k}/assist/signal/kiosk`),
+    ]),
   };
 }
 
@@ -117,19 +155,40 @@ export function adminRole(): DynsecRole {
 /** The whole dynamic-security configuration file for `input`. */
 export function dynsecConfig(input: PolicyInput): Record<string, unknown> {
   const prefix = input.prefix ?? DEFAULT_PREFIX;
-  const roles: DynsecRole[] = [claimRole(prefix), carrierRole(prefix), adminRole(), ...input.devices.map((d) => deviceRole(d, prefix))];
   const operators = input.operators ?? [];
-  if (operators.length > 0) roles.push(operatorRole(prefix));
+  const duties: [string, string[]][] = [
+    ['verifier', input.verifiers ?? []],
+    ['dispatcher', input.dispatchers ?? []],
+    ['enrolment', input.enrolment ?? []],
+  ];
+  const services = new Map<string, string[]>();
+  for (const [role, names] of duties)
+    for (const n of names) {
+      if (!n.startsWith('carrier-') || OPERATOR_NAME_PATTERN.test(n))
+        throw new KioskError('E_USAGE', 'a carrier service name must start with carrier-', { subject: n });
+      services.set(n, [...(services.get(n) ?? []), role]);
+    }
   for (const o of operators) {
     if (!OPERATOR_NAME_PATTERN.test(o.username)) throw new KioskError('E_USAGE', 'an operator name must match carrier-op-<name>', { subject: o.username });
-    if ((input.services ?? []).includes(o.username)) throw new KioskError('E_USAGE', 'an operator cannot also be a carrier service', { subject: o.username });
   }
   const admins = new Set(input.admins ?? []);
+  const roles: DynsecRole[] = [
+    claimRole(prefix),
+    verifierRole(prefix),
+    dispatcherRole(prefix),
+    enrolmentRole(prefix),
+    adminRole(),
+    ...input.devices.map((d) => deviceRole(d, prefix)),
+    ...operators.map((o) => operatorRole(o, prefix)),
+  ];
+  // No dynamic-security `clientid`: the broker sets every client id to the username
+  // (use_username_as_clientid, mosquitto-conf.ts); the plugin would check it only for password logins.
+  const client = (username: string, rolenames: string[]): DynsecClient => ({ username, roles: rolenames.map((rolename) => ({ rolename })) });
   const clients: DynsecClient[] = [
-    ...input.devices.map((d) => ({ username: d, roles: [{ rolename: `device-${d}` }] })),
-    ...(input.claims ?? []).map((c) => ({ username: c, roles: [{ rolename: 'claim' }] })),
-    ...(input.services ?? []).map((s) => ({ username: s, roles: [{ rolename: 'carrier' }, ...(admins.has(s) ? [{ rolename: 'dynsec-admin' }] : [])] })),
-    ...operators.map((o) => ({ username: o.username, roles: [{ rolename: 'operator' }], ...(o.password ? dynsecPassword(o.password) : {}) })),
+    ...input.devices.map((d) => client(d, [`device-${d}`])),
+    ...(input.claims ?? []).map((c) => client(c, ['claim'])),
+    ...[...services].map(([s, r]) => client(s, [...r, ...(admins.has(s) ? ['dynsec-admin'] : [])])),
+    ...operators.map((o) => ({ ...client(o.username, [`operator-${o.username}`]), ...(o.password ? dynsecPassword(o.password) : {}) })),
   ];
   return {
     clients,

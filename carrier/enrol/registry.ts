@@ -1,8 +1,9 @@
 /**
  * The carrier's enrolment registry (SQLite, WAL; ':memory:' in tests): which device ids may enrol
  * (an allow-list, or a one-time token stored as its SHA-256), which key each enrolled device holds,
- * and revocations. Shared by enrolment-service instances on one host; every decision that changes
- * state is one immediate transaction, so two instances cannot both spend a token.
+ * every certificate serial issued to it, when it last renewed, and revocations. Shared by
+ * enrolment-service instances on one host; every decision that changes state is one immediate
+ * transaction, so two instances cannot both spend a token or both renew one device.
  */
 import type Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -12,7 +13,17 @@ import { openSqlite } from '../../base/sqlite.js';
 /** What an enrolment attempt found. */
 export type EnrolCheck = 'ok' | 'not_allowed' | 'bad_token' | 'already_enrolled' | 'revoked';
 /** What a renewal attempt found. */
-export type RenewCheck = 'ok' | 'revoked';
+export type RenewCheck = 'ok' | 'revoked' | 'rate_limited' | 'not_current_key';
+
+/** What a renewal is checked against besides the device id and the key to certify. */
+export interface RenewContext {
+  /** SPKI of the key that proved possession (the current certificate's); refused unless it is the recorded key. */
+  currentSpki?: Uint8Array;
+  /** Time of the renewal (default now). */
+  now?: Date;
+  /** Refuse a renewal less than this long after the device's last one, ms (default 0: no limit). */
+  minIntervalMs?: number;
+}
 
 /** One enrolled device. */
 export interface DeviceRecord {
@@ -38,7 +49,10 @@ export class EnrolmentRegistry {
       const db = openSqlite(this.path, {
         schema: `CREATE TABLE IF NOT EXISTS allowed (device TEXT PRIMARY KEY);
         CREATE TABLE IF NOT EXISTS tokens (device TEXT PRIMARY KEY, hash BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL, serial TEXT, not_after INTEGER, revoked INTEGER NOT NULL DEFAULT 0)`,
+        CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL, serial TEXT, not_after INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS certificates (serial TEXT PRIMARY KEY, device TEXT NOT NULL, not_after INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS certificates_device ON certificates (device);
+        CREATE TABLE IF NOT EXISTS renewals (device TEXT PRIMARY KEY, at INTEGER NOT NULL)`,
       });
       this.db = db;
       return db;
@@ -88,27 +102,46 @@ export class EnrolmentRegistry {
       .immediate();
   }
 
-  /** Decides a renewal by an authenticated device and records its (possibly new) key. */
-  async renew(deviceId: string, spki: Uint8Array): Promise<RenewCheck> {
+  /**
+   * Decides a renewal by an authenticated device and records its (possibly new) key and the time:
+   * refused when the device is revoked, when the key that proved possession is not the one recorded
+   * for it, or when it renewed less than `minIntervalMs` ago.
+   */
+  async renew(deviceId: string, spki: Uint8Array, ctx: RenewContext = {}): Promise<RenewCheck> {
     const db = this.open();
     const keySha = sha256(spki).toString('hex');
+    const now = (ctx.now ?? new Date()).getTime();
     return db
       .transaction((): RenewCheck => {
-        const dev = db.prepare('SELECT revoked FROM devices WHERE device = ?').get(deviceId) as { revoked: number } | undefined;
+        const dev = db.prepare('SELECT key_sha256, revoked FROM devices WHERE device = ?').get(deviceId) as { key_sha256: string; revoked: number } | undefined;
         if (dev?.revoked) return 'revoked';
+        if (dev && ctx.currentSpki && dev.key_sha256 !== sha256(ctx.currentSpki).toString('hex')) return 'not_current_key';
+        const last = db.prepare('SELECT at FROM renewals WHERE device = ?').get(deviceId) as { at: number } | undefined;
+        if (last && ctx.minIntervalMs && now - last.at < ctx.minIntervalMs) return 'rate_limited';
         // Devices enrolled offline (carrier sign-csr) are not in the registry yet: the broker authenticated them.
         db.prepare('INSERT INTO devices (device, key_sha256) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET key_sha256 = excluded.key_sha256').run(
           deviceId,
           keySha,
         );
+        db.prepare('INSERT INTO renewals (device, at) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET at = excluded.at').run(deviceId, now);
         return 'ok';
       })
       .immediate();
   }
 
-  /** Records the certificate issued to `deviceId`. */
+  /** Records the certificate issued to `deviceId` (its latest, and in its history). */
   async issued(deviceId: string, serial: string, notAfter: Date): Promise<void> {
-    this.open().prepare('UPDATE devices SET serial = ?, not_after = ? WHERE device = ?').run(serial, notAfter.getTime(), deviceId);
+    const db = this.open();
+    db.transaction(() => {
+      db.prepare('UPDATE devices SET serial = ?, not_after = ? WHERE device = ?').run(serial, notAfter.getTime(), deviceId);
+      db.prepare('INSERT OR IGNORE INTO certificates (serial, device, not_after) VALUES (?, ?, ?)').run(serial, deviceId, notAfter.getTime());
+    })();
+  }
+
+  /** Serials of every certificate issued to `deviceId` through the registry, oldest first. */
+  async serials(deviceId: string): Promise<string[]> {
+    const rows = this.open().prepare('SELECT serial FROM certificates WHERE device = ? ORDER BY rowid').all(deviceId) as { serial: string }[];
+    return rows.map((r) => r.serial);
   }
 
   /** Refuses every later enrolment or renewal of `deviceId` (the broker policy must drop it too). */

@@ -197,8 +197,8 @@ async function onSignal(_topic, payload) {
   }
 }
 
-/** Connects to the broker and waits for kiosks' offers. */
-async function connect({ url, username, password, kiosk = '*', prefix = 'kiosk/v1/', iceServers = [] }) {
+/** Connects to the broker and waits for offers of the kiosks this operator is assigned (`kiosk`: ids, comma-separated). */
+async function connect({ url, username, password, kiosk = '', prefix = 'kiosk/v1/', iceServers = [] }) {
   state.prefix = prefix;
   state.iceServers = iceServers;
   const client = await mqtt.connectAsync(url, {
@@ -213,8 +213,18 @@ async function connect({ url, username, password, kiosk = '*', prefix = 'kiosk/v
   client.on('message', (t, p) => {
     onSignal(t, p).catch((err) => status(`error: ${err.message}`));
   });
-  const granted = await client.subscribeAsync(topicOf(kiosk === '*' ? '+' : kiosk, 'kiosk'), { qos: 1 });
-  if (granted.some((g) => g.qos > 2)) throw new Error('the broker refused the subscription');
+  const kiosks = kiosk
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (kiosks.length === 0) throw new Error('name the kiosks you are assigned');
+  // The broker lets an operator reach only the kiosks it is assigned: one subscription each.
+  const granted = await client.subscribeAsync(
+    kiosks.map((k) => topicOf(k, 'kiosk')),
+    { qos: 1 },
+  );
+  const refused = granted.filter((g) => g.qos > 2);
+  if (refused.length > 0) throw new Error(`the broker refused ${refused.map((g) => g.topic).join(', ')}: not assigned to this operator`);
   status(`connected as ${username}, waiting for a kiosk`);
 }
 

@@ -5,14 +5,16 @@
  * carries (issued by the carrier CA, a device certificate, CN = this device, for this key) before
  * anything is installed. Installing is {@link installCertificate}'s job (renewal.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { KioskError } from '../../base/errors.js';
 import { tlsIdentity, type TlsPrivateKey } from '../../protocol/endpoint.js';
 import { certificateProfile } from '../../protocol/names.js';
 import type { KeyStore } from '../../base/keys/key-store.js';
 import { certificateMatchesKey, commonName, createCsr, parseCertificate, type x509 } from '../../base/keys/x509.js';
-import { enrolTopics, type EnrolReply } from '../../protocol/enrol.js';
+import { csrDigest, enrolTopics, RENEW_POP_TYP, type EnrolReply, type RenewPopClaims } from '../../protocol/enrol.js';
+import { signCompact } from '../../protocol/jws.js';
+import { MemoryKeyStore } from '../../base/keys/memory-key-store.js';
 
 /** How to reach the broker. */
 export interface BrokerConnection {
@@ -37,10 +39,31 @@ export interface EnrolOptions extends BrokerConnection {
   token?: string;
 }
 
+/**
+ * A request/response round trip over a connection that is already open (the daemon's transport):
+ * resolves with the answer's payload.
+ */
+export interface RequestChannel {
+  request(topic: string, body: string, replyPrefix: string, timeoutMs: number): Promise<Buffer>;
+}
+
 /** Renewal: the device's current connection and the key to certify (the current one or a new one). */
 export interface RenewOptions extends BrokerConnection {
   deviceId: string;
   keyStore: KeyStore;
+  /**
+   * The current key (of `cert`), which signs the proof of possession. Default: `keyStore` when `cert`
+   * is its certificate (same-key renewal), else the PEM `key` (renewal onto a new key).
+   */
+  currentKey?: KeyStore;
+  /** The clock that dates the proof of possession (default the system clock). */
+  clock?: () => Date;
+  /**
+   * The running daemon's own connection. The broker ties the client id to the certificate, so a
+   * second connection with the device certificate would throw the daemon's off: a daemon renews
+   * through its transport; only a kiosk with no daemon running opens a connection of its own.
+   */
+  channel?: RequestChannel;
 }
 
 /** Asks the carrier for a device certificate with the claim certificate; returns it checked. */
@@ -52,12 +75,51 @@ export async function enrolOverMqtt(o: EnrolOptions): Promise<x509.X509Certifica
   return acceptCertificate(reply, o);
 }
 
-/** Asks the carrier, as the device itself, for a new certificate for `keyStore`'s key. */
+/**
+ * Asks the carrier, as the device itself, for a new certificate for `keyStore`'s key; the request
+ * carries a proof of possession of the current key (see protocol/enrol.ts).
+ */
 export async function renewOverMqtt(o: RenewOptions): Promise<x509.X509Certificate> {
   const t = enrolTopics(o.prefix);
   const csr = await createCsr(o.keyStore, o.deviceId);
-  const reply = await request(o, t.renew(o.deviceId), t.renewReplyPrefix(o.deviceId), { v: 1, csr }, `${o.deviceId}-renew`);
+  const body = { v: 1, csr, pop: await renewalProof(o, csr) };
+  const reply = o.channel
+    ? parseReply(await o.channel.request(t.renew(o.deviceId), JSON.stringify(body), t.renewReplyPrefix(o.deviceId), o.timeoutMs ?? 15_000), t.renew(o.deviceId))
+    : await request(o, t.renew(o.deviceId), t.renewReplyPrefix(o.deviceId), body, `${o.deviceId}-renew`);
   return acceptCertificate(reply, o);
+}
+
+/** The proof of possession for a renewal request: the current key signs the device id and the CSR's hash. */
+export async function renewalProof(o: RenewOptions, csr: string): Promise<string> {
+  const current = parseCertificate(o.cert.toString(), 'current device certificate');
+  const { store, owned } = await currentKeyStore(o, current);
+  try {
+    if (!certificateMatchesKey(current, store))
+      throw new KioskError('E_KEY_STORE', 'the current key is not the key of the current certificate: cannot prove possession', { subject: o.deviceId });
+    const iat = Math.floor((o.clock?.() ?? new Date()).getTime() / 1000);
+    const header = { alg: 'ES256' as const, typ: RENEW_POP_TYP, x5c: [Buffer.from(current.rawData).toString('base64')] };
+    const claims: RenewPopClaims = { sub: o.deviceId, csr_sha256: csrDigest(csr), iat };
+    return await signCompact(store, header, claims);
+  } finally {
+    if (owned) await store.stop();
+  }
+}
+
+/** The store of the current key: given, the renewed key store itself, or one made from the PEM key. */
+async function currentKeyStore(o: RenewOptions, current: x509.X509Certificate): Promise<{ store: KeyStore; owned: boolean }> {
+  if (o.currentKey) return { store: o.currentKey, owned: false };
+  if (certificateMatchesKey(current, o.keyStore)) return { store: o.keyStore, owned: false };
+  if (typeof o.key !== 'string' && !Buffer.isBuffer(o.key))
+    throw new KioskError('E_USAGE', 'renewing onto a new key with a token key: pass the current key store (currentKey)', { subject: o.deviceId });
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(o.key);
+  } catch (err) {
+    throw new KioskError('E_KEY_STORE', 'the current device key does not parse', { subject: o.deviceId, cause: err });
+  }
+  const store = new MemoryKeyStore({ key });
+  await store.start();
+  return { store, owned: true };
 }
 
 /** Checks an issued certificate against what was asked for; E_CERTIFICATE names the first mismatch. */
@@ -84,6 +146,14 @@ async function acceptCertificate(reply: EnrolReply, o: EnrolOptions | RenewOptio
     throw new KioskError(code, `the carrier refused: ${reply.reason}: ${reply.detail}`, { subject: o.deviceId, details: { reason: reply.reason } });
   }
   return checkIssuedCertificate(reply.certificate, o);
+}
+
+function parseReply(payload: Buffer, topic: string): EnrolReply {
+  try {
+    return JSON.parse(payload.toString('utf8')) as EnrolReply;
+  } catch (err) {
+    throw new KioskError('E_TRANSPORT', 'the carrier answered with something that is not JSON', { subject: topic, cause: err });
+  }
 }
 
 /** One MQTT 5 request/response round trip on a short-lived connection. */

@@ -39,12 +39,38 @@ function keyStoreContract(name: string, open: () => KeyStore): void {
   });
 }
 
+/**
+ * `destroy()` (tamper): the key is gone where it was kept (a new store on the same place, told not to
+ * create one, finds none), and the destroyed store refuses to sign or start again. `open(create)`
+ * returns a new store on one key that no other test uses.
+ */
+function keyStoreDestroyContract(name: string, open: (create: boolean) => KeyStore): void {
+  t.test(`${name}: KeyStore destroy contract`, async (t) => {
+    const store = open(true);
+    await store.start();
+    t.teardown(() => store.stop());
+    await store.sign(Buffer.from('before'));
+    const where = await store.destroy();
+    t.ok(where.length > 0, `destroy names where the key was (${where})`);
+    await rejectsWithCode(t, store.sign(Buffer.from('after')), 'E_KEY_STORE', /destroyed/);
+    await rejectsWithCode(t, store.start(), 'E_KEY_STORE', /destroyed/);
+    await rejectsWithCode(t, open(false).start(), 'E_KEY_STORE');
+    t.equal(await store.destroy(), where, 'a second destroy is harmless');
+    await store.stop();
+  });
+}
+
 const dir = t.testdir({});
 keyStoreContract('file', () => new FileKeyStore({ path: join(dir, 'state', 'device.key') }));
+keyStoreDestroyContract('file', (create) => new FileKeyStore({ path: join(dir, 'state', 'destroyed.key'), create }));
 
 const token = createSoftHsmToken('contract');
 t.teardown(() => token.cleanup());
 keyStoreContract('pkcs11 (SoftHSM2)', () => new Pkcs11KeyStore({ modulePath: token.modulePath, tokenLabel: token.tokenLabel, pin: token.pin }));
+keyStoreDestroyContract(
+  'pkcs11 (SoftHSM2)',
+  (create) => new Pkcs11KeyStore({ modulePath: token.modulePath, tokenLabel: token.tokenLabel, pin: token.pin, keyLabel: 'destroy-test', create }),
+);
 
 t.test('file key: mode 0600, no temp file left, too-open file and garbage refused', async (t) => {
   const d = t.testdir({});

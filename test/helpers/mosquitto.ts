@@ -10,7 +10,12 @@ export type TestBroker = LocalBroker;
 
 export const TestBroker = {
   /** Issues the broker's server certificate from `pki`, writes policy and config into `dir`, starts the broker. */
-  async start(pki: TestPki, dir: string, policy: PolicyInput, extra: { maxQueuedMessages?: number; websockets?: 'ws' | 'wss' } = {}): Promise<LocalBroker> {
+  async start(
+    pki: TestPki,
+    dir: string,
+    policy: PolicyInput,
+    extra: { maxQueuedMessages?: number; websockets?: 'ws' | 'wss'; crl?: string | Uint8Array } = {},
+  ): Promise<LocalBroker> {
     const server = await pki.issue('localhost', 'server');
     return LocalBroker.start({
       dir,

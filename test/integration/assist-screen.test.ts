@@ -66,10 +66,12 @@ t.test('the wiring tells the screen: joining, connected, ended; nothing after st
 
 t.test('the screen server keeps the call state for late pages and across a reset, until the call ends', async (t) => {
   const screen = new CustomerScreen({ logger, port: 0 });
-  const url = await screen.start();
+  await screen.start();
   t.teardown(() => screen.stop());
+  const launch = new URL(screen.launchUrl);
   const connect = async () => {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}ws`, { origin: url.replace(/\/$/, '') });
+    // As the kiosk browser does: with the socket's secret from the launch URL's fragment.
+    const ws = new WebSocket(`ws://${launch.host}/ws?k=${launch.hash.replace(/^#k=/, '')}`, { origin: launch.origin });
     const got: Array<Record<string, unknown>> = [];
     ws.on('message', (d) => got.push(JSON.parse(String(d)) as Record<string, unknown>));
     await new Promise<void>((ok, fail) => {

@@ -20,6 +20,8 @@ interface ChildConfig {
   certPath: string;
   keyPath: string;
   operatorJwk: Record<string, string>;
+  /** The carrier command key the kiosk trusts. */
+  commandKey: { kid: string; publicKey: Record<string, string> };
 }
 
 if (process.env.ASSIST_CHILD) await runAgentSide(JSON.parse(process.env.ASSIST_CHILD) as ChildConfig);
@@ -34,6 +36,8 @@ async function runAgentSide(cfg: ChildConfig): Promise<void> {
   const { createLogger } = await import('../../base/log.js');
   const { MqttTransport } = await import('../../agent/transport/mqtt-transport.js');
   const { CommandRouter } = await import('../../agent/transport/commands.js');
+  const { CommandAuthenticator } = await import('../../agent/transport/command-auth.js');
+  const { memoryUsedCommands } = await import('../helpers/commands.js');
   const { MemoryOutbox } = await import('../../agent/outbox/memory-outbox.js');
   const { OutboxRelay } = await import('../../agent/outbox/relay.js');
   const { ResultSigner } = await import('../../provisioning/result-signer.js');
@@ -41,7 +45,7 @@ async function runAgentSide(cfg: ChildConfig): Promise<void> {
   const { parseCertificate } = await import('../../base/keys/x509.js');
   const { FakeFrameSource } = await import('../../device/camera/fake-source.js');
   const { AssistService } = await import('../../agent/assist/service.js');
-  const { MqttAssistSignalling } = await import('../../agent/assist/signalling.js');
+  const { TransportAssistSignalling } = await import('../../agent/assist/signalling.js');
   const { FfmpegAudioCapture, FfmpegAudioPlayback } = await import('../../agent/assist/audio/ffmpeg-audio.js');
   const { MemoryAudioPlayback } = await import('../../agent/assist/audio/fake-audio.js');
   const { dominantFrequency, processAlive, TeeAudioPlayback } = await import('../helpers/audio.js');
@@ -68,14 +72,17 @@ async function runAgentSide(cfg: ChildConfig): Promise<void> {
     outbox,
     resultTopic: transport.topics.result,
     logger,
-    signalling: new MqttAssistSignalling({ options: { url: cfg.url, deviceId: cfg.deviceId, ...tls }, logger }),
+    signalling: new TransportAssistSignalling({ transport, logger }),
     operators: [{ id: 'carrier-op-alice', publicKey: cfg.operatorJwk }],
     options: { maxWidth: 320, fps: 10, answerTimeoutMs: 30_000, callTimeoutMs: 40_000 },
     audio: { capture, playback: new TeeAudioPlayback([speaker, alsaSpeaker]) },
   });
   const refuse = async () => ({ ok: false as const, reason: 'unknown_command' as const, detail: 'not in this test' });
+  const auth = new CommandAuthenticator({ keys: [cfg.commandKey], deviceId: cfg.deviceId, used: memoryUsedCommands(), maxLifetimeSec: 120, clockSkewSec: 30 });
+  await auth.start();
   const router = new CommandRouter({
     transport,
+    auth,
     logger,
     resultVerdict: async () => undefined,
     handlers: { start_session: refuse, authorize_dispense: refuse, config: refuse, assist_start: (c) => assist.assistStart(c) },
@@ -149,14 +156,17 @@ async function runTests(): Promise<void> {
     join(dir, 'broker'),
     {
       devices: ['kiosk-001'],
-      services: ['carrier-svc-1'],
-      operators: [{ username: 'carrier-op-alice', password: 'correct horse' }],
+      dispatchers: ['carrier-svc-1'],
+      verifiers: ['carrier-svc-1'],
+      operators: [{ username: 'carrier-op-alice', password: 'correct horse', kiosks: ['kiosk-001'] }],
     },
     { websockets: 'ws' },
   );
   t.teardown(() => broker.stop());
   const wsUrl = broker.wsUrl!;
 
+  const { CommandSigner } = await import('../../carrier/commands/signer.js');
+  const commandKey = await CommandSigner.generate();
   const op = await generateKeyPair('ES256', { extractable: true });
   const opPublic = await exportJWK(op.publicKey);
   const opPrivate = await exportJWK(op.privateKey);
@@ -213,6 +223,7 @@ async function runTests(): Promise<void> {
           certPath: kiosk.certPath,
           keyPath: kiosk.keyPath,
           operatorJwk: opPublic,
+          commandKey: commandKey.entry,
         }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -279,10 +290,10 @@ async function runTests(): Promise<void> {
     t.teardown(() => carrier.endAsync());
     const messages: { topic: string; payload: string }[] = [];
     carrier.on('message', (topic, payload) => messages.push({ topic, payload: payload.toString() }));
-    await carrier.subscribeAsync(['kiosk/v1/kiosk-001/result', 'kiosk/v1/kiosk-001/reply/#'], { qos: 1 });
+    await carrier.subscribeAsync(['$share/verifiers/kiosk/v1/kiosk-001/result', 'kiosk/v1/kiosk-001/reply/#'], { qos: 1 });
     await carrier.publishAsync(
       'kiosk/v1/kiosk-001/cmd/assist_start',
-      JSON.stringify({ nonce, failed_checks: ['liveness', 'face_match'], reason: 'quality', session_id: 's-1' }),
+      await commandKey.sign('kiosk-001', 'assist_start', { nonce, failed_checks: ['liveness', 'face_match'], reason: 'quality', session_id: 's-1' }),
       {
         qos: 1,
         properties: { responseTopic: 'kiosk/v1/kiosk-001/reply/assist-1', correlationData: Buffer.from('c1') },
@@ -401,7 +412,7 @@ async function runTests(): Promise<void> {
     t.ok(ack.jti, 'the ack names the result');
 
     const resultMsg = await waitFor('signed result', () => messages.find((m) => m.topic === 'kiosk/v1/kiosk-001/result'));
-    const verifier = new ResultVerifier({ ca: parseCertificate(readFileSync(pki.caPath)), nonces, checkPlan: 'skip' });
+    const verifier = new ResultVerifier({ ca: parseCertificate(readFileSync(pki.caPath)), nonces, checkPlan: 'skip', policy: 'skip' });
     const outcome = await verifier.verify(resultMsg.payload);
     t.equal(outcome.status, 'accepted', 'the device-signed result verifies');
     if (outcome.status === 'accepted') {

@@ -15,7 +15,7 @@ const claim = await pki.issue('claim-batch-1', 'claim');
 const broker = await TestBroker.start(pki, join(dir, 'broker'), {
   devices: ['kiosk-001', 'kiosk-002'],
   claims: ['claim-batch-1'],
-  services: ['carrier-verifier-1'],
+  verifiers: ['carrier-verifier-1'],
 });
 t.teardown(() => broker.stop());
 

@@ -6,10 +6,11 @@
  * real.mp4 performs (turn_left, turn_right, look_down, look_up; subject's own left/right). The
  * start_session schema has no explicit challenge on purpose (the carrier's nonce decides the plan).
  */
+import { CommandSigner } from '../../carrier/commands/signer.js';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -23,6 +24,8 @@ import type { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
 import type { PipeFrameSource } from '../../device/camera/pipe-source.js';
 import type { NonceCheck, NonceStore } from '../../carrier/nonce-store.js';
 import { ResultVerifier, type VerifyOutcome } from '../../carrier/verifier.js';
+import { buildPolicy, manifestModels } from '../../carrier/verifier-policy.js';
+import { agentVersion, packageRoot } from '../../base/paths.js';
 import { VerifierService } from '../../carrier/verifier-service.js';
 import { dataPath, DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
 import { freePort, TestBroker, tlsOf } from '../helpers/mosquitto.js';
@@ -73,7 +76,10 @@ class Carrier {
   events: Array<Record<string, unknown> & { type: string }> = [];
   telemetry: Array<Record<string, unknown>> = [];
   private replies = new Map<string, (b: Record<string, unknown>) => void>();
-  constructor(readonly client: MqttClient) {
+  constructor(
+    readonly client: MqttClient,
+    private readonly signer: CommandSigner,
+  ) {
     client.on('message', (topic, payload, packet) => {
       const body = JSON.parse(payload.toString()) as Record<string, unknown>;
       if (topic === `${PREFIX}events`) this.events.push(body as Record<string, unknown> & { type: string });
@@ -82,7 +88,7 @@ class Carrier {
       if (id && this.replies.has(id)) this.replies.get(id)!(body);
     });
   }
-  static async connect(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<Carrier> {
+  static async connect(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }, signer: CommandSigner): Promise<Carrier> {
     const client = await mqtt.connectAsync(url, {
       protocolVersion: 5,
       clientId: `carrier-ops-${randomUUID().slice(0, 8)}`,
@@ -90,7 +96,7 @@ class Carrier {
       rejectUnauthorized: true,
       ...tls,
     });
-    const c = new Carrier(client);
+    const c = new Carrier(client, signer);
     client.on('connect', () => void client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`, `${PREFIX}telemetry`], { qos: 1 }));
     await client.subscribeAsync([`${PREFIX}events`, `${PREFIX}reply/#`, `${PREFIX}telemetry`], { qos: 1 });
     return c;
@@ -98,7 +104,7 @@ class Carrier {
   async send(name: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const id = randomUUID();
     const reply = new Promise<Record<string, unknown>>((resolve) => this.replies.set(id, resolve));
-    await this.client.publishAsync(`${PREFIX}cmd/${name}`, JSON.stringify(body), {
+    await this.client.publishAsync(`${PREFIX}cmd/${name}`, await this.signer.sign(DEVICE, name, body), {
       qos: 1,
       properties: { responseTopic: `${PREFIX}reply/${id}`, correlationData: Buffer.from(id) },
     });
@@ -116,7 +122,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
   const dev = await pki.issue(DEVICE);
   const verifierId = await pki.issue('carrier-verifier', 'service');
   const opsId = await pki.issue('carrier-ops', 'service');
-  const broker = await TestBroker.start(pki, join(dir, 'broker'), { devices: [DEVICE], services: ['carrier-verifier', 'carrier-ops'] });
+  const broker = await TestBroker.start(pki, join(dir, 'broker'), { devices: [DEVICE], verifiers: ['carrier-verifier'], dispatchers: ['carrier-ops'] });
   t.teardown(() => broker.stop());
 
   const nonces = new ChosenNonces();
@@ -130,7 +136,15 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
       )
       .join(' | ')}`,
   );
-  const verifier = new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: (n, plan) => JSON.stringify(derivePlan(n)) === JSON.stringify(plan) });
+  // The policy `carrier policy init` writes: the real engine's measurements must be in it.
+  const manifest = JSON.parse(readFileSync(join(packageRoot(), 'models', 'manifest.json'), 'utf8')) as unknown;
+  const policy = buildPolicy({ name: 'checkout', models: manifestModels(manifest), swversion: agentVersion() });
+  const verifier = new ResultVerifier({
+    ca: pki.ca.certificate,
+    nonces,
+    checkPlan: (n, plan) => JSON.stringify(derivePlan(n)) === JSON.stringify(plan),
+    policy,
+  });
   const outcomes: VerifyOutcome[] = [];
   const service = new VerifierService({
     options: { url: broker.url, clientId: 'verifier-1', ...tlsOf(pki, verifierId) },
@@ -140,7 +154,8 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
   await service.start();
   service.events.on('outcome', (o) => outcomes.push(o));
   t.teardown(() => service.stop());
-  const carrier = await Carrier.connect(broker.url, tlsOf(pki, opsId));
+  const commandKey = await CommandSigner.generate();
+  const carrier = await Carrier.connect(broker.url, tlsOf(pki, opsId), commandKey);
   t.teardown(() => carrier.client.endAsync());
   const outcomeOf = (jti: string) => waitFor(`verifier outcome of ${jti}`, () => outcomes.find((o) => o.jti === jti));
 
@@ -160,6 +175,8 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     health: { httpPort: 0, telemetryIntervalMs: 1000 },
     sim: { autoConfirmMs: 0, terminal: false },
     screen: { port: 0 }, // the customer screen is on by default; any free loopback port here
+    commands: { keys: [commandKey.entry] },
+    tamper: { destroyFileKey: false }, // on by default; the tamper case turns it on
     ...over,
   });
   const startDaemon = async (cfg: KioskConfigInput, name: string) => {
@@ -177,7 +194,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
   };
 
   await t.test('presence, carrier session, signed result, authorised dispense, replays refused, impostor, tamper', async (t) => {
-    const { daemon, gpio } = await startDaemon(
+    const { daemon, deps, gpio } = await startDaemon(
       base({
         camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
         tamper: { destroyFileKey: true },
@@ -208,7 +225,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     }
     t.equal(pulses(), 0, 'an accepted verdict alone dispenses nothing');
 
-    const authorised = carrier.send('authorize_dispense', { jti });
+    const authorised = carrier.send('authorize_dispense', { jti, session_id: 's-genuine' });
     await waitFor('the dispense pulse', () => pulses() === 1, 10_000);
     gpio.drive('dispense_confirm', true);
     t.match(await authorised, { ok: true, state: 'dispensed' });
@@ -216,8 +233,16 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     t.ok((dispensed.confirmMs as number) >= 0, 'dispensed event published');
     gpio.drive('dispense_confirm', false);
 
-    t.match(await carrier.send('authorize_dispense', { jti }), { ok: false, reason: 'already_used' }, 'a replayed authorisation is refused');
-    t.match(await carrier.send('authorize_dispense', { jti: 'forged-0000' }), { ok: false, reason: 'unknown_result' }, 'a forged jti is refused');
+    t.match(
+      await carrier.send('authorize_dispense', { jti, session_id: 's-genuine' }),
+      { ok: false, reason: 'not_current' },
+      'a second authorisation of the same result is refused',
+    );
+    t.match(
+      await carrier.send('authorize_dispense', { jti: 'forged-0000', session_id: 's-genuine' }),
+      { ok: false, reason: 'unknown_result' },
+      'a forged jti is refused',
+    );
     t.match(
       await carrier.send('start_session', { nonce: chosen[5], reference: '/etc/passwd' }),
       { ok: false, reason: 'no_reference' },
@@ -231,7 +256,11 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     t.equal(imp.verdict, 'reject', 'impostor rejected');
     t.ok((imp.reasons as string[]).includes('no_match'), `reason no_match (${JSON.stringify(imp.reasons)})`);
     t.equal((await outcomeOf(imp.jti as string)).status, 'accepted', 'the reject is a valid signed result');
-    t.match(await carrier.send('authorize_dispense', { jti: imp.jti }), { ok: false, reason: 'not_accepted' }, 'a rejected result cannot dispense');
+    t.match(
+      await carrier.send('authorize_dispense', { jti: imp.jti, session_id: 's-impostor' }),
+      { ok: false, reason: 'not_accepted' },
+      'a rejected result cannot dispense',
+    );
     t.equal(pulses(), 1, 'no dispense for the impostor');
 
     const n3 = nonces.add(chosen[2]);
@@ -245,8 +274,8 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     await carrier.event('out_of_service', (e) => e.reason === 'tamper');
     t.ok(await carrier.event('key_destroyed'), 'the file key was destroyed (tamper.destroyFileKey)');
     t.notOk(existsSync(keyCopy), 'key file gone');
-    t.match(await carrier.send('start_session', { nonce: chosen[3], reference: OWNER }), { ok: false, reason: 'out_of_service' });
-    t.match(await carrier.send('clear_alarm', {}), { ok: false, reason: 'still_open' });
+    // Once the alarm is out, the connection made with the destroyed key is closed for good (attacks-tamper-key.test.ts).
+    await waitFor('the kiosk offline', () => !deps.transport!.online, 10_000);
     t.equal(pulses(), 1);
     stopped = true;
     await daemon.stop();
@@ -290,6 +319,8 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     gpio.drive('tamper', true);
     await carrier.event('out_of_service', () => carrier.events.filter((e) => e.type === 'out_of_service').length >= 2);
     t.ok(existsSync(keyCopy), 'the key is kept when tamper.destroyFileKey is false');
+    t.match(await carrier.send('start_session', { nonce: chosen[5], reference: OWNER }), { ok: false, reason: 'out_of_service' });
+    t.match(await carrier.send('clear_alarm', {}), { ok: false, reason: 'still_open' });
     gpio.drive('tamper', false);
     await waitFor('tamper closed', () => !daemon.kiosk.tampered, 5000);
     t.match(await carrier.send('clear_alarm', { note: 'door closed by the technician' }), { ok: true, state: 'in_service' });
@@ -353,7 +384,11 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
     // The enclosure is opened while the broker is down: the alarm waits in events.db, then the power goes.
     const queuedBefore = (await health())!.eventsQueued;
     const openedAt = Date.now();
-    await fetch(`http://127.0.0.1:${port}/sim/tamper`, { method: 'POST', body: JSON.stringify({ open: true }) });
+    await fetch(`http://127.0.0.1:${port}/sim/tamper`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ open: true }),
+    });
     await waitFor(
       'the alarm stored',
       async () => {

@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
@@ -39,9 +39,10 @@ function matchingNonces(n: number): string[] {
 
 type Msg = Record<string, unknown> & { type: string };
 
-/** A page: the kiosk browser's WebSocket, recording what the agent sends. */
-async function page(url: string) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}ws`, { origin: url.replace(/\/$/, '') });
+/** A page: the kiosk browser's WebSocket (with the secret of the launch URL's `#k=`), recording what the agent sends. */
+async function page(launchUrl: string) {
+  const u = new URL(launchUrl);
+  const ws = new WebSocket(`ws://${u.host}/ws?k=${u.hash.replace(/^#k=/, '')}`, { origin: u.origin });
   const messages: Msg[] = [];
   const frames: number[] = []; // index into messages at which each binary frame arrived
   ws.on('message', (data, isBinary) => {
@@ -92,7 +93,12 @@ t.test(
     t.match(res.headers.get('content-type'), /text\/html/);
     t.match(await res.text(), /<html/i, 'the page');
 
-    const p = await page(url);
+    // What the browser's launcher reads (systemd/kiosk-screen.service): the launch URL, in a 0600 file.
+    const launchFile = join(cfg.stateDir, 'screen-url');
+    t.equal(statSync(launchFile).mode & 0o777, 0o600, 'the launch file is 0600');
+    const launchUrl = readFileSync(launchFile, 'utf8').trim();
+    t.equal(new URL(launchUrl).origin + '/', url, 'it opens the page the daemon serves');
+    const p = await page(launchUrl);
     await waitFor('hello', () => p.messages.find((m) => m.type === 'hello'));
     const [nonce, cancelNonce] = matchingNonces(2);
     const kinds = derivePlan(nonce).steps.map((s) => s.kind);

@@ -44,12 +44,12 @@ t.test('offline enrolment: ca init, provision, sign-csr, install, nonce, verify'
   const tokenFile = join(dir, 'token.jws');
   writeFileSync(tokenFile, token);
   const tampered = token.slice(0, -3) + (token.endsWith('A') ? 'BBB' : 'AAA');
-  t.match(cli(['carrier', 'verify', tampered, '--dir', carrier, '--skip-plan-check']), { code: 1 });
-  const v = cli(['carrier', 'verify', `@${tokenFile}`, '--dir', carrier, '--skip-plan-check']);
+  t.match(cli(['carrier', 'verify', tampered, '--dir', carrier, '--skip-plan-check', '--skip-policy-check']), { code: 1 });
+  const v = cli(['carrier', 'verify', `@${tokenFile}`, '--dir', carrier, '--skip-plan-check', '--skip-policy-check']);
   t.equal(v.code, 0, v.err);
   t.match(JSON.parse(v.out), { status: 'accepted', deviceId: 'kiosk-007', jti, result: { verdict: 'accept' } });
   t.match(
-    JSON.parse(cli(['carrier', 'verify', token, '--dir', carrier, '--skip-plan-check']).out),
+    JSON.parse(cli(['carrier', 'verify', token, '--dir', carrier, '--skip-plan-check', '--skip-policy-check']).out),
     { status: 'duplicate' },
     'the nonce is remembered across runs',
   );

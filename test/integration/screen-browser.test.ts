@@ -53,7 +53,8 @@ function gradient(w = 640, h = 480, shift = 0) {
   return img;
 }
 
-async function openPage(t: Test, url: string): Promise<{ browser: Browser; page: Page; errors: string[] }> {
+/** Opens `url` in Chromium and waits until the page's socket is `connection` (open: it has the secret). */
+async function openPage(t: Test, url: string, connection: 'open' | 'closed' = 'open'): Promise<{ browser: Browser; page: Page; errors: string[] }> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 20_000 });
   t.teardown(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, hasTouch: true, isMobile: false });
@@ -62,7 +63,7 @@ async function openPage(t: Test, url: string): Promise<{ browser: Browser; page:
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);
-  await page.waitForFunction(() => (window as any).__screen?.ready === true && document.body.dataset.connection === 'open');
+  await page.waitForFunction((c) => (window as any).__screen?.ready === true && document.body.dataset.connection === c, connection);
   return { browser, page, errors };
 }
 
@@ -111,7 +112,11 @@ t.test(
     screen.actions.on('action', (m) => actions.push(m));
     const url = await screen.start();
     t.teardown(() => screen.stop());
-    const { page, errors } = await openPage(t, url);
+    // Without the launch URL's secret the page loads but its socket is refused.
+    const { page: bare } = await openPage(t, url, 'closed');
+    t.equal(screen.connected, 0, 'a page opened without the secret is not connected');
+    await bare.close();
+    const { page, errors } = await openPage(t, screen.launchUrl);
     await mkdir(ARTIFACTS, { recursive: true });
     const docs = process.env.KIOSK_SCREEN_DOCS === '1';
     if (docs) await mkdir(DOCS, { recursive: true });
@@ -250,12 +255,12 @@ t.test('a whole session on a replayed recording', { skip: !existsSync(CHROMIUM) 
   const { verifyFiles, planOf } = await import('../../agent/session/verify.js');
   const { logger } = memoryLogger();
   const screen = new CustomerScreen({ logger, port: 0 });
-  const url = await screen.start();
+  await screen.start();
   t.teardown(() => screen.stop());
   const engine = createFaceEngine({ logger });
   await engine.start();
   t.teardown(() => engine.stop());
-  const { page, errors } = await openPage(t, url);
+  const { page, errors } = await openPage(t, screen.launchUrl);
   await mkdir(ARTIFACTS, { recursive: true });
   // Every instruction and phase the customer is shown, in order, as the page rendered it.
   // (A string, not a function: tsx would wrap named inner functions in a helper the page lacks.)

@@ -40,9 +40,10 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
-/** A page-like socket that collects what the agent sends. */
-async function page(url: string, origin = url.replace(/\/$/, '')) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}ws`, { origin });
+/** A page-like socket that collects what the agent sends; `launchUrl` carries the socket's secret (`#k=`). */
+async function page(launchUrl: string, origin = new URL(launchUrl).origin) {
+  const u = new URL(launchUrl);
+  const ws = new WebSocket(`ws://${u.host}/ws?k=${u.hash.replace(/^#k=/, '')}`, { origin });
   const text: any[] = [];
   const binary: Buffer[] = [];
   ws.on('message', (d, isBinary) => (isBinary ? binary.push(d as Buffer) : text.push(JSON.parse(String(d)))));
@@ -93,17 +94,17 @@ t.test('sockets: origin checked, page messages validated and logged, state broug
   const actions: unknown[] = [];
   const screen = new CustomerScreen({ logger, port: 0 });
   screen.actions.on('action', (m) => actions.push(m));
-  const url = await screen.start();
+  await screen.start();
   t.teardown(() => screen.stop());
 
-  await t.rejects(page(url, 'http://evil.example'), 'a socket from another origin is refused');
+  await t.rejects(page(screen.launchUrl, 'http://evil.example'), 'a socket from another origin is refused, even with the secret');
   t.match(lines.join(''), /websocket upgrade refused/);
 
   screen.show({ type: 'session', steps: ['blink'] });
   screen.show({ type: 'prompt', id: 'move_closer' });
   screen.show({ type: 'prompt', id: 'blink' });
   screen.show({ type: 'progress', phase: 'challenge', completedSteps: 0, totalSteps: 1 });
-  const p = await page(url);
+  const p = await page(screen.launchUrl);
   t.teardown(() => p.ws.terminate());
   await until(() => p.text.length >= 4);
   t.same(
@@ -139,7 +140,7 @@ t.test('sockets: origin checked, page messages validated and logged, state broug
   );
   t.equal(refusals[0].level, 40, 'at warn');
 
-  const big = await page(url);
+  const big = await page(screen.launchUrl);
   const closed = new Promise<number>((ok) => big.ws.once('close', (code) => ok(code)));
   big.ws.send('x'.repeat(10_000));
   t.equal(await closed, 1009, 'an oversized message closes the socket');
@@ -148,9 +149,9 @@ t.test('sockets: origin checked, page messages validated and logged, state broug
 t.test('preview: reduced, rate limited, only during a session, never logged', async (t) => {
   const { logger, lines } = memoryLogger();
   const screen = new CustomerScreen({ logger, port: 0 });
-  const url = await screen.start();
+  await screen.start();
   t.teardown(() => screen.stop());
-  const p = await page(url);
+  const p = await page(screen.launchUrl);
   const frame = makeImage(640, 480, new Uint8Array(640 * 480 * 3).fill(128));
 
   screen.preview(frame);
@@ -222,8 +223,8 @@ t.test('verify --screen wiring: URL printed, waits for a page, Cancel aborts, ve
     holdMs: 50,
   });
   await until(() => out.length > 0);
-  const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out[0])?.[1];
-  t.ok(url, `URL printed: ${out[0]}`);
+  const url = /(http:\/\/127\.0\.0\.1:\d+\/#k=[\w-]+)/.exec(out[0])?.[1];
+  t.ok(url, `launch URL printed (with the socket's secret): ${out[0]}`);
   const p = await page(url!);
   const vs = await opening;
   t.teardown(() => vs.stop());

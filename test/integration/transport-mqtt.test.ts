@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { OutboxRelay } from '../../agent/outbox/relay.js';
 import { SqliteOutbox } from '../../agent/outbox/sqlite-outbox.js';
+import { testCommandAuth } from '../helpers/commands.js';
 import { CommandRouter, type CommandOutcome } from '../../agent/transport/commands.js';
 import { MqttTransport } from '../../agent/transport/mqtt-transport.js';
 import { ResultSigner } from '../../provisioning/result-signer.js';
@@ -22,11 +23,15 @@ const pki = await TestPki.create(join(dir, 'pki'));
 const dev = await pki.issue('kiosk-001');
 const carrierId = await pki.issue('carrier-ops', 'service');
 const v1 = await pki.issue('carrier-verifier-1', 'service');
-const broker = await TestBroker.start(pki, join(dir, 'broker'), { devices: ['kiosk-001'], services: ['carrier-ops', 'carrier-verifier-1'] });
+const broker = await TestBroker.start(pki, join(dir, 'broker'), {
+  devices: ['kiosk-001', 'kiosk-002'],
+  dispatchers: ['carrier-ops'],
+  verifiers: ['carrier-verifier-1'],
+});
 t.teardown(() => broker.stop());
 
 const nonces = new MemoryNonceStore();
-const verifier = new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: stubPlanCheck });
+const verifier = new ResultVerifier({ ca: pki.ca.certificate, nonces, checkPlan: stubPlanCheck, policy: 'skip' });
 const service = new VerifierService({ options: { url: broker.url, clientId: 'verifier-1', ...tlsOf(pki, v1) }, verifier, logger });
 await service.start();
 t.teardown(() => service.stop());
@@ -53,8 +58,10 @@ const signer = new ResultSigner({ keyStore: dev.keyStore, certificate: dev.certi
 const verdicts = new Map<string, string>();
 const handled: string[] = [];
 const ok = async (): Promise<CommandOutcome> => ({ ok: true });
+const { signer: commandKey, auth } = await testCommandAuth('kiosk-001');
 const router = new CommandRouter({
   transport,
+  auth,
   logger,
   resultVerdict: async (jti) => verdicts.get(jti),
   handlers: {
@@ -115,10 +122,11 @@ t.test('a publish the broker refuses (0x87) is parked with the reason, surfaced,
   t.match(await outbox.list('parked'), [{ jti: 'misrouted', attempts: 1, reason: /not authorised/ }], 'kept, tried once');
 });
 
-t.test('commands: schema-checked, answered on the response topic with the correlation data', async (t) => {
+t.test('commands: signed, schema-checked, answered on the response topic with the correlation data', async (t) => {
   const nonce = 'ab'.repeat(32);
-  const send = (name: string, body: string, corr: string, responseTopic = `kiosk/v1/kiosk-001/reply/${corr}`) =>
+  const sendRaw = (name: string, body: string, corr: string, responseTopic = `kiosk/v1/kiosk-001/reply/${corr}`) =>
     carrier.publishAsync(`kiosk/v1/kiosk-001/cmd/${name}`, body, { qos: 1, properties: { responseTopic, correlationData: Buffer.from(corr) } });
+  const send = async (name: string, body: string, corr: string) => sendRaw(name, await commandKey.sign('kiosk-001', name, JSON.parse(body)), corr);
   const reply = async (corr: string) => {
     await until(`reply ${corr}`, () => seen.some((m) => m.packet.properties?.correlationData?.toString() === corr));
     return JSON.parse(seen.find((m) => m.packet.properties?.correlationData?.toString() === corr)!.payload) as Record<string, unknown>;
@@ -127,17 +135,17 @@ t.test('commands: schema-checked, answered on the response topic with the correl
   t.match(await reply('c1'), { ok: true, command: 'start_session' });
   await send('start_session', JSON.stringify({ nonce: 'XYZ' }), 'c2');
   t.match(await reply('c2'), { ok: false, code: 'E_COMMAND_INVALID', reason: 'schema', detail: /nonce/ });
-  await send('start_session', '{not json', 'c3');
-  t.match(await reply('c3'), { ok: false, reason: 'malformed' });
+  await sendRaw('start_session', JSON.stringify({ nonce }), 'c3');
+  t.match(await reply('c3'), { ok: false, reason: 'unsigned' }, 'an unsigned command is refused');
   await send('format_disk', '{}', 'c4');
   t.match(await reply('c4'), { ok: false, reason: 'unknown_command' });
-  await send('authorize_dispense', JSON.stringify({ jti: 'never-signed' }), 'c5');
+  await send('authorize_dispense', JSON.stringify({ jti: 'never-signed', session_id: 's' }), 'c5');
   t.match(await reply('c5'), { ok: false, reason: 'unknown_result' });
   const rejectedJti = await sendResult('reject');
-  await send('authorize_dispense', JSON.stringify({ jti: rejectedJti }), 'c6');
+  await send('authorize_dispense', JSON.stringify({ jti: rejectedJti, session_id: 's' }), 'c6');
   t.match(await reply('c6'), { ok: false, reason: 'not_accepted' });
   const acceptedJti = await sendResult('accept');
-  await send('authorize_dispense', JSON.stringify({ jti: acceptedJti }), 'c7');
+  await send('authorize_dispense', JSON.stringify({ jti: acceptedJti, session_id: 's' }), 'c7');
   t.match(await reply('c7'), { ok: true, command: 'authorize_dispense' });
   t.same(handled, [`start:${nonce}`, `dispense:${acceptedJti}`], 'only valid commands reached the handlers');
 });
@@ -167,15 +175,18 @@ t.test('broker restart: results stored while offline are delivered after a jitte
 
 t.test('the Last Will says offline when the device vanishes', async (t) => {
   seen.length = 0;
+  // Another kiosk: a second connection with kiosk-001's certificate would get kiosk-001's client id
+  // (the broker ties it to the certificate) and throw the transport above off.
+  const other = await pki.issue('kiosk-002');
   const ghost = await mqtt.connectAsync(broker.url, {
     protocolVersion: 5,
-    clientId: 'kiosk-001-ghost',
+    clientId: 'kiosk-002',
     reconnectPeriod: 0,
-    ...tlsOf(pki, dev),
-    will: { topic: 'kiosk/v1/kiosk-001/status', payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
+    ...tlsOf(pki, other),
+    will: { topic: 'kiosk/v1/kiosk-002/status', payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
   });
   ghost.stream.destroy();
-  await until('will', () => seen.some((m) => m.topic === 'kiosk/v1/kiosk-001/status' && m.payload.includes('offline')));
+  await until('will', () => seen.some((m) => m.topic === 'kiosk/v1/kiosk-002/status' && m.payload.includes('offline')));
   t.pass('offline status published by the broker');
   ghost.end(true);
 });

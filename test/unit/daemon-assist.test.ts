@@ -4,6 +4,7 @@
  * is enabled; an operator's `decided` result is recorded so that `authorize_dispense` accepts it;
  * a quality failure and the Help button ask for an operator; no session starts during a call.
  */
+import { waitFor } from '../helpers/wait.js';
 import t, { type Test } from 'tap';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -104,13 +105,23 @@ t.test('a decided event makes authorize_dispense accept that jti (approve only)'
   const decided: unknown[] = [];
   daemon.events.on('assist_decided', (e) => decided.push(e));
   const handlers = daemon.commandHandlers();
-  t.match(await handlers.authorize_dispense({ jti: 'op-approved' }), { ok: false, reason: 'unknown_result' }, 'unknown before the decision');
+  t.match(await handlers.authorize_dispense({ jti: 'op-approved', session_id: 'a-1' }), { ok: false, reason: 'not_current' }, 'not before the decision');
+  gpio.drive('presence', true);
+  await waitFor('the customer present', () => daemon.kiosk.present, 5000);
   assist.events.emit('decided', { assistId: 'a-1', jti: 'op-approved', decision: 'approve', operatorId: 'carrier-op-alice' });
+  t.match(
+    await handlers.authorize_dispense({ jti: 'op-approved', session_id: 'a-1' }),
+    { ok: true, body: { state: 'dispensed' } },
+    'an operator-approved result dispenses',
+  );
+  t.match(await handlers.authorize_dispense({ jti: 'op-approved', session_id: 'a-1' }), { ok: false, reason: 'not_current' }, 'once');
   assist.events.emit('decided', { assistId: 'a-2', jti: 'op-rejected', decision: 'reject', operatorId: 'carrier-op-alice' });
   t.equal(decided.length, 2, 'assist_decided events');
-  t.match(await handlers.authorize_dispense({ jti: 'op-approved' }), { ok: true, body: { state: 'dispensed' } }, 'an operator-approved result dispenses');
-  t.match(await handlers.authorize_dispense({ jti: 'op-approved' }), { ok: false, reason: 'already_used' }, 'once');
-  t.match(await handlers.authorize_dispense({ jti: 'op-rejected' }), { ok: false, reason: 'not_accepted' }, 'an operator-rejected result does not');
+  t.match(
+    await handlers.authorize_dispense({ jti: 'op-rejected', session_id: 'a-2' }),
+    { ok: false, reason: 'not_current' },
+    'an operator-rejected result does not',
+  );
 });
 
 t.test('a quality failure and the Help button call an operator', async (t) => {

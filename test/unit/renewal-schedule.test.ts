@@ -6,6 +6,7 @@ import { EnrolmentAuthority } from '../../carrier/enrol/authority.js';
 import { EnrolmentRegistry } from '../../carrier/enrol/registry.js';
 import { completePendingRenewal, RenewalScheduler, renewalDue, renewalTime } from '../../provisioning/enrol/renewal.js';
 import { CarrierCa } from '../../carrier/ca.js';
+import { renewalProof } from '../../provisioning/enrol/client.js';
 import { MemoryKeyStore } from '../../base/keys/memory-key-store.js';
 import { createCsr, type x509 } from '../../base/keys/x509.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -113,7 +114,11 @@ t.test('the authority checks the CSR against the device it is for', async (t) =>
   const other = await authority.renew('kiosk-002', { v: 1, csr: await createCsr(key, 'kiosk-001') });
   t.match(other.reply, { ok: false, reason: 'device_mismatch' }, "kiosk-002 cannot renew kiosk-001's name");
   t.match((await authority.renew('kiosk-001', { v: 1, csr: 'garbage' })).reply, { ok: false, reason: 'bad_csr' });
-  const ok = await authority.renew('kiosk-001', { v: 1, csr: await createCsr(key, 'kiosk-001') });
+  // A renewal carries a proof of possession by the current key (attacks-renewal-pop covers its refusals).
+  const current = await ca.issue(key.publicKeySpki(), 'kiosk-001', { profile: 'device' });
+  const csr = await createCsr(key, 'kiosk-001');
+  const pop = await renewalProof({ url: '', ca: ca.pem, cert: current.toString('pem'), key: '', deviceId: 'kiosk-001', keyStore: key }, csr);
+  const ok = await authority.renew('kiosk-001', { v: 1, csr, pop });
   t.match(ok.reply, { ok: true, certificate: /BEGIN CERTIFICATE/ });
   const thief = new MemoryKeyStore();
   await thief.start();

@@ -1,7 +1,8 @@
 // The customer screen. Everything it shows comes from the agent over one WebSocket (JSON text
-// messages; binary messages are JPEG preview frames). It holds no image after a session: each
-// frame is decoded to an ImageBitmap, drawn and closed at once, and on the verdict, a reset or a
-// lost connection the canvas is cleared and shrunk to 0x0. No object URL or data URL is made.
+// messages; binary messages are JPEG preview frames), opened with the secret of the launch URL.
+// It holds no image after a session: each frame is decoded to an ImageBitmap, drawn and closed at
+// once, and on the verdict, a reset or a lost connection the canvas is cleared and shrunk to 0x0.
+// No object URL or data URL is made.
 import { translate } from './i18n.js';
 
 const LANGS = ['zh-Hans', 'en'];
@@ -171,8 +172,12 @@ function send(msg) {
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
 }
 
+// The socket's secret, from the launch URL's fragment (`#k=...`): the agent opens the socket only
+// with it. A fragment never leaves the browser in a request or a Referer.
+const secret = new URLSearchParams(location.hash.slice(1)).get('k') ?? '';
+
 function connect() {
-  const ws = new WebSocket(`ws://${location.host}/ws`);
+  const ws = new WebSocket(`ws://${location.host}/ws?k=${encodeURIComponent(secret)}`);
   ws.binaryType = 'arraybuffer';
   socket = ws;
   ws.onopen = () => {
