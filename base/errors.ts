@@ -54,6 +54,11 @@ export const ERROR_CODES = [
   // remote assistance: no operator answered, the call failed, or an operator decision was refused
   'E_ASSIST',
   'E_ABORTED',
+  // identity documents (device/document): an MRZ that does not check, chip access control refused,
+  // a secure-messaging response that does not verify
+  'E_DOC_MRZ',
+  'E_DOC_ACCESS',
+  'E_DOC_SM',
   // an engine call or a component did not answer within its time limit
   'E_TIMEOUT',
   'E_INTERNAL',
