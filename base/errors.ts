@@ -59,6 +59,8 @@ export const ERROR_CODES = [
   'E_DOC_MRZ',
   'E_DOC_ACCESS',
   'E_DOC_SM',
+  // the chip's data is not what the issuing state signed (details.reason names the step)
+  'E_DOC_PASSIVE_AUTH',
   // an engine call or a component did not answer within its time limit
   'E_TIMEOUT',
   'E_INTERNAL',
