@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { readWithBac, EF } from '../../device/document/emrtd.js';
 import { mrzInformation, parseMrz } from '../../device/document/mrz.js';
 import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
+import { makeSod, makeState } from '../helpers/emrtd-sod.js';
+import { passiveAuthentication } from '../../device/document/passive-auth.js';
 
 // ICAO's TD3 specimen (Doc 9303 Part 4); the files are made here: DG1 holds the MRZ, DG2 stands for a
 // portrait record of 3 KiB (read in several chunks), EF.COM lists them.
@@ -48,4 +50,45 @@ t.test('a card pulled out mid-read is a clean retry', async (t) => {
 t.test('a response whose MAC does not verify ends the read: E_DOC_SM', async (t) => {
   const card = new EmulatedEmrtd({ mrzInformation: info, files: files(), corruptMacAt: 7 });
   await t.rejects(readWithBac(card, info, ['DG1', 'DG2']), { code: 'E_DOC_SM' });
+});
+
+t.test('read over BAC, then passive authentication of what was read', async (t) => {
+  const state = await makeState('UTO');
+  const sod = await makeSod(
+    state,
+    new Map([
+      [1, dg1],
+      [2, dg2],
+    ]),
+  );
+  const card = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.SOD, sod]]) });
+  const read = await readWithBac(card, info, ['DG1', 'DG2', 'SOD']);
+  const groups = new Map([
+    [1, read.get('DG1')!],
+    [2, read.get('DG2')!],
+  ]);
+  t.same((await passiveAuthentication(read.get('SOD')!, groups, [state.csca])).verified, [1, 2], 'DG1 and DG2 are what the state signed');
+  // A cloned chip with its own portrait in DG2 but the genuine SOD: caught by the hash.
+  const forged = Buffer.from(dg2);
+  forged[50] ^= 0xff;
+  const clone = new EmulatedEmrtd({
+    mrzInformation: info,
+    files: new Map([
+      [EF.DG1, dg1],
+      [EF.DG2, forged],
+      [EF.SOD, sod],
+    ]),
+  });
+  const cloned = await readWithBac(clone, info, ['DG1', 'DG2', 'SOD']);
+  await t.rejects(
+    passiveAuthentication(
+      cloned.get('SOD')!,
+      new Map([
+        [1, cloned.get('DG1')!],
+        [2, cloned.get('DG2')!],
+      ]),
+      [state.csca],
+    ),
+    { code: 'E_DOC_PASSIVE_AUTH', details: { reason: 'dg_hash_mismatch', dataGroup: 2 } },
+  );
 });
