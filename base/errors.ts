@@ -61,6 +61,8 @@ export const ERROR_CODES = [
   'E_DOC_SM',
   // the chip's data is not what the issuing state signed (details.reason names the step)
   'E_DOC_PASSIVE_AUTH',
+  // the chip could not prove it holds the key its signed data names (active or chip authentication)
+  'E_DOC_CLONE_SUSPECTED',
   // an engine call or a component did not answer within its time limit
   'E_TIMEOUT',
   'E_INTERNAL',

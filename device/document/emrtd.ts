@@ -6,6 +6,7 @@
  */
 import { KioskError, isKioskError } from '../../base/errors.js';
 import { bacChallenge, bacKeys, bacSession } from './bac.js';
+import { activeAuthChallenge, activeAuthKey, verifyActiveAuth } from './active-auth.js';
 import { SecureMessaging3Des, type CommandApdu } from './secure-messaging.js';
 
 /** Sends one command APDU to the card and returns its response (data then SW1 SW2). */
@@ -29,12 +30,22 @@ const encode = (c: CommandApdu): Buffer =>
     ...(c.le !== undefined ? [Buffer.from([c.le & 0xff])] : []),
   ]);
 
+/** What a read brought: the files the card has, and whether the chip proved its DG15 key. */
+export interface ChipRead {
+  files: Map<EfName, Buffer>;
+  /** `passed` when DG15 was read and the chip signed a fresh challenge with its key; `absent` without DG15. */
+  activeAuth: 'passed' | 'absent';
+}
+
 /**
- * Reads `files` after BAC with the MRZ information. E_DOC_ACCESS when the card refuses access (wrong
- * MRZ) or goes away (`details.retry`: a card pulled out mid-read is read again from the start),
- * E_DOC_SM when a response fails its MAC. A file the card does not have is left out of the result.
+ * Reads `files` after BAC with the MRZ information and, when DG15 is among them and present, runs
+ * active authentication in the same session. E_DOC_ACCESS when the card refuses access (wrong MRZ)
+ * or goes away (`details.retry`: a card pulled out mid-read is read again from the start), E_DOC_SM
+ * when a response fails its MAC, E_DOC_CLONE_SUSPECTED when the chip cannot sign with its DG15 key.
+ * A file the card does not have is left out. The caller must still check the files (DG15 too) with
+ * passive authentication: an active authentication with an unauthenticated DG15 proves nothing.
  */
-export async function readWithBac(transport: ApduTransport, mrzInformation: string, files: EfName[]): Promise<Map<EfName, Buffer>> {
+export async function readWithBac(transport: ApduTransport, mrzInformation: string, files: EfName[], o: { ecdsaHash?: string } = {}): Promise<ChipRead> {
   const send = async (apdu: Buffer): Promise<Buffer> => {
     try {
       return await transport.transmit(apdu);
@@ -78,7 +89,17 @@ export async function readWithBac(transport: ApduTransport, mrzInformation: stri
     }
     out.set(name, Buffer.concat(parts).subarray(0, total));
   }
-  return out;
+  const dg15 = out.get('DG15');
+  if (!dg15) return { files: out, activeAuth: 'absent' };
+  const key = activeAuthKey(dg15);
+  const nonce = activeAuthChallenge();
+  const signed = await secure({ cla: 0x00, ins: 0x88, p1: 0x00, p2: 0x00, data: nonce, le: 0 });
+  if (signed.sw !== 0x9000)
+    throw new KioskError('E_DOC_CLONE_SUSPECTED', `the chip refused INTERNAL AUTHENTICATE (SW ${signed.sw.toString(16)})`, {
+      subject: 'active authentication',
+    });
+  verifyActiveAuth(key, nonce, signed.data, o.ecdsaHash);
+  return { files: out, activeAuth: 'passed' };
 }
 
 /** The whole length (tag, length bytes and value) of the TLV object a file starts with. */

@@ -4,7 +4,7 @@
  * must handle (removed mid-read, a response with a wrong MAC). ISO 7816-4 APDUs in and out, through
  * the same `ApduTransport` interface as the PC/SC reader.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { constants, createHash, privateEncrypt, randomBytes, sign, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { bacKeys, deriveDesKey } from '../../device/document/bac.js';
 import { decrypt3des, encrypt3des, pad, retailMac, unpad } from '../../device/document/des.js';
 import type { ApduTransport } from '../../device/document/emrtd.js';
@@ -25,6 +25,10 @@ export interface EmulatedCardOptions {
   removeAfter?: number;
   /** Flip a bit in the MAC of the response to this APDU number (1-based). */
   corruptMacAt?: number;
+  /** The active authentication private key (its public key in DG15): EC signs plain r||s over SHA-256, RSA with ISO 9796-2 scheme 1 and SHA-1. A clone has none: it answers with `cloneAnswer`. */
+  aaKey?: KeyObject;
+  /** What a clone without the key answers to INTERNAL AUTHENTICATE (e.g. a signature recorded from the genuine chip). */
+  cloneAnswer?: Buffer;
 }
 
 export class EmulatedEmrtd implements ApduTransport {
@@ -112,8 +116,28 @@ export class EmulatedEmrtd implements ApduTransport {
       const offset = ((header[2] & 0x7f) << 8) | header[3];
       if (!this.file) sw = 0x6986;
       else out = this.file.subarray(offset, offset + (le === 0 ? 256 : (le ?? 256)));
+    } else if (header[1] === 0x88 && data) {
+      out = this.internalAuthenticate(data);
     } else sw = 0x6d00;
     return this.protect(out, sw);
+  }
+
+  private internalAuthenticate(challenge: Buffer): Buffer {
+    const key = this.o.aaKey;
+    if (!key) return this.o.cloneAnswer ?? randomBytes(64);
+    if (key.asymmetricKeyType === 'ec') return sign('sha256', challenge, { key, dsaEncoding: 'ieee-p1363' });
+    // ISO/IEC 9796-2 scheme 1, SHA-1: 6A || M1 || SHA-1(M1 || challenge) || BC, as big as the modulus.
+    const k = (key.asymmetricKeyDetails?.modulusLength ?? 1024) / 8;
+    const m1 = randomBytes(k - 2 - 20);
+    const f = Buffer.concat([
+      Buffer.from([0x6a]),
+      m1,
+      createHash('sha1')
+        .update(Buffer.concat([m1, challenge]))
+        .digest(),
+      Buffer.from([0xbc]),
+    ]);
+    return privateEncrypt({ key, padding: constants.RSA_NO_PADDING }, f);
   }
 
   private protect(data: Buffer, sw: number): Buffer {

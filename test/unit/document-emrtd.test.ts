@@ -1,5 +1,5 @@
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readWithBac, EF } from '../../device/document/emrtd.js';
 import { mrzInformation, parseMrz } from '../../device/document/mrz.js';
 import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
@@ -26,11 +26,12 @@ const files = () =>
 
 t.test('BAC, then EF.COM, DG1 and DG2 under secure messaging, whole and byte for byte', async (t) => {
   const card = new EmulatedEmrtd({ mrzInformation: info, files: files() });
-  const read = await readWithBac(card, info, ['COM', 'DG1', 'DG2', 'DG14']);
+  const { files: read, activeAuth } = await readWithBac(card, info, ['COM', 'DG1', 'DG2', 'DG14']);
   t.same([...read.keys()], ['COM', 'DG1', 'DG2'], 'DG14, which this card lacks, is left out');
   t.ok(read.get('DG1')!.equals(dg1), 'DG1');
   t.ok(read.get('DG2')!.equals(dg2), `DG2 (${dg2.length} bytes in ${card.apdus} APDUs)`);
   t.ok(read.get('COM')!.equals(com), 'EF.COM');
+  t.equal(activeAuth, 'absent', 'no DG15, no active authentication');
 });
 
 t.test('a wrong MRZ is refused by the card: E_DOC_ACCESS', async (t) => {
@@ -43,7 +44,7 @@ t.test('a card pulled out mid-read is a clean retry', async (t) => {
   const card = new EmulatedEmrtd({ mrzInformation: info, files: files(), removeAfter: 9 });
   await t.rejects(readWithBac(card, info, ['DG1', 'DG2']), { code: 'E_DOC_ACCESS', details: { retry: true } }, 'coded, marked retryable');
   const back = new EmulatedEmrtd({ mrzInformation: info, files: files() });
-  const read = await readWithBac(back, info, ['DG1', 'DG2']);
+  const { files: read } = await readWithBac(back, info, ['DG1', 'DG2']);
   t.ok(read.get('DG2')!.equals(dg2), 'read again from the start, whole');
 });
 
@@ -62,7 +63,7 @@ t.test('read over BAC, then passive authentication of what was read', async (t) 
     ]),
   );
   const card = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.SOD, sod]]) });
-  const read = await readWithBac(card, info, ['DG1', 'DG2', 'SOD']);
+  const { files: read } = await readWithBac(card, info, ['DG1', 'DG2', 'SOD']);
   const groups = new Map([
     [1, read.get('DG1')!],
     [2, read.get('DG2')!],
@@ -79,7 +80,7 @@ t.test('read over BAC, then passive authentication of what was read', async (t) 
       [EF.SOD, sod],
     ]),
   });
-  const cloned = await readWithBac(clone, info, ['DG1', 'DG2', 'SOD']);
+  const { files: cloned } = await readWithBac(clone, info, ['DG1', 'DG2', 'SOD']);
   await t.rejects(
     passiveAuthentication(
       cloned.get('SOD')!,
@@ -92,3 +93,25 @@ t.test('read over BAC, then passive authentication of what was read', async (t) 
     { code: 'E_DOC_PASSIVE_AUTH', details: { reason: 'dg_hash_mismatch', dataGroup: 2 } },
   );
 });
+
+t.test('active authentication: the chip signs a fresh challenge with its DG15 key; a clone cannot', async (t) => {
+  for (const [name, pair] of [
+    ['ECDSA P-256', generateKeyPairSync('ec', { namedCurve: 'P-256' })],
+    ['RSA 1024, ISO 9796-2', generateKeyPairSync('rsa', { modulusLength: 1024 })],
+  ] as const) {
+    const dg15 = withLength(0x6f, pair.publicKey.export({ format: 'der', type: 'spki' }));
+    const genuine = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), aaKey: pair.privateKey });
+    t.equal((await readWithBac(genuine, info, ['DG1', 'DG15'])).activeAuth, 'passed', `${name}: the genuine chip`);
+    // A clone has every file (DG15 too) but not the private key: it can only replay what it recorded.
+    const recorded = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), aaKey: pair.privateKey });
+    const replay = await captureSignature(recorded);
+    const clone = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), cloneAnswer: replay });
+    await t.rejects(readWithBac(clone, info, ['DG1', 'DG15']), { code: 'E_DOC_CLONE_SUSPECTED' }, `${name}: a clone replaying a recorded signature`);
+  }
+});
+
+/** The genuine chip's signature over some earlier challenge (what a cloner could record). */
+async function captureSignature(card: EmulatedEmrtd): Promise<Buffer> {
+  const anyChallenge = Buffer.from('0011223344556677', 'hex');
+  return (card as unknown as { internalAuthenticate(c: Buffer): Buffer }).internalAuthenticate(anyChallenge);
+}
