@@ -29,7 +29,13 @@ export function activeAuthKey(dg15: Buffer): KeyObject {
 }
 
 /** ISO/IEC 10118-3 hash identifiers used in a two-byte 9796-2 trailer (xxCC). */
-const TRAILER_HASH: Record<number, string> = { 0x33: 'sha1', 0x34: 'sha256', 0x35: 'sha512', 0x36: 'sha384', 0x38: 'sha224' };
+const TRAILER_HASH = new Map<number, string>([
+  [0x33, 'sha1'],
+  [0x34, 'sha256'],
+  [0x35, 'sha512'],
+  [0x36, 'sha384'],
+  [0x38, 'sha224'],
+]);
 
 /** Checks the chip's answer `signature` to `challenge` with the DG15 key; throws E_DOC_CLONE_SUSPECTED when it does not verify. */
 export function verifyActiveAuth(key: KeyObject, challenge: Buffer, signature: Buffer, ecdsaHash = 'sha256'): void {
@@ -47,7 +53,7 @@ export function verifyActiveAuth(key: KeyObject, challenge: Buffer, signature: B
   // ISO/IEC 9796-2 scheme 1, partial recovery: 0x6A || M1 || H(M1 || M2) || trailer.
   const last = f[f.length - 1];
   const twoByte = last === 0xcc;
-  const hashName = twoByte ? TRAILER_HASH[f[f.length - 2]] : last === 0xbc ? 'sha1' : undefined;
+  const hashName = twoByte ? TRAILER_HASH.get(f[f.length - 2]) : last === 0xbc ? 'sha1' : undefined;
   if (f[0] !== 0x6a || !hashName) throw clone('the chip did not sign the challenge with the key in DG15');
   const hLen = createHash(hashName).digest().length;
   const end = f.length - (twoByte ? 2 : 1);
