@@ -2,6 +2,7 @@ import t from 'tap';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { decodePortrait, jpeg2000Codestream, portraitFromDg2 } from '../../device/document/portrait.js';
+import { dg2Of, tlv as helperTlv } from '../helpers/emrtd-files.js';
 
 const W = 48;
 const H = 64;
@@ -41,27 +42,8 @@ const jp2 = (stream: Buffer) =>
     box('jp2c', stream),
   ]);
 
-const tlv = (tag: number[], v: Buffer) => {
-  const len = v.length < 0x80 ? [v.length] : v.length < 0x100 ? [0x81, v.length] : [0x82, v.length >> 8, v.length & 0xff];
-  return Buffer.concat([Buffer.from([...tag, ...len]), v]);
-};
-/** DG2 as a chip holds it: 75 { 7F61 { 02 count, 7F60 { A1 header, 5F2E ISO 19794-5 record } } }. */
-function dg2(image: Buffer, dataType: 0 | 1, points = 0): Buffer {
-  const facial = Buffer.alloc(20);
-  facial.writeUInt32BE(20 + points * 8 + 12 + image.length);
-  facial.writeUInt16BE(points, 4);
-  const info = Buffer.alloc(12);
-  info[1] = dataType;
-  info.writeUInt16BE(W, 2);
-  info.writeUInt16BE(H, 4);
-  const head = Buffer.alloc(14);
-  head.write('FAC\x00010\x00', 0, 'latin1');
-  head.writeUInt16BE(1, 12);
-  const record = Buffer.concat([head, facial, Buffer.alloc(points * 8), info, image]);
-  record.writeUInt32BE(record.length, 8);
-  const template = tlv([0x7f, 0x60], Buffer.concat([tlv([0xa1], Buffer.from('800201018106020101020300', 'hex')), tlv([0x5f, 0x2e], record)]));
-  return tlv([0x75], tlv([0x7f, 0x61], Buffer.concat([tlv([0x02], Buffer.from([1])), template])));
-}
+const tlv = helperTlv;
+const dg2 = (image: Buffer, dataType: 0 | 1, points = 0) => dg2Of(image, { dataType, width: W, height: H, points });
 
 const near = (a: Uint8Array, b: Uint8Array, tol: number) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= tol);
 

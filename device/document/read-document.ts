@@ -1,0 +1,88 @@
+/**
+ * One document read from its chip, as the session will use it (issue 13): access with the MRZ, the
+ * files read under secure messaging, passive authentication of every data group read (DG1, DG2 and
+ * DG15 when present) against the carrier's CSCAs, active authentication when the chip has DG15, DG1's
+ * MRZ checked against the one the access key came from, and the portrait decoded. The result keeps
+ * the portrait and the document number in the process (biometric and personal data); `claims` is what
+ * may be signed and sent: no name, number or image.
+ */
+import { createHash } from 'node:crypto';
+import { KioskError } from '../../base/errors.js';
+import type { x509 } from '../../base/keys/x509.js';
+import type { RgbImage } from '../../base/rgb-image.js';
+import { readWithBac, type ApduTransport } from './emrtd.js';
+import { mrzInformation, parseMrz, type ParsedMrz } from './mrz.js';
+import { passiveAuthentication } from './passive-auth.js';
+import { decodePortrait, portraitFromDg2 } from './portrait.js';
+
+/** What the signed result may say about the reference portrait. */
+export interface DocumentClaims {
+  source: 'chip';
+  passiveAuth: 'passed';
+  activeAuth: 'passed' | 'absent';
+  issuingState: string;
+  documentType: string;
+  /** SHA-256 of the trusted CSCA's SubjectPublicKeyInfo, hex (which state key vouched for the document). */
+  cscaKeyId: string;
+  /** The data groups passive authentication verified. */
+  dataGroups: number[];
+  portraitFormat: 'jpeg' | 'jpeg2000';
+}
+
+export interface DocumentReading {
+  /** The state-signed portrait: biometric data, never leaves the process. */
+  portrait: RgbImage;
+  /** The document number from the chip's DG1 (for a keyed hash only; never logged or sent in clear). */
+  documentNumber: string;
+  claims: DocumentClaims;
+}
+
+/** The MRZ text DG1 holds (tag 61 { 5F1F: the MRZ }), split into its lines. */
+export function mrzFromDg1(dg1: Buffer): string[] {
+  const at = dg1.indexOf(Buffer.from([0x5f, 0x1f]));
+  if (dg1[0] !== 0x61 || at < 0) throw new KioskError('E_DOC_ACCESS', 'DG1 holds no MRZ', { subject: 'DG1' });
+  const len = dg1[at + 2];
+  const text = dg1.subarray(at + 3, at + 3 + len).toString('latin1');
+  const width = text.length === 90 ? 30 : text.length === 72 ? 36 : 44;
+  return Array.from({ length: text.length / width }, (_, i) => text.slice(i * width, (i + 1) * width));
+}
+
+/**
+ * Reads and authenticates the document whose MRZ was scanned (`mrz`) through `transport`. Throws the
+ * step's coded error: E_DOC_MRZ, E_DOC_ACCESS, E_DOC_SM, E_DOC_PASSIVE_AUTH (also when DG1's MRZ is
+ * not the scanned one: `details.reason` mrz_mismatch), E_DOC_CLONE_SUSPECTED, E_IMAGE_CORRUPT.
+ */
+export async function readDocument(transport: ApduTransport, mrz: ParsedMrz, cscas: x509.X509Certificate[], now = new Date()): Promise<DocumentReading> {
+  const { files, activeAuth } = await readWithBac(transport, mrzInformation(mrz.accessKey), ['DG1', 'DG2', 'DG15', 'SOD']);
+  const sod = files.get('SOD');
+  const dg1 = files.get('DG1');
+  const dg2 = files.get('DG2');
+  if (!sod || !dg1 || !dg2) throw new KioskError('E_DOC_ACCESS', 'the chip lacks EF.SOD, DG1 or DG2', { subject: 'chip' });
+  const groups = new Map<number, Buffer>([
+    [1, dg1],
+    [2, dg2],
+  ]);
+  const dg15 = files.get('DG15');
+  if (dg15) groups.set(15, dg15);
+  const pa = await passiveAuthentication(sod, groups, cscas, now);
+  const chipMrz = parseMrz(mrzFromDg1(dg1));
+  if (mrzInformation(chipMrz.accessKey) !== mrzInformation(mrz.accessKey))
+    throw new KioskError('E_DOC_PASSIVE_AUTH', "the chip's MRZ is not the one scanned from the page", { subject: 'DG1', details: { reason: 'mrz_mismatch' } });
+  const image = portraitFromDg2(dg2);
+  const portrait = await decodePortrait(image);
+  const lines = mrzFromDg1(dg1);
+  return {
+    portrait,
+    documentNumber: chipMrz.accessKey.documentNumber.replace(/<+$/, ''),
+    claims: {
+      source: 'chip',
+      passiveAuth: 'passed',
+      activeAuth,
+      issuingState: lines[0].slice(2, 5).replace(/<+$/, ''),
+      documentType: lines[0].slice(0, 2).replace(/<+$/, ''),
+      cscaKeyId: createHash('sha256').update(Buffer.from(pa.csca.publicKey.rawData)).digest('hex'),
+      dataGroups: pa.verified,
+      portraitFormat: image.format,
+    },
+  };
+}
