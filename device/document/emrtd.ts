@@ -47,12 +47,16 @@ export interface ChipRead {
  */
 export async function readWithBac(transport: ApduTransport, mrzInformation: string, files: EfName[], o: { ecdsaHash?: string } = {}): Promise<ChipRead> {
   const send = async (apdu: Buffer): Promise<Buffer> => {
+    let r: Buffer;
     try {
-      return await transport.transmit(apdu);
+      r = await transport.transmit(apdu);
     } catch (err) {
       if (isKioskError(err)) throw err;
       throw new KioskError('E_DOC_ACCESS', `the card stopped answering: ${(err as Error).message}`, { subject: 'card', cause: err, details: { retry: true } });
     }
+    // No status word: the card went away between command and answer (some readers say so this way).
+    if (r.length < 2) throw new KioskError('E_DOC_ACCESS', 'the card stopped answering (no status word)', { subject: 'card', details: { retry: true } });
+    return r;
   };
   const plain = async (c: CommandApdu, what: string): Promise<Buffer> => {
     const r = await send(encode(c));

@@ -1,0 +1,113 @@
+/**
+ * A chip read through the real PC/SC stack: a private pcscd (Debian) with the vpcd reader driver
+ * (Debian's vsmartcard-vpcd), our emulated eMRTD connected to vpcd as the card, and the kiosk's
+ * PC/SC adapter (the optional @pokusew/pcsclite binding) reading it: BAC, secure messaging, passive
+ * and active authentication, the portrait; a card taken away mid-read is a clean retry.
+ */
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import sharp from 'sharp';
+import { EF, readWithBac } from '../../device/document/emrtd.js';
+import { parseMrz } from '../../device/document/mrz.js';
+import { PcscReaders } from '../../device/document/pcsc.js';
+import { readDocument } from '../../device/document/read-document.js';
+import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
+import { dg15Of, dg1Of, dg2Of } from '../helpers/emrtd-files.js';
+import { makeSod, makeState } from '../helpers/emrtd-sod.js';
+import { freePort } from '../helpers/mosquitto.js';
+import { ownTempDir } from '../helpers/tempdir.js';
+import { PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
+
+const missing = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'].filter((p) => !existsSync(p));
+let binding = true;
+try {
+  await import('@pokusew/pcsclite');
+} catch {
+  binding = false;
+}
+const skip =
+  missing.length > 0
+    ? `needs ${missing.join(', ')} (Debian pcscd, vsmartcard-vpcd)`
+    : !binding
+      ? 'the optional @pokusew/pcsclite is not installed'
+      : (await PrivatePcscd.busy())
+        ? `a pcscd already runs on ${PrivatePcscd.socketPath}: stop it to run this test`
+        : false;
+
+t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
+  const dir = ownTempDir(t, 'document-pcsc-');
+  const pcscd = new PrivatePcscd(dir, await freePort());
+  await pcscd.start();
+  t.teardown(() => pcscd.stop());
+  const vcard = new VpcdCard();
+  await vcard.connect(pcscd.port);
+  t.teardown(() => vcard.close());
+
+  const MRZ = ['P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<', 'L898902C36UTO7408122F1204159ZE184226B<<<<<10'];
+  const state = await makeState('UTO');
+  const aa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const image = await sharp({ create: { width: 60, height: 80, channels: 3, background: { r: 170, g: 140, b: 110 } } })
+    .jpeg()
+    .toBuffer();
+  const dg1 = dg1Of(MRZ);
+  const dg2 = dg2Of(image, { dataType: 0, width: 60, height: 80 });
+  const dg15 = dg15Of(aa.publicKey);
+  const sod = await makeSod(
+    state,
+    new Map([
+      [1, dg1],
+      [2, dg2],
+      [15, dg15],
+    ]),
+  );
+  const files = new Map([
+    [EF.DG1, dg1],
+    [EF.DG2, dg2],
+    [EF.DG15, dg15],
+    [EF.SOD, sod],
+  ]);
+  const info = 'L898902C3674081221204159';
+  vcard.card = new EmulatedEmrtd({ mrzInformation: info, files, aaKey: aa.privateKey });
+
+  const readers = new PcscReaders();
+  readers.start();
+  t.teardown(() => readers.stop());
+  const card = await readers.waitForCard({ timeoutMs: 15_000 });
+  t.match(card.readerName, /Virtual PCD/, `the card is on pcscd's vpcd reader (${card.readerName})`);
+  const r = await readDocument(card, parseMrz(MRZ), [state.csca]);
+  t.match(r.claims, { source: 'chip', passiveAuth: 'passed', activeAuth: 'passed', dataGroups: [1, 2, 15] }, 'read and authenticated through PC/SC');
+  t.same([r.portrait.width, r.portrait.height], [60, 80], 'the portrait');
+  await card.disconnect();
+
+  // Taken away mid-read: the virtual card leaves vpcd after a few APDUs.
+  const leaving = new EmulatedEmrtd({ mrzInformation: info, files });
+  let n = 0;
+  vcard.card = {
+    transmit: async (apdu) => {
+      if (++n === 8) vcard.close();
+      return leaving.transmit(apdu);
+    },
+  };
+  const again = await readers.waitForCard({ timeoutMs: 15_000 });
+  await t.rejects(
+    readWithBac(again, info, ['DG1', 'DG2']),
+    { code: 'E_DOC_ACCESS', details: { retry: true } },
+    'a card pulled out mid-read: E_DOC_ACCESS, retry',
+  );
+  await again.disconnect();
+  // Put back: a fresh read from the start succeeds.
+  const back = new VpcdCard();
+  back.card = new EmulatedEmrtd({ mrzInformation: info, files, aaKey: aa.privateKey });
+  await back.connect(pcscd.port);
+  t.teardown(() => back.close());
+  let tries = 0;
+  const read = await readers.withCard(
+    (c) => {
+      tries++;
+      return readDocument(c, parseMrz(MRZ), [state.csca]);
+    },
+    { timeoutMs: 15_000, attempts: 5 },
+  );
+  t.match(read.claims, { passiveAuth: 'passed' }, `the card put back is read whole (withCard, ${tries} attempt(s))`);
+});
