@@ -6,6 +6,7 @@ import { register as registerVerify } from './verify.js';
 import { register as registerEvalSessions } from './eval-sessions.js';
 import { register as registerRun } from './run.js';
 import { register as registerConfig } from './config.js';
+import { register as registerDocument } from './document.js';
 
 /** Every command module exports one `register(program)`; this list is the only place they are named. */
 export function registerCommands(program: Command): void {
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerVerify(program);
   registerRun(program);
   registerConfig(program);
+  registerDocument(program);
 }

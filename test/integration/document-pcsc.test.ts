@@ -5,7 +5,9 @@
  * and active authentication, the portrait; a card taken away mid-read is a clean retry.
  */
 import t from 'tap';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import sharp from 'sharp';
 import { EF, readWithBac } from '../../device/document/emrtd.js';
@@ -110,4 +112,28 @@ t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
     { timeoutMs: 15_000, attempts: 5 },
   );
   t.match(read.claims, { passiveAuth: 'passed' }, `the card put back is read whole (withCard, ${tries} attempt(s))`);
+  readers.stop();
+
+  // The command line: `kiosk-agent document read` against the same virtual reader.
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', 'document', 'read', ...args], { timeout: 60_000 }, (error, out, err) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 2) : 0, out, err }),
+      );
+    });
+  const trusted = join(dir, 'csca');
+  mkdirSync(trusted);
+  writeFileSync(join(trusted, 'uto.pem'), state.csca.toString('pem'));
+  const portraitOut = join(dir, 'portrait.png');
+  const ok = await cli(['--mrz', MRZ.join(','), '--csca', trusted, '--portrait-out', portraitOut, '--timeout', '20']);
+  t.equal(ok.code, 0, `document read: exit 0 (${ok.err.slice(0, 300)})`);
+  t.match(JSON.parse(ok.out), { ok: true, source: 'chip', passiveAuth: 'passed', activeAuth: 'passed', issuingState: 'UTO', documentType: 'P' });
+  t.notMatch(ok.out + ok.err, /ERIKSSON|L898902C|740812/, 'no name, number or birth date on stdout or stderr');
+  t.equal(statSync(portraitOut).mode & 0o777, 0o600, 'the portrait file, only when asked, mode 0600');
+  const untrusted = join(dir, 'other-csca');
+  mkdirSync(untrusted);
+  writeFileSync(join(untrusted, 'xxa.pem'), (await makeState('XXA')).csca.toString('pem'));
+  const refused = await cli(['--mrz', MRZ.join(','), '--csca', untrusted, '--timeout', '20']);
+  t.equal(refused.code, 1, 'exit 1 when a check refuses the document');
+  t.match(JSON.parse(refused.out), { ok: false, code: 'E_DOC_PASSIVE_AUTH', reason: 'untrusted_csca' });
 });
