@@ -8,21 +8,16 @@
  */
 import { constants, createHash, createPublicKey, publicDecrypt, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { KioskError } from '../../base/errors.js';
+import { readTlv } from './tlv.js';
 
 const clone = (message: string) => new KioskError('E_DOC_CLONE_SUSPECTED', message, { subject: 'active authentication' });
 
 /** The public key in DG15 (tag 0x6F around a SubjectPublicKeyInfo). */
 export function activeAuthKey(dg15: Buffer): KeyObject {
-  if (dg15[0] !== 0x6f) throw new KioskError('E_DOC_ACCESS', 'DG15 does not start with tag 6F', { subject: 'DG15' });
-  let i = 1;
-  let len = dg15[i++];
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let k = 0; k < n; k++) len = (len << 8) | dg15[i++];
-  }
+  const t = readTlv(dg15, 0);
+  if (t?.tag !== 0x6f) throw new KioskError('E_DOC_ACCESS', 'DG15 is not a whole TLV object with tag 6F', { subject: 'DG15' });
   try {
-    return createPublicKey({ key: dg15.subarray(i, i + len), format: 'der', type: 'spki' });
+    return createPublicKey({ key: dg15.subarray(t.start, t.end), format: 'der', type: 'spki' });
   } catch (err) {
     throw new KioskError('E_DOC_ACCESS', `DG15 holds no public key: ${(err as Error).message}`, { subject: 'DG15' });
   }

@@ -8,6 +8,7 @@ import { KioskError, isKioskError } from '../../base/errors.js';
 import { bacChallenge, bacKeys, bacSession } from './bac.js';
 import { activeAuthChallenge, activeAuthKey, verifyActiveAuth } from './active-auth.js';
 import { SecureMessaging3Des, type CommandApdu } from './secure-messaging.js';
+import { tlvHeader } from './tlv.js';
 
 /** Sends one command APDU to the card and returns its response (data then SW1 SW2). */
 export interface ApduTransport {
@@ -108,10 +109,7 @@ export async function readWithBac(transport: ApduTransport, mrzInformation: stri
 
 /** The whole length (tag, length bytes and value) of the TLV object a file starts with. */
 function tlvLength(head: Buffer, name: string): number {
-  const first = head[1];
-  if (first < 0x80) return 2 + first;
-  const n = first & 0x7f;
-  if (n < 1 || n > 2 || head.length < 2 + n) throw new KioskError('E_DOC_ACCESS', `${name} does not start with a TLV object`, { subject: name });
-  const len = n === 1 ? head[2] : head.readUInt16BE(2);
-  return 2 + n + len;
+  const h = tlvHeader(head, 0);
+  if (!h) throw new KioskError('E_DOC_ACCESS', `${name} does not start with a TLV object`, { subject: name });
+  return h.end;
 }

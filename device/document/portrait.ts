@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { KioskError } from '../../base/errors.js';
 import type { RgbImage } from '../../base/rgb-image.js';
 import { DEFAULT_MAX_PIXELS, decodeImageBuffer } from '../media/image.js';
+import { readTlv, type TlvHeader } from './tlv.js';
 
 /** The image a DG2 carries. */
 export interface PortraitImage {
@@ -18,31 +19,18 @@ export interface PortraitImage {
 
 const bad = (message: string) => new KioskError('E_IMAGE_CORRUPT', message, { subject: 'DG2' });
 
-/** Reads one BER-TLV at `at`: its tag (1-3 bytes), value start and end. */
-function readTlv(buf: Buffer, at: number): { tag: number; start: number; end: number } {
-  let i = at;
-  let tag = buf[i++];
-  if ((tag & 0x1f) === 0x1f) {
-    do tag = (tag << 8) | buf[i];
-    while (buf[i++] & 0x80 && i < buf.length);
-  }
-  let len = buf[i++];
-  if (len === undefined) throw bad('DG2 is truncated');
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n < 1 || n > 3) throw bad('DG2 has a length it cannot hold');
-    len = 0;
-    for (let k = 0; k < n; k++) len = (len << 8) | buf[i++];
-  }
-  if (i + len > buf.length) throw bad('DG2 is truncated');
-  return { tag, start: i, end: i + len };
+/** The TLV object at `at`; E_IMAGE_CORRUPT when it does not fit. */
+function tlvAt(buf: Buffer, at: number): TlvHeader {
+  const t = readTlv(buf, at);
+  if (!t) throw bad('DG2 is truncated or has a length it cannot hold');
+  return t;
 }
 
 /** The children of a constructed TLV value. */
-function children(buf: Buffer, start: number, end: number): { tag: number; start: number; end: number }[] {
+function children(buf: Buffer, start: number, end: number): TlvHeader[] {
   const out = [];
   for (let i = start; i < end; ) {
-    const t = readTlv(buf, i);
+    const t = tlvAt(buf, i);
     out.push(t);
     i = t.end;
   }
@@ -51,7 +39,7 @@ function children(buf: Buffer, start: number, end: number): { tag: number; start
 
 /** The first portrait in DG2. E_IMAGE_CORRUPT when DG2 is not a biometric template with a facial record. */
 export function portraitFromDg2(dg2: Buffer): PortraitImage {
-  const top = readTlv(dg2, 0);
+  const top = tlvAt(dg2, 0);
   if (top.tag !== 0x75) throw bad('DG2 does not start with tag 75');
   const group = children(dg2, top.start, top.end).find((c) => c.tag === 0x7f61);
   const template = group && children(dg2, group.start, group.end).find((c) => c.tag === 0x7f60);

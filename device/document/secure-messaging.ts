@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { KioskError } from '../../base/errors.js';
 import { decrypt3des, encrypt3des, pad, retailMac, unpad } from './des.js';
 import type { BacSession } from './bac.js';
+import { encodeTlv, readTlv } from './tlv.js';
 
 /** A command APDU (ISO 7816-4, short form). */
 export interface CommandApdu {
@@ -27,33 +28,14 @@ export interface ResponseApdu {
   sw: number;
 }
 
-/** BER-TLV with a one- or two-byte length (what secure messaging needs). */
-function tlv(tag: number, value: Buffer): Buffer {
-  const len =
-    value.length < 0x80
-      ? Buffer.from([value.length])
-      : value.length < 0x100
-        ? Buffer.from([0x81, value.length])
-        : Buffer.from([0x82, value.length >> 8, value.length & 0xff]);
-  return Buffer.concat([Buffer.from([tag]), len, value]);
-}
-
 /** Reads the secure-messaging data objects of a response body. */
 function readObjects(body: Buffer): Map<number, { value: Buffer; raw: Buffer }> {
   const out = new Map<number, { value: Buffer; raw: Buffer }>();
-  let i = 0;
-  while (i < body.length) {
-    const start = i;
-    const tag = body[i++];
-    let len = body[i++];
-    if (len === 0x81) len = body[i++];
-    else if (len === 0x82) {
-      len = (body[i] << 8) | body[i + 1];
-      i += 2;
-    }
-    if (len === undefined || i + len > body.length) throw new KioskError('E_DOC_SM', 'a secure-messaging response is truncated', { subject: 'sm' });
-    out.set(tag, { value: body.subarray(i, i + len), raw: body.subarray(start, i + len) });
-    i += len;
+  for (let i = 0; i < body.length; ) {
+    const t = readTlv(body, i);
+    if (!t) throw new KioskError('E_DOC_SM', 'a secure-messaging response is truncated', { subject: 'sm' });
+    out.set(t.tag, { value: body.subarray(t.start, t.end), raw: body.subarray(i, t.end) });
+    i = t.end;
   }
   return out;
 }
@@ -80,11 +62,12 @@ export class SecureMessaging3Des {
   /** The protected form of `c`, as bytes to send. */
   wrap(c: CommandApdu): Buffer {
     const header = Buffer.from([c.cla | 0x0c, c.ins, c.p1, c.p2]);
-    const do87 = c.data && c.data.length > 0 ? tlv(0x87, Buffer.concat([Buffer.from([0x01]), encrypt3des(this.session.kEnc, pad(c.data))])) : Buffer.alloc(0);
-    const do97 = c.le !== undefined ? tlv(0x97, Buffer.from([c.le & 0xff])) : Buffer.alloc(0);
+    const do87 =
+      c.data && c.data.length > 0 ? encodeTlv([0x87], Buffer.concat([Buffer.from([0x01]), encrypt3des(this.session.kEnc, pad(c.data))])) : Buffer.alloc(0);
+    const do97 = c.le !== undefined ? encodeTlv([0x97], Buffer.from([c.le & 0xff])) : Buffer.alloc(0);
     this.increment();
     const mac = retailMac(this.session.kMac, Buffer.concat([this.ssc, pad(header), do87, do97]));
-    const body = Buffer.concat([do87, do97, tlv(0x8e, mac)]);
+    const body = Buffer.concat([do87, do97, encodeTlv([0x8e], mac)]);
     return Buffer.concat([header, Buffer.from([body.length]), body, Buffer.from([0x00])]);
   }
 

@@ -8,13 +8,10 @@ import { constants, createHash, privateEncrypt, randomBytes, sign, timingSafeEqu
 import { bacKeys, deriveDesKey } from '../../device/document/bac.js';
 import { decrypt3des, encrypt3des, pad, retailMac, unpad } from '../../device/document/des.js';
 import type { ApduTransport } from '../../device/document/emrtd.js';
+import { encodeTlv } from '../../device/document/tlv.js';
 
 const SW = (sw: number) => Buffer.from([sw >> 8, sw & 0xff]);
-/** BER-TLV with the short or long length form. */
-export function tlv(tag: number, v: Buffer): Buffer {
-  const len = v.length < 0x80 ? [v.length] : v.length < 0x100 ? [0x81, v.length] : [0x82, v.length >> 8, v.length & 0xff];
-  return Buffer.concat([Buffer.from([tag, ...len]), v]);
-}
+const tlv = (tag: number, v: Buffer) => encodeTlv([tag], v);
 
 export interface EmulatedCardOptions {
   /** The MRZ information printed on the document (document number, birth, expiry, with check digits). */

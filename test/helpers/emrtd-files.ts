@@ -1,11 +1,9 @@
 /** LDS1 files for the card emulator: DG1 around an MRZ, DG2 around a portrait image, DG15 around a public key. */
 import type { KeyObject } from 'node:crypto';
+import { encodeTlv } from '../../device/document/tlv.js';
 
-/** BER-TLV with a one- or two-byte tag and the short or long length form. */
-export function tlv(tag: number[], v: Buffer): Buffer {
-  const len = v.length < 0x80 ? [v.length] : v.length < 0x100 ? [0x81, v.length] : [0x82, v.length >> 8, v.length & 0xff];
-  return Buffer.concat([Buffer.from([...tag, ...len]), v]);
-}
+/** BER-TLV (the product's encoder). */
+export const tlv = encodeTlv;
 
 /** DG1: 61 { 5F1F: the MRZ lines joined }. */
 export function dg1Of(mrz: string[]): Buffer {

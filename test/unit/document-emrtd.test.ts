@@ -3,6 +3,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readWithBac, EF } from '../../device/document/emrtd.js';
 import { mrzInformation, parseMrz } from '../../device/document/mrz.js';
 import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
+import { encodeTlv } from '../../device/document/tlv.js';
 import { makeSod, makeState } from '../helpers/emrtd-sod.js';
 import { passiveAuthentication } from '../../device/document/passive-auth.js';
 
@@ -10,10 +11,7 @@ import { passiveAuthentication } from '../../device/document/passive-auth.js';
 // portrait record of 3 KiB (read in several chunks), EF.COM lists them.
 const MRZ = ['P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<', 'L898902C36UTO7408122F1204159ZE184226B<<<<<10'];
 const info = mrzInformation(parseMrz(MRZ).accessKey);
-const withLength = (tag: number, v: Buffer) => {
-  const len = v.length < 0x80 ? [v.length] : v.length < 0x100 ? [0x81, v.length] : [0x82, v.length >> 8, v.length & 0xff];
-  return Buffer.concat([Buffer.from([tag, ...len]), v]);
-};
+const withLength = (tag: number, v: Buffer) => encodeTlv([tag], v);
 const dg1 = withLength(0x61, Buffer.concat([Buffer.from([0x5f, 0x1f, 88]), Buffer.from(MRZ.join(''), 'ascii')])); // DG1: 61 { 5F1F: the MRZ }
 const dg2 = withLength(0x75, randomBytes(3000));
 const com = withLength(0x60, Buffer.from('5F0104303130375F36063034303030305C026175', 'hex'));
