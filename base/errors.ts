@@ -63,6 +63,8 @@ export const ERROR_CODES = [
   'E_DOC_PASSIVE_AUTH',
   // the chip could not prove it holds the key its signed data names (active or chip authentication)
   'E_DOC_CLONE_SUSPECTED',
+  // a document's photo needs the reader vendor's decoder, and none is configured (or it failed)
+  'E_DOC_DECODER_MISSING',
   // an engine call or a component did not answer within its time limit
   'E_TIMEOUT',
   'E_INTERNAL',

@@ -23,18 +23,16 @@ export function register(program: Command): Command {
     .action(async (o: { mrz: string; csca: string; reader: string; readerName?: string; timeout: number; portraitOut?: string }) => {
       try {
         if (o.reader !== 'pcsc') throw new KioskError('E_USAGE', 'the only reader kind is pcsc', { subject: '--reader' });
-        const [{ parseMrz }, { loadCscaFolder }, { PcscReaders }, { readDocument }] = await Promise.all([
+        const [{ parseMrz }, { loadCscaFolder }, { PcscDocumentReader }] = await Promise.all([
           import('../../device/document/mrz.js'),
           import('../../device/document/trust-store.js'),
-          import('../../device/document/pcsc.js'),
-          import('../../device/document/read-document.js'),
+          import('../../device/document/pcsc-reader.js'),
         ]);
         const mrz = parseMrz(o.mrz.split(','));
-        const cscas = await loadCscaFolder(o.csca);
-        const readers = new PcscReaders();
-        readers.start();
+        const reader = new PcscDocumentReader({ trust: { cscas: await loadCscaFolder(o.csca) }, readerName: o.readerName });
+        await reader.start();
         try {
-          const reading = await readers.withCard((card) => readDocument(card, mrz, cscas), { timeoutMs: o.timeout * 1000, reader: o.readerName });
+          const reading = await reader.read({ accessKey: mrz.accessKey, timeoutMs: o.timeout * 1000 });
           if (o.portraitOut) {
             const [{ default: sharp }, { writeFile }] = await Promise.all([import('sharp'), import('node:fs/promises')]);
             const { width, height, data } = reading.portrait;
@@ -49,7 +47,7 @@ export function register(program: Command): Command {
           process.stdout.write(`${JSON.stringify({ ok: true, ...reading.claims })}\n`);
           process.exitCode = EXIT.ok;
         } finally {
-          readers.stop();
+          await reader.stop();
         }
       } catch (err) {
         if (isKioskError(err) && (err.code === 'E_DOC_PASSIVE_AUTH' || err.code === 'E_DOC_CLONE_SUSPECTED')) {

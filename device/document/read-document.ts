@@ -8,34 +8,12 @@
  */
 import { createHash } from 'node:crypto';
 import { KioskError } from '../../base/errors.js';
-import type { x509 } from '../../base/keys/x509.js';
-import type { RgbImage } from '../../base/rgb-image.js';
 import { readWithBac, type ApduTransport } from './emrtd.js';
-import { mrzInformation, parseMrz, type ParsedMrz } from './mrz.js';
+import { mrzInformation, parseMrz, type MrzAccessKey } from './mrz.js';
 import { passiveAuthentication } from './passive-auth.js';
 import { decodePortrait, portraitFromDg2 } from './portrait.js';
-
-/** What the signed result may say about the reference portrait. */
-export interface DocumentClaims {
-  source: 'chip';
-  passiveAuth: 'passed';
-  activeAuth: 'passed' | 'absent';
-  issuingState: string;
-  documentType: string;
-  /** SHA-256 of the trusted CSCA's SubjectPublicKeyInfo, hex (which state key vouched for the document). */
-  cscaKeyId: string;
-  /** The data groups passive authentication verified. */
-  dataGroups: number[];
-  portraitFormat: 'jpeg' | 'jpeg2000';
-}
-
-export interface DocumentReading {
-  /** The state-signed portrait: biometric data, never leaves the process. */
-  portrait: RgbImage;
-  /** The document number from the chip's DG1 (for a keyed hash only; never logged or sent in clear). */
-  documentNumber: string;
-  claims: DocumentClaims;
-}
+import type { DocumentReading } from './reader.js';
+import type { TrustAnchors } from './trust-store.js';
 
 /** The MRZ text DG1 holds (tag 61 { 5F1F: the MRZ }), split into its lines. */
 export function mrzFromDg1(dg1: Buffer): string[] {
@@ -52,8 +30,8 @@ export function mrzFromDg1(dg1: Buffer): string[] {
  * step's coded error: E_DOC_MRZ, E_DOC_ACCESS, E_DOC_SM, E_DOC_PASSIVE_AUTH (also when DG1's MRZ is
  * not the scanned one: `details.reason` mrz_mismatch), E_DOC_CLONE_SUSPECTED, E_IMAGE_CORRUPT.
  */
-export async function readDocument(transport: ApduTransport, mrz: ParsedMrz, cscas: x509.X509Certificate[], now = new Date()): Promise<DocumentReading> {
-  const { files, activeAuth } = await readWithBac(transport, mrzInformation(mrz.accessKey), ['DG1', 'DG2', 'DG15', 'SOD']);
+export async function readDocument(transport: ApduTransport, accessKey: MrzAccessKey, trust: TrustAnchors, now = new Date()): Promise<DocumentReading> {
+  const { files, activeAuth } = await readWithBac(transport, mrzInformation(accessKey), ['DG1', 'DG2', 'DG15', 'SOD']);
   const sod = files.get('SOD');
   const dg1 = files.get('DG1');
   const dg2 = files.get('DG2');
@@ -64,9 +42,9 @@ export async function readDocument(transport: ApduTransport, mrz: ParsedMrz, csc
   ]);
   const dg15 = files.get('DG15');
   if (dg15) groups.set(15, dg15);
-  const pa = await passiveAuthentication(sod, groups, cscas, now);
+  const pa = await passiveAuthentication(sod, groups, trust.cscas, now);
   const chipMrz = parseMrz(mrzFromDg1(dg1));
-  if (mrzInformation(chipMrz.accessKey) !== mrzInformation(mrz.accessKey))
+  if (mrzInformation(chipMrz.accessKey) !== mrzInformation(accessKey))
     throw new KioskError('E_DOC_PASSIVE_AUTH', "the chip's MRZ is not the one scanned from the page", { subject: 'DG1', details: { reason: 'mrz_mismatch' } });
   const image = portraitFromDg2(dg2);
   const portrait = await decodePortrait(image);
@@ -77,7 +55,9 @@ export async function readDocument(transport: ApduTransport, mrz: ParsedMrz, csc
     claims: {
       source: 'chip',
       passiveAuth: 'passed',
-      activeAuth,
+      chipAuth: activeAuth,
+      ...(activeAuth === 'passed' ? { chipAuthMethod: 'active_authentication' as const } : {}),
+      accessControl: 'bac',
       issuingState: lines[0].slice(2, 5).replace(/<+$/, ''),
       documentType: lines[0].slice(0, 2).replace(/<+$/, ''),
       cscaKeyId: createHash('sha256').update(Buffer.from(pa.csca.publicKey.rawData)).digest('hex'),

@@ -9,6 +9,11 @@ import { KioskError } from '../../base/errors.js';
 import { parseCertificate, parseCertificateChain, type x509 } from '../../base/keys/x509.js';
 
 /** Every certificate in `dir` (*.pem, *.crt, *.cer, *.der). E_CONFIG_INVALID when there is none or one does not parse. */
+/** What passive authentication trusts: the states' CSCAs (and, later, their CRLs). */
+export interface TrustAnchors {
+  cscas: x509.X509Certificate[];
+}
+
 export async function loadCscaFolder(dir: string): Promise<x509.X509Certificate[]> {
   let names: string[];
   try {

@@ -77,8 +77,8 @@ t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
   t.teardown(() => readers.stop());
   const card = await readers.waitForCard({ timeoutMs: 15_000 });
   t.match(card.readerName, /Virtual PCD/, `the card is on pcscd's vpcd reader (${card.readerName})`);
-  const r = await readDocument(card, parseMrz(MRZ), [state.csca]);
-  t.match(r.claims, { source: 'chip', passiveAuth: 'passed', activeAuth: 'passed', dataGroups: [1, 2, 15] }, 'read and authenticated through PC/SC');
+  const r = await readDocument(card, parseMrz(MRZ).accessKey, { cscas: [state.csca] });
+  t.match(r.claims, { source: 'chip', passiveAuth: 'passed', chipAuth: 'passed', chipAuthMethod: 'active_authentication', dataGroups: [1, 2, 15] }, 'read and authenticated through PC/SC');
   t.same([r.portrait.width, r.portrait.height], [60, 80], 'the portrait');
   await card.disconnect();
 
@@ -107,7 +107,7 @@ t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
   const read = await readers.withCard(
     (c) => {
       tries++;
-      return readDocument(c, parseMrz(MRZ), [state.csca]);
+      return readDocument(c, parseMrz(MRZ).accessKey, { cscas: [state.csca] });
     },
     { timeoutMs: 15_000, attempts: 5 },
   );
@@ -127,7 +127,7 @@ t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
   const portraitOut = join(dir, 'portrait.png');
   const ok = await cli(['--mrz', MRZ.join(','), '--csca', trusted, '--portrait-out', portraitOut, '--timeout', '20']);
   t.equal(ok.code, 0, `document read: exit 0 (${ok.err.slice(0, 300)})`);
-  t.match(JSON.parse(ok.out), { ok: true, source: 'chip', passiveAuth: 'passed', activeAuth: 'passed', issuingState: 'UTO', documentType: 'P' });
+  t.match(JSON.parse(ok.out), { ok: true, source: 'chip', passiveAuth: 'passed', chipAuth: 'passed', chipAuthMethod: 'active_authentication', issuingState: 'UTO', documentType: 'P' });
   t.notMatch(ok.out + ok.err, /ERIKSSON|L898902C|740812/, 'no name, number or birth date on stdout or stderr');
   t.equal(statSync(portraitOut).mode & 0o777, 0o600, 'the portrait file, only when asked, mode 0600');
   const untrusted = join(dir, 'other-csca');

@@ -32,13 +32,13 @@ async function chip(o: { dg1Mrz?: string[]; withDg15?: boolean } = {}) {
 }
 
 t.test('a genuine chip: passive and active authentication pass, the portrait is decoded, the claims hold no personal data', async (t) => {
-  const r = await readDocument(await chip(), parseMrz(MRZ), [state.csca]);
+  const r = await readDocument(await chip(), parseMrz(MRZ).accessKey, { cscas: [state.csca] });
   t.same([r.portrait.width, r.portrait.height], [60, 80]);
   t.equal(r.documentNumber, 'L898902C3');
   t.match(r.claims, {
     source: 'chip',
     passiveAuth: 'passed',
-    activeAuth: 'passed',
+    chipAuth: 'passed', chipAuthMethod: 'active_authentication',
     issuingState: 'UTO',
     documentType: 'P',
     dataGroups: [1, 2, 15],
@@ -49,11 +49,11 @@ t.test('a genuine chip: passive and active authentication pass, the portrait is 
 });
 
 t.test('without DG15 active authentication is absent; an untrusted state or another MRZ on the chip is refused', async (t) => {
-  t.equal((await readDocument(await chip({ withDg15: false }), parseMrz(MRZ), [state.csca])).claims.activeAuth, 'absent');
+  t.equal((await readDocument(await chip({ withDg15: false }), parseMrz(MRZ).accessKey, { cscas: [state.csca] })).claims.chipAuth, 'absent');
   const other = await makeState('XXA');
-  await t.rejects(readDocument(await chip(), parseMrz(MRZ), [other.csca]), { code: 'E_DOC_PASSIVE_AUTH', details: { reason: 'untrusted_csca' } });
+  await t.rejects(readDocument(await chip(), parseMrz(MRZ).accessKey, { cscas: [other.csca] }), { code: 'E_DOC_PASSIVE_AUTH', details: { reason: 'untrusted_csca' } });
   // A chip whose (state-signed) DG1 names another birth date than the page the access key came from.
-  await t.rejects(readDocument(await chip({ dg1Mrz: OTHER }), parseMrz(MRZ), [state.csca]), {
+  await t.rejects(readDocument(await chip({ dg1Mrz: OTHER }), parseMrz(MRZ).accessKey, { cscas: [state.csca] }), {
     code: 'E_DOC_PASSIVE_AUTH',
     details: { reason: 'mrz_mismatch' },
   });
