@@ -34,7 +34,8 @@ export class PcscDocumentReader implements DocumentReader {
 
   read(request: DocumentRequest): Promise<DocumentReading> {
     const { accessKey } = request;
-    if (!accessKey) return Promise.reject(new KioskError('E_DOC_MRZ', 'a chip is opened with the MRZ of its data page, and none was given', { subject: 'mrz' }));
+    if (!accessKey)
+      return Promise.reject(new KioskError('E_DOC_MRZ', 'a chip is opened with the MRZ of its data page, and none was given', { subject: 'mrz' }));
     const now = this.o.now ?? (() => new Date());
     return this.readers.withCard((card) => readDocument(card, accessKey, this.o.trust, now()), {
       timeoutMs: request.timeoutMs,
