@@ -1,7 +1,8 @@
 /**
  * The carrier's verifier policy: the model sets and agent versions it accepts in a result's
  * `measurements` and `swversion`, whether a build with debugging on is refused (`dbgstat`), and the
- * operators who may decide a result after a remote-assistance call. Read from a JSON file (checked
+ * operators who may decide a result after a remote-assistance call, and what the reference portrait must
+ * have been proven to be (read from the document's chip, passive and chip authentication). Read from a JSON file (checked
  * here; an error names the key), or built from a kiosk's own measurements; `carrier policy init`
  * writes a starting point for the models a checkout ships (models/manifest.json).
  */
@@ -13,6 +14,7 @@ import { KioskError } from '../base/errors.js';
 import type { Measurement, ResultClaims } from '../protocol/eat.js';
 import { parseCompact } from '../protocol/jws.js';
 import { OPERATOR_NAME_PATTERN } from '../protocol/names.js';
+import type { ReferenceClaims } from '../protocol/reference.js';
 
 const MODEL = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 256 }), sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
@@ -38,6 +40,24 @@ const POLICY = Type.Object(
     requireDbgstat: Type.Boolean(),
     /** Operators (carrier-op-<name>) who may decide a result after a remote-assistance call; empty: none may. */
     operators: Type.Array(Type.String({ pattern: OPERATOR_NAME_PATTERN.source })),
+    /** What the reference portrait must have been proven to be (absent: any source, a page photo too). */
+    reference: Type.Optional(
+      Type.Object(
+        {
+          /** `chip`: only a portrait read from the document's chip counts; `any`: a photo of the page too. */
+          requireSource: Type.Union([Type.Literal('chip'), Type.Literal('any')]),
+          /** A chip portrait must have passed ICAO passive authentication (signature of a trusted state). */
+          requirePassiveAuth: Type.Boolean(),
+          /** Accept a card the reader's own security module authenticated (China's resident ID) as passive authentication. */
+          acceptReaderSam: Type.Boolean(),
+          /** The chip must have proven its key (chip or active authentication): refuses chips that offer no proof. */
+          requireChipAuth: Type.Boolean(),
+          /** Issuing states accepted (ICAO codes); absent: any state the kiosk's trust store vouches for. */
+          issuingStates: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z<]{1,3}$' }), { minItems: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -46,7 +66,7 @@ const POLICY = Type.Object(
 export type VerifierPolicy = Static<typeof POLICY>;
 
 /** Why the policy refuses a result (a subset of the verifier's reject reasons). */
-export type PolicyReason = 'unknown_measurements' | 'unknown_swversion' | 'debug_build' | 'unknown_operator';
+export type PolicyReason = 'unknown_measurements' | 'unknown_swversion' | 'debug_build' | 'unknown_operator' | 'reference_not_accepted';
 
 /** A refusal with a detail for the log. */
 export interface PolicyProblem {
@@ -101,6 +121,8 @@ export interface PolicyInput {
   refuseDebug?: boolean;
   /** Default true: the agent reports `dbgstat` in every result. */
   requireDbgstat?: boolean;
+  /** What the reference portrait must be (default: no requirement). */
+  reference?: VerifierPolicy['reference'];
 }
 
 /** A policy accepting one model set and one agent version (checked like a file). */
@@ -112,6 +134,7 @@ export function buildPolicy(o: PolicyInput): VerifierPolicy {
     refuseDebug: o.refuseDebug ?? true,
     requireDbgstat: o.requireDbgstat ?? true,
     operators: o.operators ?? [],
+    ...(o.reference ? { reference: o.reference } : {}),
   });
 }
 
@@ -144,7 +167,12 @@ export function policyCheck(policy: VerifierPolicy): (claims: ResultClaims) => P
   const sets = policy.modelSets.map((s) => ({ name: s.name, keys: new Set(s.models.map((m) => `${m.id} ${m.sha256}`)) }));
   const versions = new Set(policy.swversions);
   const operators = new Set(policy.operators);
-  return (claims) => swversionProblem(claims, versions) ?? modelProblem(claims, sets) ?? debugProblem(claims, policy) ?? operatorProblem(claims, operators);
+  return (claims) =>
+    swversionProblem(claims, versions) ??
+    modelProblem(claims, sets) ??
+    debugProblem(claims, policy) ??
+    operatorProblem(claims, operators) ??
+    referenceProblemOf(claims, policy.reference);
 }
 
 const quote = (v: unknown) => JSON.stringify(v)?.slice(0, 80) ?? String(v);
@@ -197,5 +225,18 @@ function operatorProblem(claims: ResultClaims, operators: Set<string>): PolicyPr
     return { reason: 'unknown_operator', detail: 'the result carries no operator decision token to show who decided' };
   }
   if (kid !== id) return { reason: 'unknown_operator', detail: `the decision token is signed as ${quote(kid)}, the result names ${quote(id)}` };
+  return undefined;
+}
+
+function referenceProblemOf(claims: ResultClaims, want: VerifierPolicy['reference']): PolicyProblem | undefined {
+  if (!want || (want.requireSource === 'any' && !want.issuingStates)) return undefined;
+  const r = (claims.result as Record<string, unknown>).reference as Partial<ReferenceClaims> | undefined;
+  const refuse = (detail: string): PolicyProblem => ({ reason: 'reference_not_accepted', detail });
+  if (!r) return refuse('the result does not say where its reference portrait came from');
+  if (r.source === 'page') return want.requireSource === 'chip' ? refuse('the reference is a photo of the page, and the policy requires the chip') : undefined;
+  if (want.requirePassiveAuth && !(r.passiveAuth === 'passed' || (want.acceptReaderSam && r.passiveAuth === 'reader_sam')))
+    return refuse(`passive authentication ${quote(r.passiveAuth)} is not accepted`);
+  if (want.requireChipAuth && r.chipAuth !== 'passed') return refuse(`chip authentication ${quote(r.chipAuth)}: the chip did not prove its key`);
+  if (want.issuingStates && !want.issuingStates.includes(String(r.issuingState))) return refuse(`issuing state ${quote(r.issuingState)} is not in the policy`);
   return undefined;
 }

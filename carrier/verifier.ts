@@ -11,6 +11,7 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { certificateProfile } from '../protocol/names.js';
 import { claimsProblem, DEFAULT_RESULT_AUDIENCE, isResultClaims, RESULT_TOKEN_TYP, type ResultClaims } from '../protocol/eat.js';
 import { parseCompact, type ParsedJws } from '../protocol/jws.js';
+import { referenceProblem } from '../protocol/reference.js';
 import type { NonceStore } from './nonce-store.js';
 import { policyCheck, type PolicyProblem, type PolicyReason, type VerifierPolicy } from './verifier-policy.js';
 import { certificateThumbprint, commonName, parseCertificate, type x509 } from '../base/keys/x509.js';
@@ -173,6 +174,11 @@ export class ResultVerifier {
   private claims(payload: Record<string, unknown>, cert: x509.X509Certificate): ResultClaims {
     if (!isResultClaims(payload)) throw new Reject('bad_claims', `claim ${claimsProblem(payload)} missing or malformed`);
     const claims: ResultClaims = payload;
+    const reference = (claims.result as Record<string, unknown>).reference;
+    if (reference !== undefined) {
+      const bad = referenceProblem(reference);
+      if (bad) throw new Reject('bad_claims', `claim result.${bad} malformed`);
+    }
     const audience = this.options.audience ?? DEFAULT_RESULT_AUDIENCE;
     if (claims.aud !== audience) throw new Reject('wrong_audience', `aud ${JSON.stringify(claims.aud ?? null).slice(0, 80)} is not ${audience}`);
     const cn = commonName(cert);

@@ -18,6 +18,7 @@ import { buildReference } from '../reference/portrait.js';
 import { loadStill, parseStillSpec } from '../reference/source.js';
 import type { AbuseLimiter } from '../session/abuse-limiter.js';
 import { derivePlan, drawNonce } from '../../protocol/plan.js';
+import { PAGE_REFERENCE } from '../../protocol/reference.js';
 import { runSession } from '../session/runner.js';
 import { signedResult } from '../session/signed-result.js';
 import type { CancelReason, SessionResult } from '../session/types.js';
@@ -258,7 +259,7 @@ export class SessionController {
 
   /** Signs the result, records it in the ledger, then stores it in the outbox (the relay publishes it). */
   private async store(sessionId: string, nonce: string, result: SessionResult): Promise<string> {
-    const signed = await this.deps.signer.sign(nonce, signedResult(result, sessionId, this.deps.camera.identity));
+    const signed = await this.deps.signer.sign(nonce, signedResult(result, sessionId, this.deps.camera.identity, PAGE_REFERENCE));
     this.deps.ledger.record(signed.jti, result.verdict);
     const stored = await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
     this.deps.logger.info(

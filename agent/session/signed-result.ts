@@ -1,10 +1,11 @@
 /**
  * What a kiosk signs for a session: its `SessionResult`, the session id and which camera took the
- * frames (kind and driver only: no serial number, no image). The mapping is typed field by field so
+ * frames (kind and driver only: no serial number, no image), and where the reference portrait came from. The mapping is typed field by field so
  * that a field able to carry biometric data, added to either side, fails to compile at the signer
  * (`BiometricFree` in protocol/eat.ts).
  */
 import type { CameraIdentity } from '../../device/camera/frame-source.js';
+import type { ReferenceClaims } from '../../protocol/reference.js';
 import type { SessionResult } from './types.js';
 
 /** The camera as recorded in a signed result. */
@@ -20,12 +21,14 @@ export interface SignedCamera {
 export interface SignedSessionResult extends SessionResult {
   session_id: string;
   camera: SignedCamera | null;
+  /** Where the reference portrait came from and how it was proven (no name, number or image). */
+  reference: ReferenceClaims;
 }
 
-/** The `result` claim for `result` of session `sessionId` on the camera `identity` (if known). */
-export function signedResult(result: SessionResult, sessionId: string, identity: CameraIdentity | undefined): SignedSessionResult {
+/** The `result` claim for `result` of session `sessionId` on the camera `identity` (if known), against the reference `reference`. */
+export function signedResult(result: SessionResult, sessionId: string, identity: CameraIdentity | undefined, reference: ReferenceClaims): SignedSessionResult {
   const camera: SignedCamera | null = identity
     ? { kind: identity.kind, driver: identity.driver ?? null, card: identity.card ?? null, bus: identity.bus ?? null, virtual: identity.virtual }
     : null;
-  return { ...result, session_id: sessionId, camera };
+  return { ...result, session_id: sessionId, camera, reference: { ...reference } };
 }

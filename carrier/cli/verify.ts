@@ -99,6 +99,17 @@ export function registerVerify(carrier: Command): void {
       },
     );
 
+  interface PolicyInitOptions {
+    dir: string;
+    out?: string;
+    manifest?: string;
+    operator: string[];
+    allowDebug?: boolean;
+    requireChip?: boolean;
+    requireChipAuth?: boolean;
+    acceptReaderSam?: boolean;
+    force?: boolean;
+  }
   carrier
     .command('policy')
     .command('init')
@@ -108,8 +119,11 @@ export function registerVerify(carrier: Command): void {
     .option('--manifest <file>', "model manifest (default: the package's models/manifest.json)")
     .option('--operator <id...>', 'operators (carrier-op-<name>) who may decide results after a remote-assistance call', [])
     .option('--allow-debug', 'accept results from agents running with debugging enabled')
+    .option('--require-chip', "accept only sessions whose reference portrait was read from the document's chip and passed passive authentication")
+    .option('--require-chip-auth', 'with --require-chip: the chip must also prove its key (chip or active authentication)')
+    .option('--accept-reader-sam', "with --require-chip: count a reader security module's check (China's resident ID) as passive authentication")
     .option('--force', 'overwrite an existing policy file')
-    .action(async (o: { dir: string; out?: string; manifest?: string; operator: string[]; allowDebug?: boolean; force?: boolean }) => {
+    .action(async (o: PolicyInitOptions) => {
       try {
         const [{ buildPolicy, manifestModels }, { agentVersion, packageRoot }, { mkdir }] = await Promise.all([
           import('../verifier-policy.js'),
@@ -125,6 +139,16 @@ export function registerVerify(carrier: Command): void {
           swversion: version,
           operators: o.operator,
           refuseDebug: !o.allowDebug,
+          ...(o.requireChip
+            ? {
+                reference: {
+                  requireSource: 'chip',
+                  requirePassiveAuth: true,
+                  acceptReaderSam: o.acceptReaderSam === true,
+                  requireChipAuth: o.requireChipAuth === true,
+                },
+              }
+            : {}),
         });
         const out = o.out ?? join(resolve(o.dir), POLICY_FILE);
         if (!o.out) await mkdir(resolve(o.dir), { recursive: true, mode: 0o700 });

@@ -64,3 +64,41 @@ t.test('policy init, then verify with the policy', async (t) => {
   writeFileSync(older, JSON.stringify({ ...policy, swversions: ['0.0.1'] }));
   t.match(JSON.parse((await verify(await token(), '--policy', older)).out), { status: 'rejected', reason: 'unknown_swversion' }, '--policy');
 });
+
+t.test('policy init --require-chip: a page-photo session is refused, a chip session that passed passive authentication accepted', async (t) => {
+  const dir = t.testdir({});
+  const pki = await TestPki.create(dir);
+  t.teardown(() => pki.ca.stop());
+  const caDir = join(dir, 'ca');
+  const dev = await pki.issue('kiosk-001');
+  const nonces = new SqliteNonceStore(join(caDir, 'nonces.db'));
+  t.teardown(() => nonces.stop());
+  const manifest = await readManifest();
+  const measurements: Measurement[] = [{ id: 'kiosk-agent', version: agentVersion() }, ...manifest.models.slice(0, 3).map(modelDigest)];
+  const token = async (reference: object) =>
+    (
+      await new ResultSigner({ keyStore: dev.keyStore, certificate: dev.certificate, measurements, dbgstat: 'disabled' }).sign(
+        await nonces.issue('kiosk-001', new Date()),
+        { verdict: 'accept', reasons: [], reference },
+      )
+    ).token;
+  const init = carrier(['policy', 'init', '--dir', caDir, '--require-chip']);
+  t.equal(init.code, 0, init.err);
+  t.same((await loadVerifierPolicy(init.out.trim())).reference, {
+    requireSource: 'chip',
+    requirePassiveAuth: true,
+    acceptReaderSam: false,
+    requireChipAuth: false,
+  });
+  const verify = async (tok: string) => JSON.parse(carrier(['verify', tok, '--dir', caDir, '--skip-plan-check']).out) as { status: string; reason?: string };
+  t.match(await verify(await token({ source: 'page', passiveAuth: 'not_performed', chipAuth: 'not_performed' })), {
+    status: 'rejected',
+    reason: 'reference_not_accepted',
+  });
+  t.match(
+    await verify(await token({ source: 'chip', passiveAuth: 'passed', chipAuth: 'absent', accessControl: 'bac', issuingState: 'UTO', documentType: 'P' })),
+    {
+      status: 'accepted',
+    },
+  );
+});
