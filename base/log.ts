@@ -35,6 +35,19 @@ export const REDACT_PATHS = [
   '*.password',
   'token',
   '*.token',
+  // identity documents: the MRZ and its fields, the portrait
+  'mrz',
+  '*.mrz',
+  'accessKey',
+  '*.accessKey',
+  'documentNumber',
+  '*.documentNumber',
+  'birthDate',
+  '*.birthDate',
+  'expiryDate',
+  '*.expiryDate',
+  'portrait',
+  '*.portrait',
 ];
 
 /** `json`: one JSON object a line, for journald and programs. `pretty`: one readable line per entry, for people. */

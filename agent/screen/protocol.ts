@@ -7,6 +7,7 @@
  */
 import type { Phase, PromptId, ReasonCode, StepKind, Verdict } from '../session/types.js';
 import { STEP_KINDS } from '../session/types.js';
+import { MRZ_KEY_FIELDS, type MrzKeyField, type MrzKeyFields } from '../../device/document/mrz.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -30,10 +31,21 @@ export type ScreenMessage =
   | { type: 'reset' }
   | { type: 'language'; language: Language }
   | { type: 'assist'; state: AssistState }
+  | DocumentMessage
   | { type: 'refused'; reason: string };
 
-/** Page -> agent. */
-export type PageMessage = { type: 'language'; language: Language } | { type: 'cancel' } | { type: 'help' };
+/** Where reading the customer's ID document is, as the screen shows it. */
+export type DocumentState = 'present_document' | 'reading' | 'check_mrz' | 'read_failed' | 'done';
+export const DOCUMENT_STATES = ['present_document', 'reading', 'check_mrz', 'read_failed', 'done'] as const satisfies readonly DocumentState[];
+
+/**
+ * Agent -> page: the document step. `fields` only with `check_mrz` (what OCR read, for the customer
+ * to correct); `invalid` names the fields whose check digit (or format) was refused.
+ */
+export type DocumentMessage = { type: 'document'; state: DocumentState; fields?: MrzKeyFields; invalid?: MrzKeyField[] };
+
+/** Page -> agent. `mrz_entry` is the customer's (corrected) MRZ fields, only while the agent asks for them. */
+export type PageMessage = { type: 'language'; language: Language } | { type: 'cancel' } | { type: 'help' } | ({ type: 'mrz_entry' } & MrzKeyFields);
 
 /** Longest page message accepted, bytes (a socket that sends more than 8x this is closed by `ws`). */
 export const MAX_PAGE_MESSAGE_BYTES = 512;
@@ -41,6 +53,13 @@ export const MAX_PAGE_MESSAGE_BYTES = 512;
 export type ParseResult = { ok: true; message: PageMessage } | { ok: false; reason: string };
 
 const isLanguage = (x: unknown): x is Language => typeof x === 'string' && (LANGUAGES as readonly string[]).includes(x);
+
+/** The shape of each MRZ field on the wire (the calendar check is `accessKeyFromFields`'s). */
+const MRZ_FIELD_FORMAT: Readonly<Record<MrzKeyField, { re: RegExp; says: string }>> = {
+  documentNumber: { re: /^[A-Z0-9]{1,9}$/, says: '1-9 characters A-Z or 0-9' },
+  birthDate: { re: /^[0-9]{6}$/, says: '6 digits (YYMMDD)' },
+  expiryDate: { re: /^[0-9]{6}$/, says: '6 digits (YYMMDD)' },
+};
 
 /** Validates one message from the page; the reason names what is wrong (never echoes the content). */
 export function parsePageMessage(raw: Buffer | string, isBinary = false): ParseResult {
@@ -69,6 +88,19 @@ export function parsePageMessage(raw: Buffer | string, isBinary = false): ParseR
       const extra = only(['type']);
       if (extra.length) return { ok: false, reason: `unexpected field(s) ${extra.join(', ')}` };
       return { ok: true, message: { type: msg.type } };
+    }
+    case 'mrz_entry': {
+      // Counted, not named: a key of this message could be the customer's data typed in the wrong place.
+      const extra = only(['type', ...MRZ_KEY_FIELDS]);
+      if (extra.length) return { ok: false, reason: `${extra.length} unexpected field(s)` };
+      for (const name of MRZ_KEY_FIELDS) {
+        const v = msg[name];
+        if (typeof v !== 'string') return { ok: false, reason: `${name} must be a string` };
+        const f = MRZ_FIELD_FORMAT[name];
+        if (!f.re.test(v)) return { ok: false, reason: `${name} must be ${f.says}` };
+      }
+      const m = msg as Record<MrzKeyField, string>;
+      return { ok: true, message: { type: 'mrz_entry', documentNumber: m.documentNumber, birthDate: m.birthDate, expiryDate: m.expiryDate } };
     }
     default:
       return { ok: false, reason: typeof msg.type === 'string' ? 'unknown message type' : 'missing type' };
@@ -121,6 +153,8 @@ export const REASON_CODES = [
   'decision_unavailable',
   'cancelled',
   'attempts_exceeded',
+  'document_unreadable',
+  'document_not_authentic',
 ] as const satisfies readonly ReasonCode[];
 type MissingReason = Exclude<ReasonCode, (typeof REASON_CODES)[number]>;
 const reasonsComplete: MissingReason extends never ? true : false = true;
@@ -150,7 +184,13 @@ export const UI_KEYS = [
   'assist_connected',
 ] as const;
 
-/** Every key a catalogue must hold: `prompt.<id>`, `step.<kind>`, `phase.<p>`, `reason.<code>`, `next.<n>`, `ui.<key>`. */
+/** Labels of the MRZ form (its fields are `mrz.<field>`). */
+export const MRZ_UI_KEYS = ['hint', 'date_hint', 'invalid', 'confirm', 'cancel', 'sent'] as const;
+
+/**
+ * Every key a catalogue must hold: `prompt.<id>`, `step.<kind>`, `phase.<p>`, `reason.<code>`,
+ * `next.<n>`, `ui.<key>`, `document.<state>`, `mrz.<field or label>`.
+ */
 export function catalogueKeys(): string[] {
   return [
     ...PROMPT_IDS.map((k) => `prompt.${k}`),
@@ -159,5 +199,7 @@ export function catalogueKeys(): string[] {
     ...REASON_CODES.map((k) => `reason.${k}`),
     ...NEXT_STEPS.map((k) => `next.${k}`),
     ...UI_KEYS.map((k) => `ui.${k}`),
+    ...DOCUMENT_STATES.map((k) => `document.${k}`),
+    ...[...MRZ_KEY_FIELDS, ...MRZ_UI_KEYS].map((k) => `mrz.${k}`),
   ];
 }

@@ -1,7 +1,8 @@
 /**
  * The customer screen server: a static page and one WebSocket on 127.0.0.1 only. The agent calls
  * `show()` with typed events (session, prompt, progress, verdict, reset) and `preview()` with
- * camera frames; the page's buttons come back as `actions` events, validated.
+ * camera frames; the page's buttons come back as `actions` events, validated. The document step
+ * (`showDocument`, `askAccessKey`: the MRZ form) is `DocumentPrompt`'s; its entries never reach `actions`.
  * Preview frames go only to the sockets of this server: they are never logged, stored or kept
  * after they are sent, and none are sent outside a session (before `session`, after `verdict`).
  *
@@ -27,11 +28,22 @@ import { KioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
 import { checkLoopbackHost, checkLoopbackRequest } from '../../base/loopback.js';
 import { removeLaunchFile, writeLaunchFile } from './launch-file.js';
+import type { MrzAccessKey, MrzKeyFields } from '../../device/document/mrz.js';
+import { DocumentPrompt } from './document-prompt.js';
 import { PreviewEncoder, type PreviewOptions } from './preview.js';
-import { LANGUAGES, MAX_PAGE_MESSAGE_BYTES, PROTOCOL_VERSION, parsePageMessage, type Language, type PageMessage, type ScreenMessage } from './protocol.js';
+import {
+  LANGUAGES,
+  MAX_PAGE_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  parsePageMessage,
+  type DocumentState,
+  type Language,
+  type PageMessage,
+  type ScreenMessage,
+} from './protocol.js';
 
 /** The events the agent shows (the rest of `ScreenMessage` is the server's own). */
-export type ScreenEvent = Extract<ScreenMessage, { type: 'session' | 'prompt' | 'progress' | 'verdict' | 'reset' | 'assist' }>;
+export type ScreenEvent = Extract<ScreenMessage, { type: 'session' | 'prompt' | 'progress' | 'verdict' | 'reset' | 'assist' | 'document' }>;
 
 export interface ScreenDeps {
   logger: Logger;
@@ -73,8 +85,8 @@ export function defaultPublicDir(): string {
 
 /** What the page sends back. */
 export interface ScreenActionEvents {
-  /** The customer pressed a button (language, cancel, help), already validated. */
-  action: [PageMessage];
+  /** The customer pressed a button (language, cancel, help), already validated. MRZ entries go to `askAccessKey` only. */
+  action: [Exclude<PageMessage, { type: 'mrz_entry' }>];
 }
 
 export class CustomerScreen {
@@ -95,9 +107,11 @@ export class CustomerScreen {
   private clientWaiters: Array<() => void> = [];
   /** The socket's secret for this start (base64url of 32 random bytes); empty until started. */
   private secret = '';
+  private readonly document: DocumentPrompt;
 
   constructor(private readonly deps: ScreenDeps) {
     this.log = deps.logger.child({ component: 'screen' });
+    this.document = new DocumentPrompt({ logger: this.log, show: (m) => this.show(m) });
     this.language = deps.language ?? LANGUAGES[0];
     this.encoder = new PreviewEncoder(
       { send: (jpeg) => this.sendPreview(jpeg), wanted: () => this.inSession && this.clients.size > 0, now: deps.now },
@@ -160,6 +174,7 @@ export class CustomerScreen {
 
   /** Closes every page's socket and the server; drops the session state. */
   async stop(): Promise<void> {
+    this.document.close();
     this.inSession = false;
     this.snapshot = [];
     this.assist = undefined;
@@ -200,6 +215,19 @@ export class CustomerScreen {
         this.snapshot = [...this.snapshot.filter((e) => e.type !== event.type), event];
     }
     this.broadcast(event);
+  }
+
+  /** Shows where reading the ID document is (every state but `check_mrz`, which `askAccessKey` shows). */
+  showDocument(state: Exclude<DocumentState, 'check_mrz'>): void {
+    this.document.show(state);
+  }
+
+  /**
+   * Asks the customer to check or correct the MRZ fields OCR read (`invalid`: the fields its checks
+   * refused) and resolves with the chip's access key; E_ABORTED on the signal or Cancel. See `DocumentPrompt.ask`.
+   */
+  askAccessKey(initial: Partial<MrzKeyFields>, invalid: readonly string[], signal: AbortSignal): Promise<MrzAccessKey> {
+    return this.document.ask(initial, invalid, signal);
   }
 
   /** Offers a camera frame for the preview (dropped unless a session is on and a page is watching). */
@@ -302,7 +330,16 @@ export class CustomerScreen {
       return;
     }
     const msg = parsed.message;
+    // Never the entry's fields in a log line: only its type, or why it was refused.
+    const refusal = msg.type === 'mrz_entry' ? this.document.entry(msg) : null;
+    if (refusal) {
+      this.log.warn({ reason: refusal, action: msg.type }, 'page message refused');
+      this.send(ws, { type: 'refused', reason: refusal });
+      return;
+    }
     this.log.info({ action: msg.type, ...(msg.type === 'language' ? { language: msg.language } : {}) }, 'customer action');
+    if (msg.type === 'mrz_entry') return;
+    if (msg.type === 'cancel') this.document.cancel();
     if (msg.type === 'language') {
       this.language = msg.language;
       this.broadcast({ type: 'language', language: msg.language });

@@ -56,7 +56,11 @@ export type CancelReason = 'tamper' | 'customer_left' | 'operator' | 'timeout' |
  * - `decision_unavailable`: the decision path did not answer for the first face (retry);
  * - `cancelled`: stopped from outside, see `cancelReason` (reject);
  * - `attempts_exceeded`: too many failed sessions against this reference lately; the session was
- *   not run (reject, see `retryAfterMs`).
+ *   not run (reject, see `retryAfterMs`);
+ * - `document_unreadable`: the identity document's chip could not be read (no document in time, a
+ *   wrong MRZ, the card taken away, an unreadable portrait); the face session was not run (retry);
+ * - `document_not_authentic`: the chip's data is not what a trusted issuing state signed, or the chip
+ *   could not prove its key (a clone); the face session was not run (reject).
  */
 export type ReasonCode =
   | 'no_face'
@@ -72,7 +76,9 @@ export type ReasonCode =
   | 'insufficient_samples'
   | 'decision_unavailable'
   | 'cancelled'
-  | 'attempts_exceeded';
+  | 'attempts_exceeded'
+  | 'document_unreadable'
+  | 'document_not_authentic';
 
 export type Verdict = 'accept' | 'reject' | 'retry';
 

@@ -73,3 +73,61 @@ export function mrzInformation(k: MrzAccessKey): string {
     throw new KioskError('E_DOC_MRZ', 'document numbers longer than 9 characters are not supported yet', { subject: 'mrz' });
   return `${k.documentNumber}${k.documentNumberCheckDigit}${k.birthDate}${k.birthDateCheckDigit}${k.expiryDate}${k.expiryDateCheckDigit}`;
 }
+
+/** The three fields a customer types or corrects on the screen (no check digits: those are computed). */
+export interface MrzKeyFields {
+  documentNumber: string;
+  birthDate: string;
+  expiryDate: string;
+}
+
+/** The name of one of those fields (what `E_DOC_MRZ` details and the screen's `invalid` list carry). */
+export type MrzKeyField = keyof MrzKeyFields;
+
+/** The fields in MRZ order. */
+export const MRZ_KEY_FIELDS = ['documentNumber', 'birthDate', 'expiryDate'] as const satisfies readonly MrzKeyField[];
+
+/** ICAO 9303 Part 3 check digit: weights 7-3-1 over digits, A-Z as 10-35 and the filler `<` as 0, modulo 10. */
+export function mrzCheckDigit(text: string): string {
+  let sum = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const value = c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 90 ? c - 55 : c === 60 ? 0 : -1;
+    if (value < 0) throw new KioskError('E_DOC_MRZ', 'a character outside the MRZ alphabet', { subject: 'mrz' });
+    sum += value * [7, 3, 1][i % 3];
+  }
+  return String(sum % 10);
+}
+
+/** True for YYMMDD naming a day that exists (February 29 only in years divisible by 4: 2000 was a leap year). */
+function isMrzDate(s: string): boolean {
+  if (!/^[0-9]{6}$/.test(s)) return false;
+  const [yy, mm, dd] = [s.slice(0, 2), s.slice(2, 4), s.slice(4, 6)].map(Number);
+  if (mm < 1 || mm > 12 || dd < 1) return false;
+  const days = [31, yy % 4 === 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mm - 1];
+  return dd <= days;
+}
+
+/**
+ * The access key from fields a person typed (or an OCR read they corrected): the document number
+ * is 1-9 of A-Z/0-9 (trailing fillers allowed) and is padded with `<` to 9, the dates are YYMMDD
+ * days that exist; the check digits are computed. E_DOC_MRZ lists the bad fields by name in
+ * `details.fields` (never their values: they are personal data).
+ */
+export function accessKeyFromFields(f: MrzKeyFields): MrzAccessKey {
+  const number = typeof f.documentNumber === 'string' ? f.documentNumber.replace(/<+$/, '') : '';
+  const bad: MrzKeyField[] = [];
+  if (!/^[A-Z0-9]{1,9}$/.test(number)) bad.push('documentNumber');
+  if (typeof f.birthDate !== 'string' || !isMrzDate(f.birthDate)) bad.push('birthDate');
+  if (typeof f.expiryDate !== 'string' || !isMrzDate(f.expiryDate)) bad.push('expiryDate');
+  if (bad.length > 0) throw new KioskError('E_DOC_MRZ', `the entered ${bad.join(', ')} is not valid`, { subject: 'mrz', details: { fields: bad } });
+  const documentNumber = number.padEnd(9, '<');
+  return {
+    documentNumber,
+    documentNumberCheckDigit: mrzCheckDigit(documentNumber),
+    birthDate: f.birthDate,
+    birthDateCheckDigit: mrzCheckDigit(f.birthDate),
+    expiryDate: f.expiryDate,
+    expiryDateCheckDigit: mrzCheckDigit(f.expiryDate),
+  };
+}

@@ -5,6 +5,8 @@
  * it, or with a wrong one, the upgrade is refused (401) and no frame or session event reaches the
  * client; with it the page works. The daemon hands the launch URL to the browser's launcher in a
  * 0600 file in its state directory; the secret is never logged and changes at every start.
+ * The MRZ form (the chip's key, personal data) follows the same rule: it reaches only the page with
+ * the secret, and an entry is taken only while the agent asks for one, once, well-formed.
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -189,4 +191,67 @@ t.test('the browser launcher: the secret reaches Chromium through a 0600 redirec
   await page.goto(`file://${start}`);
   await page.waitForFunction(() => document.body?.dataset.connection === 'open', undefined, { timeout: 10_000 });
   t.equal(screen.connected, 1, 'Chromium follows the redirect and its page opens the socket');
+});
+
+t.test('MRZ entries: none from a socket without the secret, none unasked, none malformed; the form reaches only the page', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const screen = new CustomerScreen({ logger, port: 0 });
+  const url = await screen.start();
+  t.teardown(() => screen.stop());
+  const secret = secretOf(screen.launchUrl);
+  const good = { type: 'mrz_entry', documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' };
+  const page = await client(url, `?k=${encodeURIComponent(secret)}`);
+  t.teardown(() => page.ws.terminate());
+  const settle = () => new Promise((r) => setTimeout(r, 200));
+
+  // Unasked: an authenticated page (or a script injected into it) cannot push a key.
+  page.ws.send(JSON.stringify(good));
+  await settle();
+  t.match(page.text.at(-1), { type: 'refused', reason: 'no MRZ entry is asked' }, 'an unsolicited entry is refused');
+
+  let outcome: unknown = 'pending';
+  const asked = screen.askAccessKey({ documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '12O415' }, ['expiryDate'], new AbortController().signal);
+  asked.then(
+    (k) => (outcome = k),
+    (e) => (outcome = e),
+  );
+  const attackers = [
+    ['no secret', await client(url, '')],
+    ['a wrong secret', await client(url, `?k=${secret.slice(0, -2)}${secret.endsWith('AA') ? 'BB' : 'AA'}`)],
+  ] as const;
+  for (const [what, c] of attackers) {
+    t.match(c.opened, { open: false, status: 401 }, `${what}: refused with 401 while the form is up`);
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify({ ...good, documentNumber: 'ATTACKER1' }));
+  }
+  await settle();
+  for (const [what, c] of attackers) t.equal(c.text.length, 0, `${what}: did not see the form (no MRZ fields)`);
+  t.equal(outcome, 'pending', 'no entry from them reached the agent');
+
+  // Malformed entries from the page itself are refused and the form stays.
+  const malformed = [
+    { ...good, documentNumber: 'l898902c3' },
+    { ...good, birthDate: '7408120' },
+    { ...good, expiryDate: 120415 },
+    { ...good, documentNumberCheckDigit: '6' },
+    { type: 'mrz_entry', documentNumber: 'L898902C3', birthDate: '740812' },
+  ];
+  const before = page.text.length;
+  for (const m of malformed) page.ws.send(JSON.stringify(m));
+  await settle();
+  const refusals = page.text.slice(before).filter((m) => m.type === 'refused') as Array<{ type: string; reason: string }>;
+  t.equal(refusals.length, malformed.length, 'each malformed entry refused');
+  t.notOk(
+    refusals.some((r) => /L898902C3|l898902c3|740812|120415/.test(r.reason)),
+    'no refusal echoes a value',
+  );
+  t.equal(outcome, 'pending', 'still asking');
+
+  page.ws.send(JSON.stringify(good));
+  await settle();
+  t.match(outcome, { documentNumber: 'L898902C3', expiryDateCheckDigit: '9' }, 'the page answers');
+  page.ws.send(JSON.stringify({ ...good, documentNumber: 'ATTACKER1' }));
+  await settle();
+  t.match(page.text.at(-1), { type: 'refused', reason: 'no MRZ entry is asked' }, 'a second (replayed or racing) entry is refused');
+  t.notMatch(lines.join(''), /L898902C|740812|120415|ATTACKER1/, 'no MRZ field in the log');
+  t.notOk(lines.join('').includes(secret), 'nor the secret');
 });

@@ -2,7 +2,8 @@
  * The customer screen in a real browser (Debian chromium, headless, driven by playwright-core):
  * a data-free session from a fake effect stream with a synthetic preview, and a whole session on a
  * replayed recording. Checks what the customer sees at each step in both languages, that a tap
- * switches the language, and that the page holds no image data after the session.
+ * switches the language, and that the page holds no image data after the session; the MRZ form
+ * (OCR's values, the refused field marked, corrected by touch, the access key back to the agent).
  * Screenshots of each step go to test/artifacts/screen/; with KIOSK_SCREEN_DOCS=1 the data-free
  * ones also go to docs/screen/ (synthetic preview only: never a real face in the docs).
  */
@@ -332,3 +333,135 @@ t.test('a whole session on a replayed recording', { skip: !existsSync(CHROMIUM) 
   t.same(await imageData(page), [], 'no image data in the page after the session');
   t.same(errors, [], 'no script errors on the page');
 });
+
+t.test(
+  'the MRZ form: OCR values shown, the refused field marked, corrected by touch, both languages',
+  { skip: existsSync(CHROMIUM) ? false : NO_BROWSER, timeout: 60_000 },
+  async (t) => {
+    const { logger, lines } = memoryLogger();
+    const actions: PageMessage[] = [];
+    const screen = new CustomerScreen({ logger, port: 0 });
+    screen.actions.on('action', (m) => actions.push(m));
+    await screen.start();
+    t.teardown(() => screen.stop());
+    const { page, errors } = await openPage(t, screen.launchUrl);
+    await mkdir(ARTIFACTS, { recursive: true });
+    const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `mrz-${name}.png`) });
+    const documentState = (s: string) => page.waitForFunction((s) => document.body.dataset.document === s, s);
+    const marked = () =>
+      page
+        .locator('.mrz-field input')
+        .evaluateAll((els) => els.filter((e) => e.getAttribute('aria-invalid') === 'true').map((e) => (e as HTMLInputElement).name));
+
+    screen.showDocument('present_document');
+    await documentState('present_document');
+    t.equal(await text(page, '#document-state'), '请将证件放在读卡器上', 'present the document (Chinese)');
+    t.notOk(await page.locator('#mrz-form').isVisible(), 'no form outside check_mrz');
+    await shot('01-present-zh');
+    screen.showDocument('reading');
+    await documentState('reading');
+    t.equal(await text(page, '#document-state'), '正在读取证件…请勿移动');
+
+    // OCR read an O for a 0 in the expiry: its check digit refused it.
+    const asked = screen.askAccessKey(
+      { documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '12O415' },
+      ['expiryDateCheckDigit'],
+      new AbortController().signal,
+    );
+    asked.catch(() => undefined); // awaited below; a failure before that must not leave it unhandled at teardown
+    await documentState('check_mrz');
+    t.ok(await page.locator('#mrz-form').isVisible(), 'the form is shown');
+    t.same(
+      await page.locator('.mrz-field input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)),
+      ['L898902C3', '740812', '12O415'],
+      "OCR's values in the form",
+    );
+    t.same(await marked(), ['expiryDate'], 'the refused field is marked');
+    t.equal(await page.locator('.mrz-field.invalid').count(), 1);
+    t.equal(await text(page, '#document-state'), '请核对证件信息');
+    t.same(await page.locator('.mrz-field span').allTextContents(), ['证件号码', '出生日期', '有效期至'], 'labels in Chinese');
+    t.equal(await text(page, '#mrz-invalid'), '请检查标出的项目。');
+    t.match(await text(page, '#mrz-date-hint'), /YYMMDD.*740812/);
+    t.equal(await text(page, '#mrz-confirm'), '确认');
+    for (const sel of ['#mrz-documentNumber', '#mrz-birthDate', '#mrz-expiryDate', '#mrz-confirm', '#mrz-cancel']) {
+      const box = (await page.locator(sel).boundingBox())!;
+      t.ok(box.height >= 64 && box.y + box.height <= 800, `${sel}: ${Math.round(box.height)} px high, on screen`);
+    }
+    await shot('02-check-zh');
+
+    await page.locator('.lang-btn[data-lang="en"]').tap();
+    t.equal(await text(page, '#document-state'), 'Please check your document details');
+    t.same(await page.locator('.mrz-field span').allTextContents(), ['Document number', 'Date of birth', 'Date of expiry'], 'labels in English');
+    t.equal(await text(page, '#mrz-invalid'), 'Please check the marked fields.');
+    t.equal(await text(page, '#mrz-date-hint'), 'Dates as YYMMDD: 12 August 1974 is 740812.');
+    t.same(
+      await page.locator('.mrz-field input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)),
+      ['L898902C3', '740812', '12O415'],
+      'values kept',
+    );
+    await shot('03-check-en');
+
+    // A date too short is caught on the page; a day that does not exist is caught by the agent.
+    await page.locator('#mrz-expiryDate').fill('1204');
+    t.same(await marked(), [], 'an edited field is no longer marked');
+    await page.locator('#mrz-confirm').tap();
+    t.same(await marked(), ['expiryDate'], 'too short: marked again, nothing sent');
+    await page.locator('#mrz-expiryDate').fill('120431');
+    await page.locator('#mrz-confirm').tap();
+    await page.waitForFunction(() => document.getElementById('mrz-expiryDate')!.getAttribute('aria-invalid') === 'true');
+    t.same(await marked(), ['expiryDate'], 'April 31: the agent asks again with the field marked');
+
+    // Corrected by touch: the number typed in lower case with a dash comes out clean.
+    await page.locator('#mrz-documentNumber').fill('');
+    await page.locator('#mrz-documentNumber').pressSequentially('l898-902c3');
+    t.equal(await page.locator('#mrz-documentNumber').inputValue(), 'L898902C3', 'upper case, A-Z and 0-9 only');
+    await page.locator('#mrz-birthDate').fill('74-08-12');
+    t.equal(await page.locator('#mrz-birthDate').inputValue(), '740812', 'digits only');
+    await page.locator('#mrz-expiryDate').fill('120415');
+    await shot('04-corrected-en');
+    await page.locator('#mrz-confirm').tap();
+    const key = await asked;
+    t.same(
+      key,
+      {
+        documentNumber: 'L898902C3',
+        documentNumberCheckDigit: '6',
+        birthDate: '740812',
+        birthDateCheckDigit: '2',
+        expiryDate: '120415',
+        expiryDateCheckDigit: '9',
+      },
+      'the agent got the access key of the corrected entry',
+    );
+    await documentState('reading');
+    t.equal(await text(page, '#document-state'), 'Reading your document… please do not move it');
+    t.same(
+      await page.locator('.mrz-field input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)),
+      ['', '', ''],
+      'the form is emptied once the entry is taken',
+    );
+
+    screen.showDocument('read_failed');
+    await documentState('read_failed');
+    t.equal(await text(page, '#document-state'), 'Your document could not be read. Please place it on the reader again.');
+    await shot('05-read-failed-en');
+    await page.locator('.lang-btn[data-lang="zh-Hans"]').tap();
+    t.equal(await text(page, '#document-state'), '未能读取证件，请重新放在读卡器上。');
+    screen.showDocument('done');
+    await documentState('done');
+    t.equal(await text(page, '#document-state'), '证件读取完成');
+
+    // Cancel on the form: the entry rejects and the session hears it.
+    const cancelled = t.rejects(screen.askAccessKey({}, [], new AbortController().signal), { code: 'E_ABORTED' }, 'Cancel on the form aborts the entry');
+    await documentState('check_mrz');
+    await page.locator('#mrz-cancel').tap();
+    await cancelled;
+    t.same(
+      actions.filter((a) => a.type === 'cancel'),
+      [{ type: 'cancel' }],
+    );
+
+    t.notMatch(lines.join(''), /L898902C|740812|120415|120431/, 'no MRZ field in the log');
+    t.same(errors, [], 'no script errors on the page');
+  },
+);

@@ -2,7 +2,8 @@
  * The customer screen server on a real socket: loopback only, the page's files and nothing else,
  * DNS-rebinding and cross-origin sockets refused, page messages validated (refused with a reason,
  * logged), a page that connects mid-session brought up to date, preview frames reduced and rate
- * limited, only during a session, never logged; `verify --screen`'s wiring (URL, wait, cancel).
+ * limited, only during a session, never logged; `verify --screen`'s wiring (URL, wait, cancel);
+ * the document step (the MRZ form: asked, re-asked, answered, aborted; its fields never logged).
  */
 import t from 'tap';
 import { Writable } from 'node:stream';
@@ -239,4 +240,97 @@ t.test('verify --screen wiring: URL printed, waits for a page, Cancel aborts, ve
     ['hello', 'session', 'prompt', 'verdict'],
   );
   await vs.stop();
+});
+
+t.test('the document step: askAccessKey resolves on a good entry, re-asks on a bad one, aborts; no MRZ in the log', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const actions: unknown[] = [];
+  const screen = new CustomerScreen({ logger, port: 0 });
+  screen.actions.on('action', (m) => actions.push(m));
+  await screen.start();
+  t.teardown(() => screen.stop());
+  const p = await page(screen.launchUrl);
+  t.teardown(() => p.ws.terminate());
+  await until(() => p.text.length >= 1);
+  const last = () => p.text[p.text.length - 1];
+  const entry = (fields: Record<string, string>) => p.ws.send(JSON.stringify({ type: 'mrz_entry', ...fields }));
+  const good = { documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' };
+
+  screen.showDocument('present_document');
+  await until(() => last().type === 'document');
+  t.same(last(), { type: 'document', state: 'present_document' });
+
+  entry(good);
+  await until(() => last().type === 'refused');
+  t.same(last(), { type: 'refused', reason: 'no MRZ entry is asked' }, 'an entry nobody asked for is refused');
+
+  // OCR read the expiry wrong (its check digit refused it) and padded the number.
+  const ac = new AbortController();
+  const asked = screen.askAccessKey({ documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '12O415' }, ['expirationDateCheckDigit'], ac.signal);
+  await until(() => last().state === 'check_mrz');
+  t.same(last(), {
+    type: 'document',
+    state: 'check_mrz',
+    fields: { documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '12O415' },
+    invalid: ['expiryDate'],
+  });
+  await t.rejects(screen.askAccessKey({}, [], new AbortController().signal), { code: 'E_USAGE' }, 'one entry in flight');
+  t.throws(() => screen.showDocument('reading'), { code: 'E_USAGE' }, 'no other state while asking');
+
+  const late = await page(screen.launchUrl);
+  t.teardown(() => late.ws.terminate());
+  await until(() => late.text.some((m) => m.type === 'document'));
+  t.match(
+    late.text.find((m) => m.type === 'document'),
+    { state: 'check_mrz', invalid: ['expiryDate'] },
+    'a page that connects now sees the form',
+  );
+
+  p.text.length = 0;
+  entry({ ...good, expiryDate: '120431' });
+  await until(() => p.text.length >= 1);
+  t.same(
+    p.text,
+    [{ type: 'document', state: 'check_mrz', fields: { ...good, expiryDate: '120431' }, invalid: ['expiryDate'] }],
+    'a date that does not exist: asked again, the field marked',
+  );
+  entry(good);
+  const key = await asked;
+  t.same(key, { ...good, documentNumberCheckDigit: '6', birthDateCheckDigit: '2', expiryDateCheckDigit: '9' }, 'the access key of the entry');
+  await until(() => last().state === 'reading');
+  t.same(last(), { type: 'document', state: 'reading' }, 'the form goes away');
+  entry(good);
+  await until(() => last().type === 'refused');
+  t.same(last(), { type: 'refused', reason: 'no MRZ entry is asked' }, 'a second entry after the answer is refused');
+
+  // Aborted by the signal.
+  const ac2 = new AbortController();
+  const aborted = screen.askAccessKey({}, [], ac2.signal);
+  await until(() => last().state === 'check_mrz');
+  t.same(last().fields, { documentNumber: '', birthDate: '', expiryDate: '' }, 'nothing read: empty fields');
+  ac2.abort();
+  await t.rejects(aborted, { code: 'E_ABORTED', details: { by: 'signal' } });
+  p.text.length = 0;
+  entry(good);
+  await until(() => p.text.length >= 1);
+  t.same(p.text, [{ type: 'refused', reason: 'no MRZ entry is asked' }], 'refused after the abort');
+  await t.rejects(screen.askAccessKey({}, [], AbortSignal.abort()), { code: 'E_ABORTED' }, 'an aborted signal rejects at once');
+
+  // Cancelled by the customer: the entry rejects and the session still hears the Cancel.
+  const cancelled = screen.askAccessKey(good, [], new AbortController().signal);
+  await until(() => last().state === 'check_mrz');
+  p.ws.send('{"type":"cancel"}');
+  await t.rejects(cancelled, { code: 'E_ABORTED', details: { by: 'customer' } });
+  await until(() => actions.length > 0);
+  t.same(actions, [{ type: 'cancel' }], 'no MRZ entry among the actions, the Cancel is');
+
+  const stopped = screen.askAccessKey(good, [], new AbortController().signal);
+  await until(() => last().state === 'check_mrz');
+  await screen.stop();
+  await t.rejects(stopped, { code: 'E_ABORTED', details: { by: 'screen_stopped' } }, 'stop rejects an asked entry');
+
+  const log = lines.join('');
+  for (const v of ['L898902C', '740812', '120415', '12O415', '120431']) t.notOk(log.includes(v), `${v} is not in the log`);
+  t.match(log, /"action":"mrz_entry"/, 'the entry itself is logged by type');
+  t.match(log, /"invalid":\["expiryDate"\]/, 'the refused field is logged by name');
 });

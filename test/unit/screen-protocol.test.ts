@@ -1,5 +1,5 @@
 /**
- * The customer screen's pure parts: page message validation, the next step of a verdict, the
+ * The customer screen's pure parts: page message validation (the MRZ entry too), the next step of a verdict, the
  * session bridge, and the message catalogues (complete in English; gaps in other languages are
  * listed and fall back to English).
  */
@@ -7,7 +7,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { catalogueKeys, LANGUAGES, nextStepOf, parsePageMessage, PROMPT_IDS } from '../../agent/screen/protocol.js';
+import { catalogueKeys, DOCUMENT_STATES, LANGUAGES, MAX_PAGE_MESSAGE_BYTES, nextStepOf, parsePageMessage, PROMPT_IDS } from '../../agent/screen/protocol.js';
 import { bridgeSession } from '../../agent/screen/session-bridge.js';
 import type { ScreenEvent } from '../../agent/screen/server.js';
 import { makeImage } from '../../base/rgb-image.js';
@@ -40,6 +40,65 @@ t.test('page messages: valid ones pass, malformed ones are refused with a reason
       t.notMatch(r.reason, /xxxx|dispense/, 'the reason does not echo the content');
     }
   }
+});
+
+t.test('mrz_entry: a good entry passes, every malformed kind is refused without echoing it', async (t) => {
+  const good = { type: 'mrz_entry', documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' };
+  t.same(parsePageMessage(JSON.stringify(good)), { ok: true, message: good });
+  t.same(parsePageMessage(JSON.stringify({ ...good, documentNumber: 'A' })), { ok: true, message: { ...good, documentNumber: 'A' } }, 'one character');
+  // Every value below carries a marker that a reason must not contain.
+  const refused: Array<[Record<string, unknown>, RegExp]> = [
+    [{ documentNumber: undefined }, /documentNumber must be a string/],
+    [{ documentNumber: 898902 }, /documentNumber must be a string/],
+    [{ documentNumber: ['L898902C3'] }, /documentNumber must be a string/],
+    [{ documentNumber: '' }, /documentNumber must be 1-9 characters A-Z or 0-9/],
+    [{ documentNumber: 'QZX898902C3' }, /documentNumber must be 1-9/],
+    [{ documentNumber: 'qzx8989' }, /documentNumber must be 1-9/],
+    [{ documentNumber: 'QZX<8989' }, /documentNumber must be 1-9/],
+    [{ documentNumber: 'QZX 8989' }, /documentNumber must be 1-9/],
+    [{ documentNumber: 'QZX８９８' }, /documentNumber must be 1-9/],
+    [{ documentNumber: 'QZX"}' }, /documentNumber must be 1-9/],
+    [{ birthDate: 740812 }, /birthDate must be a string/],
+    [{ birthDate: null }, /birthDate must be a string/],
+    [{ birthDate: '74081' }, /birthDate must be 6 digits \(YYMMDD\)/],
+    [{ birthDate: '7408123' }, /birthDate must be 6 digits/],
+    [{ birthDate: '74-8-1' }, /birthDate must be 6 digits/],
+    [{ birthDate: '74O812' }, /birthDate must be 6 digits/],
+    [{ expiryDate: '12041' }, /expiryDate must be 6 digits/],
+    [{ expiryDate: '１２０４１５' }, /expiryDate must be 6 digits/],
+    [{ expiryDate: '120415\n' }, /expiryDate must be 6 digits/],
+    [{ expiryDate: {} }, /expiryDate must be a string/],
+    [{ QZXnote: 'QZXval' }, /^1 unexpected field\(s\)$/],
+    [{ checkDigit: '6', QZX898902: 'QZXval' }, /^2 unexpected field\(s\)$/],
+    [{ documentNumber: 'QZX'.repeat(200) }, /longer than 512 bytes/],
+  ];
+  for (const [change, reason] of refused) {
+    const msg = { ...good, ...change };
+    const raw = JSON.stringify(msg);
+    const r = parsePageMessage(raw);
+    t.equal(r.ok, false, `refused: ${JSON.stringify(change).slice(0, 60)}`);
+    if (r.ok) continue;
+    t.match(r.reason, reason);
+    for (const v of [...Object.values(change), good.documentNumber, good.birthDate, good.expiryDate])
+      if (typeof v === 'string' && v.length > 1) t.notOk(r.reason.includes(v), 'the reason does not echo a value');
+    t.notMatch(r.reason, /QZX|740812|120415|L898902C3/, 'no content in the reason');
+  }
+  const longest = JSON.stringify({ ...good, documentNumber: 'W'.repeat(9) });
+  t.ok(Buffer.byteLength(longest) < MAX_PAGE_MESSAGE_BYTES / 4, 'a full entry is far inside the message limit');
+});
+
+t.test('document messages: every state and form label is catalogued', async (t) => {
+  const keys = catalogueKeys();
+  for (const s of DOCUMENT_STATES) t.ok(keys.includes(`document.${s}`), `document.${s}`);
+  for (const k of ['mrz.documentNumber', 'mrz.birthDate', 'mrz.expiryDate', 'mrz.date_hint', 'mrz.confirm', 'mrz.cancel']) t.ok(keys.includes(k), k);
+  const en = catalogue('en');
+  const zh = catalogue('zh-Hans');
+  for (const k of keys.filter((k) => k.startsWith('document.') || k.startsWith('mrz.'))) {
+    t.ok(zh[k], `zh-Hans has ${k}`);
+    if (!['mrz.cancel'].includes(k)) t.not(zh[k], en[k], `${k} is translated`);
+  }
+  t.match(en['mrz.date_hint'], /YYMMDD/);
+  t.match(zh['mrz.date_hint'], /YYMMDD/);
 });
 
 t.test('what happens next after a verdict', async (t) => {

@@ -2,7 +2,8 @@
 // messages; binary messages are JPEG preview frames), opened with the secret of the launch URL.
 // It holds no image after a session: each frame is decoded to an ImageBitmap, drawn and closed at
 // once, and on the verdict, a reset or a lost connection the canvas is cleared and shrunk to 0x0.
-// No object URL or data URL is made.
+// No object URL or data URL is made. The MRZ form's values (personal data) live only in its inputs
+// while the agent asks for them, and are cleared as soon as it stops asking or the socket closes.
 import { translate } from './i18n.js';
 
 const LANGS = ['zh-Hans', 'en'];
@@ -17,6 +18,14 @@ const GUIDANCE = new Set([
   'look_straight',
   'hold_still',
 ]);
+const MRZ_FIELDS = ['documentNumber', 'birthDate', 'expiryDate'];
+const DOCUMENT_STATES = ['present_document', 'reading', 'check_mrz', 'read_failed', 'done'];
+// What each field accepts as it is typed (the agent validates again): A-Z/0-9 up to 9, digits up to 6.
+const MRZ_FORMAT = {
+  documentNumber: { drop: /[^A-Z0-9]/g, max: 9, valid: /^[A-Z0-9]{1,9}$/ },
+  birthDate: { drop: /[^0-9]/g, max: 6, valid: /^[0-9]{6}$/ },
+  expiryDate: { drop: /[^0-9]/g, max: 6, valid: /^[0-9]{6}$/ },
+};
 
 const state = {
   lang: 'zh-Hans',
@@ -30,6 +39,8 @@ const state = {
   previewOn: false,
   // A remote-assistance call: null, 'joining' or 'connected' (shown over any view).
   assist: null,
+  // The document step: { state, invalid: [field names] } while the view is 'document'.
+  document: null,
 };
 const catalogues = {};
 let socket = null;
@@ -54,6 +65,7 @@ function render() {
   body.dataset.connection = state.connection;
   body.dataset.verdict = state.verdict ? state.verdict.verdict : '';
   body.dataset.assist = state.assist ?? '';
+  body.dataset.document = state.document ? state.document.state : '';
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const b of document.querySelectorAll('.lang-btn')) b.setAttribute('aria-pressed', String(b.dataset.lang === state.lang));
   document.title = t('ui.title');
@@ -88,6 +100,15 @@ function render() {
   $('verdict-title').textContent = v ? t(`ui.verdict_${v.verdict}`) : '';
   $('verdict-reason').textContent = v?.reasons.length ? t(`reason.${v.reasons[0]}`) : '';
   $('verdict-next').textContent = v ? t(`next.${v.next}`) : '';
+  const d = state.document;
+  $('document-state').textContent = d ? t(`document.${d.state}`) : '';
+  for (const f of MRZ_FIELDS) {
+    const bad = d?.invalid.includes(f) === true;
+    const input = $(`mrz-${f}`);
+    input.setAttribute('aria-invalid', String(bad));
+    input.closest('.mrz-field').classList.toggle('invalid', bad);
+  }
+  $('mrz-invalid').textContent = d?.invalid.length ? t('mrz.invalid') : '';
   $('notice').textContent = state.notice ? t(state.notice) : '';
   $('assist').textContent = state.assist ? t(`ui.assist_${state.assist}`) : '';
   $('connection').textContent = state.connection === 'open' ? '' : t(state.connection === 'connecting' ? 'ui.connecting' : 'ui.disconnected');
@@ -101,6 +122,26 @@ function dropPreview() {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   canvas.width = 0;
   canvas.height = 0;
+}
+
+/** Empties the MRZ form: its values are personal data. */
+function clearMrzForm() {
+  for (const f of MRZ_FIELDS) $(`mrz-${f}`).value = '';
+}
+
+function onDocument(msg) {
+  if (!DOCUMENT_STATES.includes(msg.state)) return;
+  dropPreview();
+  state.view = 'document';
+  state.verdict = null;
+  state.notice = null;
+  const invalid = Array.isArray(msg.invalid) ? msg.invalid.filter((f) => MRZ_FIELDS.includes(f)) : [];
+  state.document = { state: msg.state, invalid: msg.state === 'check_mrz' ? invalid : [] };
+  if (msg.state !== 'check_mrz') return clearMrzForm();
+  const fields = msg.fields && typeof msg.fields === 'object' ? msg.fields : {};
+  for (const f of MRZ_FIELDS) $(`mrz-${f}`).value = typeof fields[f] === 'string' ? fields[f] : '';
+  const first = invalid[0] ?? MRZ_FIELDS.find((f) => !$(`mrz-${f}`).value);
+  if (first) $(`mrz-${first}`).focus();
 }
 
 async function showFrame(data) {
@@ -131,7 +172,12 @@ function onMessage(msg) {
     case 'language':
       if (LANGS.includes(msg.language)) state.lang = msg.language;
       break;
+    case 'document':
+      onDocument(msg);
+      break;
     case 'session':
+      clearMrzForm();
+      state.document = null;
       state.view = 'session';
       state.steps = Array.isArray(msg.steps) ? msg.steps : [];
       state.prompt = null;
@@ -154,7 +200,8 @@ function onMessage(msg) {
       break;
     case 'reset':
       dropPreview();
-      Object.assign(state, { view: 'welcome', steps: [], prompt: null, progress: null, verdict: null, notice: null });
+      clearMrzForm();
+      Object.assign(state, { view: 'welcome', steps: [], prompt: null, progress: null, verdict: null, notice: null, document: null });
       break;
     case 'assist':
       state.assist = msg.state === 'joining' || msg.state === 'connected' ? msg.state : null;
@@ -197,6 +244,7 @@ function connect() {
   };
   ws.onclose = () => {
     dropPreview();
+    clearMrzForm(); // the agent sends the form again on reconnect if it still asks
     state.assist = null; // the agent says again on reconnect
     state.connection = 'closed';
     render();
@@ -218,6 +266,39 @@ function bind() {
     send({ type: 'help' });
   });
   $('cancel').addEventListener('click', () => {
+    state.notice = 'ui.cancel_sent';
+    render();
+    send({ type: 'cancel' });
+  });
+  for (const f of MRZ_FIELDS) {
+    const input = $(`mrz-${f}`);
+    input.addEventListener('input', () => {
+      // Filtered before cut (no maxlength: it would cut a pasted "74-08-12" before the dashes go).
+      const kept = input.value.toUpperCase().replace(MRZ_FORMAT[f].drop, '').slice(0, MRZ_FORMAT[f].max);
+      if (kept !== input.value) input.value = kept;
+      // A field the customer corrects is no longer marked.
+      if (state.document?.invalid.includes(f)) {
+        state.document.invalid = state.document.invalid.filter((x) => x !== f);
+        render();
+      }
+    });
+  }
+  $('mrz-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (state.document?.state !== 'check_mrz') return;
+    const entry = Object.fromEntries(MRZ_FIELDS.map((f) => [f, $(`mrz-${f}`).value]));
+    const bad = MRZ_FIELDS.filter((f) => !MRZ_FORMAT[f].valid.test(entry[f]));
+    if (bad.length) {
+      state.document.invalid = bad;
+      render();
+      $(`mrz-${bad[0]}`).focus();
+      return;
+    }
+    state.notice = 'mrz.sent';
+    render();
+    send({ type: 'mrz_entry', ...entry });
+  });
+  $('mrz-cancel').addEventListener('click', () => {
     state.notice = 'ui.cancel_sent';
     render();
     send({ type: 'cancel' });
