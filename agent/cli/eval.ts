@@ -242,6 +242,54 @@ function addVideo(parent: Command): Command {
     });
 }
 
+function addMrz(parent: Command): Command {
+  return parent
+    .command('mrz')
+    .summary('MRZ read from document images: found, check digits, fields, PassportEye score, time')
+    .description(
+      'Reads the MRZ of every image (device/document/mrz-ocr.ts: band by morphology, Debian tesseract, repairs only where ' +
+        'check digits confirm them) and reports per image and in total, with counts: MRZ found, every check digit valid, the ' +
+        "access key's three checks valid, fields right against PassportEye's test expectations or --labels, PassportEye's " +
+        'expected valid_score (file name prefix) beside ours, and the median wall time per image.',
+    )
+    .requiredOption('--root <dir>', 'data folder (e.g. ../shared/data); without --labels every image under <root>/passporteye-specimens is read')
+    .option('--labels <tsv>', 'expected MRZ per image: image<TAB>lines joined by | (paths relative to --root); only these images are read')
+    .option('--json', 'print one JSON document (snake_case keys, counts beside every share)')
+    .action(async (opts: { root: string; labels?: string; json?: boolean }) => {
+      try {
+        const [{ readFile, readdir }, { runMrzEval, readMrzLabels, formatMrzReport }, { readMrzFromImage }, { phasedProgress }] = await Promise.all([
+          import('node:fs/promises'),
+          import('../eval/run-mrz.js'),
+          import('../../device/document/mrz-ocr.js'),
+          import('../../base/progress.js'),
+        ]);
+        const labels = opts.labels ? await readMrzLabels(opts.labels) : [];
+        let images = labels.map((l) => l.image);
+        if (!opts.labels) {
+          const dir = join(opts.root, 'passporteye-specimens');
+          const entries = await readdir(dir, { recursive: true }).catch((err: unknown) => {
+            throw new KioskError('E_INPUT_NOT_FOUND', 'no passporteye-specimens folder under --root', { subject: dir, cause: err });
+          });
+          images = entries
+            .filter((e) => /\.(jpe?g|png)$/i.test(e))
+            .map((e) => join('passporteye-specimens', e))
+            .sort();
+        }
+        const progress = phasedProgress('eval mrz');
+        const report = await runMrzEval(
+          images,
+          { read: async (p) => readMrzFromImage(await readFile(join(opts.root, p))), onProgress: (d, t, f) => progress.report(d, t, f) },
+          new Map(labels.map((l) => [l.image, l.lines])),
+        ).finally(() => progress.done());
+        const labelsName = opts.labels ?? 'passporteye file names and tests';
+        if (opts.json) process.stdout.write(`${toJson({ command: 'eval mrz', labels: labelsName, root: opts.root, ...report })}\n`);
+        else process.stdout.write(`${formatMrzReport(report)}\n`);
+      } catch (err) {
+        reportError(err, opts.json);
+      }
+    });
+}
+
 /**
  * Registers `eval` with its subcommands and returns it, so that later subcommands
  * (e.g. `eval sessions`) can be added with `addCommand`.
@@ -251,5 +299,6 @@ export function register(program: Command): Command {
   addMatch(evalCmd);
   addPad(evalCmd);
   addVideo(evalCmd);
+  addMrz(evalCmd);
   return evalCmd;
 }
