@@ -67,6 +67,14 @@ export const ERROR_CODES = [
   'E_DOC_DECODER_MISSING',
   // an engine call or a component did not answer within its time limit
   'E_TIMEOUT',
+  // fleet updates (provisioning/update): a release whose signature, manifest, hash or version is refused,
+  // too little disk to stage it, or a download that failed (details say the HTTP status or reason)
+  'E_UPDATE_SIGNATURE',
+  'E_UPDATE_MANIFEST',
+  'E_UPDATE_HASH',
+  'E_UPDATE_DOWNGRADE',
+  'E_UPDATE_DISK',
+  'E_UPDATE_DOWNLOAD',
   'E_INTERNAL',
 ] as const;
 
