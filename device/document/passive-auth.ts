@@ -5,13 +5,15 @@
  * is hashed and compared with the hash the SOD holds. Only then is the chip's data the state's.
  * CMS through pkijs, certificates through @peculiar/x509. Failures: E_DOC_PASSIVE_AUTH with
  * `details.reason` = malformed | ds_signature | untrusted_csca | csca_signature | expired |
- * key_usage | dg_hash_mismatch | dg_not_in_sod.
+ * key_usage | revoked | crl_expired | dg_hash_mismatch | dg_not_in_sod. CRL policy: see crl.ts.
  */
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { KioskError } from '../../base/errors.js';
 import { x509 } from '../../base/keys/x509.js';
+import { revocationStatus } from './crl.js';
+import type { TrustAnchors } from './trust-store.js';
 
 /** The content type of an LDS security object. */
 export const LDS_SECURITY_OBJECT_OID = '2.23.136.1.1.1';
@@ -23,6 +25,8 @@ export type PassiveAuthFailure =
   | 'csca_signature'
   | 'expired'
   | 'key_usage'
+  | 'revoked'
+  | 'crl_expired'
   | 'dg_hash_mismatch'
   | 'dg_not_in_sod';
 
@@ -81,15 +85,10 @@ function signedData(sod: Buffer): pkijs.SignedData {
 }
 
 /**
- * Verifies `sod` and the data groups read (by number) against the CSCA certificates the carrier
+ * Verifies `sod` and the data groups read (by number) against the CSCAs and CRLs the carrier
  * trusts, at `now`. Resolves with what was verified; throws E_DOC_PASSIVE_AUTH naming the step.
  */
-export async function passiveAuthentication(
-  sod: Buffer,
-  dataGroups: Map<number, Buffer>,
-  cscas: x509.X509Certificate[],
-  now = new Date(),
-): Promise<PassiveAuthResult> {
+export async function passiveAuthentication(sod: Buffer, dataGroups: Map<number, Buffer>, trust: TrustAnchors, now = new Date()): Promise<PassiveAuthResult> {
   const sd = signedData(sod);
   if (sd.encapContentInfo.eContentType !== LDS_SECURITY_OBJECT_OID || !sd.encapContentInfo.eContent)
     throw fail('malformed', 'the SOD does not hold an LDS security object');
@@ -105,11 +104,17 @@ export async function passiveAuthentication(
   const signatureOk = await sd.verify({ signer: 0, checkChain: false, data: undefined }).catch(() => false);
   if (!signatureOk) throw fail('ds_signature', 'the SOD signature does not verify with its Document Signer certificate');
 
-  // The DS certificate, by a CSCA the carrier trusts.
-  const csca = cscas.find((c) => c.subject === ds.issuer);
-  if (!csca) throw fail('untrusted_csca', `no trusted CSCA named ${ds.issuer}`, { issuer: ds.issuer });
-  if (!(await ds.verify({ publicKey: csca.publicKey, signatureOnly: true }).catch(() => false)))
-    throw fail('csca_signature', 'the Document Signer certificate is not signed by the trusted CSCA of that name');
+  // The DS certificate, by a CSCA the carrier trusts. A state keeps its CSCA's name across key
+  // rollovers (a master list holds every generation), so any CSCA of that name whose key verifies.
+  const named = trust.cscas.filter((c) => c.subject === ds.issuer);
+  if (named.length === 0) throw fail('untrusted_csca', `no trusted CSCA named ${ds.issuer}`, { issuer: ds.issuer });
+  let csca: x509.X509Certificate | undefined;
+  for (const c of named)
+    if (await ds.verify({ publicKey: c.publicKey, signatureOnly: true }).catch(() => false)) {
+      csca = c;
+      break;
+    }
+  if (!csca) throw fail('csca_signature', 'the Document Signer certificate is not signed by a trusted CSCA of that name');
   for (const [cert, what] of [
     [ds, 'Document Signer'],
     [csca, 'CSCA'],
@@ -121,6 +126,14 @@ export async function passiveAuthentication(
   if (usage && !(usage.usages & x509.KeyUsageFlags.digitalSignature)) throw fail('key_usage', 'the Document Signer certificate may not sign');
   const cscaUsage = csca.getExtension(x509.KeyUsagesExtension);
   if (cscaUsage && !(cscaUsage.usages & x509.KeyUsageFlags.keyCertSign)) throw fail('key_usage', 'the CSCA certificate may not sign certificates');
+
+  // The DS, against its CSCA's CRLs (only those a trusted CSCA of that name signed).
+  const revocation = await revocationStatus(ds, named, trust.crls ?? [], now, trust.staleCrlGraceMs ?? 0);
+  if (revocation.status === 'revoked') throw fail('revoked', "the Document Signer certificate is on its CSCA's CRL", { serial: ds.serialNumber });
+  if (revocation.status === 'crl_expired')
+    throw fail('crl_expired', "the CSCA's newest CRL is past its nextUpdate: revocation is unknown", {
+      nextUpdate: revocation.nextUpdate?.toISOString(),
+    });
 
   // Every data group read, against the signed hash.
   const lds = parseLdsSecurityObject(sd.encapContentInfo.eContent.getValue());

@@ -137,7 +137,14 @@ export class PcscReaders {
         );
         if (protocol !== undefined) return new PcscCard(reader, protocol, atr);
       }
-      if (Date.now() > deadline) throw new KioskError('E_TIMEOUT', `no card on ${o.reader ?? 'any reader'} within ${o.timeoutMs} ms`, { subject: 'pcsc' });
+      if (Date.now() > deadline)
+        throw new KioskError(
+          'E_TIMEOUT',
+          `no card on ${o.reader ?? 'any reader'} within ${o.timeoutMs} ms (${this.readers.size} reader(s) seen, ${this.present.size} with a card)`,
+          {
+            subject: 'pcsc',
+          },
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -1,14 +1,15 @@
 /**
- * One document read from its chip, as the session will use it (issue 13): access with the MRZ, the
- * files read under secure messaging, passive authentication of every data group read (DG1, DG2 and
- * DG15 when present) against the carrier's CSCAs, active authentication when the chip has DG15, DG1's
- * MRZ checked against the one the access key came from, and the portrait decoded. The result keeps
- * the portrait and the document number in the process (biometric and personal data); `claims` is what
- * may be signed and sent: no name, number or image.
+ * One document read from its chip, as the session will use it (issue 13): access with the MRZ (PACE
+ * when EF.CardAccess offers it, BAC otherwise), the files read under secure messaging, passive
+ * authentication of every data group read (DG1, DG2, and DG14/DG15 when present) against the
+ * carrier's CSCAs, chip authentication when the chip has DG14 (active authentication when it has
+ * only DG15), DG1's MRZ checked against the one the access key came from, and the portrait decoded.
+ * The result keeps the portrait and the document number in the process (biometric and personal
+ * data); `claims` is what may be signed and sent: no name, number or image.
  */
 import { createHash } from 'node:crypto';
 import { KioskError } from '../../base/errors.js';
-import { readWithBac, type ApduTransport } from './emrtd.js';
+import { readChip, type ApduTransport } from './emrtd.js';
 import { mrzInformation, parseMrz, type MrzAccessKey } from './mrz.js';
 import { passiveAuthentication } from './passive-auth.js';
 import { decodePortrait, portraitFromDg2 } from './portrait.js';
@@ -27,11 +28,13 @@ export function mrzFromDg1(dg1: Buffer): string[] {
 
 /**
  * Reads and authenticates the document whose MRZ was scanned (`mrz`) through `transport`. Throws the
- * step's coded error: E_DOC_MRZ, E_DOC_ACCESS, E_DOC_SM, E_DOC_PASSIVE_AUTH (also when DG1's MRZ is
- * not the scanned one: `details.reason` mrz_mismatch), E_DOC_CLONE_SUSPECTED, E_IMAGE_CORRUPT.
+ * step's coded error: E_DOC_MRZ, E_DOC_ACCESS (also `details.reason` pace_downgrade when the signed
+ * DG14 lists PACE but the chip was opened with BAC), E_DOC_SM, E_DOC_PASSIVE_AUTH (also when DG1's
+ * MRZ is not the scanned one: `details.reason` mrz_mismatch), E_DOC_CLONE_SUSPECTED, E_IMAGE_CORRUPT.
  */
 export async function readDocument(transport: ApduTransport, accessKey: MrzAccessKey, trust: TrustAnchors, now = new Date()): Promise<DocumentReading> {
-  const { files, activeAuth } = await readWithBac(transport, mrzInformation(accessKey), ['DG1', 'DG2', 'DG15', 'SOD']);
+  const read = await readChip(transport, mrzInformation(accessKey), ['DG1', 'DG2', 'DG14', 'DG15', 'SOD']);
+  const { files } = read;
   const sod = files.get('SOD');
   const dg1 = files.get('DG1');
   const dg2 = files.get('DG2');
@@ -40,9 +43,21 @@ export async function readDocument(transport: ApduTransport, accessKey: MrzAcces
     [1, dg1],
     [2, dg2],
   ]);
-  const dg15 = files.get('DG15');
-  if (dg15) groups.set(15, dg15);
-  const pa = await passiveAuthentication(sod, groups, trust.cscas, now);
+  // DG14 and DG15 hold the keys chip and active authentication proved: worth something only once the state signed them.
+  for (const [n, name] of [
+    [14, 'DG14'],
+    [15, 'DG15'],
+  ] as const) {
+    const bytes = files.get(name);
+    if (bytes) groups.set(n, bytes);
+  }
+  const pa = await passiveAuthentication(sod, groups, trust, now);
+  // DG14 is the state's now: if it lists PACE, EF.CardAccess should have offered it (Part 11, 9.2: DG14 repeats it).
+  if (read.accessControl === 'bac' && read.dg14OffersPace)
+    throw new KioskError('E_DOC_ACCESS', 'the signed DG14 lists PACE but the chip was opened with BAC: EF.CardAccess was stripped or altered', {
+      subject: 'EF.CardAccess',
+      details: { reason: 'pace_downgrade' },
+    });
   const chipMrz = parseMrz(mrzFromDg1(dg1));
   if (mrzInformation(chipMrz.accessKey) !== mrzInformation(accessKey))
     throw new KioskError('E_DOC_PASSIVE_AUTH', "the chip's MRZ is not the one scanned from the page", { subject: 'DG1', details: { reason: 'mrz_mismatch' } });
@@ -55,9 +70,10 @@ export async function readDocument(transport: ApduTransport, accessKey: MrzAcces
     claims: {
       source: 'chip',
       passiveAuth: 'passed',
-      chipAuth: activeAuth,
-      ...(activeAuth === 'passed' ? { chipAuthMethod: 'active_authentication' as const } : {}),
-      accessControl: 'bac',
+      // Reached only when passive authentication passed over DG14/DG15: the chip's proof now counts.
+      chipAuth: read.chipAuth,
+      ...(read.chipAuthMethod ? { chipAuthMethod: read.chipAuthMethod } : {}),
+      accessControl: read.accessControl,
       issuingState: lines[0].slice(2, 5).replace(/<+$/, ''),
       documentType: lines[0].slice(0, 2).replace(/<+$/, ''),
       cscaKeyId: createHash('sha256').update(Buffer.from(pa.csca.publicKey.rawData)).digest('hex'),

@@ -78,7 +78,11 @@ t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
   const card = await readers.waitForCard({ timeoutMs: 15_000 });
   t.match(card.readerName, /Virtual PCD/, `the card is on pcscd's vpcd reader (${card.readerName})`);
   const r = await readDocument(card, parseMrz(MRZ).accessKey, { cscas: [state.csca] });
-  t.match(r.claims, { source: 'chip', passiveAuth: 'passed', chipAuth: 'passed', chipAuthMethod: 'active_authentication', dataGroups: [1, 2, 15] }, 'read and authenticated through PC/SC');
+  t.match(
+    r.claims,
+    { source: 'chip', passiveAuth: 'passed', chipAuth: 'passed', chipAuthMethod: 'active_authentication', dataGroups: [1, 2, 15] },
+    'read and authenticated through PC/SC',
+  );
   t.same([r.portrait.width, r.portrait.height], [60, 80], 'the portrait');
   await card.disconnect();
 
@@ -125,15 +129,23 @@ t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
   mkdirSync(trusted);
   writeFileSync(join(trusted, 'uto.pem'), state.csca.toString('pem'));
   const portraitOut = join(dir, 'portrait.png');
-  const ok = await cli(['--mrz', MRZ.join(','), '--csca', trusted, '--portrait-out', portraitOut, '--timeout', '20']);
+  const ok = await cli(['--mrz', MRZ.join(','), '--csca', trusted, '--portrait-out', portraitOut, '--document-timeout', '20']);
   t.equal(ok.code, 0, `document read: exit 0 (${ok.err.slice(0, 300)})`);
-  t.match(JSON.parse(ok.out), { ok: true, source: 'chip', passiveAuth: 'passed', chipAuth: 'passed', chipAuthMethod: 'active_authentication', issuingState: 'UTO', documentType: 'P' });
+  t.match(JSON.parse(ok.out), {
+    ok: true,
+    source: 'chip',
+    passiveAuth: 'passed',
+    chipAuth: 'passed',
+    chipAuthMethod: 'active_authentication',
+    issuingState: 'UTO',
+    documentType: 'P',
+  });
   t.notMatch(ok.out + ok.err, /ERIKSSON|L898902C|740812/, 'no name, number or birth date on stdout or stderr');
   t.equal(statSync(portraitOut).mode & 0o777, 0o600, 'the portrait file, only when asked, mode 0600');
   const untrusted = join(dir, 'other-csca');
   mkdirSync(untrusted);
   writeFileSync(join(untrusted, 'xxa.pem'), (await makeState('XXA')).csca.toString('pem'));
-  const refused = await cli(['--mrz', MRZ.join(','), '--csca', untrusted, '--timeout', '20']);
+  const refused = await cli(['--mrz', MRZ.join(','), '--csca', untrusted, '--document-timeout', '20']);
   t.equal(refused.code, 1, 'exit 1 when a check refuses the document');
   t.match(JSON.parse(refused.out), { ok: false, code: 'E_DOC_PASSIVE_AUTH', reason: 'untrusted_csca' });
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readWithBac, EF } from '../../device/document/emrtd.js';
+import { readChip, readWithBac, EF } from '../../device/document/emrtd.js';
 import { mrzInformation, parseMrz } from '../../device/document/mrz.js';
 import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
 import { encodeTlv } from '../../device/document/tlv.js';
@@ -24,18 +24,25 @@ const files = () =>
 
 t.test('BAC, then EF.COM, DG1 and DG2 under secure messaging, whole and byte for byte', async (t) => {
   const card = new EmulatedEmrtd({ mrzInformation: info, files: files() });
-  const { files: read, activeAuth } = await readWithBac(card, info, ['COM', 'DG1', 'DG2', 'DG14']);
+  const { files: read, chipAuth, accessControl } = await readWithBac(card, info, ['COM', 'DG1', 'DG2', 'DG14']);
   t.same([...read.keys()], ['COM', 'DG1', 'DG2'], 'DG14, which this card lacks, is left out');
   t.ok(read.get('DG1')!.equals(dg1), 'DG1');
   t.ok(read.get('DG2')!.equals(dg2), `DG2 (${dg2.length} bytes in ${card.apdus} APDUs)`);
   t.ok(read.get('COM')!.equals(com), 'EF.COM');
-  t.equal(activeAuth, 'absent', 'no DG15, no active authentication');
+  t.equal(chipAuth, 'absent', 'no DG14 or DG15, no chip or active authentication');
+  t.equal(accessControl, 'bac');
+});
+
+t.test('a card that answers errors outside secure messaging (as vicc does): the counter stays in step', async (t) => {
+  const card = new EmulatedEmrtd({ mrzInformation: info, files: files(), plainErrors: true });
+  const { files: read } = await readChip(card, info, ['DG14', 'DG1', 'DG15', 'DG2']);
+  t.same([...read.keys()], ['DG1', 'DG2'], 'the missing DG14 and DG15 skipped, the files after them read');
 });
 
 t.test('a wrong MRZ is refused by the card: E_DOC_ACCESS', async (t) => {
   const card = new EmulatedEmrtd({ mrzInformation: info, files: files() });
   const wrong = `${info.slice(0, 10)}7408123${info.slice(17)}`;
-  await t.rejects(readWithBac(card, wrong, ['DG1']), { code: 'E_DOC_ACCESS', message: /BAC/ });
+  await t.rejects(readWithBac(card, wrong, ['DG1']), { code: 'E_DOC_ACCESS', message: /BAC/, details: { reason: 'access_denied' } });
 });
 
 t.test('a card pulled out mid-read is a clean retry', async (t) => {
@@ -66,7 +73,7 @@ t.test('read over BAC, then passive authentication of what was read', async (t) 
     [1, read.get('DG1')!],
     [2, read.get('DG2')!],
   ]);
-  t.same((await passiveAuthentication(read.get('SOD')!, groups, [state.csca])).verified, [1, 2], 'DG1 and DG2 are what the state signed');
+  t.same((await passiveAuthentication(read.get('SOD')!, groups, { cscas: [state.csca] })).verified, [1, 2], 'DG1 and DG2 are what the state signed');
   // A cloned chip with its own portrait in DG2 but the genuine SOD: caught by the hash.
   const forged = Buffer.from(dg2);
   forged[50] ^= 0xff;
@@ -86,7 +93,7 @@ t.test('read over BAC, then passive authentication of what was read', async (t) 
         [1, cloned.get('DG1')!],
         [2, cloned.get('DG2')!],
       ]),
-      [state.csca],
+      { cscas: [state.csca] },
     ),
     { code: 'E_DOC_PASSIVE_AUTH', details: { reason: 'dg_hash_mismatch', dataGroup: 2 } },
   );
@@ -99,7 +106,7 @@ t.test('active authentication: the chip signs a fresh challenge with its DG15 ke
   ] as const) {
     const dg15 = withLength(0x6f, pair.publicKey.export({ format: 'der', type: 'spki' }));
     const genuine = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), aaKey: pair.privateKey });
-    t.equal((await readWithBac(genuine, info, ['DG1', 'DG15'])).activeAuth, 'passed', `${name}: the genuine chip`);
+    t.match(await readWithBac(genuine, info, ['DG1', 'DG15']), { chipAuth: 'passed', chipAuthMethod: 'active_authentication' }, `${name}: the genuine chip`);
     // A clone has every file (DG15 too) but not the private key: it can only replay what it recorded.
     const recorded = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), aaKey: pair.privateKey });
     const replay = await captureSignature(recorded);
@@ -113,3 +120,17 @@ async function captureSignature(card: EmulatedEmrtd): Promise<Buffer> {
   const anyChallenge = Buffer.from('0011223344556677', 'hex');
   return (card as unknown as { internalAuthenticate(c: Buffer): Buffer }).internalAuthenticate(anyChallenge);
 }
+
+t.test('files over 32 KiB: READ BINARY with the odd INS past offset 7FFF, read whole (BAC and PACE)', async (t) => {
+  for (const size of [40_000, 70_000]) {
+    const big = withLength(0x75, randomBytes(size));
+    for (const pace of [undefined, { curve: 'P-256' as const, cipher: 'aes128' as const }]) {
+      const card = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG2, big]]), ...(pace ? { pace } : {}) });
+      const read = await readChip(card, info, ['DG2', 'DG1']);
+      const how = `${size} bytes over ${read.accessControl}`;
+      t.ok(read.files.get('DG2')!.equals(big), `${how}: byte for byte`);
+      t.ok(card.instructions.includes(0xb1), `${how}: INS B1 used`);
+      t.ok(read.files.get('DG1')!.equals(dg1), `${how}: the next file still reads`);
+    }
+  }
+});

@@ -13,7 +13,7 @@ const state = await makeState('UTO');
 const sod = await makeSod(state, groups);
 
 t.test('the SOD verifies with its DS, the DS chains to the trusted CSCA, every data group read matches', async (t) => {
-  const r = await passiveAuthentication(sod, groups, [state.csca]);
+  const r = await passiveAuthentication(sod, groups, { cscas: [state.csca] });
   t.same(r.verified, [1, 2]);
   t.equal(r.hashAlgorithm, 'sha256');
   t.equal(r.csca.subject, state.csca.subject);
@@ -35,30 +35,38 @@ t.test('each tampering is refused with its reason', async (t) => {
           [1, dg1],
           [2, tamperedDg2],
         ]),
-        [state.csca],
+        { cscas: [state.csca] },
       ),
     ),
     'E_DOC_PASSIVE_AUTH:dg_hash_mismatch',
     'a portrait swapped on the chip',
   );
   t.equal(
-    await reason(passiveAuthentication(sod, new Map([[3, dg1]]), [state.csca])),
+    await reason(passiveAuthentication(sod, new Map([[3, dg1]]), { cscas: [state.csca] })),
     'E_DOC_PASSIVE_AUTH:dg_not_in_sod',
     'a data group the SOD does not cover',
   );
   const other = await makeState('XXA');
-  t.equal(await reason(passiveAuthentication(sod, groups, [other.csca])), 'E_DOC_PASSIVE_AUTH:untrusted_csca', 'a CSCA the carrier does not trust');
+  t.equal(await reason(passiveAuthentication(sod, groups, { cscas: [other.csca] })), 'E_DOC_PASSIVE_AUTH:untrusted_csca', 'a CSCA the carrier does not trust');
   // A forger's state with the same CSCA name: its DS is not signed by the trusted CSCA's key.
   const forger = await makeState('UTO');
-  t.equal(await reason(passiveAuthentication(await makeSod(forger, groups), groups, [state.csca])), 'E_DOC_PASSIVE_AUTH:csca_signature', 'a look-alike CSCA');
+  t.equal(
+    await reason(passiveAuthentication(await makeSod(forger, groups), groups, { cscas: [state.csca] })),
+    'E_DOC_PASSIVE_AUTH:csca_signature',
+    'a look-alike CSCA',
+  );
   const flipped = Buffer.from(sod);
   flipped[flipped.length - 5] ^= 1; // inside the signature value, the last element of the SignerInfo
-  t.equal(await reason(passiveAuthentication(flipped, groups, [state.csca])), 'E_DOC_PASSIVE_AUTH:ds_signature', 'a SOD whose signature was altered');
+  t.equal(
+    await reason(passiveAuthentication(flipped, groups, { cscas: [state.csca] })),
+    'E_DOC_PASSIVE_AUTH:ds_signature',
+    'a SOD whose signature was altered',
+  );
   const expired = await makeState('UTO', { dsValidFrom: new Date(Date.now() - 3 * 365 * 86_400_000), dsValidTo: new Date(Date.now() - 86_400_000) });
   t.equal(
-    await reason(passiveAuthentication(await makeSod(expired, groups), groups, [expired.csca])),
+    await reason(passiveAuthentication(await makeSod(expired, groups), groups, { cscas: [expired.csca] })),
     'E_DOC_PASSIVE_AUTH:expired',
     'an expired Document Signer',
   );
-  t.equal(await reason(passiveAuthentication(Buffer.from('7703010203', 'hex'), groups, [state.csca])), 'E_DOC_PASSIVE_AUTH:malformed', 'not a SOD');
+  t.equal(await reason(passiveAuthentication(Buffer.from('7703010203', 'hex'), groups, { cscas: [state.csca] })), 'E_DOC_PASSIVE_AUTH:malformed', 'not a SOD');
 });

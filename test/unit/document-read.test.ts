@@ -38,7 +38,8 @@ t.test('a genuine chip: passive and active authentication pass, the portrait is 
   t.match(r.claims, {
     source: 'chip',
     passiveAuth: 'passed',
-    chipAuth: 'passed', chipAuthMethod: 'active_authentication',
+    chipAuth: 'passed',
+    chipAuthMethod: 'active_authentication',
     issuingState: 'UTO',
     documentType: 'P',
     dataGroups: [1, 2, 15],
@@ -51,7 +52,10 @@ t.test('a genuine chip: passive and active authentication pass, the portrait is 
 t.test('without DG15 active authentication is absent; an untrusted state or another MRZ on the chip is refused', async (t) => {
   t.equal((await readDocument(await chip({ withDg15: false }), parseMrz(MRZ).accessKey, { cscas: [state.csca] })).claims.chipAuth, 'absent');
   const other = await makeState('XXA');
-  await t.rejects(readDocument(await chip(), parseMrz(MRZ).accessKey, { cscas: [other.csca] }), { code: 'E_DOC_PASSIVE_AUTH', details: { reason: 'untrusted_csca' } });
+  await t.rejects(readDocument(await chip(), parseMrz(MRZ).accessKey, { cscas: [other.csca] }), {
+    code: 'E_DOC_PASSIVE_AUTH',
+    details: { reason: 'untrusted_csca' },
+  });
   // A chip whose (state-signed) DG1 names another birth date than the page the access key came from.
   await t.rejects(readDocument(await chip({ dg1Mrz: OTHER }), parseMrz(MRZ).accessKey, { cscas: [state.csca] }), {
     code: 'E_DOC_PASSIVE_AUTH',
