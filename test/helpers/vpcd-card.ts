@@ -5,11 +5,15 @@
  * a control (0 power off, 1 power on, 2 reset, 4 give the ATR), anything longer is a command APDU.
  *
  * Also starts a pcscd of the test's own (its own reader.conf.d with vpcd on a free port), so that a
- * test needs no system service. pcscd 1.9 always listens on /run/pcscd/pcscd.comm: one at a time,
- * and none may already run (`PrivatePcscd.busy()`).
+ * test needs no system service. pcscd 1.9 always listens on /run/pcscd/pcscd.comm (it ignores
+ * PCSCLITE_CSOCK_NAME): one at a time, and none may already run (`PrivatePcscd.busy()`). Test files
+ * that tap runs in parallel take turns through an flock(1) on `PrivatePcscd.lockPath`, held from
+ * `start()` to `stop()`; the kernel drops it when a test process dies, so a crash leaves no stale lock.
  */
 import { connect, type Socket } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startChild, stopChild, type Exit } from '../../base/process.js';
 import type { ChildProcess } from 'node:child_process';
@@ -21,7 +25,11 @@ export const VIRTUAL_ATR = Buffer.from('3B8880010000000000000000', 'hex');
 export class VpcdCard {
   private socket?: Socket;
   private pending = Buffer.alloc(0);
-  /** The emulated card inserted (undefined: the reader is empty). */
+  /**
+   * The emulated card (undefined: the reader is empty). Set it before `connect()`: vpcd asks for the
+   * ATR when the virtual card connects, and a reader found empty then stays empty. Swapping one card
+   * for another while connected is seen at the next command.
+   */
   card?: ApduTransport;
 
   /** Connects to vpcd on `port` (retrying while pcscd starts the driver). */
@@ -78,6 +86,7 @@ export class VpcdCard {
 export class PrivatePcscd {
   private child?: ChildProcess;
   private exited?: Promise<Exit>;
+  private lock?: { child: ChildProcess; exited: Promise<Exit> };
 
   constructor(
     readonly dir: string,
@@ -87,8 +96,26 @@ export class PrivatePcscd {
   /** Where pcscd 1.9 listens (fixed; clients find it there by default). */
   static readonly socketPath = '/run/pcscd/pcscd.comm';
 
-  /** True when a pcscd already answers on the socket (a system one): this one could not start. */
+  /** The lock file test files take turns on (tap runs them in parallel; pcscd's socket is one). */
+  static readonly lockPath = join(tmpdir(), 'kiosk-agent-test-pcscd.lock');
+
+  /**
+   * True when a pcscd that is not a test's answers on the socket (a system one): this one could not
+   * start. A pcscd of another test file (it holds the lock) is not busy: `start()` waits its turn.
+   * The socket is probed only under a shared hold of the lock, so never while a test's pcscd runs: a
+   * client that connects and hangs up at the wrong moment (about when a test's virtual card and its
+   * PC/SC client connect) was seen to leave that test's pcscd without a card (1 run in 3).
+   */
   static async busy(): Promise<boolean> {
+    if (!existsSync(PrivatePcscd.socketPath)) return false;
+    const probe = `require('node:net').connect(${JSON.stringify(PrivatePcscd.socketPath)}).on('connect', () => process.exit(0)).on('error', () => process.exit(3))`;
+    const args = ['--nonblock', '--shared', '--conflict-exit-code', '75', PrivatePcscd.lockPath, process.execPath, '-e', probe];
+    // 0: a pcscd answered; 75: a test holds the lock (its pcscd); 3: nothing answers.
+    return spawnSync('flock', args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  }
+
+  /** True when a pcscd answers on the socket. */
+  private static async answering(): Promise<boolean> {
     if (!existsSync(PrivatePcscd.socketPath)) return false;
     return new Promise((resolve) => {
       const s = connect(PrivatePcscd.socketPath);
@@ -100,7 +127,36 @@ export class PrivatePcscd {
     });
   }
 
-  async start(): Promise<void> {
+  /** Waits for the lock (another test file's pcscd to stop), then starts pcscd. */
+  async start(lockTimeoutMs = 120_000): Promise<void> {
+    await this.takeLock(lockTimeoutMs);
+    try {
+      if (await PrivatePcscd.answering()) throw new Error(`a pcscd that is not a test's runs on ${PrivatePcscd.socketPath}`);
+      await this.startPcscd();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** flock(1) holds the lock while its `cat` reads our open pipe; ending the pipe (or our death) releases it. */
+  private async takeLock(timeoutMs: number): Promise<void> {
+    const secs = String(Math.ceil(timeoutMs / 1000));
+    const { child, exited } = startChild('flock', ['--exclusive', '--timeout', secs, PrivatePcscd.lockPath, 'sh', '-c', 'echo locked; exec cat'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    this.lock = { child, exited };
+    const locked = await new Promise<boolean>((resolve) => {
+      child.stdout?.once('data', () => resolve(true));
+      void exited.then(() => resolve(false));
+    });
+    if (!locked) {
+      this.lock = undefined;
+      throw new Error(`another test's pcscd held ${PrivatePcscd.lockPath} for over ${secs} s`);
+    }
+  }
+
+  private async startPcscd(): Promise<void> {
     const conf = join(this.dir, 'reader.conf.d');
     mkdirSync(conf, { recursive: true });
     writeFileSync(
@@ -108,20 +164,29 @@ export class PrivatePcscd {
       `FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:0x${this.port.toString(16)}\nLIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x${this.port.toString(16)}\n`,
     );
     const log = openSync(join(this.dir, 'pcscd.log'), 'w');
-    const { child, exited } = startChild('/usr/sbin/pcscd', ['--foreground', '--debug', '--config', conf], { stdio: ['ignore', log, log] });
+    // setpriv(1) --pdeathsig: the kernel ends pcscd when the test process dies (a killed test leaves no pcscd on the socket).
+    const argv = ['--pdeathsig', 'TERM', '--', '/usr/sbin/pcscd', '--foreground', '--debug', '--config', conf];
+    const { child, exited } = startChild('setpriv', argv, { stdio: ['ignore', log, log] });
     this.child = child;
     this.exited = exited;
     // Clients may connect only once this pcscd listens (a socket file left by an earlier one refuses).
     const deadline = Date.now() + 10_000;
-    while (!(await PrivatePcscd.busy())) {
+    while (!(await PrivatePcscd.answering())) {
       if (child.exitCode !== null) throw new Error(`pcscd exited with ${child.exitCode} (see ${join(this.dir, 'pcscd.log')})`);
       if (Date.now() > deadline) throw new Error('pcscd did not listen within 10 s');
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
+  /** Stops pcscd, then gives the lock to the next test file. */
   async stop(): Promise<void> {
     if (this.child && this.exited) await stopChild(this.child, this.exited, 5000);
     this.child = this.exited = undefined;
+    const lock = this.lock;
+    this.lock = undefined;
+    if (lock) {
+      lock.child.stdin?.end();
+      await lock.exited;
+    }
   }
 }
