@@ -229,7 +229,8 @@ function operatorProblem(claims: ResultClaims, operators: Set<string>): PolicyPr
 }
 
 function referenceProblemOf(claims: ResultClaims, want: VerifierPolicy['reference']): PolicyProblem | undefined {
-  if (!want || (want.requireSource === 'any' && !want.issuingStates)) return undefined;
+  // Only an accept counts towards a registration; a refusal is recorded whatever its reference was.
+  if (!want || (want.requireSource === 'any' && !want.issuingStates) || claims.result.verdict !== 'accept') return undefined;
   const r = (claims.result as Record<string, unknown>).reference as Partial<ReferenceClaims> | undefined;
   const refuse = (detail: string): PolicyProblem => ({ reason: 'reference_not_accepted', detail });
   if (!r) return refuse('the result does not say where its reference portrait came from');

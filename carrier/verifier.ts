@@ -175,7 +175,7 @@ export class ResultVerifier {
     if (!isResultClaims(payload)) throw new Reject('bad_claims', `claim ${claimsProblem(payload)} missing or malformed`);
     const claims: ResultClaims = payload;
     const reference = (claims.result as Record<string, unknown>).reference;
-    if (reference !== undefined) {
+    if (reference !== undefined && reference !== null) {
       const bad = referenceProblem(reference);
       if (bad) throw new Reject('bad_claims', `claim result.${bad} malformed`);
     }

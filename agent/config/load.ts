@@ -78,6 +78,11 @@ export function validateConfig(input: unknown): KioskConfig {
   });
   if (c.assist.enabled && c.assist.operators.length === 0) invalid('assist.operators', 'must name at least one operator when assist.enabled');
   if (c.assist.enabled && !c.transport.url) invalid('assist.enabled', 'needs a broker (transport.url): signalling goes over MQTT');
+  if (c.document.reader === 'pcsc' && !c.document.cscaDir && c.document.masterLists.length === 0)
+    invalid('document.cscaDir', 'or document.masterLists is required for document.reader "pcsc" (whom to trust)');
+  if (c.document.reader === 'pcsc' && !c.screen.enabled)
+    invalid('document.reader', '"pcsc" needs the customer screen (screen.enabled): the MRZ is entered there');
+  if (c.document.reader === 'cn-id' && !c.document.serialPath) invalid('document.serialPath', 'is required for document.reader "cn-id"');
   if (c.gpio.driver === 'fake' && !c.simulate) invalid('gpio.driver', 'may be "fake" only on a simulated kiosk (simulate: true)');
   return c;
 }

@@ -25,6 +25,7 @@ import { MqttTransport } from '../transport/mqtt-transport.js';
 import { createCamera } from './camera.js';
 import type { AssistFactory, DaemonDeps } from './compose.js';
 import { deviceKeyFromConfig } from './device-key.js';
+import { documentFromConfig } from './document-wiring.js';
 import { DeviceIdentity } from './identity.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
 import { Ledger } from './ledger.js';
@@ -212,6 +213,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
       };
     }
   }
+  const document = await documentFromConfig(cfg, logger);
   if (cfg.simulate) {
     logger.warn(
       {
@@ -238,6 +240,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
     keyStore,
     keyFile: device.keyFile,
     ...(deviceIdentity ? { identity: deviceIdentity } : {}),
+    ...(document ? { document } : {}),
     certificate,
     transport,
     outbox,

@@ -42,6 +42,7 @@ import { KioskWiring } from './kiosk-wiring.js';
 import type { Ledger } from './ledger.js';
 import type { Component } from './lifecycle.js';
 import { RenewalWiring, type CertificateRenewal } from './renewal-wiring.js';
+import type { DocumentSetup } from './document-wiring.js';
 import { createCustomerScreen, screenActions } from './screen-wiring.js';
 import { SessionController } from './session-controller.js';
 import { ServiceState, TamperAlarm } from './tamper.js';
@@ -73,6 +74,8 @@ export interface DaemonDeps {
   assist?: AssistFactory;
   /** Certificate renewal (`renewal.enabled` with a broker): started after the transport, stopped before it. */
   renewal?: CertificateRenewal;
+  /** The identity-document reader (`document.reader`): the reference is then read from the chip. */
+  document?: DocumentSetup;
 }
 
 /** `signer` signs with the daemon's current certificate (the renewed one after a renewal). */
@@ -125,6 +128,8 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     logger: logger.child({ component: 'session' }),
     inService,
     screen,
+    // document.reader "pcsc" needs the screen (config refuses it without): the MRZ is entered there.
+    ...(deps.document ? { document: { ...deps.document, prompt: screen } } : {}),
   });
   const assist = new AssistWiring({ config, camera: deps.camera, sessions, ledger: deps.ledger, bus, inService, logger: log, screen });
   const binding = new DispenseBinding({ bus, ledger: deps.ledger, present: () => kiosk.present, logger: logger.child({ component: 'dispense' }) });
@@ -245,6 +250,8 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     },
   ];
   if (screen) components.push({ name: 'customer screen', start: () => screen.start().then(() => undefined), stop: () => screen.stop() });
+  const documentReader = deps.document?.reader;
+  if (documentReader) components.push({ name: 'document reader', start: () => documentReader.start(), stop: () => documentReader.stop() });
   const assistFactory = deps.assist;
   if (assistFactory) components.push({ name: 'remote assistance', start: async () => assist.use(await assistFactory({ signer })), stop: () => assist.stop() });
   if (transport) {

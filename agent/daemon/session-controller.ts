@@ -14,20 +14,21 @@ import type { KioskHardware } from '../../device/kiosk/kiosk.js';
 import { toKioskError } from '../../base/errors.js';
 import type { Logger } from '../../base/log.js';
 import type { Outbox } from '../outbox/outbox.js';
-import { buildReference } from '../reference/portrait.js';
+import { buildReference, type ReferencePortrait } from '../reference/portrait.js';
 import { loadStill, parseStillSpec } from '../reference/source.js';
 import type { AbuseLimiter } from '../session/abuse-limiter.js';
 import { derivePlan, drawNonce } from '../../protocol/plan.js';
-import { PAGE_REFERENCE } from '../../protocol/reference.js';
-import { runSession } from '../session/runner.js';
+import { PAGE_REFERENCE, type ReferenceClaims } from '../../protocol/reference.js';
+import { resultWithoutSession, runSession } from '../session/runner.js';
 import { signedResult } from '../session/signed-result.js';
 import type { CancelReason, SessionResult } from '../session/types.js';
 import type { CommandOutcome } from '../transport/commands.js';
 import type { ResultSigner } from '../../provisioning/result-signer.js';
 import type { KioskConfig } from '../config/types.js';
 import type { NextStep } from '../screen/protocol.js';
-import { bridgeSession, type ScreenSink } from '../screen/session-bridge.js';
+import { bridgeSession, type ScreenSink, type SessionBridge } from '../screen/session-bridge.js';
 import type { CameraFrame } from '../../device/camera/frame-source.js';
+import { documentStep, type DocumentStepDeps } from './document-step.js';
 import type { DaemonEvents } from './events.js';
 import type { Ledger } from './ledger.js';
 
@@ -48,6 +49,14 @@ export interface SessionControllerDeps {
   inService: () => boolean;
   /** The customer screen (prompts, progress, preview, verdict); absent: no screen. */
   screen?: ScreenSink;
+  /** The identity-document reader: the reference is read from the chip when the command names no file. */
+  document?: DocumentStepDeps;
+}
+
+/** A session's reference: the template (zeroed after the session) and what the signed result says about it. */
+interface SessionReference {
+  portrait: ReferencePortrait;
+  claims: ReferenceClaims;
 }
 
 /** What other parts of the daemon add to every session (remote assistance, health figures), through `addHooks`. */
@@ -145,8 +154,10 @@ export class SessionController {
     }
     this.starting = true;
     try {
-      const spec = this.referenceSpec(req.reference);
-      if ('reason' in spec) return { ok: false, ...spec };
+      // With a document reader the reference comes from the chip, read once the session runs.
+      const fromChip = this.deps.document !== undefined && req.reference === undefined;
+      const spec = fromChip ? undefined : this.referenceSpec(req.reference);
+      if (spec && 'reason' in spec) return { ok: false, ...spec };
       const nonceSource = req.nonce ? 'carrier' : 'device';
       const nonce = req.nonce ?? drawNonce();
       if (!req.nonce)
@@ -155,12 +166,14 @@ export class SessionController {
           'no carrier nonce: the device drew its own (nonceSource "device"); the carrier must accept device nonces for this result to count',
         );
       const plan = derivePlan(nonce, { nonceSource });
-      let reference: Awaited<ReturnType<typeof buildReference>>;
-      try {
-        reference = await buildReference(this.deps.engine, await loadStill(spec.path), { subject: spec.path });
-      } catch (err) {
-        const e = toKioskError(err, 'E_INPUT_UNREADABLE', spec.path);
-        return { ok: false, reason: 'no_reference', detail: `${e.code}: ${e.message}` };
+      let reference: SessionReference | undefined;
+      if (spec) {
+        try {
+          reference = { portrait: await buildReference(this.deps.engine, await loadStill(spec.path), { subject: spec.path }), claims: PAGE_REFERENCE };
+        } catch (err) {
+          const e = toKioskError(err, 'E_INPUT_UNREADABLE', spec.path);
+          return { ok: false, reason: 'no_reference', detail: `${e.code}: ${e.message}` };
+        }
       }
       const id = req.sessionId ?? randomUUID();
       const abort = new AbortController();
@@ -188,56 +201,50 @@ export class SessionController {
     return { path: reference.source };
   }
 
-  private async run(
-    running: Running,
-    nonce: string,
-    plan: ReturnType<typeof derivePlan>,
-    reference: Awaited<ReturnType<typeof buildReference>>,
-  ): Promise<void> {
+  private async run(running: Running, nonce: string, plan: ReturnType<typeof derivePlan>, given: SessionReference | undefined): Promise<void> {
     const { config, camera, kiosk, logger } = this.deps;
     const log = logger.child({ sessionId: running.id });
     const signal = running.abort.signal;
     const timeout = setTimeout(() => this.abort('timeout'), config.flow.maxSessionMs);
     const perSession = config.camera.capture === 'session';
     let result: SessionResult | undefined;
-    const bridge = this.deps.screen ? bridgeSession(this.deps.screen, plan) : undefined;
-    const frames = bridge ? previewed(camera.frames(signal), (f) => bridge.onImage(f.image)) : camera.frames(signal);
+    let reference = given;
+    let bridge: SessionBridge | undefined;
+    let cameraStarted = false;
     try {
       kiosk.setStatus('busy');
-      if (perSession) await camera.start();
-      result = await kiosk.withRingLight(() =>
-        runSession(
-          {
-            engine: this.deps.engine,
-            frames,
-            reference: reference.template,
-            referenceId: reference.templateId,
-            abuse: this.deps.abuse,
-            signal,
-            onDecisionFailed: (err) => {
-              this.failedDecisions++;
-              log.warn({ err: err.toJSON() }, 'a decision failed; the session goes on without it');
-            },
-            onEffect: (e) => {
-              if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt');
-              // The verdict is shown once the result is stored (the daemon may say what happens next).
-              if (e.type !== 'done') bridge?.onEffect(e);
-            },
-          },
-          { plan, config: config.session, delivery: config.flow.delivery },
-        ),
-      );
+      if (!reference) {
+        const doc = await documentStep(this.deps.engine, this.deps.document!, signal);
+        if (doc.ok) reference = doc.reference;
+        else {
+          log.warn({ code: doc.code, step: doc.step, reason: doc.reason }, 'the document step failed: no face session');
+          const cancelReason = doc.cancelled ? ((signal.reason as CancelReason | undefined) ?? 'customer_left') : undefined;
+          result = {
+            ...resultWithoutSession({ plan, config: config.session }, doc.verdict, [doc.reason]),
+            models: this.deps.engine.info().models.map((m) => ({ ...m })),
+            ...(cancelReason ? { cancelReason } : {}),
+          };
+        }
+      }
+      bridge = this.deps.screen ? bridgeSession(this.deps.screen, plan) : undefined;
+      if (reference) {
+        if (perSession) {
+          cameraStarted = true;
+          await camera.start();
+        }
+        result = await this.face(running, plan, reference, bridge);
+      }
     } catch (err) {
       log.error({ err: toKioskError(err).toJSON() }, 'session failed before a verdict');
     } finally {
       clearTimeout(timeout);
-      reference.template.fill(0);
-      if (perSession) await camera.stop().catch(() => undefined);
+      reference?.portrait.template.fill(0);
+      if (perSession && cameraStarted) await camera.stop().catch(() => undefined);
     }
     let jti: string | null = null;
     if (result) {
       try {
-        jti = await this.store(running.id, nonce, result);
+        jti = await this.store(running.id, nonce, result, reference?.claims ?? null);
       } catch (err) {
         log.error({ err: toKioskError(err).toJSON() }, 'the result could not be signed or stored');
       }
@@ -257,9 +264,44 @@ export class SessionController {
     if (this.deps.inService()) kiosk.setStatus(result ? 'idle' : 'error');
   }
 
+  /** The face session on the camera against `reference`. */
+  private async face(
+    running: Running,
+    plan: ReturnType<typeof derivePlan>,
+    reference: SessionReference,
+    bridge: SessionBridge | undefined,
+  ): Promise<SessionResult> {
+    const { config, camera, kiosk, logger } = this.deps;
+    const log = logger.child({ sessionId: running.id });
+    const signal = running.abort.signal;
+    const frames = bridge ? previewed(camera.frames(signal), (f) => bridge.onImage(f.image)) : camera.frames(signal);
+    return await kiosk.withRingLight(() =>
+      runSession(
+        {
+          engine: this.deps.engine,
+          frames,
+          reference: reference.portrait.template,
+          referenceId: reference.portrait.templateId,
+          abuse: this.deps.abuse,
+          signal,
+          onDecisionFailed: (err) => {
+            this.failedDecisions++;
+            log.warn({ err: err.toJSON() }, 'a decision failed; the session goes on without it');
+          },
+          onEffect: (e) => {
+            if (e.type === 'prompt') log.debug({ prompt: e.id }, 'prompt');
+            // The verdict is shown once the result is stored (the daemon may say what happens next).
+            if (e.type !== 'done') bridge?.onEffect(e);
+          },
+        },
+        { plan, config: config.session, delivery: config.flow.delivery },
+      ),
+    );
+  }
+
   /** Signs the result, records it in the ledger, then stores it in the outbox (the relay publishes it). */
-  private async store(sessionId: string, nonce: string, result: SessionResult): Promise<string> {
-    const signed = await this.deps.signer.sign(nonce, signedResult(result, sessionId, this.deps.camera.identity, PAGE_REFERENCE));
+  private async store(sessionId: string, nonce: string, result: SessionResult, reference: ReferenceClaims | null): Promise<string> {
+    const signed = await this.deps.signer.sign(nonce, signedResult(result, sessionId, this.deps.camera.identity, reference));
     this.deps.ledger.record(signed.jti, result.verdict);
     const stored = await this.deps.outbox.put({ jti: signed.jti, topic: this.deps.resultTopic, payload: Buffer.from(signed.token) });
     this.deps.logger.info(

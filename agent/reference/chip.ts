@@ -6,8 +6,11 @@
 import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { KioskError } from '../../base/errors.js';
-import type { DocumentReading } from '../../device/document/reader.js';
+import type { MrzAccessKey } from '../../device/document/mrz.js';
+import type { DocumentReader, DocumentReading } from '../../device/document/reader.js';
+import type { FaceEngine } from '../../models/engine.js';
 import type { ReferenceClaims } from '../../protocol/reference.js';
+import { buildReference, type ReferenceOptions, type ReferencePortrait } from './portrait.js';
 
 /** Shortest document-number key accepted, bytes (a key that can be guessed makes the hash reversible). */
 export const MIN_HASH_KEY_BYTES = 32;
@@ -51,4 +54,35 @@ export function chipReferenceClaims(reading: DocumentReading, hashKey?: Buffer):
     ...(c.cscaKeyId ? { cscaKeyId: c.cscaKeyId } : {}),
     ...(hashKey ? { docNumberHash: docNumberHash(hashKey, c.issuingState, reading.documentNumber) } : {}),
   };
+}
+
+/** A reference portrait built from a chip read, with the claim the signed result carries about it. */
+export interface ChipReference {
+  portrait: ReferencePortrait;
+  claims: ReferenceClaims;
+}
+
+/**
+ * Reads the document on `reader` with `accessKey` and builds the reference template from its
+ * state-signed portrait (whose pixels are zeroed once the template is made). With the carrier's
+ * document-number key the abuse limit counts per document (`doc:<docNumberHash>`), as the signed
+ * claim names it; without it, per portrait.
+ */
+export async function readChipReference(
+  engine: Pick<FaceEngine, 'analyze' | 'decide'>,
+  reader: DocumentReader,
+  o: { accessKey?: MrzAccessKey; timeoutMs: number; hashKey?: Buffer; signal?: AbortSignal; reference?: Partial<ReferenceOptions> },
+): Promise<ChipReference> {
+  const reading = await reader.read({ accessKey: o.accessKey, timeoutMs: o.timeoutMs, signal: o.signal });
+  const claims = chipReferenceClaims(reading, o.hashKey);
+  try {
+    const portrait = await buildReference(engine, reading.portrait, {
+      ...o.reference,
+      subject: `${reader.kind} chip portrait`,
+      ...(claims.docNumberHash ? { templateId: `doc:${claims.docNumberHash}` } : {}),
+    });
+    return { portrait, claims };
+  } finally {
+    reading.portrait.data.fill(0);
+  }
 }

@@ -24,7 +24,7 @@ import { finish } from './result.js';
 import { median } from './stats.js';
 import type { SessionState } from './state.js';
 import { Transition } from './transition.js';
-import type { CancelReason, ChallengePlan, SessionEffect, SessionEvent, SessionResult } from './types.js';
+import type { CancelReason, ChallengePlan, ReasonCode, SessionEffect, SessionEvent, SessionResult, Verdict } from './types.js';
 
 export interface RunnerFrame {
   index: number;
@@ -166,6 +166,11 @@ function summary(xs: number[]): { median: number; p95: number; max: number } {
   return { median: r(median(s) ?? 0), p95: r(s[Math.min(s.length - 1, Math.floor(0.95 * s.length))] ?? 0), max: r(s[s.length - 1] ?? 0) };
 }
 
+/** The result of a session that was not run (the abuse limit, a document that failed its step): the plan, no step done. */
+export function resultWithoutSession(options: Pick<RunOptions, 'plan' | 'config'>, verdict: Verdict, reasons: ReasonCode[]): SessionResult {
+  return finish(new Transition(createSession({ plan: options.plan, config: options.config, startMs: 0 })), verdict, reasons).state.result!;
+}
+
 /**
  * Runs one session to its result. When the frames end before a verdict, the machine is told
  * (`end`): a recording that stops mid-challenge is a `challenge_timeout`, never an accept.
@@ -178,10 +183,7 @@ export async function runSession(deps: RunnerDeps, options: RunOptions): Promise
 
   if (deps.abuse && deps.referenceId !== undefined) {
     const check = deps.abuse.check(deps.referenceId);
-    if (!check.allowed) {
-      const tr = finish(new Transition(createSession({ plan: options.plan, config: options.config, startMs: 0 })), 'reject', ['attempts_exceeded']);
-      return { ...tr.state.result!, models: models(), retryAfterMs: check.retryAfterMs };
-    }
+    if (!check.allowed) return { ...resultWithoutSession(options, 'reject', ['attempts_exceeded']), models: models(), retryAfterMs: check.retryAfterMs };
   }
 
   let state: SessionState | null = null;

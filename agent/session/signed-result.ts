@@ -21,14 +21,19 @@ export interface SignedCamera {
 export interface SignedSessionResult extends SessionResult {
   session_id: string;
   camera: SignedCamera | null;
-  /** Where the reference portrait came from and how it was proven (no name, number or image). */
-  reference: ReferenceClaims;
+  /** Where the reference portrait came from and how it was proven (no name, number or image); null when none was obtained (a document that failed its step). */
+  reference: ReferenceClaims | null;
 }
 
 /** The `result` claim for `result` of session `sessionId` on the camera `identity` (if known), against the reference `reference`. */
-export function signedResult(result: SessionResult, sessionId: string, identity: CameraIdentity | undefined, reference: ReferenceClaims): SignedSessionResult {
+export function signedResult(
+  result: SessionResult,
+  sessionId: string,
+  identity: CameraIdentity | undefined,
+  reference: ReferenceClaims | null,
+): SignedSessionResult {
   const camera: SignedCamera | null = identity
     ? { kind: identity.kind, driver: identity.driver ?? null, card: identity.card ?? null, bus: identity.bus ?? null, virtual: identity.virtual }
     : null;
-  return { ...result, session_id: sessionId, camera, reference: { ...reference } };
+  return { ...result, session_id: sessionId, camera, reference: reference ? { ...reference } : null };
 }

@@ -13,6 +13,7 @@ import { isStill, loadStill } from '../reference/source.js';
 import type { AbuseLimiter } from './abuse-limiter.js';
 import type { SessionConfig } from './config.js';
 import { derivePlan, planFromSteps } from '../../protocol/plan.js';
+import { PAGE_REFERENCE, type ReferenceClaims } from '../../protocol/reference.js';
 import { loopStill, paceFrames } from './replay.js';
 import { runSession, type RunnerFrame } from './runner.js';
 import type { ChallengePlan, SessionEffect, SessionResult } from './types.js';
@@ -45,11 +46,15 @@ export interface VerifyOptions {
   portrait?: ReferencePortrait;
   /** Camera frames the caller already has for `input.video` (a suite replaying one recording to several cases); default: decoded here. */
   camera?: AsyncIterable<RunnerFrame>;
+  /** Where `portrait` came from (a chip read); default: a photo of the page (`input.id`). */
+  referenceClaims?: ReferenceClaims;
 }
 
 export interface VerifyOutcome {
   /** Measurements of the reference portrait (no template). */
   reference: ReferenceSummary;
+  /** Where the reference came from, as a signed result would say it. */
+  referenceSource: ReferenceClaims;
   result: SessionResult;
 }
 
@@ -95,7 +100,7 @@ export async function verifyFiles(
     { plan, config: options.config, delivery: options.fast ? 'every' : 'latest' },
   );
   if (!options.portrait) ref.template.fill(0);
-  return { reference: ref.summary, result };
+  return { reference: ref.summary, referenceSource: options.referenceClaims ?? PAGE_REFERENCE, result };
 }
 
 async function* onEach(frames: AsyncIterable<RunnerFrame>, fn?: (index: number, timeMs: number, image: RgbImage) => void): AsyncGenerator<RunnerFrame> {

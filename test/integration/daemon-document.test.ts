@@ -1,0 +1,227 @@
+/**
+ * The daemon with a document reader (`document.reader: "pcsc"`): the session opens with the document
+ * step. The customer types the MRZ's three fields on the screen (a WebSocket client stands in for the
+ * kiosk browser; the form itself is tested in Chromium by screen-browser.test.ts), the chip is read
+ * through a real pcscd with Debian's vpcd reader driver (the card is our emulated eMRTD, its DG2 a
+ * frame of the replayed recording, signed by a test state), and the face session runs against the
+ * chip's portrait. The signed result says `reference.source = chip` with the keyed document-number
+ * hash; a chip signed by a state the kiosk does not trust gives a signed `document_not_authentic`
+ * reject without a face session; a Cancel on the form ends the session `cancelled`. No MRZ field,
+ * name or image reaches the log.
+ */
+import t from 'tap';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import { WebSocket } from 'ws';
+import { validateConfig } from '../../agent/config/load.js';
+import { buildDaemonDeps } from '../../agent/daemon/build.js';
+import { composeDaemon } from '../../agent/daemon/compose.js';
+import type { DaemonEvents } from '../../agent/daemon/events.js';
+import { docNumberHash } from '../../agent/reference/chip.js';
+import { loadStill } from '../../agent/reference/source.js';
+import { createLogger } from '../../base/log.js';
+import { EF } from '../../device/document/emrtd.js';
+import { parseCompact } from '../../protocol/jws.js';
+import { derivePlan } from '../../protocol/plan.js';
+import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
+import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
+import { dg15Of, dg1Of, dg2Of } from '../helpers/emrtd-files.js';
+import { makeSod, makeState, type TestState } from '../helpers/emrtd-sod.js';
+import { freePort } from '../helpers/mosquitto.js';
+import { ownTempDir } from '../helpers/tempdir.js';
+import { PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
+import { waitFor } from '../helpers/wait.js';
+
+const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
+const MOTIONS = ['turn_left', 'turn_right', 'look_down', 'look_up'];
+const MRZ = ['P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<', 'L898902C36UTO7408122F1204159ZE184226B<<<<<10'];
+const ENTRY = { type: 'mrz_entry', documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' };
+
+const missing = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'].filter((p) => !existsSync(p));
+let binding = true;
+try {
+  await import('@pokusew/pcsclite');
+} catch {
+  binding = false;
+}
+const skip = !(hasData && existsSync(REAL))
+  ? NO_DATA
+  : missing.length > 0
+    ? `needs ${missing.join(', ')} (Debian pcscd, vsmartcard-vpcd)`
+    : !binding
+      ? 'the optional @pokusew/pcsclite is not installed'
+      : (await PrivatePcscd.busy())
+        ? `a pcscd already runs on ${PrivatePcscd.socketPath}: stop it to run this test`
+        : false;
+
+/** Nonces whose plans are prefixes of real.mp4's motions (as daemon-screen.test.ts). */
+function matchingNonces(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const nonce = createHash('sha256').update(`daemon-document-${i}`).digest('hex').slice(0, 32);
+    const kinds = derivePlan(nonce).steps.map((s) => s.kind);
+    if (kinds.every((k, j) => k === MOTIONS[j]) && kinds.length <= 3) out.push(nonce);
+  }
+  return out;
+}
+
+type Msg = Record<string, unknown> & { type: string };
+
+t.test('the daemon reads the reference from the chip and signs where it came from', { skip, timeout: 300_000 }, async (t) => {
+  const dir = ownTempDir(t, 'daemon-document-');
+  const pcscd = new PrivatePcscd(dir, await freePort());
+  await pcscd.start();
+  t.teardown(() => pcscd.stop());
+
+  // The chip: DG2 is a frame of the recording the camera replays (the customer is its holder).
+  const still = await loadStill(`${REAL}#frame=600`);
+  const jpeg = await sharp(still.data, { raw: { width: still.width, height: still.height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  const aa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const chipSignedBy = async (state: TestState) => {
+    const dg1 = dg1Of(MRZ);
+    const dg2 = dg2Of(jpeg, { dataType: 0, width: still.width, height: still.height });
+    const dg15 = dg15Of(aa.publicKey);
+    const groups = new Map([
+      [1, dg1],
+      [2, dg2],
+      [15, dg15],
+    ]);
+    return new EmulatedEmrtd({
+      mrzInformation: 'L898902C3674081221204159',
+      files: new Map([
+        [EF.DG1, dg1],
+        [EF.DG2, dg2],
+        [EF.DG15, dg15],
+        [EF.SOD, await makeSod(state, groups)],
+      ]),
+      aaKey: aa.privateKey,
+    });
+  };
+  const state = await makeState('UTO');
+  const cscaDir = join(dir, 'csca');
+  mkdirSync(cscaDir);
+  writeFileSync(join(cscaDir, 'uto.pem'), state.csca.toString('pem'));
+  const key = randomBytes(32);
+  const keyFile = join(dir, 'number.key');
+  writeFileSync(keyFile, key, { mode: 0o600 });
+
+  const cfg = validateConfig({
+    deviceId: 'kiosk-document',
+    simulate: true,
+    stateDir: join(dir, 'state'),
+    gpio: { driver: 'fake' },
+    camera: { kind: 'replay', path: REAL, pace: 'asap', capture: 'session', maxWidth: 240, allowVirtual: true },
+    flow: { presenceStartsSession: false, delivery: 'every' },
+    health: { httpPort: 0 },
+    sim: { autoConfirmMs: 0, terminal: false },
+    screen: { port: 0 },
+    document: { reader: 'pcsc', cscaDir, numberKeyFile: keyFile, timeoutMs: 20_000 },
+  });
+  const logFile = join(dir, 'daemon.log');
+  const logger = createLogger({ level: 'debug', destination: pino.destination({ dest: logFile, sync: true }) });
+  // The card is in the reader from the start: vpcd asks for the ATR once, when the virtual card connects.
+  const vcard = new VpcdCard();
+  vcard.card = await chipSignedBy(state);
+  await vcard.connect(pcscd.port);
+  t.teardown(() => vcard.close());
+  const deps = await buildDaemonDeps(cfg, logger);
+  const daemon = composeDaemon(deps);
+  await daemon.start();
+  let stopped = false;
+  t.teardown(async () => {
+    if (!stopped) await daemon.stop();
+  });
+  const finished: Array<DaemonEvents['session_finished'][0]> = [];
+  daemon.events.on('session_finished', (e) => finished.push(e));
+
+  const launch = new URL(readFileSync(join(cfg.stateDir, 'screen-url'), 'utf8').trim());
+  const ws = new WebSocket(`ws://${launch.host}/ws?k=${launch.hash.replace(/^#k=/, '')}`, { origin: launch.origin });
+  const messages: Msg[] = [];
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) messages.push(JSON.parse(data.toString()) as Msg);
+  });
+  await new Promise<void>((ok, fail) => {
+    ws.once('open', () => ok());
+    ws.once('error', fail);
+  });
+  t.teardown(() => ws.close());
+  const send = (m: unknown) => ws.send(JSON.stringify(m));
+  const formShown = (after: number) =>
+    waitFor('the MRZ form', () => messages.slice(after).find((m) => m.type === 'document' && m.state === 'check_mrz'), 20_000);
+  const signedResult = async (jti: string | null) => {
+    const m = (await deps.outbox.pending(100)).find((x) => x.jti === jti);
+    t.ok(m, 'the result is signed and in the outbox');
+    return parseCompact(m!.payload.toString()).payload.result as Record<string, unknown>;
+  };
+  const [nonce, second, third] = matchingNonces(3);
+
+  // 1. The genuine chip: the MRZ typed on the screen, the chip read, the face session against its portrait.
+  let from = messages.length;
+  t.match(await daemon.startSession({ nonce, session_id: 's-chip' }), { ok: true }, 'start_session names no file: the chip gives the reference');
+  await formShown(from);
+  send({ ...ENTRY, birthDate: '740813' });
+  await waitFor(
+    'the form again, the wrong check refused',
+    () => messages.slice(from).filter((m) => m.type === 'document' && m.state === 'check_mrz').length >= 2,
+  );
+  send(ENTRY);
+  const done = await waitFor('session_finished', () => finished.find((e) => e.sessionId === 's-chip'), 180_000);
+  const result = await signedResult(done.jti);
+  t.same(
+    result.reference,
+    {
+      source: 'chip',
+      passiveAuth: 'passed',
+      chipAuth: 'passed',
+      chipAuthMethod: 'active_authentication',
+      accessControl: 'bac',
+      issuingState: 'UTO',
+      documentType: 'P',
+      cscaKeyId: (result.reference as { cscaKeyId?: string }).cscaKeyId,
+      docNumberHash: docNumberHash(key, 'UTO', 'L898902C3'),
+    },
+    'the signed reference claim',
+  );
+  t.ok(
+    (result.steps as { status: string }[]).length > 0,
+    `the face session ran against the chip portrait (${String(result.verdict)} ${JSON.stringify(result.reasons)})`,
+  );
+  t.equal(result.verdict, 'accept', 'the holder of the chip is accepted');
+
+  // 2. A chip signed by a state the kiosk does not trust: a signed reject, no face session.
+  vcard.card = await chipSignedBy(await makeState('XXA'));
+  from = messages.length;
+  t.match(await daemon.startSession({ nonce: second, session_id: 's-forged' }), { ok: true });
+  await formShown(from);
+  send(ENTRY);
+  const forged = await waitFor('session_finished', () => finished.find((e) => e.sessionId === 's-forged'), 60_000);
+  t.match(forged, { verdict: 'reject', reasons: ['document_not_authentic'] });
+  const forgedResult = await signedResult(forged.jti);
+  t.equal(forgedResult.reference, null, 'no reference was obtained');
+  t.ok(
+    (forgedResult.steps as { status: string }[]).every((s) => s.status !== 'passed'),
+    'no step was run',
+  );
+  await waitFor('the verdict on the page', () =>
+    messages.slice(from).find((m) => m.type === 'verdict' && (m.reasons as string[])[0] === 'document_not_authentic'),
+  );
+
+  // 3. The customer cancels on the form.
+  from = messages.length;
+  t.match(await daemon.startSession({ nonce: third, session_id: 's-cancel' }), { ok: true });
+  await formShown(from);
+  send({ type: 'cancel' });
+  const cancelled = await waitFor('session_finished', () => finished.find((e) => e.sessionId === 's-cancel'), 30_000);
+  t.match(cancelled, { verdict: 'reject', reasons: ['cancelled'], cancelReason: 'customer_left' });
+
+  stopped = true;
+  await daemon.stop();
+  const log = readFileSync(logFile, 'utf8');
+  t.notMatch(log, /L898902C|740812|120415|ERIKSSON/, 'no MRZ field or name in the log');
+  t.match(log, /document_not_authentic/, 'the refusal is logged with its reason');
+});
