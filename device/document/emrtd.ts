@@ -151,7 +151,14 @@ export async function readChip(transport: ApduTransport, mrzInformation: string,
   let chipAuthenticated = false;
   let ecdsaHash = o.ecdsaHash;
   let dg14OffersPace = false;
-  const dg14 = files.includes('DG14') ? await readFile(ch, 'DG14') : undefined;
+  // EF.COM lists the data groups present: the optional DG14/DG15 are selected only when listed, since
+  // selecting a missing file draws an unprotected error, after which some chips end secure messaging.
+  // (EF.COM is not signed: a chip that hides a key file this way is caught against the SOD's list.)
+  const com = await readFile(ch, 'COM');
+  if (com && files.includes('COM')) out.set('COM', com);
+  const present = dataGroupsListed(com);
+  const wanted = (name: EfName) => files.includes(name) && (present === undefined || !(name in DG_TAG) || present.has(DG_TAG[name as keyof typeof DG_TAG]));
+  const dg14 = wanted('DG14') ? await readFile(ch, 'DG14') : undefined;
   if (dg14) {
     out.set('DG14', dg14);
     const infos = parseSecurityInfos(dg14, 'DG14');
@@ -165,7 +172,7 @@ export async function readChip(transport: ApduTransport, mrzInformation: string,
     }
   }
   for (const name of files) {
-    if (name === 'DG14') continue;
+    if (name === 'DG14' || name === 'COM' || !wanted(name)) continue;
     const bytes = await readFile(ch, name);
     if (bytes) out.set(name, bytes);
   }
@@ -184,6 +191,23 @@ export async function readChip(transport: ApduTransport, mrzInformation: string,
     });
   verifyActiveAuth(key, nonce, signed.data, ecdsaHash);
   return { ...base, chipAuth: 'passed', chipAuthMethod: 'active_authentication' };
+}
+
+/** The tags EF.COM uses for the optional data groups whose absence must not be probed. */
+const DG_TAG = { DG14: 0x6e, DG15: 0x6f } as const;
+
+/** The data-group tags EF.COM lists (tag 60 { ... 5C: tag list }); undefined without EF.COM or a list (then every file is tried). */
+export function dataGroupsListed(com: Buffer | undefined): Set<number> | undefined {
+  if (com?.[0] !== 0x60) return undefined;
+  const outer = tlvHeader(com, 0);
+  if (!outer) return undefined;
+  for (let at = outer.start; at < outer.end; ) {
+    const t = tlvHeader(com, at);
+    if (!t) return undefined;
+    if (t.tag === 0x5c) return new Set(com.subarray(t.start, t.end));
+    at = t.end;
+  }
+  return undefined;
 }
 
 /** {@link readChip} with BAC only (no EF.CardAccess, no PACE), as on a chip that offers nothing else. */

@@ -34,6 +34,8 @@ export type PassiveAuthFailure =
 export interface PassiveAuthResult {
   /** The data groups whose hashes matched, by number. */
   verified: number[];
+  /** Every data group the SOD holds a hash for (what the state says the chip has), by number. */
+  signed: number[];
   hashAlgorithm: string;
   documentSigner: x509.X509Certificate;
   csca: x509.X509Certificate;
@@ -145,5 +147,5 @@ export async function passiveAuthentication(sod: Buffer, dataGroups: Map<number,
       throw fail('dg_hash_mismatch', `DG${n} is not what the issuing state signed`, { dataGroup: n });
     verified.push(n);
   }
-  return { verified, hashAlgorithm: lds.hashAlgorithm, documentSigner: ds, csca };
+  return { verified, signed: [...lds.hashes.keys()].sort((a, b) => a - b), hashAlgorithm: lds.hashAlgorithm, documentSigner: ds, csca };
 }

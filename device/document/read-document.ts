@@ -30,7 +30,8 @@ export function mrzFromDg1(dg1: Buffer): string[] {
  * Reads and authenticates the document whose MRZ was scanned (`mrz`) through `transport`. Throws the
  * step's coded error: E_DOC_MRZ, E_DOC_ACCESS (also `details.reason` pace_downgrade when the signed
  * DG14 lists PACE but the chip was opened with BAC), E_DOC_SM, E_DOC_PASSIVE_AUTH (also when DG1's
- * MRZ is not the scanned one: `details.reason` mrz_mismatch), E_DOC_CLONE_SUSPECTED, E_IMAGE_CORRUPT.
+ * MRZ is not the scanned one: `details.reason` mrz_mismatch), E_DOC_CLONE_SUSPECTED (also when the SOD
+ * lists DG14 or DG15 and the chip withheld it: `key_file_withheld`), E_IMAGE_CORRUPT.
  */
 export async function readDocument(transport: ApduTransport, accessKey: MrzAccessKey, trust: TrustAnchors, now = new Date()): Promise<DocumentReading> {
   const read = await readChip(transport, mrzInformation(accessKey), ['DG1', 'DG2', 'DG14', 'DG15', 'SOD']);
@@ -52,6 +53,13 @@ export async function readDocument(transport: ApduTransport, accessKey: MrzAcces
     if (bytes) groups.set(n, bytes);
   }
   const pa = await passiveAuthentication(sod, groups, trust, now);
+  // The state signed a key file the chip did not hand over: a clone hiding the key it cannot use.
+  const hidden = [14, 15].filter((n) => pa.signed.includes(n) && !groups.has(n));
+  if (hidden.length > 0)
+    throw new KioskError('E_DOC_CLONE_SUSPECTED', `the issuing state signed DG${hidden.join(' and DG')} but the chip did not give it`, {
+      subject: 'chip',
+      details: { reason: 'key_file_withheld', dataGroups: hidden },
+    });
   // DG14 is the state's now: if it lists PACE, EF.CardAccess should have offered it (Part 11, 9.2: DG14 repeats it).
   if (read.accessControl === 'bac' && read.dg14OffersPace)
     throw new KioskError('E_DOC_ACCESS', 'the signed DG14 lists PACE but the chip was opened with BAC: EF.CardAccess was stripped or altered', {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readChip, readWithBac, EF } from '../../device/document/emrtd.js';
+import { dataGroupsListed, EF, readChip, readWithBac } from '../../device/document/emrtd.js';
 import { mrzInformation, parseMrz } from '../../device/document/mrz.js';
 import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
 import { encodeTlv } from '../../device/document/tlv.js';
@@ -14,7 +14,10 @@ const info = mrzInformation(parseMrz(MRZ).accessKey);
 const withLength = (tag: number, v: Buffer) => encodeTlv([tag], v);
 const dg1 = withLength(0x61, Buffer.concat([Buffer.from([0x5f, 0x1f, 88]), Buffer.from(MRZ.join(''), 'ascii')])); // DG1: 61 { 5F1F: the MRZ }
 const dg2 = withLength(0x75, randomBytes(3000));
-const com = withLength(0x60, Buffer.from('5F0104303130375F36063034303030305C026175', 'hex'));
+/** EF.COM: LDS 1.7, Unicode 4.0.0, and the tag list of the data groups present. */
+const comListing = (tags: number[]) =>
+  withLength(0x60, Buffer.concat([Buffer.from('5F0104303130375F3606303430303030', 'hex'), encodeTlv([0x5c], Buffer.from(tags))]));
+const com = comListing([0x61, 0x75]);
 const files = () =>
   new Map([
     [EF.COM, com],
@@ -99,18 +102,33 @@ t.test('read over BAC, then passive authentication of what was read', async (t) 
   );
 });
 
+const filesWithout = files;
+
+t.test('EF.COM decides which optional key files are selected: a DG15 it does not list is never asked for', async (t) => {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const dg15 = withLength(0x6f, pair.publicKey.export({ format: 'der', type: 'spki' }));
+  const card = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), aaKey: pair.privateKey });
+  const r = await readWithBac(card, info, ['DG1', 'DG2', 'DG14', 'DG15']);
+  t.same([...r.files.keys()].sort(), ['DG1', 'DG2'], 'DG14 and DG15 not read: EF.COM lists neither');
+  t.equal(r.chipAuth, 'absent');
+  t.same(dataGroupsListed(com), new Set([0x61, 0x75]), 'the tag list');
+  t.equal(dataGroupsListed(undefined), undefined, 'no EF.COM: every file is tried');
+  t.equal(dataGroupsListed(Buffer.from('6003010203', 'hex')), undefined, 'no tag list');
+});
+
 t.test('active authentication: the chip signs a fresh challenge with its DG15 key; a clone cannot', async (t) => {
   for (const [name, pair] of [
     ['ECDSA P-256', generateKeyPairSync('ec', { namedCurve: 'P-256' })],
     ['RSA 1024, ISO 9796-2', generateKeyPairSync('rsa', { modulusLength: 1024 })],
   ] as const) {
     const dg15 = withLength(0x6f, pair.publicKey.export({ format: 'der', type: 'spki' }));
-    const genuine = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), aaKey: pair.privateKey });
+    const files = () => new Map([...filesWithout(), [EF.COM, comListing([0x61, 0x75, 0x6f])], [EF.DG15, dg15]]);
+    const genuine = new EmulatedEmrtd({ mrzInformation: info, files: files(), aaKey: pair.privateKey });
     t.match(await readWithBac(genuine, info, ['DG1', 'DG15']), { chipAuth: 'passed', chipAuthMethod: 'active_authentication' }, `${name}: the genuine chip`);
     // A clone has every file (DG15 too) but not the private key: it can only replay what it recorded.
-    const recorded = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), aaKey: pair.privateKey });
+    const recorded = new EmulatedEmrtd({ mrzInformation: info, files: files(), aaKey: pair.privateKey });
     const replay = await captureSignature(recorded);
-    const clone = new EmulatedEmrtd({ mrzInformation: info, files: new Map([...files(), [EF.DG15, dg15]]), cloneAnswer: replay });
+    const clone = new EmulatedEmrtd({ mrzInformation: info, files: files(), cloneAnswer: replay });
     await t.rejects(readWithBac(clone, info, ['DG1', 'DG15']), { code: 'E_DOC_CLONE_SUSPECTED' }, `${name}: a clone replaying a recorded signature`);
   }
 });

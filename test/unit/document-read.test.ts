@@ -17,7 +17,7 @@ const portrait = await sharp({ create: { width: 60, height: 80, channels: 3, bac
 const aa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const state = await makeState('UTO');
 
-async function chip(o: { dg1Mrz?: string[]; withDg15?: boolean } = {}) {
+async function chip(o: { dg1Mrz?: string[]; withDg15?: boolean; withholdDg15?: boolean } = {}) {
   const dg1 = dg1Of(o.dg1Mrz ?? MRZ);
   const dg2 = dg2Of(portrait, { dataType: 0, width: 60, height: 80 });
   const dg15 = dg15Of(aa.publicKey);
@@ -26,7 +26,7 @@ async function chip(o: { dg1Mrz?: string[]; withDg15?: boolean } = {}) {
     [EF.DG1, dg1],
     [EF.DG2, dg2],
     [EF.SOD, await makeSod(state, signed)],
-    ...(o.withDg15 === false ? [] : [[EF.DG15, dg15] as [number, Buffer]]),
+    ...(o.withDg15 === false || o.withholdDg15 ? [] : [[EF.DG15, dg15] as [number, Buffer]]),
   ]);
   return new EmulatedEmrtd({ mrzInformation: 'L898902C3674081221204159', files, aaKey: aa.privateKey });
 }
@@ -60,5 +60,12 @@ t.test('without DG15 active authentication is absent; an untrusted state or anot
   await t.rejects(readDocument(await chip({ dg1Mrz: OTHER }), parseMrz(MRZ).accessKey, { cscas: [state.csca] }), {
     code: 'E_DOC_PASSIVE_AUTH',
     details: { reason: 'mrz_mismatch' },
+  });
+});
+
+t.test('a chip that withholds the DG15 its SOD lists is a suspected clone (it would hide the key it cannot use)', async (t) => {
+  await t.rejects(readDocument(await chip({ withholdDg15: true }), parseMrz(MRZ).accessKey, { cscas: [state.csca] }), {
+    code: 'E_DOC_CLONE_SUSPECTED',
+    details: { reason: 'key_file_withheld', dataGroups: [15] },
   });
 });
