@@ -190,3 +190,18 @@ export class PrivatePcscd {
     }
   }
 }
+
+/**
+ * Why a test of the real PC/SC stack cannot run here (pcscd or vpcd missing, the optional binding not
+ * installed, a system pcscd on the one socket), or false when it can.
+ */
+export async function pcscSkipReason(): Promise<string | false> {
+  const missing = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'].filter((p) => !existsSync(p));
+  if (missing.length > 0) return `needs ${missing.join(', ')} (Debian pcscd, vsmartcard-vpcd)`;
+  try {
+    await import('@pokusew/pcsclite');
+  } catch {
+    return 'the optional @pokusew/pcsclite is not installed';
+  }
+  return (await PrivatePcscd.busy()) ? `a pcscd already runs on ${PrivatePcscd.socketPath}: stop it to run this test` : false;
+}

@@ -23,16 +23,14 @@ import type { DaemonEvents } from '../../agent/daemon/events.js';
 import { docNumberHash } from '../../agent/reference/chip.js';
 import { loadStill } from '../../agent/reference/source.js';
 import { createLogger } from '../../base/log.js';
-import { EF } from '../../device/document/emrtd.js';
 import { parseCompact } from '../../protocol/jws.js';
 import { derivePlan } from '../../protocol/plan.js';
 import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
-import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
-import { dg15Of, dg1Of, dg2Of } from '../helpers/emrtd-files.js';
-import { makeSod, makeState, type TestState } from '../helpers/emrtd-sod.js';
+import { makeState, type TestState } from '../helpers/emrtd-sod.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { ownTempDir } from '../helpers/tempdir.js';
-import { PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
+import { pcscSkipReason, PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
+import { signedChip } from '../helpers/emrtd-chip.js';
 import { waitFor } from '../helpers/wait.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
@@ -40,22 +38,7 @@ const MOTIONS = ['turn_left', 'turn_right', 'look_down', 'look_up'];
 const MRZ = ['P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<', 'L898902C36UTO7408122F1204159ZE184226B<<<<<10'];
 const ENTRY = { type: 'mrz_entry', documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' };
 
-const missing = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'].filter((p) => !existsSync(p));
-let binding = true;
-try {
-  await import('@pokusew/pcsclite');
-} catch {
-  binding = false;
-}
-const skip = !(hasData && existsSync(REAL))
-  ? NO_DATA
-  : missing.length > 0
-    ? `needs ${missing.join(', ')} (Debian pcscd, vsmartcard-vpcd)`
-    : !binding
-      ? 'the optional @pokusew/pcsclite is not installed'
-      : (await PrivatePcscd.busy())
-        ? `a pcscd already runs on ${PrivatePcscd.socketPath}: stop it to run this test`
-        : false;
+const skip = !(hasData && existsSync(REAL)) ? NO_DATA : await pcscSkipReason();
 
 /** Nonces whose plans are prefixes of real.mp4's motions (as daemon-screen.test.ts). */
 function matchingNonces(n: number): string[] {
@@ -82,26 +65,7 @@ t.test('the daemon reads the reference from the chip and signs where it came fro
     .jpeg({ quality: 90 })
     .toBuffer();
   const aa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const chipSignedBy = async (state: TestState) => {
-    const dg1 = dg1Of(MRZ);
-    const dg2 = dg2Of(jpeg, { dataType: 0, width: still.width, height: still.height });
-    const dg15 = dg15Of(aa.publicKey);
-    const groups = new Map([
-      [1, dg1],
-      [2, dg2],
-      [15, dg15],
-    ]);
-    return new EmulatedEmrtd({
-      mrzInformation: 'L898902C3674081221204159',
-      files: new Map([
-        [EF.DG1, dg1],
-        [EF.DG2, dg2],
-        [EF.DG15, dg15],
-        [EF.SOD, await makeSod(state, groups)],
-      ]),
-      aaKey: aa.privateKey,
-    });
-  };
+  const chipSignedBy = (state: TestState) => signedChip({ mrz: MRZ, jpeg, width: still.width, height: still.height, state, aaKey: aa });
   const state = await makeState('UTO');
   const cscaDir = join(dir, 'csca');
   mkdirSync(cscaDir);

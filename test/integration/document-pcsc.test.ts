@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import sharp from 'sharp';
@@ -19,23 +19,9 @@ import { dg15Of, dg1Of, dg2Of } from '../helpers/emrtd-files.js';
 import { makeSod, makeState } from '../helpers/emrtd-sod.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { ownTempDir } from '../helpers/tempdir.js';
-import { PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
+import { pcscSkipReason, PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
 
-const missing = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'].filter((p) => !existsSync(p));
-let binding = true;
-try {
-  await import('@pokusew/pcsclite');
-} catch {
-  binding = false;
-}
-const skip =
-  missing.length > 0
-    ? `needs ${missing.join(', ')} (Debian pcscd, vsmartcard-vpcd)`
-    : !binding
-      ? 'the optional @pokusew/pcsclite is not installed'
-      : (await PrivatePcscd.busy())
-        ? `a pcscd already runs on ${PrivatePcscd.socketPath}: stop it to run this test`
-        : false;
+const skip = await pcscSkipReason();
 
 t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
   const dir = ownTempDir(t, 'document-pcsc-');

@@ -7,7 +7,6 @@
  * carrier does not trust are refused with their codes.
  */
 import t from 'tap';
-import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import { readChip } from '../../device/document/emrtd.js';
 import { accessKeyFromFields, mrzInformation, parseMrz } from '../../device/document/mrz.js';
@@ -20,26 +19,10 @@ import { makeSod, makeState } from '../helpers/emrtd-sod.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { ownTempDir } from '../helpers/tempdir.js';
 import { ViccEpass, viccMissing } from '../helpers/vicc.js';
-import { PrivatePcscd } from '../helpers/vpcd-card.js';
+import { pcscSkipReason, PrivatePcscd } from '../helpers/vpcd-card.js';
 
-const missing = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'].filter((p) => !existsSync(p));
-let binding = true;
-try {
-  await import('@pokusew/pcsclite');
-} catch {
-  binding = false;
-}
 const vicc = viccMissing();
-const skip =
-  missing.length > 0
-    ? `needs ${missing.join(', ')} (Debian pcscd, vsmartcard-vpcd)`
-    : vicc
-      ? vicc
-      : !binding
-        ? 'the optional @pokusew/pcsclite is not installed'
-        : (await PrivatePcscd.busy())
-          ? `a pcscd already runs on ${PrivatePcscd.socketPath}: stop it to run this test`
-          : false;
+const skip = vicc || (await pcscSkipReason());
 
 // ICAO 9303-3's specimen passport (a TD3 MRZ: vicc's ePass takes its BAC key from DG1 at TD3 offsets).
 const MRZ = ['P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<', 'L898902C36UTO7408122F1204159ZE184226B<<<<<10'];

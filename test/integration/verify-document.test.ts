@@ -9,35 +9,18 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { EF } from '../../device/document/emrtd.js';
 import { docNumberHash } from '../../agent/reference/chip.js';
 import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
-import { EmulatedEmrtd } from '../helpers/emrtd-card.js';
-import { dg15Of, dg1Of, dg2Of } from '../helpers/emrtd-files.js';
-import { makeSod, makeState } from '../helpers/emrtd-sod.js';
+import { makeState } from '../helpers/emrtd-sod.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { ownTempDir } from '../helpers/tempdir.js';
-import { PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
+import { pcscSkipReason, PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
+import { signedChip } from '../helpers/emrtd-chip.js';
 
-const missing = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'].filter((p) => !existsSync(p));
-let binding = true;
-try {
-  await import('@pokusew/pcsclite');
-} catch {
-  binding = false;
-}
-const skip = !hasData
-  ? NO_DATA
-  : missing.length > 0
-    ? `needs ${missing.join(', ')} (Debian pcscd, vsmartcard-vpcd)`
-    : !binding
-      ? 'the optional @pokusew/pcsclite is not installed'
-      : (await PrivatePcscd.busy())
-        ? `a pcscd already runs on ${PrivatePcscd.socketPath}: stop it to run this test`
-        : false;
+const skip = !hasData ? NO_DATA : await pcscSkipReason();
 
 const SAMPLES = 'trainingdata-antispoof-real/samples';
 const MAN = `${SAMPLES}/0001e96803--621ea6b1e2c5d221d5131267`;
@@ -70,21 +53,7 @@ t.test('verify --document pcsc: a session against the chip portrait', { skip }, 
       .jpeg({ quality: 85 })
       .toBuffer();
     const meta = await sharp(jpeg).metadata();
-    const dg1 = dg1Of(MRZ);
-    const dg2 = dg2Of(jpeg, { dataType: 0, width: meta.width ?? 480, height: meta.height ?? 640 });
-    const dg15 = dg15Of(aa.publicKey);
-    const groups = new Map([
-      [1, dg1],
-      [2, dg2],
-      [15, dg15],
-    ]);
-    const files = new Map([
-      [EF.DG1, dg1],
-      [EF.DG2, dg2],
-      [EF.DG15, dg15],
-      [EF.SOD, await makeSod(state, groups)],
-    ]);
-    return new EmulatedEmrtd({ mrzInformation: 'L898902C3674081221204159', files, aaKey: aa.privateKey });
+    return signedChip({ mrz: MRZ, jpeg, width: meta.width ?? 480, height: meta.height ?? 640, state, aaKey: aa });
   };
   const trusted = join(dir, 'csca');
   mkdirSync(trusted);
