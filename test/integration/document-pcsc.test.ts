@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import sharp from 'sharp';
@@ -19,6 +19,7 @@ import { dg15Of, dg1Of, dg2Of } from '../helpers/emrtd-files.js';
 import { makeSod, makeState } from '../helpers/emrtd-sod.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { ownTempDir } from '../helpers/tempdir.js';
+import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
 import { pcscSkipReason, PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
 
 const skip = await pcscSkipReason();
@@ -128,6 +129,14 @@ t.test('a document read through pcscd and vpcd', { skip }, async (t) => {
   });
   t.notMatch(ok.out + ok.err, /ERIKSSON|L898902C|740812/, 'no name, number or birth date on stdout or stderr');
   t.equal(statSync(portraitOut).mode & 0o777, 0o600, 'the portrait file, only when asked, mode 0600');
+  // --mrz-from: the same chip opened with the MRZ read from a photo of ICAO's specimen page (PassportEye's test image).
+  const page = dataPath('passporteye-specimens/tests/data/passport-td3.png');
+  if (hasData && existsSync(page)) {
+    const fromPhoto = await cli(['--mrz-from', page, '--csca', trusted, '--document-timeout', '20']);
+    t.equal(fromPhoto.code, 0, `document read --mrz-from: exit 0 (${fromPhoto.err.slice(0, 300)})`);
+    t.match(JSON.parse(fromPhoto.out), { ok: true, passiveAuth: 'passed', issuingState: 'UTO' });
+    t.notMatch(fromPhoto.out + fromPhoto.err, /ERIKSSON|L898902C|740812/, 'nothing read from the page is printed');
+  } else t.comment(`--mrz-from not tried: ${NO_DATA}`);
   const untrusted = join(dir, 'other-csca');
   mkdirSync(untrusted);
   writeFileSync(join(untrusted, 'xxa.pem'), (await makeState('XXA')).csca.toString('pem'));
