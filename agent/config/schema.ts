@@ -239,6 +239,11 @@ export function configSchema() {
         decoderCommand: str('', 'path', "cn-id: the reader vendor's photo decoder, run as a separate process (wlt on stdin, an image on stdout)"),
         decoderArgs: Type.Array(Type.String({ type: 'string' }), { type: 'array', default: [], unit: '-', description: 'cn-id: arguments of decoderCommand' }),
         timeoutMs: ms(60000, 'the customer has this long to present the document', 1000),
+        pageFromCamera: bool(
+          false,
+          'pcsc: first read the MRZ from the data page held up to the kiosk camera (OCR); the customer confirms or corrects it on the screen',
+        ),
+        pageTimeoutMs: ms(15000, 'pcsc, pageFromCamera: how long the camera looks for a readable MRZ before the form opens empty', 1000),
         numberKeyFile: str(
           '',
           'path',

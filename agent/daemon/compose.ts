@@ -43,6 +43,7 @@ import type { Ledger } from './ledger.js';
 import type { Component } from './lifecycle.js';
 import { RenewalWiring, type CertificateRenewal } from './renewal-wiring.js';
 import type { DocumentSetup } from './document-wiring.js';
+import { cameraPageReader } from './page-reader.js';
 import { createCustomerScreen, screenActions } from './screen-wiring.js';
 import { SessionController } from './session-controller.js';
 import { ServiceState, TamperAlarm } from './tamper.js';
@@ -129,7 +130,23 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     inService,
     screen,
     // document.reader "pcsc" needs the screen (config refuses it without): the MRZ is entered there.
-    ...(deps.document ? { document: { ...deps.document, prompt: screen } } : {}),
+    ...(deps.document
+      ? {
+          document: {
+            ...deps.document,
+            prompt: screen,
+            ...(config.document.pageFromCamera
+              ? {
+                  readPage: cameraPageReader({
+                    camera: deps.camera,
+                    ownsCamera: config.camera.capture === 'session',
+                    timeoutMs: config.document.pageTimeoutMs,
+                  }),
+                }
+              : {}),
+          },
+        }
+      : {}),
   });
   const assist = new AssistWiring({ config, camera: deps.camera, sessions, ledger: deps.ledger, bus, inService, logger: log, screen });
   const binding = new DispenseBinding({ bus, ledger: deps.ledger, present: () => kiosk.present, logger: logger.child({ component: 'dispense' }) });

@@ -13,7 +13,13 @@ import { readChipReference, type ChipReference } from '../reference/chip.js';
 import type { ReasonCode, Verdict } from '../session/types.js';
 
 /** What the customer sees of the document step (the screen's `document` message). */
-export type DocumentStepState = 'present_document' | 'reading' | 'check_mrz' | 'read_failed' | 'done';
+export type DocumentStepState = 'show_page' | 'present_document' | 'reading' | 'check_mrz' | 'read_failed' | 'done';
+
+/** What OCR of the data page gave: the fields to show in the form, and those it could not confirm. */
+export interface PageRead {
+  fields: Partial<Record<'documentNumber' | 'birthDate' | 'expiryDate', string>>;
+  invalid: string[];
+}
 
 /** Asks the customer for the access key and shows the document step (the customer screen implements it). */
 export interface DocumentPrompt {
@@ -26,6 +32,8 @@ export interface DocumentStepDeps {
   reader: DocumentReader;
   /** How the access key is obtained; absent for readers that need none (China's resident ID). */
   prompt?: DocumentPrompt;
+  /** OCR of the data page (held up to the camera): the form then opens filled in, for the customer to confirm. */
+  readPage?: (signal: AbortSignal) => Promise<PageRead | undefined>;
   /** The carrier's document-number key: the result then carries docNumberHash and the abuse limit counts per document. */
   hashKey?: Buffer;
   /** How long the customer has to present the document. */
@@ -57,12 +65,19 @@ const accessDenied = (err: unknown) => isKioskError(err) && err.code === 'E_DOC_
 /** Runs the document step: access key, chip read, reference template. Never throws: a failure is an outcome. */
 export async function documentStep(engine: Pick<FaceEngine, 'analyze' | 'decide'>, deps: DocumentStepDeps, signal: AbortSignal): Promise<DocumentOutcome> {
   try {
+    let page: PageRead | undefined;
+    if (deps.reader.kind === 'pcsc' && deps.readPage && deps.prompt) {
+      deps.prompt.showDocument('show_page');
+      page = await deps.readPage(signal);
+    }
     for (let attempt = 1, entered: MrzAccessKey | undefined; ; attempt++) {
       let accessKey: MrzAccessKey | undefined;
       if (deps.reader.kind === 'pcsc') {
         if (!deps.prompt) throw new KioskError('E_DOC_MRZ', 'no screen to enter the MRZ on', { subject: 'mrz' });
-        // After a refusal the customer sees what they typed, every field marked for checking.
-        accessKey = await deps.prompt.askAccessKey(entered ? fieldsOf(entered) : {}, entered ? [...MRZ_FIELDS] : [], signal);
+        // The OCR read first (to confirm); after a refusal what they typed, every field marked for checking.
+        accessKey = entered
+          ? await deps.prompt.askAccessKey(fieldsOf(entered), [...MRZ_FIELDS], signal)
+          : await deps.prompt.askAccessKey(page?.fields ?? {}, page?.invalid ?? [], signal);
       }
       deps.prompt?.showDocument('present_document');
       try {

@@ -35,8 +35,8 @@ export type ScreenMessage =
   | { type: 'refused'; reason: string };
 
 /** Where reading the customer's ID document is, as the screen shows it. */
-export type DocumentState = 'present_document' | 'reading' | 'check_mrz' | 'read_failed' | 'done';
-export const DOCUMENT_STATES = ['present_document', 'reading', 'check_mrz', 'read_failed', 'done'] as const satisfies readonly DocumentState[];
+export type DocumentState = 'show_page' | 'present_document' | 'reading' | 'check_mrz' | 'read_failed' | 'done';
+export const DOCUMENT_STATES = ['show_page', 'present_document', 'reading', 'check_mrz', 'read_failed', 'done'] as const satisfies readonly DocumentState[];
 
 /**
  * Agent -> page: the document step. `fields` only with `check_mrz` (what OCR read, for the customer

@@ -188,4 +188,42 @@ t.test('the daemon reads the reference from the chip and signs where it came fro
   const log = readFileSync(logFile, 'utf8');
   t.notMatch(log, /L898902C|740812|120415|ERIKSSON/, 'no MRZ field or name in the log');
   t.match(log, /document_not_authentic/, 'the refusal is logged with its reason');
+
+  // 4. document.pageFromCamera: the data page held up to the camera (ICAO's specimen page, PassportEye's
+  // test image, replayed as the camera) fills the form in; the customer only confirms.
+  const page = dataPath('passporteye-specimens/tests/data/passport-td3.png');
+  if (!existsSync(page)) return t.comment(`pageFromCamera not tried: ${page} is absent`);
+  const cfg2 = validateConfig({
+    ...cfg,
+    deviceId: 'kiosk-document-page',
+    stateDir: join(dir, 'state-page'),
+    camera: { kind: 'replay', path: page, pace: 'realtime', loop: true, capture: 'session', allowVirtual: true },
+    document: { ...cfg.document, pageFromCamera: true, pageTimeoutMs: 30_000 },
+  });
+  const daemon2 = composeDaemon(
+    await buildDaemonDeps(cfg2, createLogger({ level: 'warn', destination: pino.destination({ dest: join(dir, 'page.log'), sync: true }) })),
+  );
+  await daemon2.start();
+  t.teardown(() => daemon2.stop());
+  const launch2 = new URL(readFileSync(join(cfg2.stateDir, 'screen-url'), 'utf8').trim());
+  const ws2 = new WebSocket(`ws://${launch2.host}/ws?k=${launch2.hash.replace(/^#k=/, '')}`, { origin: launch2.origin });
+  const seen: Msg[] = [];
+  ws2.on('message', (data, isBinary) => {
+    if (!isBinary) seen.push(JSON.parse(data.toString()) as Msg);
+  });
+  await new Promise<void>((ok, fail) => {
+    ws2.once('open', () => ok());
+    ws2.once('error', fail);
+  });
+  t.teardown(() => ws2.close());
+  const [fourth] = matchingNonces(4).slice(3);
+  t.match(await daemon2.startSession({ nonce: fourth, session_id: 's-page' }), { ok: true });
+  const form = await waitFor('the form after the camera read the page', () => seen.find((m) => m.type === 'document' && m.state === 'check_mrz'), 60_000);
+  t.ok(
+    seen.some((m) => m.type === 'document' && m.state === 'show_page'),
+    'the screen asked for the page first',
+  );
+  t.same(form.fields, { documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' }, 'the form opens with what the camera read');
+  t.same(form.invalid ?? [], [], 'every field checked by its check digit');
+  ws2.send(JSON.stringify({ type: 'cancel' }));
 });

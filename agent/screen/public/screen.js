@@ -19,7 +19,7 @@ const GUIDANCE = new Set([
   'hold_still',
 ]);
 const MRZ_FIELDS = ['documentNumber', 'birthDate', 'expiryDate'];
-const DOCUMENT_STATES = ['present_document', 'reading', 'check_mrz', 'read_failed', 'done'];
+const DOCUMENT_STATES = ['show_page', 'present_document', 'reading', 'check_mrz', 'read_failed', 'done'];
 // What each field accepts as it is typed (the agent validates again): A-Z/0-9 up to 9, digits up to 6.
 const MRZ_FORMAT = {
   documentNumber: { drop: /[^A-Z0-9]/g, max: 9, valid: /^[A-Z0-9]{1,9}$/ },
