@@ -6,7 +6,7 @@
  * for the log and no personal data anywhere.
  */
 import { isKioskError, KioskError, toKioskError, type ErrorCode } from '../../base/errors.js';
-import type { MrzAccessKey } from '../../device/document/mrz.js';
+import { keyFields, type MrzAccessKey } from '../../device/document/mrz.js';
 import type { DocumentReader } from '../../device/document/reader.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { readChipReference, type ChipReference } from '../reference/chip.js';
@@ -76,7 +76,7 @@ export async function documentStep(engine: Pick<FaceEngine, 'analyze' | 'decide'
         if (!deps.prompt) throw new KioskError('E_DOC_MRZ', 'no screen to enter the MRZ on', { subject: 'mrz' });
         // The OCR read first (to confirm); after a refusal what they typed, every field marked for checking.
         accessKey = entered
-          ? await deps.prompt.askAccessKey(fieldsOf(entered), [...MRZ_FIELDS], signal)
+          ? await deps.prompt.askAccessKey(keyFields(entered), [...MRZ_FIELDS], signal)
           : await deps.prompt.askAccessKey(page?.fields ?? {}, page?.invalid ?? [], signal);
       }
       deps.prompt?.showDocument('present_document');
@@ -97,8 +97,3 @@ export async function documentStep(engine: Pick<FaceEngine, 'analyze' | 'decide'
 }
 
 const MRZ_FIELDS = ['documentNumber', 'birthDate', 'expiryDate'] as const;
-
-/** The three fields as the customer typed them (the document number without its fillers). */
-function fieldsOf(k: MrzAccessKey): Record<(typeof MRZ_FIELDS)[number], string> {
-  return { documentNumber: k.documentNumber.replace(/<+$/, ''), birthDate: k.birthDate, expiryDate: k.expiryDate };
-}

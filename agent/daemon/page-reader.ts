@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp';
 import type { FrameSource } from '../../device/camera/frame-source.js';
-import type { MrzAccessKey } from '../../device/document/mrz.js';
+import { keyFields } from '../../device/document/mrz.js';
 import type { MrzImageRead } from '../../device/document/mrz-ocr.js';
 import type { PageRead } from './document-step.js';
 
@@ -17,11 +17,6 @@ export interface CameraPageReaderOptions {
   timeoutMs: number;
   /** The OCR (default: readMrzFromImage). */
   ocr?: (png: Buffer) => Promise<MrzImageRead>;
-}
-
-/** The three fields of an access key as the form shows them (the document number without fillers). */
-export function fieldsOfKey(k: MrzAccessKey): PageRead['fields'] {
-  return { documentNumber: k.documentNumber.replace(/<+$/, ''), birthDate: k.birthDate, expiryDate: k.expiryDate };
 }
 
 /** A `readPage` for the document step: the access-key fields from the camera, or undefined when no frame gave them in time. */
@@ -37,7 +32,7 @@ export function cameraPageReader(o: CameraPageReaderOptions): (signal: AbortSign
           .png()
           .toBuffer();
         const read = await ocr(png).catch(() => undefined);
-        if (read?.accessKey) return { fields: fieldsOfKey(read.accessKey), invalid: [] };
+        if (read?.accessKey) return { fields: keyFields(read.accessKey), invalid: [] };
         if (done.aborted) break;
       }
       return undefined;

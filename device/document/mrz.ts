@@ -131,3 +131,8 @@ export function accessKeyFromFields(f: MrzKeyFields): MrzAccessKey {
     expiryDateCheckDigit: mrzCheckDigit(f.expiryDate),
   };
 }
+
+/** The three fields of an access key as the customer sees them (the inverse of accessKeyFromFields: the document number without fillers). */
+export function keyFields(k: MrzAccessKey): MrzKeyFields {
+  return { documentNumber: k.documentNumber.replace(/<+$/, ''), birthDate: k.birthDate, expiryDate: k.expiryDate };
+}
