@@ -66,12 +66,12 @@ export async function readDocument(transport: ApduTransport, accessKey: MrzAcces
       subject: 'EF.CardAccess',
       details: { reason: 'pace_downgrade' },
     });
-  const chipMrz = parseMrz(mrzFromDg1(dg1));
+  const lines = mrzFromDg1(dg1);
+  const chipMrz = parseMrz(lines);
   if (mrzInformation(chipMrz.accessKey) !== mrzInformation(accessKey))
     throw new KioskError('E_DOC_PASSIVE_AUTH', "the chip's MRZ is not the one scanned from the page", { subject: 'DG1', details: { reason: 'mrz_mismatch' } });
   const image = portraitFromDg2(dg2);
   const portrait = await decodePortrait(image);
-  const lines = mrzFromDg1(dg1);
   return {
     portrait,
     documentNumber: chipMrz.accessKey.documentNumber.replace(/<+$/, ''),

@@ -3,7 +3,7 @@
  * `carrier verify` applies it (or the one named by --policy): a kiosk of this checkout is accepted,
  * a foreign model or another audience is refused, and no policy at all must be chosen explicitly.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,8 @@ const carrier = (args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
-t.test('policy init, then verify with the policy', async (t) => {
+/** A carrier state directory, a kiosk certificate, its nonce store, and what a kiosk of this checkout measures. */
+async function carrierWithKiosk(t: Test) {
   const dir = t.testdir({});
   const pki = await TestPki.create(dir);
   t.teardown(() => pki.ca.stop());
@@ -30,6 +31,11 @@ t.test('policy init, then verify with the policy', async (t) => {
   t.teardown(() => nonces.stop());
   const manifest = await readManifest();
   const measurements: Measurement[] = [{ id: 'kiosk-agent', version: agentVersion() }, ...manifest.models.slice(0, 3).map(modelDigest)];
+  return { dir, caDir, dev, nonces, manifest, measurements };
+}
+
+t.test('policy init, then verify with the policy', async (t) => {
+  const { dir, caDir, dev, nonces, manifest, measurements } = await carrierWithKiosk(t);
   const token = async (m = measurements, audience?: string) =>
     (
       await new ResultSigner({ keyStore: dev.keyStore, certificate: dev.certificate, measurements: m, dbgstat: 'disabled', audience }).sign(
@@ -66,15 +72,7 @@ t.test('policy init, then verify with the policy', async (t) => {
 });
 
 t.test('policy init --require-chip: a page-photo session is refused, a chip session that passed passive authentication accepted', async (t) => {
-  const dir = t.testdir({});
-  const pki = await TestPki.create(dir);
-  t.teardown(() => pki.ca.stop());
-  const caDir = join(dir, 'ca');
-  const dev = await pki.issue('kiosk-001');
-  const nonces = new SqliteNonceStore(join(caDir, 'nonces.db'));
-  t.teardown(() => nonces.stop());
-  const manifest = await readManifest();
-  const measurements: Measurement[] = [{ id: 'kiosk-agent', version: agentVersion() }, ...manifest.models.slice(0, 3).map(modelDigest)];
+  const { caDir, dev, nonces, measurements } = await carrierWithKiosk(t);
   const token = async (reference: object) =>
     (
       await new ResultSigner({ keyStore: dev.keyStore, certificate: dev.certificate, measurements, dbgstat: 'disabled' }).sign(

@@ -10,12 +10,11 @@
  * name or image reaches the log.
  */
 import t from 'tap';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
-import { WebSocket } from 'ws';
 import { validateConfig } from '../../agent/config/load.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
 import { composeDaemon } from '../../agent/daemon/compose.js';
@@ -24,7 +23,6 @@ import { docNumberHash } from '../../agent/reference/chip.js';
 import { loadStill } from '../../agent/reference/source.js';
 import { createLogger } from '../../base/log.js';
 import { parseCompact } from '../../protocol/jws.js';
-import { derivePlan } from '../../protocol/plan.js';
 import { dataPath, hasData, NO_DATA } from '../helpers/data.js';
 import { makeState, type TestState } from '../helpers/emrtd-sod.js';
 import { freePort } from '../helpers/mosquitto.js';
@@ -32,26 +30,13 @@ import { ownTempDir } from '../helpers/tempdir.js';
 import { pcscSkipReason, PrivatePcscd, VpcdCard } from '../helpers/vpcd-card.js';
 import { signedChip } from '../helpers/emrtd-chip.js';
 import { waitFor } from '../helpers/wait.js';
+import { matchingNonces, screenPage } from '../helpers/daemon-page.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
-const MOTIONS = ['turn_left', 'turn_right', 'look_down', 'look_up'];
 const MRZ = ['P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<', 'L898902C36UTO7408122F1204159ZE184226B<<<<<10'];
 const ENTRY = { type: 'mrz_entry', documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' };
 
 const skip = !(hasData && existsSync(REAL)) ? NO_DATA : await pcscSkipReason();
-
-/** Nonces whose plans are prefixes of real.mp4's motions (as daemon-screen.test.ts). */
-function matchingNonces(n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const nonce = createHash('sha256').update(`daemon-document-${i}`).digest('hex').slice(0, 32);
-    const kinds = derivePlan(nonce).steps.map((s) => s.kind);
-    if (kinds.every((k, j) => k === MOTIONS[j]) && kinds.length <= 3) out.push(nonce);
-  }
-  return out;
-}
-
-type Msg = Record<string, unknown> & { type: string };
 
 t.test('the daemon reads the reference from the chip and signs where it came from', { skip, timeout: 300_000 }, async (t) => {
   const dir = ownTempDir(t, 'daemon-document-');
@@ -103,18 +88,8 @@ t.test('the daemon reads the reference from the chip and signs where it came fro
   const finished: Array<DaemonEvents['session_finished'][0]> = [];
   daemon.events.on('session_finished', (e) => finished.push(e));
 
-  const launch = new URL(readFileSync(join(cfg.stateDir, 'screen-url'), 'utf8').trim());
-  const ws = new WebSocket(`ws://${launch.host}/ws?k=${launch.hash.replace(/^#k=/, '')}`, { origin: launch.origin });
-  const messages: Msg[] = [];
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) messages.push(JSON.parse(data.toString()) as Msg);
-  });
-  await new Promise<void>((ok, fail) => {
-    ws.once('open', () => ok());
-    ws.once('error', fail);
-  });
+  const { messages, send, ws } = await screenPage(readFileSync(join(cfg.stateDir, 'screen-url'), 'utf8').trim());
   t.teardown(() => ws.close());
-  const send = (m: unknown) => ws.send(JSON.stringify(m));
   const formShown = (after: number) =>
     waitFor('the MRZ form', () => messages.slice(after).find((m) => m.type === 'document' && m.state === 'check_mrz'), 20_000);
   const signedResult = async (jti: string | null) => {
@@ -122,7 +97,7 @@ t.test('the daemon reads the reference from the chip and signs where it came fro
     t.ok(m, 'the result is signed and in the outbox');
     return parseCompact(m!.payload.toString()).payload.result as Record<string, unknown>;
   };
-  const [nonce, second, third] = matchingNonces(3);
+  const [nonce, second, third] = matchingNonces('daemon-document', 3);
 
   // 1. The genuine chip: the MRZ typed on the screen, the chip read, the face session against its portrait.
   let from = messages.length;
@@ -205,18 +180,10 @@ t.test('the daemon reads the reference from the chip and signs where it came fro
   );
   await daemon2.start();
   t.teardown(() => daemon2.stop());
-  const launch2 = new URL(readFileSync(join(cfg2.stateDir, 'screen-url'), 'utf8').trim());
-  const ws2 = new WebSocket(`ws://${launch2.host}/ws?k=${launch2.hash.replace(/^#k=/, '')}`, { origin: launch2.origin });
-  const seen: Msg[] = [];
-  ws2.on('message', (data, isBinary) => {
-    if (!isBinary) seen.push(JSON.parse(data.toString()) as Msg);
-  });
-  await new Promise<void>((ok, fail) => {
-    ws2.once('open', () => ok());
-    ws2.once('error', fail);
-  });
-  t.teardown(() => ws2.close());
-  const [fourth] = matchingNonces(4).slice(3);
+  const page2 = await screenPage(readFileSync(join(cfg2.stateDir, 'screen-url'), 'utf8').trim());
+  const seen = page2.messages;
+  t.teardown(() => page2.ws.close());
+  const [fourth] = matchingNonces('daemon-document', 4).slice(3);
   t.match(await daemon2.startSession({ nonce: fourth, session_id: 's-page' }), { ok: true });
   const form = await waitFor('the form after the camera read the page', () => seen.find((m) => m.type === 'document' && m.state === 'check_mrz'), 60_000);
   t.ok(
@@ -225,5 +192,5 @@ t.test('the daemon reads the reference from the chip and signs where it came fro
   );
   t.same(form.fields, { documentNumber: 'L898902C3', birthDate: '740812', expiryDate: '120415' }, 'the form opens with what the camera read');
   t.same(form.invalid ?? [], [], 'every field checked by its check digit');
-  ws2.send(JSON.stringify({ type: 'cancel' }));
+  page2.send({ type: 'cancel' });
 });

@@ -9,7 +9,7 @@
 import { CommandSigner } from '../../carrier/commands/signer.js';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -32,24 +32,13 @@ import { freePort, TestBroker, tlsOf } from '../helpers/mosquitto.js';
 import { TestPki } from '../helpers/pki.js';
 import { ownTempDir } from '../helpers/tempdir.js';
 import { waitFor } from '../helpers/wait.js';
+import { matchingNonces } from '../helpers/daemon-page.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
 const OWNER = `${REAL}#frame=600`; // a frontal frame after the last move: the "ID portrait" of the subject
 const IMPOSTOR = dataPath('deepface-verify/tests/unit/dataset/img1.jpg');
 const DEVICE = 'kiosk-e2e';
 const PREFIX = `kiosk/v1/${DEVICE}/`;
-const MOTIONS = ['turn_left', 'turn_right', 'look_down', 'look_up'];
-
-/** Nonces (deterministic) whose derived plans are prefixes of real.mp4's motions. */
-function matchingNonces(n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const nonce = createHash('sha256').update(`daemon-e2e-${i}`).digest('hex').slice(0, 32);
-    const kinds = derivePlan(nonce).steps.map((s) => s.kind);
-    if (kinds.every((k, j) => k === MOTIONS[j]) && kinds.length <= 3) out.push(nonce);
-  }
-  return out;
-}
 
 /** The carrier's nonce registry with chosen nonces (same decisions as MemoryNonceStore). */
 class ChosenNonces implements NonceStore {
@@ -126,7 +115,7 @@ t.test('daemon end to end', { skip: hasData && existsSync(IMPOSTOR) ? false : NO
   t.teardown(() => broker.stop());
 
   const nonces = new ChosenNonces();
-  const chosen = matchingNonces(6);
+  const chosen = matchingNonces('daemon-e2e', 6);
   t.comment(
     `plans: ${chosen
       .map((n) =>

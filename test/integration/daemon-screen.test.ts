@@ -7,11 +7,9 @@
  * session through the session's AbortSignal.
  */
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { WebSocket } from 'ws';
 import { validateConfig } from '../../agent/config/load.js';
 import { buildDaemonDeps } from '../../agent/daemon/build.js';
 import { composeDaemon } from '../../agent/daemon/compose.js';
@@ -21,40 +19,10 @@ import { derivePlan } from '../../protocol/plan.js';
 import { dataPath, DATA_DIR, hasData, NO_DATA } from '../helpers/data.js';
 import { ownTempDir } from '../helpers/tempdir.js';
 import { waitFor } from '../helpers/wait.js';
+import { matchingNonces, screenPage } from '../helpers/daemon-page.js';
 
 const REAL = dataPath('tranvanluyt-replay-headturn/videos/real.mp4');
 const OWNER = `${REAL}#frame=600`;
-const MOTIONS = ['turn_left', 'turn_right', 'look_down', 'look_up'];
-
-/** Deterministic nonces whose plans are prefixes of real.mp4's motions (see daemon-e2e.test.ts). */
-function matchingNonces(n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const nonce = createHash('sha256').update(`daemon-screen-${i}`).digest('hex').slice(0, 32);
-    const kinds = derivePlan(nonce).steps.map((s) => s.kind);
-    if (kinds.every((k, j) => k === MOTIONS[j]) && kinds.length <= 3) out.push(nonce);
-  }
-  return out;
-}
-
-type Msg = Record<string, unknown> & { type: string };
-
-/** A page: the kiosk browser's WebSocket (with the secret of the launch URL's `#k=`), recording what the agent sends. */
-async function page(launchUrl: string) {
-  const u = new URL(launchUrl);
-  const ws = new WebSocket(`ws://${u.host}/ws?k=${u.hash.replace(/^#k=/, '')}`, { origin: u.origin });
-  const messages: Msg[] = [];
-  const frames: number[] = []; // index into messages at which each binary frame arrived
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) frames.push(messages.length);
-    else messages.push(JSON.parse(data.toString()) as Msg);
-  });
-  await new Promise<void>((ok, fail) => {
-    ws.once('open', () => ok());
-    ws.once('error', fail);
-  });
-  return { ws, messages, frames, send: (m: unknown) => ws.send(JSON.stringify(m)) };
-}
 
 t.test(
   'the daemon serves the customer screen and drives it through a session',
@@ -98,9 +66,9 @@ t.test(
     t.equal(statSync(launchFile).mode & 0o777, 0o600, 'the launch file is 0600');
     const launchUrl = readFileSync(launchFile, 'utf8').trim();
     t.equal(new URL(launchUrl).origin + '/', url, 'it opens the page the daemon serves');
-    const p = await page(launchUrl);
+    const p = await screenPage(launchUrl);
     await waitFor('hello', () => p.messages.find((m) => m.type === 'hello'));
-    const [nonce, cancelNonce] = matchingNonces(2);
+    const [nonce, cancelNonce] = matchingNonces('daemon-screen', 2);
     const kinds = derivePlan(nonce).steps.map((s) => s.kind);
 
     t.match(await daemon.startSession({ nonce, reference: OWNER, session_id: 's-screen' }), { ok: true });
