@@ -75,6 +75,10 @@ export const ERROR_CODES = [
   'E_UPDATE_DOWNGRADE',
   'E_UPDATE_DISK',
   'E_UPDATE_DOWNLOAD',
+  // the new release failed its trial: did not start, failed its model self-test, or did not reach the broker
+  'E_UPDATE_TRIAL',
+  // a model failed its self-test (known input, known output)
+  'E_MODEL_SELFTEST',
   'E_INTERNAL',
 ] as const;
 

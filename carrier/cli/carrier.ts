@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerEnrolment } from './enrolment.js';
 import { registerPki } from './pki.js';
+import { registerRelease } from './release.js';
 import { registerVerify } from './verify.js';
 
 /** Registers the carrier commands on `carrier` (the `kiosk-carrier` program). */
@@ -9,4 +10,7 @@ export function register(carrier: Command): void {
   registerPki(carrier);
   registerVerify(carrier);
   registerEnrolment(carrier);
+  // `release ... --version <n>` is the release's version; the program's own --version only before a command.
+  carrier.enablePositionalOptions();
+  registerRelease(carrier);
 }

@@ -17,11 +17,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isKioskError, KioskError } from '../../base/errors.js';
+import { listRegularFiles } from '../../base/file-tree.js';
 import { bodyChunks, downloadFile } from './download.js';
 import { fsyncDir, writeFileDurable } from './fs-durable.js';
 import { assertVerified, type ReleaseFile, type VerifiedRelease } from './manifest.js';
@@ -92,7 +93,7 @@ export async function stageFromDirectory(src: string, release: VerifiedRelease, 
     await mkdir(stagingDir, { recursive: true });
     const srcFiles = join(src, RELEASE_FILES_DIR);
     const listed = new Set(release.manifest.files.map((f) => f.path));
-    const present = await listFiles(srcFiles);
+    const present = await listRegularFiles(srcFiles, (p) => mismatch(p, 'not_a_file', 'the bundle holds something that is not a regular file'));
     for (const p of present) if (!listed.has(p)) mismatch(join(srcFiles, p), 'extra', 'the bundle holds a file its manifest does not list');
     for (const f of release.manifest.files) {
       if (!present.includes(f.path)) mismatch(join(srcFiles, f.path), 'missing', 'a file the manifest lists is missing from the bundle');
@@ -143,7 +144,13 @@ async function finishStaging(stagingDir: string, release: VerifiedRelease): Prom
   const dirs = (await readdir(stagingDir, { withFileTypes: true, recursive: true })).filter((e) => e.isDirectory());
   for (const d of dirs) await fsyncDir(join(d.parentPath ?? d.path, d.name));
   await fsyncDir(stagingDir);
-  const s: StagedRelease = Object.freeze({ dir: stagingDir, release });
+  return markStaged(stagingDir, release);
+}
+
+/** Marks `dir` as the checked staging of `release` for ReleaseStore.install; only stagers call it, after checking every file. */
+export function markStaged(dir: string, release: VerifiedRelease): StagedRelease {
+  assertVerified(release);
+  const s: StagedRelease = Object.freeze({ dir, release });
   staged.add(s);
   return s;
 }
@@ -173,19 +180,6 @@ async function copyChecked(from: string, to: string, f: ReleaseFile): Promise<vo
     });
   const fh = await open(to, 'r+');
   await fh.sync().finally(() => fh.close());
-}
-
-/** Regular files below `dir`, as `/`-separated relative paths; anything else (a link, a device) is refused. */
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    const full = join(e.parentPath ?? e.path, e.name);
-    const st = await lstat(full);
-    if (st.isDirectory()) continue;
-    if (!st.isFile()) mismatch(full, 'not_a_file', 'the bundle holds something that is not a regular file');
-    out.push(relative(dir, full).split(sep).join('/'));
-  }
-  return out;
 }
 
 function mismatch(subject: string, reason: string, message: string): never {

@@ -69,6 +69,11 @@ export class ReleaseStore {
 
   private constructor(private readonly o: ReleaseStoreOptions) {}
 
+  /** The durable state of the store at `root`, read without repairing anything (safe beside a running agent). */
+  static async peek(root: string): Promise<ReleaseState> {
+    return readState(join(root, 'state.json'));
+  }
+
   /** Opens (creating) the store at `o.root` and repairs whatever a crash left half done. */
   static async open(o: ReleaseStoreOptions): Promise<ReleaseStore> {
     const store = new ReleaseStore(o);
@@ -170,14 +175,15 @@ export class ReleaseStore {
     await this.prune();
   }
 
-  /** Returns to the release the trial left (the one exception to the floor) and removes the failed one. */
+  /**
+   * Returns to the release the trial left (the one exception to the floor) and removes the failed
+   * one. A first release has none to return to: `current` is then removed, and the launcher runs the
+   * agent the Debian package installed (systemd/kiosk-agent-exec).
+   */
   async rollback(reason: string): Promise<void> {
     const failed = this.s.trial;
     const back = this.s.previous;
-    if (failed === null || back === null)
-      throw new KioskError('E_USAGE', failed === null ? 'no release is on trial' : 'the trial release has no previous release to return to', {
-        subject: this.o.root,
-      });
+    if (failed === null) throw new KioskError('E_USAGE', 'no release is on trial', { subject: this.o.root });
     await this.writeState({
       ...this.s,
       current: back,
@@ -187,7 +193,8 @@ export class ReleaseStore {
       lastRollback: { version: failed, reason: reason.slice(0, 500) },
     });
     this.step('rollback:state-written');
-    await replaceSymlink(this.currentPath, releaseLinkTarget(back));
+    if (back !== null) await replaceSymlink(this.currentPath, releaseLinkTarget(back));
+    else await rm(this.currentPath, { force: true });
     this.step('rollback:current-linked');
     await rm(join(this.o.root, 'previous'), { force: true });
     await fsyncDir(this.o.root);
