@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerEnrolment } from './enrolment.js';
 import { registerPki } from './pki.js';
 import { registerRelease } from './release.js';
+import { registerRollout } from './rollout.js';
 import { registerVerify } from './verify.js';
 
 /** Registers the carrier commands on `carrier` (the `kiosk-carrier` program). */
@@ -13,4 +14,5 @@ export function register(carrier: Command): void {
   // `release ... --version <n>` is the release's version; the program's own --version only before a command.
   carrier.enablePositionalOptions();
   registerRelease(carrier);
+  registerRollout(carrier);
 }
