@@ -4,12 +4,12 @@
 #   sudo systemd/install.sh [--device-id KIOSK-0001] [--no-enable] [--source DIR]
 #
 # Creates the system user kiosk-agent (groups video and gpio), copies the built package from
-# --source (default: this checkout; run `npm ci && npm run build` there first) to /opt/kiosk-agent,
+# --source (default: this checkout; run `npm ci && npm run build` there first) to /usr/lib/kiosk-agent,
 # writes /etc/kiosk-agent/{config.json,kiosk-agent.env} when absent, installs the two units and
 # enables them. Idempotent: run it again to upgrade (config and state are kept).
 set -euo pipefail
 
-PREFIX=/opt/kiosk-agent
+PREFIX=/usr/lib/kiosk-agent
 ETC=/etc/kiosk-agent
 STATE=/var/lib/kiosk-agent
 UNIT_DIR=/etc/systemd/system
@@ -50,6 +50,8 @@ done
 chown -R root:root "$PREFIX"
 chmod 0755 "$PREFIX/dist/agent/cli/main.js"
 ln -sfn "$PREFIX/dist/agent/cli/main.js" "$PREFIX/bin/kiosk-agent"
+# The launcher the unit runs: the current release of a fleet update, else this one.
+install -m 0755 "$SOURCE/systemd/kiosk-agent-exec" "$PREFIX/bin/kiosk-agent-exec"
 ln -sfn "$PREFIX/bin/kiosk-agent" /usr/local/bin/kiosk-agent
 
 # Configuration: never overwritten.

@@ -7,6 +7,7 @@ import { register as registerEvalSessions } from './eval-sessions.js';
 import { register as registerRun } from './run.js';
 import { register as registerConfig } from './config.js';
 import { register as registerDocument } from './document.js';
+import { register as registerUpdate } from './update.js';
 
 /** Every command module exports one `register(program)`; this list is the only place they are named. */
 export function registerCommands(program: Command): void {
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerConfig(program);
   registerDocument(program);
+  registerUpdate(program);
 }

@@ -7,6 +7,8 @@
 import type { Command } from 'commander';
 import type { KioskConfig } from '../config/types.js';
 import { reportError } from '../../base/cli.js';
+import { isKioskError } from '../../base/errors.js';
+import { RESTART_EXIT_CODE } from '../daemon/update-exit.js';
 
 interface RunOptions {
   config?: string;
@@ -54,18 +56,20 @@ export function register(program: Command): Command {
         const deps = await buildDaemonDeps(cfg, logger);
         // A simulated kiosk's controls (the /sim/* routes, the card-out sensor firing by itself) are added from here.
         const simulated = cfg.simulate && deps.gpio instanceof FakeGpioPort ? deps.gpio : undefined;
-        const daemon = composeDaemon(deps, simulated ? simulatedKioskExtras(simulated, cfg, logger) : {});
         let _stopping: Promise<void> | undefined;
         let removeKeys = () => {};
-        const shutdown = (signal: string) => {
+        const shutdown = (signal: string, code = 0) => {
           _stopping ??= (async () => {
-            logger.info({ signal }, 'stopping');
+            logger.info({ signal, code }, 'stopping');
             removeKeys();
             await daemon.stop();
             logger.flush();
-            process.exit(0);
+            process.exit(code);
           })();
         };
+        // After an update's switch or rollback: exit 75, systemd starts the unit again (RestartForceExitStatus=75).
+        const restart = (why: string) => shutdown(`restart: ${why}`, RESTART_EXIT_CODE);
+        const daemon = composeDaemon(deps, { ...(simulated ? simulatedKioskExtras(simulated, cfg, logger) : {}), restart });
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
         await daemon.start();
@@ -73,7 +77,8 @@ export function register(program: Command): Command {
       } catch (err) {
         logger.flush();
         reportError(err);
-        process.exit(process.exitCode ?? 2);
+        // A release that failed its trial was rolled back: start again on the one it returned to.
+        process.exit(isKioskError(err) && err.code === 'E_UPDATE_TRIAL' ? RESTART_EXIT_CODE : (process.exitCode ?? 2));
       }
     });
 }

@@ -82,6 +82,10 @@ export function validateConfig(input: unknown): KioskConfig {
     invalid('document.cscaDir', 'or document.masterLists is required for document.reader "pcsc" (whom to trust)');
   if (c.document.reader === 'pcsc' && !c.screen.enabled)
     invalid('document.reader', '"pcsc" needs the customer screen (screen.enabled): the MRZ is entered there');
+  if (c.update.enabled && c.update.releaseKeys.length === 0) invalid('update.releaseKeys', 'is required when update.enabled (whose releases to install)');
+  if (c.update.aptUrl && !c.update.aptKeyring) invalid('update.aptKeyring', 'is required with update.aptUrl (apt checks the repository with it)');
+  if (c.update.window && !/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/.test(c.update.window))
+    invalid('update.window', 'must be HH:MM-HH:MM (local time), e.g. 22:00-06:00');
   if (c.document.reader === 'cn-id' && !c.document.serialPath) invalid('document.serialPath', 'is required for document.reader "cn-id"');
   if (c.gpio.driver === 'fake' && !c.simulate) invalid('gpio.driver', 'may be "fake" only on a simulated kiosk (simulate: true)');
   return c;

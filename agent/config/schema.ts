@@ -43,6 +43,17 @@ function p256PublicJwk() {
   );
 }
 
+/** A list of carrier public keys by id, [{kid, publicKey}] (command keys, release keys). */
+function keyList(description: string) {
+  return Type.Array(
+    Type.Object(
+      { kid: Type.String({ type: 'string', minLength: 1, maxLength: 128 }), publicKey: p256PublicJwk() },
+      { type: 'object', additionalProperties: false },
+    ),
+    { type: 'array', default: [], unit: '-', description },
+  );
+}
+
 /** One of `values` (kept as an `enum`, which ajv reports as "must be one of …"); the type is their union. */
 function choice<const V extends string | number>(
   type: 'string' | 'integer',
@@ -298,21 +309,33 @@ export function configSchema() {
         backoffCapMs: ms(60000, 'largest reconnect delay', 1),
       }),
       commands: obj('signed carrier commands (agent/transport/command-auth.ts, protocol/command.ts)', {
-        keys: Type.Array(
-          Type.Object(
-            { kid: Type.String({ type: 'string', minLength: 1, maxLength: 128 }), publicKey: p256PublicJwk() },
-            { type: 'object', additionalProperties: false },
-          ),
-          {
-            type: 'array',
-            default: [],
-            unit: '-',
-            description:
-              'carrier command keys whose signed commands are obeyed: [{kid, publicKey: <P-256 public JWK>}] (`npm run carrier -- command-key init` prints one); empty: every command is refused',
-          },
+        keys: keyList(
+          'carrier command keys whose signed commands are obeyed: [{kid, publicKey: <P-256 public JWK>}] (`npm run carrier -- command-key init` prints one); empty: every command is refused',
         ),
         maxLifetimeSec: int(120, 's', 'longest validity (exp - iat) of a command token that is accepted', { minimum: 1, maximum: 3600 }),
         clockSkewSec: int(30, 's', "tolerated difference between the kiosk's clock and the carrier's", { minimum: 0, maximum: 600 }),
+      }),
+      update: obj("fleet updates: signed agent and model releases, trial, commit, rollback (provisioning/update, README 'Updating a fleet')", {
+        enabled: bool(false, 'obey signed `update` commands and run the trial of a new release after a switch'),
+        dir: str('', 'path', 'where releases, staging, the apt cache and the job record live (empty: <stateDir>/update)'),
+        releaseKeys: keyList('carrier release keys whose signed manifests may be installed: [{kid, publicKey}] (`npm run carrier -- release key` makes one)'),
+        aptUrl: str('', 'url', "the carrier's signed apt repository (agent releases)"),
+        aptSuite: str('stable', '-', 'its suite (distribution)'),
+        aptComponent: str('main', '-', 'its component'),
+        aptKeyring: str('', 'path', "the repository's signing key (binary OpenPGP keyring, apt's signed-by)"),
+        modelsUrl: str('', 'url', 'base URL of model bundles: a models release N is fetched from <modelsUrl>/<N>/'),
+        trialTimeoutMs: ms(300000, 'a new release must pass its trial (self-test, broker, report) within this time, else it is rolled back', 10000),
+        maxTrialStarts: int(
+          1,
+          'starts',
+          'starts a release on trial gets: one more start before it commits (it crashed, was killed, or the kiosk rebooted) rolls it back',
+          {
+            minimum: 1,
+            maximum: 10,
+          },
+        ),
+        window: str('', 'HH:MM-HH:MM', 'local hours in which an update may install (e.g. 22:00-06:00, across midnight); empty: any time the kiosk is idle'),
+        diskMarginBytes: int(64 * 1024 * 1024, 'bytes', 'free space kept beyond a release when staging it (E_UPDATE_DISK below)', { minimum: 0 }),
       }),
       renewal: obj('device certificate renewal while the daemon runs (provisioning/enrol/renewal.ts)', {
         enabled: bool(

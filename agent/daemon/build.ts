@@ -10,6 +10,8 @@ import { OnoffGpioPort } from '../../device/gpio/onoff-gpio.js';
 import { GpiodGpioPort } from '../../device/gpio/gpiod-gpio.js';
 import { SystemdNotifier } from '../../device/systemd/notify.js';
 import { createFaceEngine } from '../../models/face-engine.js';
+import { readManifest } from '../../models/manifest.js';
+import { releaseModelsDir, updateFromConfig } from './update-setup.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
 import { completePendingRenewal, RenewalScheduler, STATE_FILES } from '../../provisioning/enrol/renewal.js';
 import { writeFileAtomic } from '../../base/keys/file-key-store.js';
@@ -227,12 +229,16 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
   } else {
     logger.info({ camera: describe, gpio: cfg.gpio.driver }, 'kiosk hardware');
   }
+  // A committed models release (fleet updates) replaces the package's models; engine.modelsDir overrides both.
+  const releaseModels = cfg.engine.modelsDir ? undefined : await releaseModelsDir(cfg);
+  const update = updateFromConfig(cfg, releaseModels, logger.child({ component: 'update' }));
   return {
     config: cfg,
     logger,
     engine: createFaceEngine({
       logger: logger.child({ component: 'engine' }),
-      modelsDir: cfg.engine.modelsDir || undefined,
+      modelsDir: cfg.engine.modelsDir || releaseModels,
+      ...(releaseModels ? { manifest: await readManifest(join(releaseModels, 'manifest.json')) } : {}),
       options: { variant: cfg.engine.variant, threads: cfg.engine.threads },
     }),
     camera,
@@ -250,5 +256,6 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
     notifier: new SystemdNotifier(),
     ...(assist ? { assist } : {}),
     ...(renewal ? { renewal } : {}),
+    ...(update ? { update } : {}),
   };
 }

@@ -43,6 +43,7 @@ import type { Ledger } from './ledger.js';
 import type { Component } from './lifecycle.js';
 import { RenewalWiring, type CertificateRenewal } from './renewal-wiring.js';
 import type { DocumentSetup } from './document-wiring.js';
+import { UpdateWiring, type UpdateWiringDeps } from './update-wiring.js';
 import { cameraPageReader } from './page-reader.js';
 import { createCustomerScreen, screenActions } from './screen-wiring.js';
 import { SessionController } from './session-controller.js';
@@ -77,6 +78,8 @@ export interface DaemonDeps {
   renewal?: CertificateRenewal;
   /** The identity-document reader (`document.reader`): the reference is then read from the chip. */
   document?: DocumentSetup;
+  /** Fleet updates (`update.enabled`): the model self-test and the release sources (update-wiring.ts). */
+  update?: Pick<UpdateWiringDeps, 'selfTest' | 'stagers'>;
 }
 
 /** `signer` signs with the daemon's current certificate (the renewed one after a renewal). */
@@ -88,6 +91,8 @@ export interface DaemonExtras {
   routes?: Record<string, Route>;
   /** Started after the transport and renewal, stopped before them. */
   components?: Component[];
+  /** Ends the process for systemd to start it again (after an update's switch or rollback; run.ts exits 75). */
+  restart?: (why: string) => void;
 }
 
 /** Builds the daemon from its adapters. Nothing is started: `daemon.start()` does the I/O. */
@@ -160,6 +165,24 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     inService,
   });
   const publisher = new EventPublisher({ bus, transport, queue: eventQueue, logger: logger.child({ component: 'events' }), backoff });
+  const update = deps.update
+    ? new UpdateWiring({
+        config,
+        bus,
+        ...deps.update,
+        busy: () =>
+          sessions.busy ? 'a session is running' : dispensing > 0 ? 'a SIM is being dispensed' : kiosk.present ? 'a customer is at the kiosk' : undefined,
+        online: () => transport?.online ?? false,
+        eventsQueued: () => publisher.queued,
+        restart: extras.restart ?? ((why) => log.error({ why }, 'a restart is needed and nothing can restart this process')),
+        logger: logger.child({ component: 'update' }),
+      })
+    : undefined;
+  let dispensing = 0;
+  bus.on('dispense_started', () => dispensing++);
+  bus.on('dispensed', () => (dispensing = Math.max(0, dispensing - 1)));
+  bus.on('dispense_failed', () => (dispensing = Math.max(0, dispensing - 1)));
+
   const inputs = new KioskWiring({ config, kiosk, camera: deps.camera, sessions, screen, bus, inService, logger: log });
   const tamper = new TamperAlarm({
     service,
@@ -188,6 +211,7 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     eventsDropped: () => publisher.dropped,
     outOfService: () => service.reason,
     certificate: () => signer.certificate,
+    ...(update ? { update: () => update.status() } : {}),
     logger: log,
   });
   const renewal = deps.renewal
@@ -226,6 +250,7 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
       clear_alarm: async () => tamper.clearAlarm(),
     };
     if (assist.enabled) handlers.assist_start = async (c) => assist.assistStart(c);
+    if (update) handlers.update = async (c) => update.handle(c);
     return handlers;
   };
 
@@ -248,6 +273,9 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
     // Before the inputs: kiosk.start() reports an enclosure already open, and that alarm must be stored.
     { name: 'event publisher', start: () => publisher.start(), stop: () => publisher.stop() },
     { name: 'tamper alarm', start: () => tamper.start(), stop: () => tamper.stop() },
+    // After the event publisher (its reports are stored), before the sessions: a release on trial
+    // self-tests its models here, and one that fails never runs a session.
+    ...(update ? [{ name: 'updater', start: () => update.start(), stop: () => update.stop() }] : []),
     { name: 'kiosk inputs', start: () => inputs.start(), stop: () => inputs.stop() },
     {
       name: 'kiosk hardware',
@@ -328,6 +356,8 @@ export function composeDaemon(deps: DaemonDeps, extras: DaemonExtras = {}): Kios
       name: 'systemd notify',
       start: async () => {
         await deps.notifier.ready(health.statusLine()).catch((err) => log.warn({ err: toKioskError(err).toJSON() }, 'sd_notify READY failed'));
+        // A release on trial commits only after READY, with the broker reached.
+        update?.afterStart();
       },
       stop: async () => {
         await deps.notifier.stopping('stopping').catch(() => undefined);

@@ -14,6 +14,7 @@ import type { Logger } from '../../base/log.js';
 import { fullJitterDelay, type BackoffOptions } from '../../base/backoff.js';
 import type { CancelReason, NonceSource, ReasonCode, Verdict } from '../session/types.js';
 import type { EventQueue, QueuedEvent } from './event-queue.js';
+import type { UpdateReport } from '../../protocol/update.js';
 
 /** Event name -> payload. */
 export interface DaemonEvents {
@@ -47,6 +48,8 @@ export interface DaemonEvents {
   certificate_renewed: [{ serial: string; notAfter: string }];
   /** A renewal attempt failed (`code`: E_TRANSPORT, E_CERTIFICATE, …); retried after `retryInMs`. */
   certificate_renewal_failed: [{ attempt: number; code: string; message: string; retryInMs: number }];
+  /** An update job changed state (protocol/update.ts): queued .. committed, rolled_back or failed with a coded reason. */
+  update: [UpdateReport];
 }
 
 export type DaemonEventName = keyof DaemonEvents;
@@ -91,31 +94,36 @@ export const ALARM_EVENTS: ReadonlySet<DaemonEventName> = new Set([
   'dispense_failed',
   'jam',
   'cassette',
+  // A rollout waits for these: a lost `rolled_back` would leave the carrier's canary waiting.
+  'update',
 ]);
 
-const EVENT_NAMES: DaemonEventName[] = [
-  'arrived',
-  'left',
-  'session_started',
-  'session_finished',
-  'dispense_started',
-  'dispensed',
-  'dispense_failed',
-  'tamper',
-  'out_of_service',
-  'in_service',
-  'key_destroyed',
-  'camera',
-  'cassette',
-  'jam',
-  'assist_started',
-  'assist_connected',
-  'assist_audio',
-  'assist_decided',
-  'assist_ended',
-  'certificate_renewed',
-  'certificate_renewal_failed',
-];
+// A record, not a list: the compiler refuses a DaemonEvents entry that is not published here.
+const PUBLISHED: Record<DaemonEventName, true> = {
+  arrived: true,
+  left: true,
+  session_started: true,
+  session_finished: true,
+  dispense_started: true,
+  dispensed: true,
+  dispense_failed: true,
+  tamper: true,
+  out_of_service: true,
+  in_service: true,
+  key_destroyed: true,
+  camera: true,
+  cassette: true,
+  jam: true,
+  assist_started: true,
+  assist_connected: true,
+  assist_audio: true,
+  assist_decided: true,
+  assist_ended: true,
+  certificate_renewed: true,
+  certificate_renewal_failed: true,
+  update: true,
+};
+const EVENT_NAMES = Object.keys(PUBLISHED) as DaemonEventName[];
 
 /**
  * Publishes daemon events to the carrier: store, publish (QoS 1), remove on PUBACK, one at a time so

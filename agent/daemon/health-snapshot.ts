@@ -14,6 +14,7 @@ import type { Outbox } from '../outbox/outbox.js';
 import type { SessionResult } from '../session/types.js';
 import type { MqttTransport } from '../transport/mqtt-transport.js';
 import { cpuTemperature, diskFree, type HealthSnapshot } from './health.js';
+import type { UpdateStatus } from './update-wiring.js';
 
 type Check = { ok: boolean; reason: string };
 
@@ -63,6 +64,8 @@ export interface DaemonHealthDeps {
   outOfService: () => string | null;
   /** The device certificate in use. */
   certificate: () => x509.X509Certificate;
+  /** Fleet updates, when enabled. */
+  update?: () => UpdateStatus;
   logger: Logger;
 }
 
@@ -190,6 +193,7 @@ export class DaemonHealth {
       disk: { freeBytes: await diskFree(config.stateDir) },
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       certificate: { serial: cert.serialNumber, notAfter: cert.notAfter.toISOString() },
+      ...(this.deps.update ? { update: this.deps.update() } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ import { readFile, statfs } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../base/log.js';
 import { checkLoopbackRequest } from '../../base/loopback.js';
+import type { UpdateStatus } from './update-wiring.js';
 
 /** Everything the health endpoints and telemetry report. No image, score of a face or key material. */
 export interface HealthSnapshot {
@@ -34,6 +35,8 @@ export interface HealthSnapshot {
   uptimeS: number;
   /** The device certificate in use (a renewal replaces it). */
   certificate: { serial: string; notAfter: string };
+  /** Fleet updates (only with `update.enabled`): the job, its download progress, the releases running. */
+  update?: UpdateStatus;
 }
 
 /** CPU temperature from a thermal zone (millidegrees), or null when the file is absent (containers, VMs). */

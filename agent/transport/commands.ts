@@ -9,6 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from '../../base/log.js';
 import type { CommandAuthRefusal } from './command-auth.js';
 import type { IncomingCommand } from './mqtt-transport.js';
+import { UPDATE_JOB_SCHEMA, type UpdateJobArgs } from '../../protocol/update.js';
 
 /** Command bodies. */
 export interface StartSession {
@@ -70,6 +71,8 @@ export interface CommandHandlers {
   clear_alarm?(cmd: ClearAlarm): Promise<CommandOutcome>;
   /** Optional: without it `assist_start` is an unknown command (see agent/assist). */
   assist_start?(cmd: AssistStart): Promise<CommandOutcome>;
+  /** Optional: without it (`update.enabled` false) `update` is an unknown command (protocol/update.ts). */
+  update?(cmd: UpdateJobArgs): Promise<CommandOutcome>;
 }
 
 export interface CommandRouterDeps {
@@ -135,6 +138,7 @@ const SCHEMAS = {
       reason: { type: 'string', maxLength: 256 },
     },
   },
+  update: UPDATE_JOB_SCHEMA,
 } as const;
 
 type Name = keyof typeof SCHEMAS;
@@ -204,6 +208,10 @@ export class CommandRouter {
       if (name === 'assist_start') {
         const assist = this.deps.handlers.assist_start;
         return assist ? await assist.call(this.deps.handlers, body as AssistStart) : refuse('unknown_command', 'assist_start is not handled here');
+      }
+      if (name === 'update') {
+        const update = this.deps.handlers.update;
+        return update ? await update.call(this.deps.handlers, body as UpdateJobArgs) : refuse('unknown_command', 'update is not handled here (update.enabled)');
       }
       return await this.deps.handlers.config(body as ConfigCommand);
     } catch (err) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { SystemdNotifier } from '../../device/systemd/notify.js';
+import { NOTIFY_RECEIVER } from '../helpers/service-manager.js';
 
 const has = (cmd: string) => {
   try {
@@ -18,15 +19,6 @@ const has = (cmd: string) => {
     return false;
   }
 };
-
-const RECEIVER = `
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-while True:
-    data = s.recv(65536)
-    print(json.dumps(data.decode()), flush=True)
-`;
 
 t.test('without NOTIFY_SOCKET every call is a no-op', async (t) => {
   const n = new SystemdNotifier({ env: {} });
@@ -47,7 +39,7 @@ t.test(
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'notify-'));
     const socket = join(dir, 'notify.sock');
-    const rx = spawn('python3', ['-c', RECEIVER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const rx = spawn('python3', ['-c', NOTIFY_RECEIVER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.teardown(() => {
       rx.kill();
       rmSync(dir, { recursive: true, force: true });

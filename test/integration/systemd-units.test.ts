@@ -1,5 +1,5 @@
 /**
- * The unit files pass `systemd-analyze verify` (with /opt/kiosk-agent templated to a temp dir holding
+ * The unit files pass `systemd-analyze verify` (with /usr/lib/kiosk-agent templated to a temp dir holding
  * a stand-in executable, since verify checks that ExecStart exists), and their exposure score from
  * `systemd-analyze security --offline=yes` is printed for the README.
  */
@@ -18,9 +18,11 @@ if (!analyze) {
   const dir = mkdtempSync(join(tmpdir(), 'units-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'bin'));
-  writeFileSync(join(dir, 'bin', 'kiosk-agent'), '#!/bin/sh\nexit 0\n');
-  chmodSync(join(dir, 'bin', 'kiosk-agent'), 0o755);
-  for (const u of UNITS) writeFileSync(join(dir, u), readFileSync(join('systemd', u), 'utf8').replaceAll('/opt/kiosk-agent', dir));
+  for (const bin of ['kiosk-agent', 'kiosk-agent-exec']) {
+    writeFileSync(join(dir, 'bin', bin), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(dir, 'bin', bin), 0o755);
+  }
+  for (const u of UNITS) writeFileSync(join(dir, u), readFileSync(join('systemd', u), 'utf8').replaceAll('/usr/lib/kiosk-agent', dir));
   const version = Number(/systemd (\d+)/.exec(execFileSync(analyze, ['--version'], { encoding: 'utf8' }))?.[1] ?? 0);
 
   t.test('systemd-analyze verify accepts both units without a warning', async (t) => {
@@ -36,6 +38,7 @@ if (!analyze) {
       'Type=notify',
       'WatchdogSec=30s',
       'Restart=on-failure',
+      'RestartForceExitStatus=75',
       'StartLimitIntervalSec=300',
       'StartLimitBurst=5',
       'User=kiosk-agent',
