@@ -10,13 +10,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const SECTIONS = ['session', 'device', 'daemon', 'screen', 'assist'];
+export const SECTIONS = ['session', 'update', 'device', 'daemon', 'screen', 'assist'];
 const ANCHORS = {
   'session.md': '#verification-session',
   'device.md': '#kiosk-device-guide',
   'daemon.md': '#the-kiosk-daemon-kiosk-agent-run',
   'screen.md': '#customer-screen',
   'assist.md': '#remote-assistance-webrtc',
+  'update.md': '#updating-a-fleet',
 };
 
 /** Demotes every heading outside code fences by one level when the document starts with an H1. */
