@@ -21,7 +21,7 @@ export interface ReleaseKeyEntry {
 }
 
 /** A release signing key: its kid and the private key, as a JWK (from a file) or a key object. */
-export type ReleaseSigningKey = { kid: string; privateJwk: JWK } | { kid: string; key: KeyObject | CryptoKey };
+export type ReleaseSigningKey = { kid: string; privateJwk: JWK } | { kid: string; key: KeyObject };
 
 /** A new P-256 release key pair; kid is the RFC 7638 thumbprint of the public key. */
 export async function makeReleaseKey(): Promise<{ kid: string; privateJwk: JWK; publicJwk: ReleaseKeyEntry['publicKey'] }> {
