@@ -44,6 +44,7 @@ export interface OperatorLogin {
  * - verifiers: read results (their shared group), status, telemetry and events; publish nothing.
  * - dispatchers: the only ones that may publish commands (`<id>/cmd/...`) and read the replies.
  * - enrolment: the enrolment and renewal topics only.
+ * - monitors: read status, telemetry and events (the metrics exporter); publish nothing.
  * - operators: assistance signalling with the kiosks each is assigned.
  */
 export interface PolicyInput {
@@ -52,6 +53,8 @@ export interface PolicyInput {
   claims?: string[];
   verifiers?: string[];
   dispatchers?: string[];
+  /** Read-only observers of the fleet (status, telemetry, events): the metrics exporter. */
+  monitors?: string[];
   enrolment?: string[];
   /** Services that may also administer the policy at run time ($CONTROL/dynamic-security). */
   admins?: string[];
@@ -81,8 +84,19 @@ export function deviceRole(deviceId: string, prefix = DEFAULT_PREFIX): DynsecRol
 export function claimRole(prefix = DEFAULT_PREFIX): DynsecRole {
   return {
     rolename: 'claim',
-    acls: [allow('publishClientSend', `${prefix}enrol/request`), allow('subscribePattern', `${prefix}enrol/reply/+`)],
+    acls: [
+      allow('publishClientSend', `${prefix}enrol/request`),
+      allow('subscribePattern', `${prefix}enrol/reply/+`),
+      // subscribePattern admits the filter `.../reply/+` itself (measured on mosquitto 2.0.11): one
+      // claimant would read every other claimant's reply. Literal wildcards are checked first and denied.
+      ...['+', '#'].map((w): DynsecAcl => ({ acltype: 'subscribeLiteral', topic: `${prefix}enrol/reply/${w}`, allow: false, priority: 1 })),
+    ],
   };
+}
+
+/** Monitors (the metrics exporter): read what kiosks report (status, telemetry, events); no results, no commands, nothing published. */
+export function monitorRole(prefix = DEFAULT_PREFIX): DynsecRole {
+  return { rolename: 'monitor', acls: ['+/status', '+/telemetry', '+/events'].map((s) => allow('subscribePattern', prefix + s)) };
 }
 
 /** Verifiers: results through the shared group, and what kiosks report; they send nothing to kiosks. */
@@ -160,6 +174,7 @@ export function dynsecConfig(input: PolicyInput): Record<string, unknown> {
     ['verifier', input.verifiers ?? []],
     ['dispatcher', input.dispatchers ?? []],
     ['enrolment', input.enrolment ?? []],
+    ['monitor', input.monitors ?? []],
   ];
   const services = new Map<string, string[]>();
   for (const [role, names] of duties)
@@ -177,6 +192,7 @@ export function dynsecConfig(input: PolicyInput): Record<string, unknown> {
     verifierRole(prefix),
     dispatcherRole(prefix),
     enrolmentRole(prefix),
+    monitorRole(prefix),
     adminRole(),
     ...input.devices.map((d) => deviceRole(d, prefix)),
     ...operators.map((o) => operatorRole(o, prefix)),

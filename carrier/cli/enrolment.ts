@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { CarrierCa } from '../ca.js';
 import type { EnrolmentService } from '../enrol/service.js';
 import { reportError } from '../../base/cli.js';
+import { registerBrokerPolicy } from './broker-policy.js';
 import { CRL_FILE, DIR_OPTION as dirOpt } from './options.js';
 
 /** Registers the enrolment-token, enrolment-service and broker-policy commands on `carrier`. */
@@ -93,29 +94,5 @@ export function registerEnrolment(carrier: Command): void {
       },
     );
 
-  carrier
-    .command('broker-policy')
-    .description('print the dynamic-security JSON for mosquitto')
-    .option('--device <id...>', 'device ids', [])
-    .option('--claim <cn...>', 'claim CNs', [])
-    .option('--verifier <cn...>', 'verifier service CNs (read results, status, events; send nothing)', [])
-    .option('--dispatcher <cn...>', 'dispatcher service CNs (the only ones that may send commands)', [])
-    .option('--enrolment <cn...>', 'enrolment service CNs (enrolment and renewal topics only)', [])
-    .option('--admin <cn...>', 'services that may add enrolled devices at run time ($CONTROL/dynamic-security)', [])
-    .action(async (o: { device: string[]; claim: string[]; verifier: string[]; dispatcher: string[]; enrolment: string[]; admin: string[] }) => {
-      try {
-        const { dynsecConfig } = await import('../broker/policy.js');
-        const policy = dynsecConfig({
-          devices: o.device,
-          claims: o.claim,
-          verifiers: o.verifier,
-          dispatchers: o.dispatcher,
-          enrolment: o.enrolment,
-          admins: o.admin,
-        });
-        process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
-      } catch (err) {
-        reportError(err);
-      }
-    });
+  registerBrokerPolicy(carrier);
 }
