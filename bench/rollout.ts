@@ -129,7 +129,7 @@ try {
     kioskTimeoutMs: 60_000,
   });
   const targets = orderTargets(ids, 'bench-rollout');
-  store.begin('bench', releaseOf(readFileSync(tokenPath, 'utf8')), targets, rules, Date.now());
+  await store.begin('bench', releaseOf(readFileSync(tokenPath, 'utf8')), targets, rules, Date.now());
   const waves: string[] = [];
   let firstSend: number | undefined;
   let abortAt: number | undefined;

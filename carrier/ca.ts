@@ -14,6 +14,7 @@ import { FileKeyStore, writeFileAtomic } from '../base/keys/file-key-store.js';
 import type { KeyStore } from '../base/keys/key-store.js';
 import { commonName, parseCertificate, storeCrypto, storeKeys, x509 } from '../base/keys/x509.js';
 import { CA_RECORDS_FILE, CaRecords, REVOCATION_REASONS, type RevocationReason } from './revocation.js';
+import type { RevocationStore } from './store/types.js';
 
 /** CN prefixes only the carrier's own profiles may carry. */
 const RESERVED_PREFIXES = ['claim-', 'carrier-', 'broker', 'localhost'];
@@ -53,7 +54,9 @@ export class CarrierCa {
     readonly certificate: x509.X509Certificate,
     private readonly key: KeyStore,
     /** Issued and revoked certificates (default: in memory, for a CA without a directory). */
-    readonly records: CaRecords = new CaRecords(':memory:'),
+    readonly records: RevocationStore = new CaRecords(':memory:'),
+    /** Whether stop() closes `records` (not when they belong to the carrier's shared stores). */
+    private readonly ownsRecords = true,
   ) {}
 
   /** Creates a new CA in `dir` (ca.key mode 0600, ca.crt); refuses to overwrite an existing one. */
@@ -88,8 +91,8 @@ export class CarrierCa {
     return new CarrierCa(cert, key, new CaRecords(join(dir, CA_RECORDS_FILE)));
   }
 
-  /** Opens the CA in `dir`. */
-  static async open(dir: string): Promise<CarrierCa> {
+  /** Opens the CA in `dir`; its record is `<dir>/ca.db` unless `records` (the carrier's shared store, not closed by stop()) is given. */
+  static async open(dir: string, records?: RevocationStore): Promise<CarrierCa> {
     const certPath = join(dir, 'ca.crt');
     let pem: string;
     try {
@@ -99,7 +102,7 @@ export class CarrierCa {
     }
     const key = new FileKeyStore({ path: join(dir, 'ca.key'), create: false });
     await key.start();
-    return new CarrierCa(parseCertificate(pem, certPath), key, new CaRecords(join(dir, CA_RECORDS_FILE)));
+    return new CarrierCa(parseCertificate(pem, certPath), key, records ?? new CaRecords(join(dir, CA_RECORDS_FILE)), records === undefined);
   }
 
   /** PEM of the CA certificate (the trust anchor devices, broker and verifier are given). */
@@ -164,23 +167,25 @@ export class CarrierCa {
       },
       storeCrypto(this.key),
     );
-    this.records.recordIssued(cert, cn, options.profile, now);
+    await this.records.recordIssued(cert, cn, options.profile, now);
     return cert;
   }
 
   /** Revokes one certificate by serial; true when it was not revoked before. */
-  revoke(serial: string, reason: RevocationReason, at = new Date()): boolean {
+  async revoke(serial: string, reason: RevocationReason, at = new Date()): Promise<boolean> {
     if (!REVOCATION_REASONS.includes(reason)) throw new KioskError('E_USAGE', `unknown revocation reason ${String(reason)}`, { subject: serial });
     return this.records.revoke(serial, reason, at);
   }
 
   /** Revokes every certificate this CA issued to `cn`; returns the serials newly revoked. */
-  revokeSubject(cn: string, reason: RevocationReason, at = new Date()): string[] {
-    return this.records.serialsOf(cn).filter((s) => this.revoke(s, reason, at));
+  async revokeSubject(cn: string, reason: RevocationReason, at = new Date()): Promise<string[]> {
+    const newly: string[] = [];
+    for (const s of await this.records.serialsOf(cn)) if (await this.revoke(s, reason, at)) newly.push(s);
+    return newly;
   }
 
   /** Whether the certificate (or serial) is revoked. */
-  isRevoked(certOrSerial: x509.X509Certificate | string): boolean {
+  isRevoked(certOrSerial: x509.X509Certificate | string): Promise<boolean> {
     return this.records.isRevoked(typeof certOrSerial === 'string' ? certOrSerial : certOrSerial.serialNumber);
   }
 
@@ -198,14 +203,14 @@ export class CarrierCa {
         issuer: this.certificate.subject,
         thisUpdate: new Date(now.getTime() - 60_000),
         nextUpdate: new Date(now.getTime() + days * 86_400_000),
-        entries: this.records.revoked().map((e) => ({
+        entries: (await this.records.revoked()).map((e) => ({
           serialNumber: derSerial(e.serial),
           revocationDate: e.revokedAt,
           reason: CRL_REASON[e.reason],
         })),
         extensions: [
           await x509.AuthorityKeyIdentifierExtension.create(this.certificate, false, storeCrypto(this.key)),
-          new x509.Extension('2.5.29.20', false, derInteger(this.records.nextCrlNumber())),
+          new x509.Extension('2.5.29.20', false, derInteger(await this.records.nextCrlNumber())),
         ],
         signingKey: (await storeKeys(this.key)).privateKey,
         signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
@@ -216,7 +221,7 @@ export class CarrierCa {
   }
 
   async stop(): Promise<void> {
-    this.records.stop();
+    if (this.ownsRecords) await this.records.stop();
     await this.key.stop();
   }
 }

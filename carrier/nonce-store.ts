@@ -9,6 +9,8 @@ import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { KioskError } from '../base/errors.js';
 import { openSqlite } from '../base/sqlite.js';
+import { NONCE_MIGRATIONS } from './store/migrations/sqlite.js';
+import { migrateSqlite } from './store/sqlite/migrate.js';
 
 /** What consuming a nonce found; `iat_before_issue`: the token claims to be older than its nonce. */
 export type NonceCheck = 'ok' | 'duplicate' | 'unknown' | 'expired' | 'replay' | 'wrong_device' | 'iat_before_issue';
@@ -21,7 +23,7 @@ export interface ConsumeAt {
   skewMs: number;
 }
 
-/** Issues and consumes nonces. */
+/** Issues and consumes nonces (carrier/store/ has the PostgreSQL one for many hosts). */
 export interface NonceStore {
   /** A fresh nonce (32 random bytes, hex) for `deviceId`, issued at `now` and valid for `ttlMs` from then. */
   issue(deviceId: string, now: Date, ttlMs?: number): Promise<string>;
@@ -37,7 +39,8 @@ export interface NonceStore {
 /** Default nonce lifetime: a session plus a generous outbox delay. */
 export const DEFAULT_NONCE_TTL_MS = 24 * 3600_000;
 
-interface NonceRow {
+/** A nonce as stored (both backends map their rows to it). */
+export interface NonceRow {
   device: string;
   /** Issue time (ms); null for a row written before issue times were recorded. */
   issued: number | null;
@@ -46,7 +49,8 @@ interface NonceRow {
   jti: string | null;
 }
 
-function decide(row: NonceRow | undefined, deviceId: string, jti: string, at: ConsumeAt): NonceCheck {
+/** The decision on consuming a nonce stored as `row` (undefined: never issued); every store applies the same. */
+export function decide(row: NonceRow | undefined, deviceId: string, jti: string, at: ConsumeAt): NonceCheck {
   if (!row) return 'unknown';
   if (row.device !== deviceId) return 'wrong_device';
   if (row.jti !== null) return row.jti === jti ? 'duplicate' : 'replay';
@@ -84,9 +88,8 @@ export class SqliteNonceStore implements NonceStore {
   private open(): Database.Database {
     if (this.db) return this.db;
     try {
-      const db = openSqlite(this.path, {
-        schema: 'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, device TEXT NOT NULL, expires INTEGER NOT NULL, jti TEXT, issued INTEGER)',
-      });
+      const db = openSqlite(this.path, { schema: '' });
+      migrateSqlite(db, 'nonce store', this.path, NONCE_MIGRATIONS);
       // A file from before issue times were recorded: its rows keep issued NULL (no lower bound on iat).
       const columns = db.prepare('PRAGMA table_info(nonces)').all() as { name: string }[];
       if (!columns.some((c) => c.name === 'issued')) {
@@ -100,6 +103,7 @@ export class SqliteNonceStore implements NonceStore {
       this.db = db;
       return db;
     } catch (err) {
+      if (err instanceof KioskError) throw err;
       throw new KioskError('E_STORAGE', `cannot open nonce database: ${(err as Error).message}`, { subject: this.path, cause: err });
     }
   }

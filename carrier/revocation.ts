@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { KioskError } from '../base/errors.js';
 import { openSqlite } from '../base/sqlite.js';
 import type { x509 } from '../base/keys/x509.js';
+import { CA_MIGRATIONS } from './store/migrations/sqlite.js';
+import { migrateSqlite } from './store/sqlite/migrate.js';
 
 /** RFC 5280 revocation reasons the carrier uses (the CRL carries them as reasonCode). */
 export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation'] as const;
@@ -30,6 +32,10 @@ export function normalizeSerial(serial: string): string {
   return serial.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
+/**
+ * The CA record in one SQLite file (one host); carrier/store/postgres/ has the one for many hosts. It is a
+ * RevocationStore (carrier/store/types.ts; checked in carrier/store/sqlite/open.ts, not imported here: a cycle).
+ */
 export class CaRecords {
   private db?: Database.Database;
 
@@ -39,34 +45,31 @@ export class CaRecords {
   private open(): Database.Database {
     if (this.db) return this.db;
     try {
-      this.db = openSqlite(this.path, {
-        durable: true,
-        schema: `CREATE TABLE IF NOT EXISTS issued (serial TEXT PRIMARY KEY, cn TEXT NOT NULL, profile TEXT NOT NULL, not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS issued_cn ON issued (cn);
-        CREATE TABLE IF NOT EXISTS revoked (serial TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL, reason TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
-      });
-      return this.db;
+      const db = openSqlite(this.path, { durable: true, schema: '' });
+      migrateSqlite(db, 'CA record', this.path, CA_MIGRATIONS);
+      this.db = db;
+      return db;
     } catch (err) {
+      if (err instanceof KioskError) throw err;
       throw new KioskError('E_STORAGE', `cannot open the CA record: ${(err as Error).message}`, { subject: this.path, cause: err });
     }
   }
 
   /** Records a certificate the CA issued. */
-  recordIssued(cert: x509.X509Certificate, cn: string, profile: string, at: Date): void {
+  async recordIssued(cert: { serialNumber: string; notAfter: Date }, cn: string, profile: string, at: Date): Promise<void> {
     this.open()
       .prepare('INSERT OR IGNORE INTO issued (serial, cn, profile, not_after, issued_at) VALUES (?, ?, ?, ?, ?)')
       .run(normalizeSerial(cert.serialNumber), cn, profile, cert.notAfter.getTime(), at.getTime());
   }
 
   /** Serials of every certificate issued to `cn`, oldest first. */
-  serialsOf(cn: string): string[] {
+  async serialsOf(cn: string): Promise<string[]> {
     const rows = this.open().prepare('SELECT serial FROM issued WHERE cn = ? ORDER BY issued_at, rowid').all(cn) as { serial: string }[];
     return rows.map((r) => r.serial);
   }
 
   /** Revokes `serial`; true when it was not revoked before (the first time and reason are kept). */
-  revoke(serial: string, reason: RevocationReason, at: Date): boolean {
+  async revoke(serial: string, reason: RevocationReason, at: Date): Promise<boolean> {
     const r = this.open()
       .prepare('INSERT OR IGNORE INTO revoked (serial, revoked_at, reason) VALUES (?, ?, ?)')
       .run(normalizeSerial(serial), at.getTime(), reason);
@@ -74,17 +77,18 @@ export class CaRecords {
   }
 
   /** Why `serial` was revoked, or undefined when it is not. */
-  reasonOf(serial: string): RevocationReason | undefined {
+  async reasonOf(serial: string): Promise<RevocationReason | undefined> {
     const row = this.open().prepare('SELECT reason FROM revoked WHERE serial = ?').get(normalizeSerial(serial)) as { reason: RevocationReason } | undefined;
     return row?.reason;
   }
 
-  isRevoked(serial: string): boolean {
+  /** True when `serial` is revoked. */
+  async isRevoked(serial: string): Promise<boolean> {
     return this.open().prepare('SELECT 1 FROM revoked WHERE serial = ?').get(normalizeSerial(serial)) !== undefined;
   }
 
   /** Every revoked certificate, oldest revocation first. */
-  revoked(): RevokedEntry[] {
+  async revoked(): Promise<RevokedEntry[]> {
     const rows = this.open().prepare('SELECT serial, revoked_at, reason FROM revoked ORDER BY revoked_at, serial').all() as {
       serial: string;
       revoked_at: number;
@@ -94,7 +98,7 @@ export class CaRecords {
   }
 
   /** The next CRL number (1, 2, ...): CRLs are numbered in issue order, across processes. */
-  nextCrlNumber(): number {
+  async nextCrlNumber(): Promise<number> {
     const db = this.open();
     return db
       .transaction(() => {
@@ -104,7 +108,7 @@ export class CaRecords {
       .immediate();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.db?.close();
     this.db = undefined;
   }
@@ -114,7 +118,14 @@ export class CaRecords {
  * The verifier's revocation check over the CA record in `caDir` (by serial; the verifier checked the
  * chain to the CA before): `isRevoked` for {@link ResultVerifier}, `stop` closes the file.
  */
-export function revocationCheck(caDir: string): { isRevoked: (cert: x509.X509Certificate) => boolean; stop: () => void } {
-  const records = new CaRecords(join(caDir, CA_RECORDS_FILE));
+export function revocationCheck(caDir: string): { isRevoked: (cert: x509.X509Certificate) => Promise<boolean>; stop: () => Promise<void> } {
+  return revocationCheckOf(new CaRecords(join(caDir, CA_RECORDS_FILE)));
+}
+
+/** The same check over any revocation store (PostgreSQL for verifiers on many hosts); `stop` stops the store. */
+export function revocationCheckOf(records: Pick<CaRecords, 'isRevoked' | 'stop'>): {
+  isRevoked: (cert: x509.X509Certificate) => Promise<boolean>;
+  stop: () => Promise<void>;
+} {
   return { isRevoked: (cert) => records.isRevoked(cert.serialNumber), stop: () => records.stop() };
 }

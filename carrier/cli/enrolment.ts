@@ -6,23 +6,25 @@ import type { CarrierCa } from '../ca.js';
 import type { EnrolmentService } from '../enrol/service.js';
 import { reportError } from '../../base/cli.js';
 import { registerBrokerPolicy } from './broker-policy.js';
-import { CRL_FILE, DIR_OPTION as dirOpt } from './options.js';
+import { CRL_FILE, DIR_OPTION as dirOpt, STORE_OPTION as storeOpt } from './options.js';
+import type { CarrierStores } from '../store/types.js';
 
 /** Registers the enrolment-token, enrolment-service and broker-policy commands on `carrier`. */
 export function registerEnrolment(carrier: Command): void {
   carrier
     .command('enrol-token <deviceId>')
-    .description('issue a one-time enrolment token for a device (only its hash is kept, in enrolment.db)')
+    .description('issue a one-time enrolment token for a device (only its hash is kept, in enrolment.db or the --store database)')
     .option(...dirOpt)
-    .action(async (deviceId: string, o: { dir: string }) => {
-      const { EnrolmentRegistry } = await import('../enrol/registry.js');
-      const registry = new EnrolmentRegistry(join(resolve(o.dir), 'enrolment.db'));
+    .option(...storeOpt)
+    .action(async (deviceId: string, o: { dir: string; store?: string }) => {
+      let stores: CarrierStores | undefined;
       try {
-        process.stdout.write(`${await registry.issueToken(deviceId)}\n`);
+        stores = await (await import('../store/open.js')).openStoresOption(resolve(o.dir), o.store);
+        process.stdout.write(`${await stores.registry.issueToken(deviceId)}\n`);
       } catch (err) {
         reportError(err);
       } finally {
-        await registry.stop();
+        await stores?.close();
       }
     });
 
@@ -30,6 +32,7 @@ export function registerEnrolment(carrier: Command): void {
     .command('enrol-service')
     .description('answer enrolment (claim) and renewal requests over MQTT 5 until SIGTERM; one JSON line per decision')
     .option(...dirOpt)
+    .option(...storeOpt)
     .requiredOption('--broker <url>', 'broker URL')
     .requiredOption('--cert <file>', 'service certificate (OU=service)')
     .requiredOption('--key <file>', 'service key')
@@ -41,6 +44,7 @@ export function registerEnrolment(carrier: Command): void {
     .action(
       async (o: {
         dir: string;
+        store?: string;
         broker: string;
         cert: string;
         key: string;
@@ -51,8 +55,7 @@ export function registerEnrolment(carrier: Command): void {
         registerWithBroker?: boolean;
       }) => {
         const dir = resolve(o.dir);
-        const { EnrolmentRegistry } = await import('../enrol/registry.js');
-        const registry = new EnrolmentRegistry(join(dir, 'enrolment.db'));
+        let stores: CarrierStores | undefined;
         let ca: CarrierCa | undefined;
         let service: EnrolmentService | undefined;
         try {
@@ -62,7 +65,9 @@ export function registerEnrolment(carrier: Command): void {
             import('../enrol/service.js'),
             import('../../base/log.js'),
           ]);
-          ca = await CarrierCa.open(dir);
+          stores = await (await import('../store/open.js')).openStoresOption(dir, o.store);
+          const { registry } = stores;
+          ca = await CarrierCa.open(dir, stores.revocations);
           await registry.allow(o.allow);
           const [cert, key] = await Promise.all([readFile(o.cert), readFile(o.key)]);
           service = new EnrolmentService({
@@ -89,7 +94,7 @@ export function registerEnrolment(carrier: Command): void {
         } finally {
           await service?.stop();
           await ca?.stop();
-          await registry.stop();
+          await stores?.close();
         }
       },
     );

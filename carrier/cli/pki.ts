@@ -6,7 +6,13 @@ import { KioskError } from '../../base/errors.js';
 import type { CarrierCa } from '../ca.js';
 import type { CertProfile } from '../../protocol/names.js';
 import { reportError } from '../../base/cli.js';
-import { CRL_FILE, DIR_OPTION as dirOpt } from './options.js';
+import { CRL_FILE, DIR_OPTION as dirOpt, STORE_OPTION as storeOpt } from './options.js';
+import type { CarrierStores } from '../store/types.js';
+
+/** The carrier's stores of a command (--store, $KIOSK_CARRIER_STORE, else SQLite in --dir). */
+async function storesOf(o: { dir: string; store?: string }): Promise<CarrierStores> {
+  return (await import('../store/open.js')).openStoresOption(resolve(o.dir), o.store);
+}
 
 /** Registers the CA, certificate, revocation and command-key commands on `carrier`. */
 export function registerPki(carrier: Command): void {
@@ -35,17 +41,22 @@ export function registerPki(carrier: Command): void {
     .option('--days <n>', 'validity in days', Number)
     .option('--expect-cn <cn>', 'refuse unless the CSR names this device')
     .option('--out <file>', 'write the certificate here')
-    .action(async (csrPath: string, o: { dir: string; profile: CertProfile; days?: number; expectCn?: string; out?: string }) => {
+    .option(...storeOpt)
+    .action(async (csrPath: string, o: { dir: string; store?: string; profile: CertProfile; days?: number; expectCn?: string; out?: string }) => {
+      let stores: CarrierStores | undefined;
       try {
         if (!['device', 'claim', 'server', 'service'].includes(o.profile)) throw new KioskError('E_USAGE', 'unknown profile', { subject: o.profile });
         const { CarrierCa } = await import('../ca.js');
-        const ca = await CarrierCa.open(resolve(o.dir));
+        stores = await storesOf(o);
+        const ca = await CarrierCa.open(resolve(o.dir), stores.revocations);
         const cert = await ca.signCsr(await readFile(csrPath, 'utf8'), { profile: o.profile, validityDays: o.days, expectedCommonName: o.expectCn });
         await ca.stop();
         if (o.out) await writeFile(o.out, cert.toString('pem'));
         else process.stdout.write(cert.toString('pem'));
       } catch (err) {
         reportError(err);
+      } finally {
+        await stores?.close();
       }
     });
 
@@ -55,30 +66,33 @@ export function registerPki(carrier: Command): void {
     .option(...dirOpt)
     .option('--reason <r>', 'keyCompromise | cessationOfOperation | affiliationChanged | superseded | unspecified', 'keyCompromise')
     .option('--crl-days <n>', 'validity of the CRL written (nextUpdate), days', Number, 7)
-    .action(async (deviceId: string, o: { dir: string; reason: string; crlDays: number }) => {
+    .option(...storeOpt)
+    .action(async (deviceId: string, o: { dir: string; store?: string; reason: string; crlDays: number }) => {
       const dir = resolve(o.dir);
-      const [{ EnrolmentRegistry }, { CarrierCa }, { REVOCATION_REASONS }, { writeFileAtomic }] = await Promise.all([
-        import('../enrol/registry.js'),
+      const [{ CarrierCa }, { REVOCATION_REASONS }, { writeFileAtomic }] = await Promise.all([
         import('../ca.js'),
         import('../revocation.js'),
         import('../../base/keys/file-key-store.js'),
       ]);
-      const registry = new EnrolmentRegistry(join(dir, 'enrolment.db'));
+      let stores: CarrierStores | undefined;
       let ca: CarrierCa | undefined;
       try {
         const reason = REVOCATION_REASONS.find((r) => r === o.reason);
         if (!reason) throw new KioskError('E_USAGE', `unknown revocation reason ${o.reason}`, { subject: '--reason' });
-        ca = await CarrierCa.open(dir);
+        stores = await storesOf(o);
+        const { registry } = stores;
+        ca = await CarrierCa.open(dir, stores.revocations);
         await registry.revoke(deviceId);
-        const serials = [...new Set([...(await registry.serials(deviceId)), ...ca.records.serialsOf(deviceId)])];
-        const revoked = serials.filter((s) => ca!.revoke(s, reason));
+        const serials = [...new Set([...(await registry.serials(deviceId)), ...(await ca.records.serialsOf(deviceId))])];
+        const revoked: string[] = [];
+        for (const s of serials) if (await ca.revoke(s, reason)) revoked.push(s);
         await writeFileAtomic(join(dir, CRL_FILE), await ca.crl({ days: o.crlDays }));
         process.stdout.write(`${JSON.stringify({ revoked: deviceId, certificates: serials.length, newlyRevoked: revoked, crl: join(dir, CRL_FILE) })}\n`);
       } catch (err) {
         reportError(err);
       } finally {
         await ca?.stop();
-        await registry.stop();
+        await stores?.close();
       }
     });
 
@@ -88,11 +102,14 @@ export function registerPki(carrier: Command): void {
     .option(...dirOpt)
     .option('--out <file>', 'write the CRL here')
     .option('--days <n>', 'validity (nextUpdate), days: publish a fresh one before then', Number, 7)
-    .action(async (o: { dir: string; out?: string; days: number }) => {
+    .option(...storeOpt)
+    .action(async (o: { dir: string; store?: string; out?: string; days: number }) => {
+      let stores: CarrierStores | undefined;
       let ca: CarrierCa | undefined;
       try {
         const [{ CarrierCa }, { writeFileAtomic }] = await Promise.all([import('../ca.js'), import('../../base/keys/file-key-store.js')]);
-        ca = await CarrierCa.open(resolve(o.dir));
+        stores = await storesOf(o);
+        ca = await CarrierCa.open(resolve(o.dir), stores.revocations);
         const out = o.out ?? join(resolve(o.dir), CRL_FILE);
         await writeFileAtomic(out, await ca.crl({ days: o.days }));
         process.stdout.write(`${out}\n`);
@@ -100,6 +117,7 @@ export function registerPki(carrier: Command): void {
         reportError(err);
       } finally {
         await ca?.stop();
+        await stores?.close();
       }
     });
 

@@ -12,7 +12,8 @@ import { EXIT, floatArg, intArg, reportError } from '../../base/cli.js';
 import { KioskError } from '../../base/errors.js';
 import { DEVICE_ID_PATTERN } from '../../protocol/names.js';
 import type { RolloutSummary } from '../rollout/service.js';
-import { DIR_OPTION as dirOpt } from './options.js';
+import type { RolloutStoreApi } from '../store/types.js';
+import { DIR_OPTION as dirOpt, STORE_OPTION as storeOpt } from './options.js';
 
 interface RolloutOptions {
   dir: string;
@@ -31,6 +32,7 @@ interface RolloutOptions {
   minFinished: number;
   kioskTimeout: number;
   state?: string;
+  store?: string;
   id?: string;
   seed?: string;
 }
@@ -77,7 +79,8 @@ export function registerRollout(carrier: Command): void {
     .option('--abort-failure-rate <r>', 'abort when (rolled back + failed) / finished is above this', floatArg('--abort-failure-rate', 0, 1), 0.1)
     .option('--min-finished <n>', 'the failure rate applies once this many kiosks finished', intArg('--min-finished', 1), 5)
     .option('--kiosk-timeout <sec>', 'a job without a final report after this long counts as failed (timeout)', intArg('--kiosk-timeout', 1), 1800)
-    .option('--state <file>', 'the rollout state (SQLite; default <dir>/rollouts.db)')
+    .option('--state <file>', 'the rollout state (SQLite; default <dir>/rollouts.db); excludes a postgres --store')
+    .option(...storeOpt)
     .option('--id <id>', 'rollout id (default: from the release and the targets, so a re-run resumes)')
     .option('--seed <text>', 'seed of the target order (default: the rollout id)')
     .action(async (o: RolloutOptions) => {
@@ -91,9 +94,20 @@ export function registerRollout(carrier: Command): void {
           import('../../base/log.js'),
         ],
       );
-      const store = new RolloutStore(o.state ?? join(dir, 'rollouts.db'));
+      const { openStoresOption, storeSpecOf } = await import('../store/open.js');
+      let store: RolloutStoreApi | undefined;
+      let closeStores: (() => Promise<void>) | undefined;
       let service: InstanceType<typeof RolloutService> | undefined;
       try {
+        if (o.state !== undefined) {
+          if (storeSpecOf(o.store, dir).kind !== 'sqlite')
+            throw new KioskError('E_USAGE', '--state is a SQLite file; it excludes a postgres store', { subject: '--state' });
+          store = new RolloutStore(o.state);
+        } else {
+          const stores = await openStoresOption(dir, o.store);
+          closeStores = () => stores.close();
+          store = stores.rollouts;
+        }
         if (Boolean(o.targets) === Boolean(o.group)) throw new KioskError('E_USAGE', 'give exactly one of --targets and --group', { subject: 'rollout' });
         if (o.group !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(o.group))
           throw new KioskError('E_USAGE', 'a group name is letters, digits, . _ -', { subject: '--group' });
@@ -114,7 +128,7 @@ export function registerRollout(carrier: Command): void {
             .update(String(o.percent))
             .digest('hex')
             .slice(0, 16)}`;
-        const record = store.begin(id, release, orderTargets(all, o.seed ?? id, o.percent), rules, Date.now());
+        const record = await store.begin(id, release, orderTargets(all, o.seed ?? id, o.percent), rules, Date.now());
         const [signer, ca, cert, key] = await Promise.all([
           CommandSigner.open(o.commandKey ?? join(dir, 'command.key')),
           readFile(join(dir, 'ca.crt')),
@@ -154,7 +168,8 @@ export function registerRollout(carrier: Command): void {
         reportError(err);
       } finally {
         await service?.stop();
-        await store.stop();
+        await store?.stop();
+        await closeStores?.();
       }
     });
 }

@@ -8,10 +8,10 @@ import { DEFAULT_RESULT_AUDIENCE } from '../../protocol/eat.js';
 import type { PlanCheck } from '../verifier.js';
 import type { VerifierPolicy } from '../verifier-policy.js';
 import { EXIT, reportError } from '../../base/cli.js';
-import { DIR_OPTION as dirOpt } from './options.js';
+import { DIR_OPTION as dirOpt, STORE_OPTION as storeOpt } from './options.js';
 
 /** The plan check: the plan in a result must be the one the nonce derives (protocol/plan.ts). */
-async function loadPlanCheck(): Promise<PlanCheck> {
+export async function loadPlanCheck(): Promise<PlanCheck> {
   const { derivePlan } = await import('../../protocol/plan.js');
   return (nonce, plan) => JSON.stringify(derivePlan(nonce)) === JSON.stringify(plan);
 }
@@ -20,7 +20,7 @@ async function loadPlanCheck(): Promise<PlanCheck> {
 const POLICY_FILE = 'verifier-policy.json';
 
 /** The policy `verify` applies: --policy, else <dir>/verifier-policy.json; none only with --skip-policy-check. */
-async function loadPolicy(o: { dir: string; policy?: string; skipPolicyCheck?: boolean }): Promise<VerifierPolicy | 'skip'> {
+export async function loadPolicy(o: { dir: string; policy?: string; skipPolicyCheck?: boolean }): Promise<VerifierPolicy | 'skip'> {
   if (o.skipPolicyCheck) {
     if (o.policy) throw new KioskError('E_USAGE', '--policy and --skip-policy-check exclude each other', { subject: '--policy' });
     return 'skip';
@@ -38,18 +38,20 @@ async function loadPolicy(o: { dir: string; policy?: string; skipPolicyCheck?: b
 export function registerVerify(carrier: Command): void {
   carrier
     .command('nonce <deviceId>')
-    .description('issue a session nonce for a device (recorded in nonces.db)')
+    .description('issue a session nonce for a device (recorded in nonces.db, or the --store database)')
     .option(...dirOpt)
+    .option(...storeOpt)
     .option('--ttl <sec>', 'validity in seconds', Number, 86400)
-    .action(async (deviceId: string, o: { dir: string; ttl: number }) => {
-      const { SqliteNonceStore } = await import('../nonce-store.js');
-      const store = new SqliteNonceStore(join(resolve(o.dir), 'nonces.db'));
+    .action(async (deviceId: string, o: { dir: string; store?: string; ttl: number }) => {
+      const { openStoresOption } = await import('../store/open.js');
+      let stores: Awaited<ReturnType<typeof openStoresOption>> | undefined;
       try {
-        process.stdout.write(`${await store.issue(deviceId, new Date(), o.ttl * 1000)}\n`);
+        stores = await openStoresOption(resolve(o.dir), o.store);
+        process.stdout.write(`${await stores.nonces.issue(deviceId, new Date(), o.ttl * 1000)}\n`);
       } catch (err) {
         reportError(err);
       } finally {
-        await store.stop();
+        await stores?.close();
       }
     });
 
@@ -57,29 +59,32 @@ export function registerVerify(carrier: Command): void {
     .command('verify <token>')
     .description('verify a result token (or @file); prints the outcome as JSON; exit 0 accepted/duplicate, 1 rejected')
     .option(...dirOpt)
+    .option(...storeOpt)
     .option('--skip-plan-check', 'do not check the challenge plan against the nonce')
     .option('--policy <file>', `verifier policy: allowed model sets, agent versions, debug status, operators (default <dir>/${POLICY_FILE})`)
     .option('--skip-policy-check', 'apply no verifier policy')
     .option('--audience <aud>', "the aud every result must carry (the kiosks' transport.audience)", DEFAULT_RESULT_AUDIENCE)
     .option('--max-skew <sec>', 'allowed clock skew', Number, 300)
     .action(
-      async (tokenArg: string, o: { dir: string; skipPlanCheck?: boolean; policy?: string; skipPolicyCheck?: boolean; audience: string; maxSkew: number }) => {
-        const { SqliteNonceStore } = await import('../nonce-store.js');
-        const nonces = new SqliteNonceStore(join(resolve(o.dir), 'nonces.db'));
-        let revocation: { stop: () => void } | undefined;
+      async (
+        tokenArg: string,
+        o: { dir: string; store?: string; skipPlanCheck?: boolean; policy?: string; skipPolicyCheck?: boolean; audience: string; maxSkew: number },
+      ) => {
+        const { openStoresOption } = await import('../store/open.js');
+        let stores: Awaited<ReturnType<typeof openStoresOption>> | undefined;
         try {
+          stores = await openStoresOption(resolve(o.dir), o.store);
           const [{ CarrierCa }, { ResultVerifier }] = await Promise.all([import('../ca.js'), import('../verifier.js')]);
           const token = tokenArg.startsWith('@') ? (await readFile(tokenArg.slice(1), 'utf8')).trim() : tokenArg;
           const ca = await CarrierCa.open(resolve(o.dir));
           await ca.stop();
           const plan = o.skipPlanCheck ? 'skip' : await loadPlanCheck();
           const policy = await loadPolicy(o);
-          // Revoked certificates (carrier revoke, superseded by a renewal) from the CA's record in --dir.
-          const check = (await import('../revocation.js')).revocationCheck(resolve(o.dir));
-          revocation = check;
+          // Revoked certificates (carrier revoke, superseded by a renewal) from the CA's record (--dir or --store).
+          const check = (await import('../revocation.js')).revocationCheckOf(stores.revocations);
           const verifier = new ResultVerifier({
             ca: ca.certificate,
-            nonces,
+            nonces: stores.nonces,
             checkPlan: plan,
             policy,
             audience: o.audience,
@@ -93,8 +98,7 @@ export function registerVerify(carrier: Command): void {
         } catch (err) {
           reportError(err);
         } finally {
-          revocation?.stop();
-          await nonces.stop();
+          await stores?.close();
         }
       },
     );

@@ -11,14 +11,15 @@ import { KioskError, isKioskError } from '../../base/errors.js';
 import type { CarrierCa } from '../ca.js';
 import { commonName, x509 } from '../../base/keys/x509.js';
 import type { EnrolReply, EnrolRefusal, EnrolRequest, RenewRequest } from '../../protocol/enrol.js';
-import type { EnrolmentRegistry, RenewCheck } from './registry.js';
+import type { RegistryStore } from '../store/types.js';
+import type { RenewCheck } from './registry.js';
 import { checkRenewalProof } from './proof.js';
 import { normalizeSerial } from '../revocation.js';
 import { writeFileAtomic } from '../../base/keys/file-key-store.js';
 
 export interface EnrolmentAuthorityDeps {
   ca: CarrierCa;
-  registry: EnrolmentRegistry;
+  registry: RegistryStore;
   /** Validity of issued device certificates, days (default 365; fractions allowed). */
   validityDays?: number;
   /** Least time between two renewals of one device, ms (default 3600000; 0 turns the limit off). */
@@ -92,7 +93,7 @@ export class EnrolmentAuthority {
 
   /** A retry after a lost reply: the proof's certificate was superseded and the CSR is for the device's current key. */
   private async lostReply(deviceId: string, proved: x509.X509Certificate, csr: x509.Pkcs10CertificateRequest): Promise<boolean> {
-    if (this.deps.ca.records.reasonOf(proved.serialNumber) !== 'superseded') return false;
+    if ((await this.deps.ca.records.reasonOf(proved.serialNumber)) !== 'superseded') return false;
     const record = await this.deps.registry.device(deviceId);
     if (!record || record.revoked) return false;
     return record.keySha256 === createHash('sha256').update(new Uint8Array(csr.publicKey.rawData)).digest('hex');
@@ -101,8 +102,8 @@ export class EnrolmentAuthority {
   /** Revokes every earlier certificate of the device (registry history, CA record, the one that proved possession). */
   private async supersede(deviceId: string, issued: x509.X509Certificate, current: x509.X509Certificate, now: Date): Promise<void> {
     const { ca, registry } = this.deps;
-    const serials = new Set([...(await registry.serials(deviceId)), ...ca.records.serialsOf(deviceId), current.serialNumber]);
-    for (const serial of serials) if (normalizeSerial(serial) !== normalizeSerial(issued.serialNumber)) ca.revoke(serial, 'superseded', now);
+    const serials = new Set([...(await registry.serials(deviceId)), ...(await ca.records.serialsOf(deviceId)), current.serialNumber]);
+    for (const serial of serials) if (normalizeSerial(serial) !== normalizeSerial(issued.serialNumber)) await ca.revoke(serial, 'superseded', now);
     if (this.deps.crlPath) await writeFileAtomic(this.deps.crlPath, await ca.crl({ now }));
   }
 

@@ -69,6 +69,6 @@ export async function checkRenewalProof(pop: string | undefined, c: ProofContext
   if (age > maxAge || age < -maxAge) return bad(`the proof is ${Math.round(age / 1000)} s old, more than ${maxAge / 1000} s from now`);
   // Last, so that a revoked certificate is reported only for an otherwise valid proof (the authority
   // answers a renewal whose reply was lost: see authority.ts).
-  if (c.ca.isRevoked(cert)) return { ok: false, reason: 'revoked', detail: `certificate ${cert.serialNumber} is revoked`, certificate: cert };
+  if (await c.ca.isRevoked(cert)) return { ok: false, reason: 'revoked', detail: `certificate ${cert.serialNumber} is revoked`, certificate: cert };
   return { ok: true, certificate: cert };
 }

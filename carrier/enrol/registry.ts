@@ -9,6 +9,8 @@ import type Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { KioskError } from '../../base/errors.js';
 import { openSqlite } from '../../base/sqlite.js';
+import { REGISTRY_MIGRATIONS } from '../store/migrations/sqlite.js';
+import { migrateSqlite } from '../store/sqlite/migrate.js';
 
 /** What an enrolment attempt found. */
 export type EnrolCheck = 'ok' | 'not_allowed' | 'bad_token' | 'already_enrolled' | 'revoked';
@@ -37,6 +39,11 @@ export interface DeviceRecord {
 
 const sha256 = (b: Uint8Array | string): Buffer => createHash('sha256').update(b).digest();
 
+/**
+ * The registry in one SQLite file (one host); carrier/store/postgres/ has the one for many hosts. It is a
+ * RegistryStore (carrier/store/types.ts; checked where the SQLite stores are opened, not imported here:
+ * that would be an import cycle).
+ */
 export class EnrolmentRegistry {
   private db?: Database.Database;
 
@@ -46,17 +53,12 @@ export class EnrolmentRegistry {
   private open(): Database.Database {
     if (this.db) return this.db;
     try {
-      const db = openSqlite(this.path, {
-        schema: `CREATE TABLE IF NOT EXISTS allowed (device TEXT PRIMARY KEY);
-        CREATE TABLE IF NOT EXISTS tokens (device TEXT PRIMARY KEY, hash BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL, serial TEXT, not_after INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS certificates (serial TEXT PRIMARY KEY, device TEXT NOT NULL, not_after INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS certificates_device ON certificates (device);
-        CREATE TABLE IF NOT EXISTS renewals (device TEXT PRIMARY KEY, at INTEGER NOT NULL)`,
-      });
+      const db = openSqlite(this.path, { schema: '' });
+      migrateSqlite(db, 'enrolment registry', this.path, REGISTRY_MIGRATIONS);
       this.db = db;
       return db;
     } catch (err) {
+      if (err instanceof KioskError) throw err;
       throw new KioskError('E_STORAGE', `cannot open enrolment registry: ${(err as Error).message}`, { subject: this.path, cause: err });
     }
   }

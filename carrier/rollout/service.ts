@@ -16,7 +16,8 @@ import { DEFAULT_PREFIX } from '../../protocol/names.js';
 import { RELEASE_TYP, releaseManifestProblem, type ReleaseManifest } from '../../protocol/release.js';
 import { FINAL_UPDATE_STATES, UPDATE_STATES, type UpdateJobArgs, type UpdateState } from '../../protocol/update.js';
 import { countRollout, nextStep, timedOut, type RolloutCounts } from './plan.js';
-import { jobIdFor, type RolloutRelease, type RolloutStore } from './store.js';
+import type { RolloutStoreApi } from '../store/types.js';
+import { jobIdFor, type RolloutRelease } from './store.js';
 
 /** Where and as whom the runner connects (a certificate whose CN has the dispatcher role). */
 export interface RolloutServiceOptions extends MqttTlsEndpoint {
@@ -38,7 +39,7 @@ export interface RolloutServiceOptions extends MqttTlsEndpoint {
 /** What the runner needs. */
 export interface RolloutServiceDeps {
   options: RolloutServiceOptions;
-  store: RolloutStore;
+  store: RolloutStoreApi;
   signer: { sign(deviceId: string, name: string, args: Record<string, unknown>, o?: { lifetimeSec?: number }): Promise<string> };
   logger: Logger;
   /** Wall clock, ms (default Date.now). */
@@ -140,7 +141,7 @@ export class RolloutService {
   async run(id: string, signal?: AbortSignal): Promise<RolloutSummary> {
     const { store } = this.deps;
     const now = this.deps.now ?? Date.now;
-    const record = store.get(id);
+    const record = await store.get(id);
     if (!record) throw new KioskError('E_USAGE', 'no such rollout in the state file', { subject: id });
     this.rolloutId = id;
     for (const [topic, payload] of this.early.splice(0)) this.onMessage(topic, payload);
@@ -153,20 +154,20 @@ export class RolloutService {
       if (signal?.aborted) throw new KioskError('E_ABORTED', 'the rollout was interrupted (its state is kept)', { subject: id });
       const rules = record.rules;
       const t = now();
-      const late = timedOut(store.kiosks(id), t, rules.kioskTimeoutMs);
-      if (late.length) store.markTimedOut(id, late, t);
-      const kiosks = store.kiosks(id);
-      const aborted = store.get(id)?.aborted;
+      const late = timedOut(await store.kiosks(id), t, rules.kioskTimeoutMs);
+      if (late.length) await store.markTimedOut(id, late, t);
+      const kiosks = await store.kiosks(id);
+      const aborted = (await store.get(id))?.aborted;
       // A kiosk whose job could not be published in this run is not tried again (it stays put): no busy loop on a refused publish.
       const online = new Set([...this.online].filter((k) => !this.unsendable.has(k)));
       const input = { targets: record.targets, rules, kiosks, online, now: t, aborted };
       const step = nextStep(input);
       if (step.kind === 'done') {
         this.finished = true;
-        return this.summary(id, started, now());
+        return await this.summary(id, started, now());
       }
       if (step.kind === 'abort') {
-        store.abort(id, step.reason, step.wave);
+        await store.abort(id, step.reason, step.wave);
         this.deps.logger.warn({ rollout: id, wave: step.wave, reason: step.reason }, 'rollout aborted');
         this.events.emit('abort', { wave: step.wave, reason: step.reason, counts: step.counts });
         continue;
@@ -174,7 +175,7 @@ export class RolloutService {
       if (step.kind === 'send') {
         const results = await Promise.all(step.kiosks.map((k) => this.send(record.release, id, k, step.wave)));
         const sent = results.filter(Boolean).length;
-        this.events.emit('wave', { wave: step.wave, kiosks: sent, counts: countRollout({ ...input, kiosks: store.kiosks(id) }) });
+        this.events.emit('wave', { wave: step.wave, kiosks: sent, counts: countRollout({ ...input, kiosks: await store.kiosks(id) }) });
         if (sent === 0) await this.sleep(o.tickMs ?? 500, signal);
         continue;
       }
@@ -191,7 +192,7 @@ export class RolloutService {
   /** Records, signs and publishes one kiosk's job; false (and pending again) when the publish failed. */
   private async send(release: RolloutRelease, id: string, kiosk: string, wave: number): Promise<boolean> {
     const { store } = this.deps;
-    if (!store.markSent(id, kiosk, wave, (this.deps.now ?? Date.now)())) return false;
+    if (!(await store.markSent(id, kiosk, wave, (this.deps.now ?? Date.now)()))) return false;
     const args: UpdateJobArgs = { job_id: jobIdFor(id, kiosk), release: release.token };
     try {
       const client = this.client;
@@ -200,7 +201,9 @@ export class RolloutService {
       await client.publishAsync(`${this.prefix}${kiosk}/cmd/update`, token, { qos: 1 });
       return true;
     } catch (err) {
-      store.unmarkSent(id, kiosk);
+      await store
+        .unmarkSent(id, kiosk)
+        .catch((e: unknown) => this.deps.logger.error({ kiosk, err: { message: (e as Error).message } }, 'could not take back the sent mark'));
       this.unsendable.add(kiosk);
       this.deps.logger.warn({ kiosk, err: { message: (err as Error).message } }, 'could not send the update job; the kiosk stays pending');
       return false;
@@ -232,22 +235,29 @@ export class RolloutService {
     }
     const { jobId, state } = body;
     if (typeof jobId !== 'string' || typeof state !== 'string' || !(UPDATE_STATES as readonly string[]).includes(state)) return;
-    const owner = this.deps.store.jobKiosk(this.rolloutId, jobId);
+    const reason = typeof body.reason === 'string' ? body.reason.slice(0, 32) : undefined;
+    // The store is async (PostgreSQL on many hosts); a failed write is logged, the kiosk's next report or its timeout decides.
+    this.onReport(this.rolloutId, kiosk, jobId, state as UpdateState, reason, topic).catch((err: unknown) =>
+      this.deps.logger.error({ topic, jobId, err: { message: (err as Error).message } }, 'could not record an update report'),
+    );
+  }
+
+  private async onReport(id: string, kiosk: string, jobId: string, state: UpdateState, reason: string | undefined, topic: string): Promise<void> {
+    const owner = await this.deps.store.jobKiosk(id, jobId);
     if (owner === undefined) return;
     if (owner !== kiosk) {
       this.deps.logger.warn({ topic, jobId }, "an update event for another kiosk's job: ignored");
       return;
     }
-    const reason = typeof body.reason === 'string' ? body.reason.slice(0, 32) : undefined;
-    const applied = this.deps.store.report(this.rolloutId, jobId, state as UpdateState, reason, (this.deps.now ?? Date.now)());
+    const applied = await this.deps.store.report(id, jobId, state, reason, (this.deps.now ?? Date.now)());
     // Only a final state can change the decision; progress waits for the next tick (the plan reads every kiosk).
-    if (applied === 'applied' && FINAL_UPDATE_STATES.has(state as UpdateState)) this.wake?.();
+    if (applied === 'applied' && FINAL_UPDATE_STATES.has(state)) this.wake?.();
   }
 
-  private summary(id: string, started: number, end: number): RolloutSummary {
+  private async summary(id: string, started: number, end: number): Promise<RolloutSummary> {
     const { store } = this.deps;
-    const record = store.get(id)!;
-    const kiosks = store.kiosks(id);
+    const record = (await store.get(id))!;
+    const kiosks = await store.kiosks(id);
     const counts = countRollout({ targets: record.targets, kiosks, now: end, rules: record.rules });
     const durations = [...kiosks.values()]
       .filter((s) => s.sentAt !== undefined && s.updatedAt !== undefined && ['committed', 'rolled_back', 'failed'].includes(s.state) && s.reason !== 'timeout')

@@ -10,6 +10,8 @@ import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { KioskError } from '../../base/errors.js';
 import { openSqlite } from '../../base/sqlite.js';
+import { ROLLOUT_MIGRATIONS } from '../store/migrations/sqlite.js';
+import { migrateSqlite } from '../store/sqlite/migrate.js';
 import type { UpdateState } from '../../protocol/update.js';
 import type { KioskRolloutState, KioskStatus, RolloutRules } from './plan.js';
 
@@ -53,13 +55,8 @@ export function jobIdFor(rolloutId: string, kioskId: string): string {
   return createHash('sha256').update(`${rolloutId}-${kioskId}`).digest('base64url').slice(0, 32);
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS rollouts (id TEXT PRIMARY KEY, release TEXT NOT NULL, release_sha256 TEXT NOT NULL, kind TEXT NOT NULL,
-  version INTEGER NOT NULL, rules TEXT NOT NULL, created INTEGER NOT NULL, aborted TEXT, aborted_wave INTEGER);
-CREATE TABLE IF NOT EXISTS kiosks (rollout TEXT NOT NULL, kiosk TEXT NOT NULL, ord INTEGER NOT NULL, job_id TEXT NOT NULL UNIQUE,
-  wave INTEGER, state TEXT NOT NULL, reason TEXT, sent_at INTEGER, updated_at INTEGER, PRIMARY KEY (rollout, kiosk));`;
-
-interface KioskRow {
+/** A kiosk's row as stored (both backends map their rows to it). */
+export interface KioskRow {
   kiosk: string;
   wave: number | null;
   state: KioskRolloutState;
@@ -68,7 +65,28 @@ interface KioskRow {
   updated_at: number | null;
 }
 
-/** Rollouts in one SQLite file. */
+/** A kiosk's status from its row. */
+export function kioskStatusOf(r: KioskRow): KioskStatus {
+  return {
+    state: r.state,
+    ...(r.wave !== null ? { wave: r.wave } : {}),
+    ...(r.sent_at !== null ? { sentAt: r.sent_at } : {}),
+    ...(r.updated_at !== null ? { updatedAt: r.updated_at } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+  };
+}
+
+/** Whether a report of `state` moves a job recorded as `row` forward (see the file's comment); every store applies the same. */
+export function reportMovesForward(row: { state: KioskRolloutState; reason: string | null }, state: UpdateState): boolean {
+  const carrierTimeout = row.state === 'failed' && row.reason === 'timeout';
+  const final = STATE_RANK[row.state] === STATE_RANK.committed;
+  return !(carrierTimeout ? STATE_RANK[state] < STATE_RANK.committed : final || STATE_RANK[state] <= STATE_RANK[row.state]);
+}
+
+/**
+ * Rollouts in one SQLite file (one host); carrier/store/postgres/ has the store for many hosts. It is a
+ * RolloutStoreApi (carrier/store/types.ts; checked in carrier/store/sqlite/open.ts, not imported here: a cycle).
+ */
 export class RolloutStore {
   private db?: Database.Database;
 
@@ -77,7 +95,8 @@ export class RolloutStore {
   private open(): Database.Database {
     if (this.db) return this.db;
     try {
-      const db = openSqlite(this.path, { schema: SCHEMA });
+      const db = openSqlite(this.path, { schema: '' });
+      migrateSqlite(db, 'rollout state', this.path, ROLLOUT_MIGRATIONS);
       // WAL with synchronous=NORMAL: a commit survives a crash of the process, not a power loss, and
       // costs no fsync (one per report stalled 100 concurrent jobs by seconds). What a power loss can
       // lose is harmless: a lost `sent` mark means the same job id is sent again (the kiosk runs it
@@ -86,6 +105,7 @@ export class RolloutStore {
       this.db = db;
       return db;
     } catch (err) {
+      if (err instanceof KioskError) throw err;
       throw new KioskError('E_STORAGE', `cannot open the rollout state: ${(err as Error).message}`, { subject: this.path, cause: err });
     }
   }
@@ -94,7 +114,7 @@ export class RolloutStore {
    * The rollout `id`: created with `targets` (in rollout order) when new, else the stored one (its
    * targets and rules win). E_USAGE when the stored rollout ships another release.
    */
-  begin(id: string, release: RolloutRelease, targets: readonly string[], rules: RolloutRules, now: number): RolloutRecord {
+  async begin(id: string, release: RolloutRelease, targets: readonly string[], rules: RolloutRules, now: number): Promise<RolloutRecord> {
     const db = this.open();
     return db.transaction(() => {
       const row = db.prepare('SELECT release_sha256 FROM rollouts WHERE id = ?').get(id) as { release_sha256: string } | undefined;
@@ -113,12 +133,16 @@ export class RolloutStore {
         const ins = db.prepare("INSERT INTO kiosks (rollout, kiosk, ord, job_id, state) VALUES (?, ?, ?, ?, 'pending')");
         targets.forEach((k, i) => ins.run(id, k, i, jobIdFor(id, k)));
       }
-      return this.get(id)!;
+      return this.read(id)!;
     })();
   }
 
   /** The stored rollout `id`, or undefined. */
-  get(id: string): RolloutRecord | undefined {
+  async get(id: string): Promise<RolloutRecord | undefined> {
+    return this.read(id);
+  }
+
+  private read(id: string): RolloutRecord | undefined {
     const db = this.open();
     const r = db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as
       | {
@@ -145,24 +169,13 @@ export class RolloutStore {
   }
 
   /** Every target's status. */
-  kiosks(id: string): Map<string, KioskStatus> {
+  async kiosks(id: string): Promise<Map<string, KioskStatus>> {
     const rows = this.open().prepare('SELECT kiosk, wave, state, reason, sent_at, updated_at FROM kiosks WHERE rollout = ?').all(id) as KioskRow[];
-    return new Map(
-      rows.map((r) => [
-        r.kiosk,
-        {
-          state: r.state,
-          ...(r.wave !== null ? { wave: r.wave } : {}),
-          ...(r.sent_at !== null ? { sentAt: r.sent_at } : {}),
-          ...(r.updated_at !== null ? { updatedAt: r.updated_at } : {}),
-          ...(r.reason !== null ? { reason: r.reason } : {}),
-        },
-      ]),
-    );
+    return new Map(rows.map((r) => [r.kiosk, kioskStatusOf(r)]));
   }
 
   /** The job of `jobId` in rollout `id`: its kiosk, or undefined when it is not one of this rollout's jobs. */
-  jobKiosk(id: string, jobId: string): string | undefined {
+  async jobKiosk(id: string, jobId: string): Promise<string | undefined> {
     return (this.open().prepare('SELECT kiosk FROM kiosks WHERE rollout = ? AND job_id = ?').get(id, jobId) as { kiosk: string } | undefined)?.kiosk;
   }
 
@@ -170,7 +183,7 @@ export class RolloutStore {
    * Records that `kioskId`'s job is being sent in `wave`, before it is published (a restart never
    * sends it again); a second call changes nothing. False when it already had a job.
    */
-  markSent(id: string, kioskId: string, wave: number, now: number): boolean {
+  async markSent(id: string, kioskId: string, wave: number, now: number): Promise<boolean> {
     const r = this.open()
       .prepare("UPDATE kiosks SET state = 'sent', wave = ?, sent_at = ?, updated_at = ? WHERE rollout = ? AND kiosk = ? AND state = 'pending'")
       .run(wave, now, now, id, kioskId);
@@ -178,23 +191,21 @@ export class RolloutStore {
   }
 
   /** Takes back {@link markSent} when the publish failed (the kiosk is pending again). */
-  unmarkSent(id: string, kioskId: string): void {
+  async unmarkSent(id: string, kioskId: string): Promise<void> {
     this.open()
       .prepare("UPDATE kiosks SET state = 'pending', wave = NULL, sent_at = NULL, updated_at = NULL WHERE rollout = ? AND kiosk = ? AND state = 'sent'")
       .run(id, kioskId);
   }
 
   /** Applies a kiosk's report of `jobId`: moves forward only (see the file's comment). */
-  report(id: string, jobId: string, state: UpdateState, reason: string | undefined, now: number): ReportOutcome {
+  async report(id: string, jobId: string, state: UpdateState, reason: string | undefined, now: number): Promise<ReportOutcome> {
     const db = this.open();
     return db.transaction((): ReportOutcome => {
       const row = db.prepare('SELECT state, reason FROM kiosks WHERE rollout = ? AND job_id = ?').get(id, jobId) as
         | { state: KioskRolloutState; reason: string | null }
         | undefined;
       if (!row) return 'unknown_job';
-      const carrierTimeout = row.state === 'failed' && row.reason === 'timeout';
-      const final = STATE_RANK[row.state] === STATE_RANK.committed;
-      if (carrierTimeout ? STATE_RANK[state] < STATE_RANK.committed : final || STATE_RANK[state] <= STATE_RANK[row.state]) return 'ignored';
+      if (!reportMovesForward(row, state)) return 'ignored';
       // A report for a job whose publish seemed to fail: the kiosk has it all the same; its timeout runs from now.
       db.prepare('UPDATE kiosks SET state = ?, reason = ?, updated_at = ?, sent_at = COALESCE(sent_at, ?) WHERE rollout = ? AND job_id = ?').run(
         state,
@@ -209,7 +220,7 @@ export class RolloutStore {
   }
 
   /** Records the carrier's verdict on jobs that never reported a final state: failed `timeout`. */
-  markTimedOut(id: string, kioskIds: readonly string[], now: number): void {
+  async markTimedOut(id: string, kioskIds: readonly string[], now: number): Promise<void> {
     const db = this.open();
     const upd = db.prepare(
       "UPDATE kiosks SET state = 'failed', reason = 'timeout', updated_at = ? WHERE rollout = ? AND kiosk = ? AND state NOT IN ('pending', 'committed', 'rolled_back', 'failed')",
@@ -220,7 +231,7 @@ export class RolloutStore {
   }
 
   /** Records the abort (the first one stays). */
-  abort(id: string, reason: string, wave: number): void {
+  async abort(id: string, reason: string, wave: number): Promise<void> {
     this.open().prepare('UPDATE rollouts SET aborted = ?, aborted_wave = ? WHERE id = ? AND aborted IS NULL').run(reason, wave, id);
   }
 

@@ -129,8 +129,8 @@ t.test('a genuine renewal succeeds and revokes the old certificate; a second one
   await next.start();
   // Onto a new key: the current key (the PEM in the connection) signs the proof, the new key the CSR.
   const renewed = await renewOverMqtt({ ...conn(kiosk), keyStore: next });
-  t.ok(pki.ca.isRevoked(kiosk.certificate), 'the old certificate is revoked (superseded)');
-  t.notOk(pki.ca.isRevoked(renewed));
+  t.ok(await pki.ca.isRevoked(kiosk.certificate), 'the old certificate is revoked (superseded)');
+  t.notOk(await pki.ca.isRevoked(renewed));
   t.match(await verifier.verify(oldToken), { status: 'rejected', reason: 'revoked' }, 'a result signed with the old certificate is rejected');
   t.match(await verifier.verify(await tokenOf(next, renewed)), { status: 'accepted' }, 'one signed with the new one is accepted');
 
@@ -148,7 +148,7 @@ t.test('a genuine renewal succeeds and revokes the old certificate; a second one
   // before is superseded in turn.
   const retried = await renewOverMqtt({ ...conn(kiosk), keyStore: next });
   t.ok(certificateMatchesKey(retried, next), 'a retry after a lost reply gets a certificate for the key already certified');
-  t.ok(pki.ca.isRevoked(renewed), 'the certificate whose reply was lost is superseded');
+  t.ok(await pki.ca.isRevoked(renewed), 'the certificate whose reply was lost is superseded');
   const renewedNow = retried;
 
   const renewedTls = { ca: readFileSync(pki.caPath), cert: Buffer.from(renewedNow.toString('pem')), key: Buffer.from(next.privateKeyPem()) };

@@ -76,7 +76,7 @@ const rules: RolloutRules = { canary: { percent: 5 }, wave: { percent: 50 }, abo
 t.test('a good release reaches every kiosk: canary, then waves', async (t) => {
   const release = releaseOf(await simRelease(releaseKey, 2));
   const targets = orderTargets(ids, 'good');
-  store.begin('good', release, targets, rules, Date.now());
+  await store.begin('good', release, targets, rules, Date.now());
   const waves: number[] = [];
   service.events.on('wave', (w) => waves.push(w.kiosks));
   const summary = await service.run('good');
@@ -97,7 +97,7 @@ t.test('a failing canary aborts the rollout and no kiosk outside the canary gets
   });
   const release = releaseOf(await simRelease(releaseKey, 3));
   const targets = orderTargets(ids, 'bad');
-  store.begin('bad', release, targets, { ...rules, canary: { count: 3 }, minFinished: 2, abortFailureRate: 0.5 }, Date.now());
+  await store.begin('bad', release, targets, { ...rules, canary: { count: 3 }, minFinished: 2, abortFailureRate: 0.5 }, Date.now());
   const summary = await service.run('bad');
   t.equal(summary.aborted?.wave, 0, 'aborted in the canary');
   t.match(summary.aborted?.reason ?? '', /failure rate 1\.000/);
@@ -116,10 +116,10 @@ t.test('a forged update event is refused by the broker or ignored by the rollout
     victim.kiosk.stepMs = { min: 5, max: 20 };
   });
   const release = releaseOf(await simRelease(releaseKey, 4));
-  store.begin('forged', release, [victimId], rules, Date.now());
+  await store.begin('forged', release, [victimId], rules, Date.now());
   const run = service.run('forged');
   const jobId = jobIdFor('forged', victimId);
-  await waitFor('the victim in the middle of its job', () => store.kiosks('forged').get(victimId)?.state === 'downloading', 10_000);
+  await waitFor('the victim in the middle of its job', async () => (await store.kiosks('forged')).get(victimId)?.state === 'downloading', 10_000);
   const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: intruderId, reconnectPeriod: 0, ...tlsOf(pki, intruder) });
   t.teardown(() => c.endAsync());
   const forged = JSON.stringify({
@@ -139,7 +139,7 @@ t.test('a forged update event is refused by the broker or ignored by the rollout
   t.equal(onVictimTopic, 0x87, "the broker refuses an event on another kiosk's topic (PUBACK 0x87)");
   await c.publishAsync(`kiosk/v1/${intruderId}/events`, forged, { qos: 1 });
   await new Promise((r) => setTimeout(r, 200));
-  t.not(store.kiosks('forged').get(victimId)?.state, 'failed', "the same event on the intruder's own topic is ignored (not its job)");
+  t.not((await store.kiosks('forged')).get(victimId)?.state, 'failed', "the same event on the intruder's own topic is ignored (not its job)");
   const summary = await run;
   t.equal(summary.counts.committed, 1, 'the victim committed: the forged failure moved nothing');
   t.equal(summary.counts.failed, 0);
@@ -147,17 +147,17 @@ t.test('a forged update event is refused by the broker or ignored by the rollout
 });
 
 t.test('a target with no online status (never connected) is not sent a job and stays put', async (t) => {
-  store.begin('offline', releaseOf(await simRelease(releaseKey, 8)), [ids[5], 'kiosk-777'], { ...rules, canary: { count: 2 } }, Date.now());
+  await store.begin('offline', releaseOf(await simRelease(releaseKey, 8)), [ids[5], 'kiosk-777'], { ...rules, canary: { count: 2 } }, Date.now());
   const summary = await service.run('offline');
   t.equal(summary.counts.committed, 1);
   t.equal(summary.stayedPut, 1);
-  t.same(store.kiosks('offline').get('kiosk-777'), { state: 'pending' });
+  t.same((await store.kiosks('offline')).get('kiosk-777'), { state: 'pending' });
   t.notOk(summary.aborted);
 });
 
 t.test('a runner stopped mid-rollout and started again gets the reports sent while it was away, and sends nothing twice', async (t) => {
   const targets = ids.slice(10, 15);
-  store.begin('resume', releaseOf(await simRelease(releaseKey, 7)), targets, { ...rules, canary: { count: 5 } }, Date.now());
+  await store.begin('resume', releaseOf(await simRelease(releaseKey, 7)), targets, { ...rules, canary: { count: 5 } }, Date.now());
   const options = { url: broker.url, ...tlsOf(pki, dispatcher2), clientId: 'carrier-rollout-2', settleMs: 300, tickMs: 100 };
   for (const i of [10, 11, 12, 13, 14]) sims[i].kiosk.stepMs = { min: 100, max: 150 };
   t.teardown(() => {
@@ -167,11 +167,18 @@ t.test('a runner stopped mid-rollout and started again gets the reports sent whi
   await first.start();
   const stop = new AbortController();
   const run = first.run('resume', stop.signal);
-  await waitFor('the jobs sent', () => targets.every((k) => store.kiosks('resume').get(k)?.state !== 'pending'), 10_000);
+  await waitFor(
+    'the jobs sent',
+    async () => {
+      const k = await store.kiosks('resume');
+      return targets.every((id) => k.get(id)?.state !== 'pending');
+    },
+    10_000,
+  );
   stop.abort();
   await t.rejects(run, { code: 'E_ABORTED' });
   await first.stop();
-  const before = store.kiosks('resume');
+  const before = await store.kiosks('resume');
   await waitFor('the kiosks finished while the runner was away', () => targets.every((k, i) => sims[10 + i].kiosk.finished.get(jobIdFor('resume', k))), 10_000);
   t.ok(
     targets.some((k) => before.get(k)?.state !== 'committed'),
