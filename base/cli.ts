@@ -43,3 +43,11 @@ export function listArg(value: string): string[] {
   if (list.length === 0) throw new InvalidArgumentError('expected a comma-separated list');
   return list;
 }
+
+/** Resolves when the process is asked to stop (SIGTERM from systemd, SIGINT from a terminal): the end of a long-running command. */
+export function untilStopped(): Promise<void> {
+  return new Promise<void>((done) => {
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
+  });
+}

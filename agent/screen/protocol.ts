@@ -8,6 +8,7 @@
 import type { Phase, PromptId, ReasonCode, StepKind, Verdict } from '../session/types.js';
 import { STEP_KINDS } from '../session/types.js';
 import { MRZ_KEY_FIELDS, type MrzKeyField, type MrzKeyFields } from '../../device/document/mrz.js';
+import { REASON_CODES } from '../../protocol/verdict.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -137,28 +138,8 @@ type MissingPrompt = Exclude<PromptId, (typeof PROMPT_IDS)[number]>;
 const promptsComplete: MissingPrompt extends never ? true : false = true;
 void promptsComplete;
 
-/** Every reason code, at run time (kept complete as above). */
-export const REASON_CODES = [
-  'no_face',
-  'multiple_faces',
-  'quality',
-  'face_lost',
-  'challenge_timeout',
-  'challenge_wrong_action',
-  'presentation_attack',
-  'identity_changed',
-  'no_match',
-  'motion_inconsistent',
-  'insufficient_samples',
-  'decision_unavailable',
-  'cancelled',
-  'attempts_exceeded',
-  'document_unreadable',
-  'document_not_authentic',
-] as const satisfies readonly ReasonCode[];
-type MissingReason = Exclude<ReasonCode, (typeof REASON_CODES)[number]>;
-const reasonsComplete: MissingReason extends never ? true : false = true;
-void reasonsComplete;
+/** Every reason code, at run time (one list with the result and the carrier's metrics). */
+export { REASON_CODES };
 
 export const PHASES = ['waiting_face', 'quality_gate', 'challenge', 'final_capture', 'deciding', 'done'] as const satisfies readonly Phase[];
 export const NEXT_STEPS = ['collect_sim', 'try_again', 'see_staff', 'come_back_later'] as const satisfies readonly NextStep[];

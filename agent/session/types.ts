@@ -10,6 +10,7 @@ import type { HoldsBiometric } from '../../protocol/eat.js';
 export { STEP_KINDS } from '../../protocol/plan.js';
 export type { ChallengePlan, ChallengeStep, NonceSource, StepKind } from '../../protocol/plan.js';
 import type { ChallengePlan, StepKind } from '../../protocol/plan.js';
+import type { ReasonCode, Verdict } from '../../protocol/verdict.js';
 
 /** The head-movement step kinds (everything but `blink`). */
 export type MoveKind = Exclude<StepKind, 'blink'>;
@@ -62,25 +63,7 @@ export type CancelReason = 'tamper' | 'customer_left' | 'operator' | 'timeout' |
  * - `document_not_authentic`: the chip's data is not what a trusted issuing state signed, or the chip
  *   could not prove its key (a clone); the face session was not run (reject).
  */
-export type ReasonCode =
-  | 'no_face'
-  | 'multiple_faces'
-  | 'quality'
-  | 'face_lost'
-  | 'challenge_timeout'
-  | 'challenge_wrong_action'
-  | 'presentation_attack'
-  | 'identity_changed'
-  | 'no_match'
-  | 'motion_inconsistent'
-  | 'insufficient_samples'
-  | 'decision_unavailable'
-  | 'cancelled'
-  | 'attempts_exceeded'
-  | 'document_unreadable'
-  | 'document_not_authentic';
-
-export type Verdict = 'accept' | 'reject' | 'retry';
+export type { ReasonCode, Verdict };
 
 /** What the quality gate found wrong with a frame, in the order it checks. */
 export type QualityIssue =

@@ -1,6 +1,7 @@
 /** The carrier-side tools (CA, CSR signing, nonces, result verification, broker policy, enrolment, revocation, commands): `npm run carrier -- <command>`. */
 import type { Command } from 'commander';
 import { registerEnrolment } from './enrolment.js';
+import { registerMetrics } from './metrics.js';
 import { registerPki } from './pki.js';
 import { registerRelease } from './release.js';
 import { registerRollout } from './rollout.js';
@@ -15,4 +16,5 @@ export function register(carrier: Command): void {
   carrier.enablePositionalOptions();
   registerRelease(carrier);
   registerRollout(carrier);
+  registerMetrics(carrier);
 }
