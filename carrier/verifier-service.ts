@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
+import { KioskError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { DEFAULT_PREFIX, VERIFIER_GROUP } from '../protocol/names.js';
 import type { ResultVerifier, VerifyOutcome } from './verifier.js';
@@ -16,11 +17,19 @@ export interface VerifierServiceOptions extends MqttTlsEndpoint {
   clientId: string;
   /** Session expiry in seconds (default 3600). */
   sessionExpirySec?: number;
+  /** Results in flight from the broker at once (MQTT 5 Receive Maximum, default 100). */
+  receiveMaximum?: number;
 }
 
 export interface VerifierServiceEvents {
   outcome: [VerifyOutcome & { topic: string; instance: string }];
   connected: [];
+}
+
+function refusedBy(filter: string): KioskError {
+  return new KioskError('E_NOT_AUTHORIZED', "the broker refused the verifiers' shared subscription: this certificate lacks the verifier role", {
+    subject: filter,
+  });
 }
 
 export class VerifierService {
@@ -38,7 +47,10 @@ export class VerifierService {
       clean: false,
       reconnectPeriod: 500,
       connectTimeout: 10_000,
-      properties: { sessionExpiryInterval: o.sessionExpirySec ?? 3600 },
+      // Receive Maximum: the broker keeps at most this many results in flight to this instance.
+      // mqtt.js handles incoming packets one at a time, so without a bound a backlog (a restart onto a
+      // full persistent session) queues the PINGRESP behind thousands of results and the keepalive fails.
+      properties: { sessionExpiryInterval: o.sessionExpirySec ?? 3600, receiveMaximum: o.receiveMaximum ?? 100 },
       ...tlsIdentity(o),
       rejectUnauthorized: true,
     });
@@ -47,14 +59,12 @@ export class VerifierService {
     client.handleMessage = (packet, done) => {
       const topic = packet.topic;
       const token = Buffer.isBuffer(packet.payload) ? packet.payload.toString('utf8') : String(packet.payload);
-      this.deps.verifier.verify(token).then(
+      // The device of the topic (the broker lets each kiosk publish only under its own id) must be the
+      // token's: checked before the nonce is consumed.
+      const device = topic.split('/').at(-2) ?? '';
+      this.deps.verifier.verify(token, { publishedBy: device }).then(
         (outcome) => {
-          const device = topic.split('/').at(-2);
-          const checked: VerifyOutcome =
-            outcome.status !== 'rejected' && outcome.deviceId !== device
-              ? { status: 'rejected', reason: 'device_mismatch', detail: `published under ${device}`, deviceId: outcome.deviceId, jti: outcome.jti }
-              : outcome;
-          this.events.emit('outcome', { ...checked, topic, instance: o.clientId });
+          this.events.emit('outcome', { ...outcome, topic, instance: o.clientId });
           done();
         },
         (err: Error) => {
@@ -66,21 +76,34 @@ export class VerifierService {
     // subscription from its persistence file in a state that no longer matches (publishers get
     // PUBACK 0x10), and a plain re-subscribe does not repair it.
     const filter = `$share/${VERIFIER_GROUP}/${o.prefix ?? DEFAULT_PREFIX}+/result`;
+    let refuse: (err: Error) => void = () => undefined;
     client.on('connect', () => {
       client
         .unsubscribeAsync(filter)
         .catch(() => undefined)
         .then(() => client.subscribeAsync(filter, { qos: 1 }))
         .then(
-          () => this.events.emit('connected'),
-          (err: Error) => this.deps.logger.error({ err: { message: err.message } }, 'verifier could not subscribe'),
-        );
+          (granted) => {
+            // SUBACK 0x87 (not authorized) arrives as a granted QoS above 2, or as an error carrying the packet.
+            if (granted.some((g) => g.qos > 2)) throw refusedBy(filter);
+            this.events.emit('connected');
+          },
+          (err: Error & { packet?: { granted?: number[] } }) => {
+            throw err.packet?.granted?.some((c) => c >= 0x80) ? refusedBy(filter) : err;
+          },
+        )
+        .catch((err: Error) => {
+          this.deps.logger.error({ err: { message: err.message } }, 'verifier could not subscribe');
+          refuse(err);
+        });
     });
     client.on('error', (err) => this.deps.logger.warn({ err: { message: err.message } }, 'verifier mqtt error'));
     await new Promise<void>((resolve, reject) => {
+      refuse = reject;
       this.events.once('connected', resolve);
       client.once('error', reject);
     });
+    refuse = () => undefined;
   }
 
   async stop(): Promise<void> {

@@ -94,14 +94,20 @@ export class ResultVerifier {
     this.checkPolicy = options.policy === 'skip' ? () => undefined : policyCheck(options.policy);
   }
 
-  /** Verifies one token; never throws for bad input, the outcome says why. */
-  async verify(token: string): Promise<VerifyOutcome> {
+  /**
+   * Verifies one token; never throws for bad input, the outcome says why. `o.publishedBy`: the device
+   * whose topic carried it; a token of another device is refused before its nonce is touched, so a
+   * captured token published elsewhere cannot use up the nonce its own kiosk's delivery needs.
+   */
+  async verify(token: string, o: { publishedBy?: string } = {}): Promise<VerifyOutcome> {
     let claims: ResultClaims | undefined;
     try {
       const jws = this.parse(token);
       const cert = await this.certificate(jws.header);
       this.signature(jws, cert);
       claims = this.claims(jws.payload, cert);
+      if (o.publishedBy !== undefined && o.publishedBy !== claims.sub)
+        throw new Reject('device_mismatch', `published under ${o.publishedBy}, signed by ${claims.sub}`);
       const problem = this.checkPolicy(claims);
       if (problem) throw new Reject(problem.reason, problem.detail);
       this.plan(claims);

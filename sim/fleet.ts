@@ -1,45 +1,45 @@
 /**
  * A fleet simulation on one machine: a test carrier CA issues N device certificates (keys in
- * memory), a local mosquitto is started with a policy for all of them, V verifier processes join the
- * shared subscription, and N simulated kiosks (the real transport, outbox relay and signer) each
- * publish M signed results over mutual TLS. The report says how many connected, how many results
- * were verified (per second, median over the run), what was lost or duplicated, and CPU time of the
- * simulator, the verifiers and mosquitto. Used by `npm run simulate -- fleet` and bench/fleet.ts.
+ * memory), a local mosquitto is started with a policy for all of them, V verifier processes (each
+ * standing for a host, with its own certificate) join the shared subscription and share one carrier
+ * store (SQLite files, or one PostgreSQL database), and N simulated kiosks (the real transport, outbox
+ * relay and signer) each publish M signed results over mutual TLS. Optionally, during the run: one
+ * host is SIGKILLed and started again, an attacker replays captured results to several hosts at once
+ * (sim/replayer.ts), another attacker tries the broker-level attacks (sim/attacker.ts). The report
+ * says how many connected, how many results were verified (per second, median over the run), what
+ * was lost or accepted twice, what came of the replays, what the store says, and CPU time. Used by
+ * `npm run simulate -- fleet` and bench/fleet.ts.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Logger } from '../base/log.js';
-import { MemoryOutbox } from '../agent/outbox/memory-outbox.js';
-import { OutboxRelay } from '../agent/outbox/relay.js';
-import { MqttTransport } from '../agent/transport/mqtt-transport.js';
-import { ResultSigner } from '../provisioning/result-signer.js';
 import { agentVersion } from '../base/paths.js';
-import { findModel, modelDigest, readManifest } from '../models/manifest.js';
-import { variantId } from '../models/variants.js';
-import { DEFAULT_ENGINE_OPTIONS } from '../models/face-engine.js';
-import type { Measurement } from '../protocol/eat.js';
 import { buildPolicy, modelMeasurements } from '../carrier/verifier-policy.js';
 import { LocalBroker, processCpuSeconds } from '../carrier/broker/local-broker.js';
 import { CarrierCa } from '../carrier/ca.js';
 import { FileKeyStore } from '../base/keys/file-key-store.js';
 import { MemoryKeyStore } from '../base/keys/memory-key-store.js';
-import { SqliteNonceStore } from '../carrier/nonce-store.js';
 import { createCsr } from '../base/keys/x509.js';
-import type { SimVerifierConfig, SimVerifierMessage } from './verifier-main.js';
+import type { StoreSpec } from '../carrier/store/types.js';
 import { FleetAttacker, type AttackReport } from './attacker.js';
+import { connectKiosks, issueKioskIdentities, kioskMeasurements, makeKiosk, stopKiosks } from './fleet-kiosks.js';
+import { auditFleetNonces, copySqliteStore, issueFleetNonces, type SentResult, type StoreAudit } from './fleet-store.js';
+import { FleetTally } from './fleet-tally.js';
+import { runFleetLoad, type KillReport } from './fleet-load.js';
+import type { ReplayReport } from './replayer.js';
+import { VerifierPool } from './verifier-pool.js';
 
 export interface FleetOptions {
   /** Number of simulated kiosks. */
   devices: number;
   /** Signed results each kiosk publishes. */
   results: number;
-  /** Verifier processes on the shared subscription (default 2). */
+  /** Verifier processes (hosts) on the shared subscription (default 2). */
   verifiers?: number;
-  /** Working directory (CA, broker, nonces); its parents must be traversable by the mosquitto user. */
+  /** Working directory (CA, broker, SQLite store); its parents must be traversable by the mosquitto user. */
   dir: string;
+  /** The carrier store every host shares (default: SQLite files in `<dir>/store`, today's one-host setup). */
+  store?: StoreSpec;
   /** TLS connections opened at once (default 50). */
   connectConcurrency?: number;
   /** Give up when no result was verified for this long (default 30000 ms). */
@@ -49,6 +49,13 @@ export interface FleetOptions {
   onProgress?: (step: FleetStep, done: number, total: number) => void;
   /** Also run one attacker with a stolen kiosk certificate during the run (sim/attacker.ts). */
   attacker?: boolean;
+  /** SIGKILL the first host once this share of the results was verified (e.g. 0.3), start it again after `restartAfterMs` (default 2000). */
+  killAt?: number;
+  restartAfterMs?: number;
+  /** Captured results the replayer hands to several hosts at once during the run (default 0: none). */
+  replays?: number;
+  /** Fail-before demonstration: host `separateStoreFor` (0-based) gets its own copy of the SQLite store instead of the shared one. */
+  separateStoreFor?: number;
 }
 
 export type FleetStep = 'certificates' | 'connect' | 'verify';
@@ -57,13 +64,18 @@ export interface FleetReport {
   devices: number;
   connected: number;
   results: number;
+  /** Results a verifier handled (accepted, or recognised as its own redelivery). */
   verified: number;
   lost: number;
+  /** Results accepted more than once, over every host and path. */
   duplicates: number;
+  /** Deliveries the store recognised as already consumed by the same result (redeliveries after the SIGKILL), acknowledged and not accepted again. */
+  redelivered: number;
   rejected: number;
   rejectReasons: string[];
   verifiers: number;
-  /** Accepted per verifier instance (the shared subscription's spread). */
+  store: StoreSpec['kind'];
+  /** Results accepted per verifier host over MQTT (the shared subscription's spread). */
   perVerifier: number[];
   setupMs: { pki: number; broker: number; connect: number };
   runMs: number;
@@ -73,24 +85,23 @@ export interface FleetReport {
   kioskDrops: number;
   /** The attacker's attempts and how many the broker let through (with `attacker`). */
   attacks?: AttackReport;
+  /** The SIGKILL and restart of a host (with `killAt`). */
+  kill?: KillReport;
+  /** The replays (with `replays`): `accepted` is acceptances beyond each result's one (must be 0). */
+  replays?: ReplayReport & { accepted: number; preempted: number; firstAcceptedByCopy: number };
+  /** The shared store's own answer for every sent result. */
+  audit: StoreAudit;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
 /** The attacker's stolen kiosk certificate names this kiosk (a real one of the fleet's policy). */
 const ATTACKER = 'kiosk-stolen';
-
-/** What a kiosk with the default engine reports in `measurements` (agent/daemon/current-signer.ts): the agent, then its models. */
-async function kioskMeasurements(): Promise<Measurement[]> {
-  const manifest = await readManifest();
-  const { models, variant } = DEFAULT_ENGINE_OPTIONS;
-  const ids = [models.detect, models.landmarks, ...(models.eyeState ? [models.eyeState] : []), ...models.pad, models.embed];
-  return [{ id: 'kiosk-agent', version: agentVersion() }, ...ids.map((id) => modelDigest(findModel(manifest, variantId(manifest, id, variant))))];
-}
 
 /** Runs the whole simulation and tears everything down (broker, verifier processes, connections). */
 export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   const nVerifiers = o.verifiers ?? 2;
+  const store: StoreSpec = o.store ?? { kind: 'sqlite', dir: join(o.dir, 'store') };
   const ids = Array.from({ length: o.devices }, (_, i) => `kiosk-${String(i + 1).padStart(5, '0')}`);
+  const verifierIds = Array.from({ length: nVerifiers }, (_, i) => `carrier-verifier-${i + 1}`);
   const cleanup: (() => Promise<void>)[] = [];
   try {
     // PKI: carrier CA on disk (mode 0600 key), service and broker identities as files, device keys in memory.
@@ -108,14 +119,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       return { keyPath, certPath, cert };
     };
     const server = await fileIdentity('localhost', 'server');
-    const services = await Promise.all(Array.from({ length: nVerifiers }, (_, i) => fileIdentity(`carrier-verifier-${i + 1}`, 'service')));
-    const devices = [];
-    for (const id of ids) {
-      const keyStore = new MemoryKeyStore();
-      await keyStore.start();
-      devices.push({ id, keyStore, cert: await ca.issue(keyStore.publicKeySpki(), id, { profile: 'device', validityDays: 1 }) });
-      o.onProgress?.('certificates', devices.length, o.devices);
-    }
+    const services = await Promise.all(verifierIds.map((cn) => fileIdentity(cn, 'service')));
+    const identities = await issueKioskIdentities(ca, ids, (n) => o.onProgress?.('certificates', n, o.devices));
     const pkiMs = Date.now() - t;
 
     t = Date.now();
@@ -125,127 +130,65 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       tls: { ca: ca.pem, cert: server.cert.toString('pem'), key: readFileSync(server.keyPath) },
       // The CA's CRL (empty unless something was revoked): the broker refuses the certificates it lists.
       crl: await ca.crl(),
-      policy: { devices: o.attacker ? [...ids, ATTACKER] : ids, verifiers: services.map((_, i) => `carrier-verifier-${i + 1}`) },
-      // Every result may sit in one verifier's queue during a burst; mosquitto drops silently past this.
+      policy: { devices: o.attacker ? [...ids, ATTACKER] : ids, verifiers: verifierIds },
+      // Every result may sit in one verifier's queue during a burst (or while it is down); mosquitto drops silently past this.
       maxQueuedMessages: Math.max(100_000, expected * 2),
     });
     cleanup.push(() => broker.stop());
     const brokerMs = Date.now() - t;
 
-    // Nonces: issued up front into the SQLite file the verifier processes share.
-    const noncesPath = join(o.dir, 'nonces.db');
-    const nonceStore = new SqliteNonceStore(noncesPath);
-    const nonces = await nonceStore.issueMany(
-      ids.flatMap((id) => Array<string>(o.results).fill(id)),
-      new Date(),
-    );
-    await nonceStore.stop();
+    // Nonces: issued up front into the store the hosts share (migrations run on first open).
+    const nonces = await issueFleetNonces(store, ids, o.results);
+    const separate = o.separateStoreFor !== undefined ? copySqliteStore(store, join(o.dir, 'separate-store')) : undefined;
 
     // The verifiers' policy: exactly the model set and agent version the simulated kiosks report.
     const measurements = await kioskMeasurements();
     const policyPath = join(o.dir, 'verifier-policy.json');
     writeFileSync(policyPath, JSON.stringify(buildPolicy({ name: 'fleet', models: modelMeasurements(measurements), swversion: agentVersion() })));
 
-    // Verifiers: one process each, outcomes back over IPC.
-    const accepted = new Map<string, number>();
-    const perVerifier = Array<number>(nVerifiers).fill(0);
-    let duplicates = 0;
-    const rejectReasons: string[] = [];
-    const children: ChildProcess[] = [];
-    // On an error path: kill the verifiers and wait for them to exit (they hold nonces.db open in o.dir).
-    cleanup.push(async () => {
-      await Promise.all(
-        children
-          .filter((c) => c.exitCode === null && c.signalCode === null)
-          .map(async (c) => {
-            const exited = once(c, 'exit');
-            c.kill('SIGKILL');
-            await exited;
-          }),
-      );
-    });
-    await Promise.all(
-      services.map(async (s, i) => {
-        const cfgPath = join(o.dir, `verifier-${i + 1}.json`);
-        const cfg: SimVerifierConfig = {
-          url: broker.url,
-          clientId: `verifier-${i + 1}`,
-          caPath: join(o.dir, 'ca', 'ca.crt'),
-          caDir: join(o.dir, 'ca'),
-          certPath: s.certPath,
-          keyPath: s.keyPath,
-          noncesPath,
-          policyPath,
-        };
-        writeFileSync(cfgPath, JSON.stringify(cfg));
-        const child = forkEntry('verifier-main', [cfgPath]);
-        children.push(child);
-        child.on('message', (m: SimVerifierMessage) => {
-          if (m.type !== 'outcomes') return;
-          for (const jti of m.accepted) accepted.set(jti, (accepted.get(jti) ?? 0) + 1);
-          if (m.accepted.length > 0) o.onProgress?.('verify', Math.min(accepted.size, expected), expected);
-          perVerifier[i] += m.accepted.length;
-          duplicates += m.duplicates;
-          rejectReasons.push(...m.rejected);
-        });
-        await waitMessage(child, 'ready', 30_000);
-      }),
-    );
+    // The kiosks (no I/O yet) sign their results now: the replayer may capture any of them.
+    const sims = identities.map((d) => makeKiosk(d, { url: broker.url, caPem: ca.pem, results: o.results, measurements, logger: o.logger }));
+    const sent: (SentResult & { token: string; topic: string; kiosk: number })[] = [];
+    for (const [d, s] of sims.entries()) {
+      for (let r = 0; r < o.results; r++) {
+        const nonce = nonces[d * o.results + r];
+        const signed = await s.signer.sign(nonce, { verdict: 'accept', reasons: [], scores: { liveness: 0.9 } });
+        sent.push({ nonce, deviceId: s.id, jti: signed.jti, token: signed.token, topic: s.transport.topics.result, kiosk: d });
+      }
+    }
+    const tally = new FleetTally(new Set(sent.map((r) => r.jti)));
 
-    // Devices: connect in waves so the TLS handshakes do not all time out together.
+    // Verifier hosts: one process each, every outcome back over IPC.
+    const rejectReasons: string[] = [];
+    const pool = new VerifierPool({
+      dir: o.dir,
+      configs: services.map((s, i) => ({
+        url: broker.url,
+        clientId: `verifier-${i + 1}`,
+        caPath: join(o.dir, 'ca', 'ca.crt'),
+        caDir: join(o.dir, 'ca'),
+        certPath: s.certPath,
+        keyPath: s.keyPath,
+        store: i === o.separateStoreFor && separate ? separate : store,
+        policyPath,
+      })),
+      onOutcome: (slot, out) => {
+        if (out.status === 'accepted' && out.jti) {
+          tally.accept(out.jti, 'mqtt', slot);
+          o.onProgress?.('verify', Math.min(tally.handledCount, expected), expected);
+        } else if (out.status === 'duplicate' && out.jti) tally.duplicate(out.jti, 'mqtt');
+        else rejectReasons.push(`${out.reason}: ${out.detail}`);
+      },
+    });
+    // On an error path: kill the verifiers and wait for them to exit (they hold the store open in o.dir).
+    cleanup.push(() => pool.killAll());
+    await pool.start();
+
     t = Date.now();
-    const sims = devices.map((d) => {
-      const transport = new MqttTransport({
-        options: {
-          url: broker.url,
-          deviceId: d.id,
-          ca: ca.pem,
-          cert: d.cert.toString('pem'),
-          key: d.keyStore.privateKeyPem(),
-          keepaliveSec: 60,
-          backoff: { baseMs: 500, capMs: 5000 },
-        },
-        logger: o.logger,
-      });
-      const outbox = new MemoryOutbox({ limits: { maxMessages: o.results + 10 } });
-      const relay = new OutboxRelay({ outbox, transport, logger: o.logger, backoff: { baseMs: 200, capMs: 2000 } });
-      const signer = new ResultSigner({ keyStore: d.keyStore, certificate: d.cert, measurements, dbgstat: 'disabled' });
-      return { ...d, transport, outbox, relay, signer };
-    });
-    cleanup.push(async () => {
-      await Promise.all(
-        sims.map(async (s) => {
-          await s.relay.stop();
-          await s.transport.stop();
-        }),
-      );
-    });
+    cleanup.push(() => stopKiosks(sims));
     const drops = new Map<string, number>();
     for (const s of sims) s.transport.events.on('offline', () => drops.set(s.id, (drops.get(s.id) ?? 0) + 1));
-    const concurrency = o.connectConcurrency ?? 50;
-    let connected = 0;
-    let attempted = 0;
-    for (let i = 0; i < sims.length; i += concurrency) {
-      await Promise.all(
-        sims.slice(i, i + concurrency).map(async (s) => {
-          const online = once(s.transport.events, 'online');
-          await s.outbox.start();
-          await s.relay.start();
-          await s.transport.start();
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([
-            online.then(() => {
-              connected++;
-            }),
-            new Promise((r) => {
-              timer = setTimeout(r, 30_000);
-            }),
-          ]);
-          clearTimeout(timer);
-          o.onProgress?.('connect', ++attempted, sims.length);
-        }),
-      );
-    }
+    const connected = await connectKiosks(sims, o.connectConcurrency ?? 50, (n) => o.onProgress?.('connect', n, sims.length));
     const connectMs = Date.now() - t;
 
     // The attacker: a stolen kiosk certificate of its own, trying every attack while the fleet runs.
@@ -258,7 +201,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
         url: broker.url,
         tls: { ca: ca.pem, cert: cert.toString('pem'), key: stolen.privateKeyPem() },
         kiosks: ids,
-        verifiers: services.map((_, i) => `carrier-verifier-${i + 1}`),
+        verifiers: verifierIds,
         prefix: 'kiosk/v1/',
         dropsOf: (id) => drops.get(id) ?? 0,
       });
@@ -266,70 +209,52 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     }
     const dropsBefore = [...drops.values()].reduce((a, b) => a + b, 0);
 
-    // The run: every kiosk signs its results and hands them to its outbox; relays publish.
     attacker?.start();
     const cpu0 = process.cpuUsage();
     const mosq0 = broker.pid ? processCpuSeconds(broker.pid) : undefined;
-    for (const c of children) c.send({ type: 'mark' });
-    const start = Date.now();
-    const samples: number[] = [];
-    let last = 0;
-    await Promise.all(
-      sims.map(async (s, d) => {
-        for (let r = 0; r < o.results; r++) {
-          const signed = await s.signer.sign(nonces[d * o.results + r], { verdict: 'accept', reasons: [], scores: { liveness: 0.9 } });
-          await s.outbox.put({ jti: signed.jti, topic: s.transport.topics.result, payload: Buffer.from(signed.token) });
-        }
-      }),
-    );
-    let lastProgress = Date.now();
-    while (accepted.size < expected) {
-      await new Promise((r) => setTimeout(r, 1000));
-      samples.push(accepted.size - last);
-      if (accepted.size > last) lastProgress = Date.now();
-      last = accepted.size;
-      if (Date.now() - lastProgress > (o.stallMs ?? 30_000)) break;
-    }
-    const runMs = Date.now() - start;
+    pool.mark();
+    const load = await runFleetLoad({
+      sims,
+      sent,
+      tally,
+      pool,
+      expected,
+      stallMs: o.stallMs ?? 30_000,
+      killAt: o.killAt,
+      restartAfterMs: o.restartAfterMs ?? 2000,
+      replays: o.replays ?? 0,
+    });
     const attacks = await attacker?.stop();
     const kioskDrops = [...drops.values()].reduce((a, b) => a + b, 0) - dropsBefore;
     const cpu = process.cpuUsage(cpu0);
     const mosq1 = broker.pid ? processCpuSeconds(broker.pid) : undefined;
-    const verifierCpu = await Promise.all(
-      children.map(async (c) => {
-        c.send({ type: 'cpu' });
-        const m = (await waitMessage(c, 'cpu', 5000)) as Extract<SimVerifierMessage, { type: 'cpu' }>;
-        return (m.userUs + m.systemUs) / 1e6;
-      }),
-    );
+    const verifierCpu = await pool.cpu();
     // A short grace period shows late duplicates, then the verifiers drain and stop.
     await new Promise((r) => setTimeout(r, 300));
-    await Promise.all(
-      children.map(async (c) => {
-        const exited = once(c, 'exit');
-        c.send({ type: 'stop' });
-        await exited;
-      }),
-    );
+    await pool.stop();
+    const audit = await auditFleetNonces(store, sent);
+
     // The last partial second would drag the median down; rates are over whole seconds of work.
-    const busy = samples.filter((n) => n > 0);
+    const busy = load.samples.filter((n) => n > 0);
     const sorted = [...busy].sort((a, b) => a - b);
     const median = sorted.length ? (sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2) : 0;
-    const twice = [...accepted.values()].filter((n) => n > 1).length;
+    const c = tally.counts();
     return {
       devices: o.devices,
       connected,
       results: expected,
-      verified: accepted.size,
-      lost: expected - accepted.size,
-      duplicates: duplicates + twice,
+      verified: c.verified,
+      lost: expected - c.verified,
+      duplicates: c.acceptedTwice,
+      redelivered: c.redelivered,
       rejected: rejectReasons.length,
       rejectReasons: [...new Set(rejectReasons)].slice(0, 5),
       verifiers: nVerifiers,
-      perVerifier,
+      store: store.kind,
+      perVerifier: Array.from({ length: nVerifiers }, (_, i) => tally.acceptedBy(i)),
       setupMs: { pki: pkiMs, broker: brokerMs, connect: connectMs },
-      runMs,
-      verifiedPerSecond: { median, mean: runMs > 0 ? Math.round(accepted.size / (runMs / 1000)) : 0, samples },
+      runMs: load.runMs,
+      verifiedPerSecond: { median, mean: load.runMs > 0 ? Math.round(c.verified / (load.runMs / 1000)) : 0, samples: load.samples },
       cpuSeconds: {
         simulator: (cpu.user + cpu.system) / 1e6,
         verifiers: verifierCpu,
@@ -337,43 +262,13 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       },
       kioskDrops,
       ...(attacks ? { attacks } : {}),
+      ...(load.kill ? { kill: load.kill } : {}),
+      ...(load.replays
+        ? { replays: { ...load.replays, accepted: c.replaysAccepted, preempted: c.preempted, firstAcceptedByCopy: c.firstAcceptedByReplay } }
+        : {}),
+      audit,
     };
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch((err: Error) => o.logger.warn({ err: { message: err.message } }, 'fleet cleanup step failed'));
   }
-}
-
-/** Forks a sibling entry module; under tsx (a .ts file) the child gets the same loader. */
-function forkEntry(name: string, args: string[]): ChildProcess {
-  const ts = fileURLToPath(import.meta.url).endsWith('.ts');
-  return fork(join(here, `${name}.${ts ? 'ts' : 'js'}`), args, {
-    execArgv: ts ? ['--import', 'tsx'] : [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-async function waitMessage(child: ChildProcess, type: string, ms: number): Promise<SimVerifierMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`verifier process sent no ${type} within ${ms} ms`));
-    }, ms);
-    const onMessage = (m: SimVerifierMessage) => {
-      if (m.type === type) {
-        cleanup();
-        resolve(m);
-      }
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`verifier process exited (${code}) before ${type}`));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
 }

@@ -5,12 +5,14 @@ import { registerMetrics } from './metrics.js';
 import { registerPki } from './pki.js';
 import { registerRelease } from './release.js';
 import { registerRollout } from './rollout.js';
+import { registerVerifierService } from './verifier-service.js';
 import { registerVerify } from './verify.js';
 
 /** Registers the carrier commands on `carrier` (the `kiosk-carrier` program). */
 export function register(carrier: Command): void {
   registerPki(carrier);
   registerVerify(carrier);
+  registerVerifierService(carrier);
   registerEnrolment(carrier);
   // `release ... --version <n>` is the release's version; the program's own --version only before a command.
   carrier.enablePositionalOptions();

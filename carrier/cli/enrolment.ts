@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CarrierCa } from '../ca.js';
 import type { EnrolmentService } from '../enrol/service.js';
-import { reportError } from '../../base/cli.js';
+import { reportError, untilStopped } from '../../base/cli.js';
 import { registerBrokerPolicy } from './broker-policy.js';
 import { CRL_FILE, DIR_OPTION as dirOpt, STORE_OPTION as storeOpt } from './options.js';
 import type { CarrierStores } from '../store/types.js';
@@ -85,10 +85,7 @@ export function registerEnrolment(carrier: Command): void {
           service.events.on('decision', (d) => process.stdout.write(`${JSON.stringify(d)}\n`));
           await service.start();
           process.stdout.write(`${JSON.stringify({ ready: true, broker: o.broker })}\n`);
-          await new Promise<void>((done) => {
-            process.once('SIGTERM', done);
-            process.once('SIGINT', done);
-          });
+          await untilStopped();
         } catch (err) {
           reportError(err);
         } finally {
