@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const SECTIONS = ['session', 'update', 'device', 'daemon', 'screen', 'assist'];
+export const SECTIONS = ['session', 'carrier', 'update', 'device', 'daemon', 'screen', 'assist'];
 const ANCHORS = {
   'session.md': '#verification-session',
   'device.md': '#kiosk-device-guide',
@@ -18,6 +18,7 @@ const ANCHORS = {
   'screen.md': '#customer-screen',
   'assist.md': '#remote-assistance-webrtc',
   'update.md': '#updating-a-fleet',
+  'carrier.md': '#running-the-carrier-side',
 };
 
 /** Demotes every heading outside code fences by one level when the document starts with an H1. */
@@ -34,7 +35,9 @@ function demote(md) {
 }
 
 export function sectionBody(md) {
-  let body = demote(md).replace(/\]\((screen|assist|eval)\//g, '](docs/$1/');
+  let body = demote(md)
+    .replace(/\]\((screen|assist|eval)\//g, '](docs/$1/')
+    .replace(/\]\((brokers\.md)/g, '](docs/$1');
   for (const [file, anchor] of Object.entries(ANCHORS)) body = body.split(`](${file})`).join(`](${anchor})`);
   return body.trim();
 }
