@@ -10,7 +10,18 @@ const carrier = (args: string[]) => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'carrier/cli/main.ts', 'broker-policy', ...args], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
-const fleet = ['--device', 'kiosk-001', '--verifier', 'carrier-verifier-1', '--dispatcher', 'carrier-dispatch-1', '--operator', 'carrier-op-alice=kiosk-001'];
+const fleet = [
+  '--device',
+  'kiosk-001',
+  '--verifier',
+  'carrier-verifier-1',
+  '--dispatcher',
+  'carrier-dispatch-1',
+  '--monitor',
+  'carrier-metrics',
+  '--operator',
+  'carrier-op-alice=kiosk-001',
+];
 
 t.test('mosquitto stays the default, on standard output', async (t) => {
   const r = carrier(fleet);
@@ -27,9 +38,19 @@ t.test('aws-iot and emqx into files (mode 0600)', async (t) => {
   const policies = JSON.parse(readFileSync(awsFile, 'utf8')) as AwsIotPolicy[];
   t.match(
     policies.map((p) => p.policyName),
-    ['kiosk-device', 'kiosk-device-2', 'kiosk-claim', 'kiosk-verifier', 'kiosk-dispatcher', 'kiosk-enrolment', 'kiosk-operator-carrier-op-alice'],
+    [
+      'kiosk-device',
+      'kiosk-device-2',
+      'kiosk-claim',
+      'kiosk-verifier',
+      'kiosk-dispatcher',
+      'kiosk-enrolment',
+      'kiosk-monitor',
+      'kiosk-operator-carrier-op-alice',
+    ],
   );
   t.same(policies.find((p) => p.policyName === 'kiosk-operator-carrier-op-alice')?.attachTo, ['carrier-op-alice']);
+  t.same(policies.find((p) => p.policyName === 'kiosk-monitor')?.attachTo, ['carrier-metrics'], 'the monitor role (--monitor) for the metrics exporter');
   const aclFile = join(dir, 'acl.conf');
   const e = carrier(['--format', 'emqx', '--out', aclFile, ...fleet]);
   t.equal(e.code, 0, e.err);
