@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const SECTIONS = ['session', 'carrier', 'update', 'device', 'daemon', 'screen', 'assist'];
+export const SECTIONS = ['session', 'carrier', 'update', 'arm64', 'device', 'daemon', 'screen', 'assist'];
 const ANCHORS = {
   'session.md': '#verification-session',
   'device.md': '#kiosk-device-guide',
@@ -19,6 +19,7 @@ const ANCHORS = {
   'assist.md': '#remote-assistance-webrtc',
   'update.md': '#updating-a-fleet',
   'carrier.md': '#running-the-carrier-side',
+  'arm64.md': '#running-on-a-raspberry-pi--jetson',
 };
 
 /** Demotes every heading outside code fences by one level when the document starts with an H1. */
@@ -37,7 +38,7 @@ function demote(md) {
 export function sectionBody(md) {
   let body = demote(md)
     .replace(/\]\((screen|assist|eval)\//g, '](docs/$1/')
-    .replace(/\]\((brokers\.md)/g, '](docs/$1');
+    .replace(/\]\((brokers\.md|arm64-parity\.md)/g, '](docs/$1');
   for (const [file, anchor] of Object.entries(ANCHORS)) body = body.split(`](${file})`).join(`](${anchor})`);
   return body.trim();
 }
