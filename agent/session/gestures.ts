@@ -13,7 +13,9 @@
  *
  * A held move is also released when the head moves further into another direction than into it
  * (past that direction's own threshold): a look up still slightly held while the customer already
- * turns is over.
+ * turns is over. Either release, like a move, needs `holdFrames` consecutive usable frames: one
+ * frame of a half-hidden face (a deep bow past the detector's range gives a few such frames, their
+ * pose off by 10 degrees and more) neither releases a move nor arms the next step on its pose.
  *
  * Eye closures. The eye-state model's probability of open eyes (else the eye aspect ratio) reads
  * open / closed with hysteresis. A closure counts only when open eyes were seen before it, when
@@ -148,6 +150,8 @@ export interface ClosureEvent {
 export interface GestureTrack {
   /** The move being held (seen, not yet released), or null. */
   readonly held: MoveEvent | null;
+  /** Consecutive usable frames on which the held move met a release condition (released at `holdFrames`). */
+  readonly releasing: number;
   /** The move under way: its kind, consecutive frames past the threshold, first frame. */
   readonly run: { kind: MoveKind; frames: number; first: number; peakDeg: number } | null;
   /** Open eyes seen since the last closure (or the last reset). */
@@ -156,7 +160,7 @@ export interface GestureTrack {
   readonly closed: { first: number; firstMs: number; last: number } | null;
 }
 
-export const NEW_TRACK: GestureTrack = Object.freeze({ held: null, run: null, openSeen: false, closed: null });
+export const NEW_TRACK: GestureTrack = Object.freeze({ held: null, releasing: 0, run: null, openSeen: false, closed: null });
 
 /** One frame as the detector reads it: the primary face's pose and eyes, or none. */
 export interface GestureFrame {
@@ -187,7 +191,7 @@ export function trackGesture(track: GestureTrack, frame: GestureFrame, anchor: R
   const face = frame.face && frame.face.detection.score >= cfg.minPoseFaceScore ? frame.face : null;
   if (!face) return { track, move: null, released: null, closure: null, rel: null };
   const rel = relativeTo(face.pose, anchor);
-  let { held, run } = track;
+  let { held, run, releasing } = track;
   let move: MoveEvent | null = null;
   let released: MoveEvent | null = null;
 
@@ -196,21 +200,28 @@ export function trackGesture(track: GestureTrack, frame: GestureFrame, anchor: R
     const other = dominantMove(rel, cfg);
     const overtaken = other.kind !== held.kind && other.ratio >= 1 && other.ratio > extent / moveThreshold(held.kind, cfg);
     if (extent < cfg.releaseFraction * moveThreshold(held.kind, cfg) || overtaken) {
-      released = { ...held, released: true };
-      held = null;
+      releasing += 1;
+      if (releasing >= cfg.holdFrames) {
+        released = { ...held, released: true };
+        held = null;
+        releasing = 0;
+      }
     } else {
+      releasing = 0;
       held = { ...held, last: frame.index, peakDeg: Math.max(held.peakDeg, extent) };
     }
   }
-  if (!held && !released) {
-    const kind = asked ?? dominantMove(rel, cfg).kind;
+  // A new move's frames count from the first frame it is past its threshold, also while the last
+  // move is being released by it (flowing from one move into the next); it is seen after the release.
+  const kind = asked ?? dominantMove(rel, cfg).kind;
+  if ((!held || releasing > 0) && kind !== held?.kind) {
     const extent = moveExtent(kind, rel);
     if (extent >= moveThreshold(kind, cfg)) {
       run =
         run && run.kind === kind
           ? { ...run, frames: run.frames + 1, peakDeg: Math.max(run.peakDeg, extent) }
           : { kind, frames: 1, first: frame.index, peakDeg: extent };
-      if (run.frames >= cfg.holdFrames) {
+      if (!held && !released && run.frames >= cfg.holdFrames) {
         move = { kind, first: run.first, last: frame.index, atMs: frame.tMs, peakDeg: run.peakDeg, released: false };
         held = move;
         run = null;
@@ -223,7 +234,7 @@ export function trackGesture(track: GestureTrack, frame: GestureFrame, anchor: R
   }
 
   const eyes = trackEyes(track, face, frame, rel, cfg);
-  return { track: { held, run, openSeen: eyes.openSeen, closed: eyes.closed }, move, released, closure: eyes.closure, rel };
+  return { track: { held, releasing, run, openSeen: eyes.openSeen, closed: eyes.closed }, move, released, closure: eyes.closure, rel };
 }
 
 function trackEyes(

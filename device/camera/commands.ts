@@ -3,6 +3,7 @@
  * writes raw frames of a fixed layout to stdout; logs go to stderr.
  */
 import { KioskError } from '../../base/errors.js';
+import { rgbFilterArgs } from '../media/rgb-filter.js';
 import { i420, rgb24, rgbPadded, type PixelLayout } from './pixel-format.js';
 
 /** A process that writes frames to stdout. */
@@ -93,8 +94,9 @@ export function v4l2Command(o: V4l2Options): CaptureCommand {
       '-map',
       '0:v:0',
       '-an',
-      '-vf',
-      `scale=${o.width}:${o.height}`,
+      // The same bit-exact conversion as recorded video (rgb-filter.ts), so that what was measured on
+      // recordings holds for the live camera.
+      ...rgbFilterArgs(o.width, o.height),
       '-f',
       'rawvideo',
       '-pix_fmt',

@@ -4,6 +4,7 @@ import type { RgbImage } from '../../base/rgb-image.js';
 import { decoderMissing, runToEnd, startChild, stopChild, TailBuffer, type MediaTools } from '../../base/process.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { openInputFile } from './input-file.js';
+import { rgbFilterArgs } from './rgb-filter.js';
 import { formatFromExtension, sniffFormat, VIDEO_FORMATS } from './sniff.js';
 
 export type { MediaTools } from '../../base/process.js';
@@ -157,7 +158,6 @@ export async function* readVideoFrames(path: string, opts: ReadVideoOptions = {}
   if (!(fps > 0)) throw new KioskError('E_USAGE', `invalid frame rate ${fps}`, { subject: path });
   // An explicit scale pins the output size, so the byte count per frame is what we computed even if
   // the rotation in the file was read differently from ffmpeg's own autorotation.
-  const filters = [...(opts.fps ? [`fps=${opts.fps}`] : []), `scale=${width}:${height}:flags=area`];
   const ffmpeg = tools.ffmpegPath ?? 'ffmpeg';
   const args = [
     '-nostdin',
@@ -171,8 +171,8 @@ export async function* readVideoFrames(path: string, opts: ReadVideoOptions = {}
     '-an',
     '-sn',
     '-dn',
-    '-vf',
-    filters.join(','),
+    // Bit-exact RGB: the same bytes on the kiosk's arm64 as on x86 (see rgb-filter.ts).
+    ...rgbFilterArgs(width, height, opts.fps ? [`fps=${opts.fps}`] : []),
     ...(opts.fps ? [] : ['-fps_mode', 'passthrough']),
     '-f',
     'rawvideo',

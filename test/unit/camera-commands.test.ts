@@ -18,7 +18,17 @@ t.test('V4L2 through ffmpeg: device, size, rate and input format; RGB at exactly
     '-i',
     '/dev/v4l/by-id/usb-cam-video-index0',
   ]);
-  t.same(c.args.slice(-7), ['-vf', 'scale=1280:720', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  t.same(c.args.slice(-9), [
+    '-sws_flags',
+    'accurate_rnd+full_chroma_int+bitexact',
+    '-vf',
+    'scale=1280:720:flags=area+accurate_rnd+full_chroma_int+bitexact,format=gbrp',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ]);
   t.equal(c.layout.frameBytes, 1280 * 720 * 3);
   const y = v4l2Command({ device: '/dev/video0', width: 640, height: 480, fps: 15, inputFormat: 'yuyv' });
   t.ok(y.args.includes('yuyv422'), 'YUYV asks for yuyv422');

@@ -136,7 +136,7 @@ t.test('eyes closed when the step starts, then opened, is not a blink (no open f
   const s = drive(session('turn_left,blink'), new Script().frontal(100).add(400, (t) => turned(t, 25)).events);
   t.equal(s.state.steps[0].status, 'passed');
   const r = drive(s.state, [eyesClosed(500), eyesClosed(533), frontal(567)]);
-  t.equal(r.state.current?.armedMs, 500, 'armed on the first neutral frame, eyes closed');
+  t.equal(r.state.current?.armedMs, 533, 'armed on the second neutral frame (a release takes holdFrames frames), eyes closed');
   t.equal(r.state.steps[1].status, 'not_started', 'the reopening alone does not count');
   const flicker = drive(r.state, [eyesClosed(600), frontal(633)]);
   t.equal(flicker.state.steps[1].status, 'not_started', 'closed on one frame at 30 fps (33 ms): an eye-model flicker, not a blink');
@@ -155,9 +155,10 @@ t.test('the next step counts once the last move is released: back below half its
     frameOf(1100, [faceSignals({ yaw: 25, pitch: 35 })]),
     frameOf(1133, [faceSignals({ yaw: 25, pitch: 35 })]),
     frameOf(1167, [faceSignals({ yaw: 25, pitch: 35 })]),
+    frameOf(1200, [faceSignals({ yaw: 25, pitch: 35 })]),
   ]);
   t.equal(over.state.steps[1].status, 'passed', 'up further than left (35/15 > 25/20): the turn is over, the look up counts');
-  const back = drive(s.state, [turned(533, 9), pitched(567, 20), pitched(600, 20)]);
+  const back = drive(s.state, [turned(533, 9), pitched(567, 20), pitched(600, 20), pitched(633, 20)]);
   t.equal(back.state.current, null);
   t.equal(back.state.steps[1].status, 'passed', 'back below 10 degrees: released, then up');
 });

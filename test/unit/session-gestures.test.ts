@@ -99,6 +99,46 @@ t.test('a held move is released when the head moves further into another directi
   t.equal(r.released[0].kind, 'look_up');
 });
 
+t.test('a release takes holdFrames frames: one odd frame of a half-hidden face releases nothing', async (t) => {
+  // tranvanluyt real.mp4 frames 352-394 (bitexact decode): a deep bow held past look_down, one usable frame whose
+  // pose reads 22.5 deg left and 14 deg down (the face half out of the detector's reach), then the bow again.
+  const bow = [...rep(3, {}), ...rep(6, { pitch: -20 }), { yaw: 22.5, pitch: -14.2 }, { pitch: -30, score: 0.8 }, ...rep(6, { pitch: -41 })];
+  const r = run(bow);
+  t.same(r.released, [], 'not released by the one overtaking frame');
+  t.equal(r.track.held?.kind, 'look_down', 'the bow is still the look down');
+  const neutral = run([...rep(3, {}), ...rep(6, { pitch: -20 }), {}, ...rep(6, { pitch: -41 })]);
+  t.same(neutral.released, [], 'nor by one frame back at neutral');
+  const twice = run([...rep(3, {}), ...rep(6, { pitch: -20 }), { yaw: 22.5, pitch: -14.2 }, { yaw: 22.5, pitch: -14.2 }, ...rep(3, { pitch: -41 })]);
+  t.same(
+    twice.released.map((m) => m.kind),
+    ['look_down'],
+    'two frames overtaken release it',
+  );
+  t.same(
+    twice.seen.map((m) => m.kind),
+    ['look_down', 'look_down'],
+    'and the bow after it is a new look down',
+  );
+});
+
+t.test('a move that releases the last one counts its frames from its start (the head leaving the camera after 3 frames)', async (t) => {
+  // zalo train/videos/1.mp4 frames 102-111: a look up, then a turn right for three frames before the face is lost.
+  const r = run([
+    ...rep(3, {}),
+    ...rep(4, { pitch: 20 }),
+    { yaw: -30, pitch: 6 },
+    { yaw: -35, pitch: 11 },
+    { yaw: -35, pitch: 10 },
+    { yaw: -32, score: 0.8 },
+    null,
+  ]);
+  t.same(
+    r.seen.map((m) => `${m.kind}@${m.first}`),
+    ['look_up@3', 'turn_right@7'],
+    'the turn right is seen on the frame after the release, from its first frame',
+  );
+});
+
 t.test('an asked move counts whatever the other axis does; weak detections are gaps', async (t) => {
   const diagonal = run([...rep(3, {}), ...rep(3, { yaw: 30, pitch: 16 })], 'look_up');
   t.same(
