@@ -3,7 +3,7 @@
  * writes raw frames of a fixed layout to stdout; logs go to stderr.
  */
 import { KioskError } from '../../base/errors.js';
-import { rgbFilterArgs } from '../media/rgb-filter.js';
+import { BITEXACT_DECODE_ARGS, rgbFilterArgs } from '../media/rgb-filter.js';
 import { i420, rgb24, rgbPadded, type PixelLayout } from './pixel-format.js';
 
 /** A process that writes frames to stdout. */
@@ -90,6 +90,7 @@ export function v4l2Command(o: V4l2Options): CaptureCommand {
       'nobuffer',
       '-flags',
       'low_delay',
+      ...BITEXACT_DECODE_ARGS,
       ...input,
       '-map',
       '0:v:0',

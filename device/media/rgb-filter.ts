@@ -1,7 +1,10 @@
 /**
- * The ffmpeg arguments that turn decoded video into RGB the same way on every CPU.
+ * The ffmpeg arguments that decode video and turn it into RGB the same way on every CPU.
  *
- * H.264/VP8 decoding is bit-exact by specification, but swscale's YUV-to-RGB fast paths are not: the
+ * H.264/VP8 decoding is bit-exact by specification; the DCT codecs before them (MJPEG, which USB cameras
+ * send, H.263 in .3gp, MPEG-1/2/4 part 2) leave the inverse DCT to the decoder, and ffmpeg picks an
+ * x86 or arm64 SIMD one by default: `-idct simple` (the C reference, IEEE 1180) makes them agree. And
+ * swscale's YUV-to-RGB fast paths are not bit-exact either: the
  * x86 (SSE/AVX) and arm64 (NEON) converters round differently, by up to 2/255 per channel on the dev
  * clips, which moved yaw by 0.7 degrees and eye openness by 0.09 between the two (docs/arm64-parity.md).
  * With `bitexact`, `accurate_rnd` and `full_chroma_int`, and the conversion written as planar GBR
@@ -10,6 +13,9 @@
  * Cost on this machine: about 0.4 ms more per 368x656 frame than the fast path.
  */
 export const BITEXACT_SWS_FLAGS = 'accurate_rnd+full_chroma_int+bitexact';
+
+/** Decoder options, before `-i`: the reference inverse DCT (measured: H.263, MPEG-1 and MJPEG clips then decode to the same bytes on x86 and arm64). */
+export const BITEXACT_DECODE_ARGS: readonly string[] = ['-idct', 'simple'];
 
 /**
  * `-sws_flags ... -vf <before,>scale=WxH (area),format=gbrp`: the output is then written with

@@ -4,7 +4,7 @@ import type { RgbImage } from '../../base/rgb-image.js';
 import { decoderMissing, runToEnd, startChild, stopChild, TailBuffer, type MediaTools } from '../../base/process.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { openInputFile } from './input-file.js';
-import { rgbFilterArgs } from './rgb-filter.js';
+import { BITEXACT_DECODE_ARGS, rgbFilterArgs } from './rgb-filter.js';
 import { formatFromExtension, sniffFormat, VIDEO_FORMATS } from './sniff.js';
 
 export type { MediaTools } from '../../base/process.js';
@@ -164,6 +164,7 @@ export async function* readVideoFrames(path: string, opts: ReadVideoOptions = {}
     '-hide_banner',
     '-v',
     'error',
+    ...BITEXACT_DECODE_ARGS,
     '-i',
     ffmpegInput(path),
     '-map',

@@ -143,6 +143,14 @@ t.test('readVideoFrames yields every frame, split exactly by W*H*3, with times',
   t.not(frames[0].image.data, frames[1].image.data, 'each frame owns its buffer');
   t.equal(decoders(children).length, 1);
   t.ok(children.every(exited), 'ffprobe and ffmpeg have exited');
+  // The same bytes on the kiosk's arm64 as here (device/media/rgb-filter.ts; the bytes are checked in media-shared-data).
+  const args = decoders(children)[0].spawnargs;
+  t.ok(
+    args.indexOf('-idct') >= 0 && args[args.indexOf('-idct') + 1] === 'simple' && args.indexOf('-idct') < args.indexOf('-i'),
+    'reference inverse DCT, as a decoder option',
+  );
+  t.equal(args[args.indexOf('-sws_flags') + 1], 'accurate_rnd+full_chroma_int+bitexact');
+  t.match(args[args.indexOf('-vf') + 1], /^scale=50:30:flags=area\+accurate_rnd\+full_chroma_int\+bitexact,format=gbrp$/, 'converted through planar GBR');
 });
 
 t.test('pixels come through as R,G,B', async (t) => {

@@ -6,6 +6,12 @@ import { FrameBuffer } from '../../device/camera/frame-buffer.js';
 t.test('V4L2 through ffmpeg: device, size, rate and input format; RGB at exactly the asked size', async (t) => {
   const c = v4l2Command({ device: '/dev/v4l/by-id/usb-cam-video-index0', width: 1280, height: 720, fps: 30, inputFormat: 'mjpeg' });
   t.equal(c.file, 'ffmpeg');
+  t.same(
+    c.args.slice(c.args.indexOf('-idct'), c.args.indexOf('-idct') + 2),
+    ['-idct', 'simple'],
+    'the reference inverse DCT for MJPEG (same bytes on every CPU)',
+  );
+  t.ok(c.args.indexOf('-idct') < c.args.indexOf('-i'), 'a decoder option: before -i');
   t.same(c.args.slice(c.args.indexOf('-f'), c.args.indexOf('-i') + 2), [
     '-f',
     'v4l2',
