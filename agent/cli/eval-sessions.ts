@@ -25,7 +25,12 @@ export function register(evalCmd: Command): Command {
     .option('--max-width <px>', 'downscale camera frames wider than this before analysis', intArg('--max-width', 64))
     .option('--plot <svg>', 'write a picture: match similarity and attack aggregate per session, by class, with the thresholds')
     .option('--json', 'print one JSON document: per case its expected and actual verdict and reasons')
-    .action(async (opts: { suite: string; root: string; maxWidth?: number; plot?: string; json?: boolean }) => {
+    .option(
+      '--timeout-scale <k>',
+      "multiply the session's wall-clock limits on engine calls (decisionTimeoutMs, analyzeTimeoutMs) by k, on a machine far slower than a kiosk (emulation: npm run check:arm64)",
+      intArg('--timeout-scale', 1),
+    )
+    .action(async (opts: { suite: string; root: string; maxWidth?: number; plot?: string; json?: boolean; timeoutScale?: number }) => {
       const [{ createLogger }, { phasedProgress }] = await Promise.all([import('../../base/log.js'), import('../../base/progress.js')]);
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval-sessions' });
       let engine: { stop(): Promise<void> } | null = null;
@@ -42,7 +47,12 @@ export function register(evalCmd: Command): Command {
         // A line on stderr when it is a terminal (not in CI); stdout, --json included, is untouched.
         const bar = phasedProgress('eval sessions');
         progress = bar;
-        const report = await runSuite(e, cases, { root: opts.root, maxWidth: opts.maxWidth, onCase: (done, total, name) => bar.report(done, total, name) });
+        const report = await runSuite(e, cases, {
+          root: opts.root,
+          maxWidth: opts.maxWidth,
+          timeoutScale: opts.timeoutScale,
+          onCase: (done, total, name) => bar.report(done, total, name),
+        });
         bar.done();
         if (opts.plot) {
           const [{ sessionsPlot }, { writeFile }, { DEFAULT_SESSION_CONFIG: d }] = await Promise.all([

@@ -239,6 +239,23 @@ export interface SuiteOptions {
   maxWidth?: number;
   config?: Partial<SessionConfig>;
   onCase?: (done: number, total: number, name: string) => void;
+  /**
+   * Multiplies the session's wall-clock limits on engine calls (`decisionTimeoutMs`, `analyzeTimeoutMs`),
+   * which guard a live kiosk against a hung engine, for a machine far slower than a kiosk (qemu emulation
+   * runs the models 30-100 times slower): with every frame processed in turn, nothing else in a suite
+   * depends on the machine's speed. Recording-time limits (step time limits) are unchanged. Default 1.
+   */
+  timeoutScale?: number;
+}
+
+/** The case's session config with the engine-call limits scaled (see `SuiteOptions.timeoutScale`). */
+export function caseConfig(options: Pick<SuiteOptions, 'config' | 'timeoutScale'>, own: Partial<SessionConfig>): Partial<SessionConfig> {
+  const config = { ...options.config, ...own };
+  const k = options.timeoutScale ?? 1;
+  if (k === 1) return config;
+  const base = resolveSessionConfig(config);
+  const cap = 600000; // the config's own upper bound for these limits
+  return { ...config, decisionTimeoutMs: Math.min(cap, base.decisionTimeoutMs * k), analyzeTimeoutMs: Math.min(cap, base.analyzeTimeoutMs * k) };
 }
 
 function judge(c: SuiteCase, verdict: Verdict, reasons: readonly string[]): boolean {
@@ -313,7 +330,7 @@ export async function runSuite(
           const { result } = await verifyFiles(
             engine,
             { id: join(options.root, c.id), video, ...challenge },
-            { fast: true, maxWidth: options.maxWidth, config: { ...options.config, ...c.config }, portrait: await reference(c.id), camera: camera.replay() },
+            { fast: true, maxWidth: options.maxWidth, config: caseConfig(options, c.config), portrait: await reference(c.id), camera: camera.replay() },
           );
           outcomes.push({
             ...base,

@@ -10,6 +10,9 @@
 #   ARM64_CASES   space-separated dev-suite cases run on both machines (default genuine-headturn; "all" for the suite)
 #   ARM64_UNIT    "all" for every unit test emulated (default: the subset below)
 #   ARM64_FRESH   1: a new clone and `npm ci` even when the lockfile is unchanged
+#   ARM64_REPORT  where the markdown report goes (default docs/arm64-parity.md in this repository)
+#   ARM64_TIMEOUT_SCALE  factor on the session's wall-clock limits on engine calls in the emulated eval sessions
+#                 (default 50: emulation runs the models 30-100x slower than a kiosk; see SuiteOptions.timeoutScale)
 #   KIOSK_DATA    the data root (default ../shared/data beside the repository)
 set -uo pipefail
 
@@ -146,7 +149,7 @@ suite_subset() {
 }
 
 sessions_x86() { host_tsx agent/cli/main.ts eval sessions --suite "$PW/suite.tsv" --root "$DATA" --json >"$PW/sessions-x86.json"; [ -s "$PW/sessions-x86.json" ]; }
-sessions_arm64() { in_root "npx tsx agent/cli/main.ts eval sessions --suite /work/parity/suite.tsv --root /work/shared/data --json > /work/parity/sessions-arm64.json"; [ -s "$PW/sessions-arm64.json" ]; }
+sessions_arm64() { in_root "npx tsx agent/cli/main.ts eval sessions --suite /work/parity/suite.tsv --root /work/shared/data --timeout-scale ${ARM64_TIMEOUT_SCALE:-50} --json > /work/parity/sessions-arm64.json"; [ -s "$PW/sessions-arm64.json" ]; }
 
 CLIPS=${ARM64_CLIPS:-$(default_clips)}
 arm64_ok=1
@@ -173,8 +176,8 @@ if [ $arm64_ok = 1 ]; then
   wait "$sessions_pid"
 fi
 [ -s "$PW/arm64.json" ] || { echo "check-arm64: no arm64 parity dump; stages:" >&2; cat "$STAGES" >&2; exit 1; }
-args=(--a "$PW/x86.json" --b "$PW/arm64.json" --stages "$STAGES" --commit "$COMMIT" --md-out "$REPO/docs/arm64-parity.md" --json-out "$PW/report.json")
+args=(--a "$PW/x86.json" --b "$PW/arm64.json" --stages "$STAGES" --commit "$COMMIT" --md-out "${ARM64_REPORT:-$REPO/docs/arm64-parity.md}" --json-out "$PW/report.json")
 [ -s "$PW/arm64-self.json" ] && args+=(--self "$PW/arm64-self.json")
 [ -s "$PW/sessions-x86.json" ] && [ -s "$PW/sessions-arm64.json" ] && args+=(--sessions-a "$PW/sessions-x86.json" --sessions-b "$PW/sessions-arm64.json")
 host_tsx scripts/arm64/parity-report.ts "${args[@]}"
-echo "report: $REPO/docs/arm64-parity.md, figures: $PW/report.json; the arm64 root stays in $ROOT" >&2
+echo "report: ${ARM64_REPORT:-$REPO/docs/arm64-parity.md}, figures: $PW/report.json; the arm64 root stays in $ROOT" >&2

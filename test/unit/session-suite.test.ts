@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseSuite } from '../../agent/session/suite.js';
+import { caseConfig, parseSuite } from '../../agent/session/suite.js';
 
 const HEAD = 'case\tkind\tclass\tid\tvideo\tchallenge\texpected\texpected_reason\tconfig\tnote';
 const row = (...cols: string[]) => cols.join('\t');
@@ -75,4 +75,11 @@ t.test('session-level rates: BPCER over bona fide, APCER per species, impostors,
   t.same([r.apcer.replay.errors, r.apcer.replay.total, r.apcer.still.errors, r.apcer_all.errors, r.apcer_all.total], [1, 2, 0, 1, 3]);
   t.same([r.impostors_accepted.errors, r.non_compliant_accepted.total], [0, 1]);
   t.equal(r.median_prompt_to_verdict_ms, 5000, 'median of 3000, 5000, 9000 (the retry never reached the challenge)');
+});
+
+t.test('timeoutScale multiplies only the wall-clock limits on engine calls (for emulated machines)', async (t) => {
+  t.same(caseConfig({ config: { holdFrames: 3 } }, { turnYawDeg: 25 }), { holdFrames: 3, turnYawDeg: 25 }, 'scale 1: the case config as given');
+  const slow = caseConfig({ config: { holdFrames: 3 }, timeoutScale: 50 }, { turnYawDeg: 25 });
+  t.same(slow, { holdFrames: 3, turnYawDeg: 25, decisionTimeoutMs: 150000, analyzeTimeoutMs: 500000 }, 'defaults 3000 and 10000 ms, times 50');
+  t.equal(caseConfig({ timeoutScale: 100 }, { decisionTimeoutMs: 9000 }).decisionTimeoutMs, 600000, "capped at the config's bound");
 });
