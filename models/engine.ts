@@ -40,8 +40,8 @@ export interface FaceEngine {
   stop(): Promise<void>;
 }
 
-/** Cosine similarity of two embeddings (both L2-normalised: the dot product). */
-export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
+/** Cosine similarity of two embeddings (both L2-normalised: the dot product); also of embeddings read back from JSON. */
+export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`embedding sizes differ: ${a.length} vs ${b.length}`);
   let dot = 0;
   let na = 0;

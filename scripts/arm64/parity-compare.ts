@@ -2,6 +2,7 @@
  * The pure half of the arm64 parity check: the dump each machine writes (scripts/arm64/parity.ts) and
  * the comparison of two dumps (largest differences per model, per signal, per input). No I/O here.
  */
+import { cosineSimilarity } from '../../models/engine.js';
 import type { FaceSignals } from '../../models/types.js';
 
 /** What each model gave on one frame when fed the anchor's face (the same crop on both machines). */
@@ -103,18 +104,6 @@ export function foldDiff(d: MaxDiff, a: readonly number[], b: readonly number[],
   }
 }
 
-function cosine(a: readonly number[], b: readonly number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
-}
-
 function diffOf(out: Record<string, MaxDiff>, key: string): MaxDiff {
   out[key] ??= emptyDiff();
   return out[key];
@@ -168,7 +157,7 @@ export function compareDumps(a: ParityDump, b: ParityDump): ParityComparison {
       }
       foldDiff(diffOf(models, 'embedding.element'), ma.embedding, mb.embedding, clip.clip, fb.index);
       if (ma.embedding.length === mb.embedding.length && ma.embedding.length > 0) {
-        const c = cosine(ma.embedding, mb.embedding);
+        const c = cosineSimilarity(ma.embedding, mb.embedding);
         embeddingCosineMin = embeddingCosineMin === null ? c : Math.min(embeddingCosineMin, c);
       }
     }
