@@ -119,10 +119,7 @@ t.test(
     // (CI, 0 + 8 decided), so the split is reported, and every claim must have been decided by one of them.
     const served = hosts.map((h) => decisions.filter((d) => d.host === h.cn && d.deviceId).length);
     t.comment(`claims decided per host: ${served.join(' + ')}`);
-    t.ok(
-      served.reduce((a, b) => a + b, 0) >= DEVICES.length,
-      `the hosts decided the claims (${served.join(' + ')})`,
-    );
+    t.ok(served.reduce((a, b) => a + b, 0) >= DEVICES.length, `the hosts decided the claims (${served.join(' + ')})`);
     const recorded = (await Promise.all(DEVICES.map((d) => stores.revocations.serialsOf(d)))).filter((s) => s.length === 1).length;
     t.equal(recorded, DEVICES.length, 'every issued certificate is in the shared CA record');
 
