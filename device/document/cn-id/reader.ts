@@ -180,7 +180,6 @@ export class CnIdDocumentReader implements DocumentReader {
     if (signal?.aborted) throw aborted(signal.reason, this.o.path);
     this.decoder.reset();
     this.queue = [];
-    await link.write(encodeCommand(command));
     const timeoutMs = this.o.responseTimeoutMs ?? 3000;
     let timedOut = false;
     let wake: () => void = () => {};
@@ -190,12 +189,23 @@ export class CnIdDocumentReader implements DocumentReader {
     }, timeoutMs);
     const onAbort = () => wake();
     signal?.addEventListener('abort', onAbort, { once: true });
+    // The write (and its drain) runs under the same limit as the answer: a port whose other end went away can
+    // leave tcdrain waiting for ever, and the read must still end (closed port, abort or E_TIMEOUT).
+    let writeError: unknown;
+    link.write(encodeCommand(command)).then(
+      () => {},
+      (err) => {
+        writeError = err;
+        wake();
+      },
+    );
     try {
       for (;;) {
         const next = this.queue.shift();
         if (next?.error) throw next.error;
         if (next?.frame) return next.frame;
         if (this.linkError) throw this.linkError;
+        if (writeError) throw writeError;
         if (signal?.aborted) throw aborted(signal.reason, this.o.path);
         if (timedOut) {
           throw new KioskError('E_TIMEOUT', `the ID card reader did not answer ${step} within ${timeoutMs} ms`, {
