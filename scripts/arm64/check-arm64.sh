@@ -157,6 +157,13 @@ stage "binfmt_misc + qemu-aarch64" binfmt || exit 1
 stage "arm64 root (debootstrap or reuse)" debian_root || exit 1
 stage "Node $NODE_V arm64 + npm" node_arm64 || exit 1
 bind /proc "$ROOT/proc" && bind /dev "$ROOT/dev" && bind /sys "$ROOT/sys" ro && bind "$DATA" "$ROOT/work/shared/data" ro || exit 1
+# The host's CPU cache description (x86 sysfs) is hidden from the arm64 side: ONNX Runtime's CPU probe (cpuinfo,
+# arm64 Linux code) parses it at load and segfaulted on it under qemu on a host with kernel 6.18 (an empty
+# directory there: it falls back to defaults, as it does without /sys). A board has its own; nothing else reads it.
+for c in "$ROOT"/sys/devices/system/cpu/cpu[0-9]*/cache; do
+  [ -d "$c" ] || continue
+  mount -t tmpfs -o ro,size=4k,mode=0555 kiosk-arm64-nocache "$c" && MOUNTS+=("$c") || exit 1
+done
 stage "clone $COMMIT into the root" clone_arm64 || exit 1
 # The host side first: it does not wait for the emulated npm ci.
 stage "host clone of $COMMIT" host_clone || exit 1
