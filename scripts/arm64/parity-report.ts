@@ -93,6 +93,10 @@ async function main(): Promise<void> {
     '',
     ...(verdicts
       ? [
+          `Verdicts the same on both: ${verdicts.filter((v) => v.same).length}/${verdicts.length}; as the suite expects: ` +
+            `${verdicts.filter((v) => v.a?.verdict === v.expected).length}/${verdicts.length} on ${a.arch}, ` +
+            `${verdicts.filter((v) => v.b?.verdict === v.expected).length}/${verdicts.length} on ${b.arch}.`,
+          '',
           `| case | expected | ${a.arch} | ${b.arch} | same |`,
           '|---|---|---|---|---|',
           ...verdicts.map(
