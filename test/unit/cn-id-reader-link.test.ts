@@ -7,6 +7,7 @@ import t from 'tap';
 import type { ByteLink } from '../../device/document/cn-id/port.js';
 import { CnIdDocumentReader } from '../../device/document/cn-id/reader.js';
 import { KioskError } from '../../base/errors.js';
+import { rejectsWithCode } from '../helpers/errors.js';
 
 interface StuckLink extends ByteLink {
   writes: number;
@@ -37,21 +38,11 @@ async function reader(l: StuckLink) {
   return r;
 }
 
-const failure = (p: Promise<unknown>) =>
-  p.then(
-    () => {
-      throw new Error('the read resolved');
-    },
-    (e: unknown) => e as KioskError,
-  );
-
 t.test('a write that never drains ends the read with E_TIMEOUT at the response limit', async (t) => {
   const l = link(() => new Promise<void>(() => {}));
   const r = await reader(l);
   const started = Date.now();
-  const err = await failure(r.read({ timeoutMs: 10_000 }));
-  t.equal(err.code, 'E_TIMEOUT', err.message);
-  t.match(err.details, { reason: 'no_response', step: 'find' });
+  await t.rejects(r.read({ timeoutMs: 10_000 }), { name: 'KioskError', code: 'E_TIMEOUT', details: { reason: 'no_response', step: 'find' } });
   t.ok(Date.now() - started < 5000, 'bounded by the response limit, not the request');
   t.equal(l.writes, 1);
 });
@@ -59,20 +50,17 @@ t.test('a write that never drains ends the read with E_TIMEOUT at the response l
 t.test('the port closing while a write is pending ends the read with E_DEVICE', async (t) => {
   const l = link(() => new Promise<void>(() => {}));
   const r = await reader(l);
-  const pending = failure(r.read({ timeoutMs: 10_000 }));
+  const pending = rejectsWithCode(t, r.read({ timeoutMs: 10_000 }), 'E_DEVICE', /serial port closed/);
   await new Promise((res) => setTimeout(res, 50));
   l.unplug();
-  const err = await pending;
-  t.equal(err.code, 'E_DEVICE', err.message);
-  t.equal((await failure(r.read({ timeoutMs: 100 }))).code, 'E_DEVICE', 'and the next read says the port went away');
+  await pending;
+  await rejectsWithCode(t, r.read({ timeoutMs: 100 }), 'E_DEVICE', /serial port closed/);
 });
 
 t.test('a write that fails ends the read with the write error', async (t) => {
   const l = link(() => Promise.reject(new KioskError('E_DEVICE', 'writing to the ID card reader failed: EIO', { subject: '/dev/ttyTEST' })));
   const r = await reader(l);
-  const err = await failure(r.read({ timeoutMs: 10_000 }));
-  t.equal(err.code, 'E_DEVICE');
-  t.match(err.message, /writing to the ID card reader failed/);
+  await rejectsWithCode(t, r.read({ timeoutMs: 10_000 }), 'E_DEVICE', 'writing to the ID card reader failed');
 });
 
 t.test('an abort while a write is pending ends the read with E_ABORTED', async (t) => {
@@ -80,6 +68,5 @@ t.test('an abort while a write is pending ends the read with E_ABORTED', async (
   const r = await reader(l);
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 50);
-  const err = await failure(r.read({ timeoutMs: 10_000, signal: ac.signal }));
-  t.equal(err.code, 'E_ABORTED');
+  await rejectsWithCode(t, r.read({ timeoutMs: 10_000, signal: ac.signal }), 'E_ABORTED');
 });
