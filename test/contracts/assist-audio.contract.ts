@@ -17,6 +17,14 @@ export interface CaptureSubject {
   pid?: () => number | undefined;
   /** Makes the running device fail (kills its child). */
   crash?: () => void;
+  /**
+   * The source has no clock of its own (ALSA's `null` PCM is not paced by a sound card: its rate
+   * depends on alsa-lib and the host; CI saw 356 frames in a second where earlier runs on the same
+   * host stayed under 300), so the suite
+   * checks that frames flow, not their rate. Sources with a clock (a sound card, lavfi under `-re`)
+   * leave this unset and are held to real time.
+   */
+  unclocked?: boolean;
 }
 
 export interface PlaybackSubject {
@@ -56,7 +64,8 @@ export function audioCaptureContract(name: string, make: () => CaptureSubject, b
     if (s.pid) t.ok(processAlive(pid), 'a child captures');
     t.equal(s.capture.stats().running, true);
     await sleep(1000);
-    t.ok(frames.length >= 60 && frames.length <= 300, `about 100 frames in a second (got ${frames.length})`);
+    if (s.unclocked) t.ok(frames.length >= 60, `frames flow from a source without a clock (got ${frames.length} in a second)`);
+    else t.ok(frames.length >= 60 && frames.length <= 300, `about 100 frames in a second (got ${frames.length})`);
     t.ok(
       frames.every((f) => f.samples instanceof Int16Array && f.samples.length === rate / 100 && f.sampleRate === rate),
       `every frame ${rate / 100} samples at ${rate} Hz`,
