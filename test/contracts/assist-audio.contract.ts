@@ -19,10 +19,9 @@ export interface CaptureSubject {
   crash?: () => void;
   /**
    * The source has no clock of its own (ALSA's `null` PCM is not paced by a sound card: its rate
-   * depends on alsa-lib and the host; CI saw 356 frames in a second where earlier runs on the same
-   * host stayed under 300), so the suite
-   * checks that frames flow, not their rate. Sources with a clock (a sound card, lavfi under `-re`)
-   * leave this unset and are held to real time.
+   * depends on alsa-lib and the host; runs on one machine counted 160 to 356 frames in a second), so
+   * the suite checks that frames flow, not their rate. Sources with a clock (a sound card, lavfi
+   * under `-re`) leave this unset and are held to real time.
    */
   unclocked?: boolean;
 }
