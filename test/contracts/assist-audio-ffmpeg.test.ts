@@ -1,7 +1,8 @@
 /**
  * The ffmpeg audio devices: the real ALSA command line on ALSA's `null` PCM (alsa-lib's built-in
- * silent device: there is no sound card here; it has no clock, so its rate is not checked), the same capture with a lavfi 440 Hz tone in place of
- * the device (content checked), and a missing ALSA device (refused with a code).
+ * silent device: there is no sound card here; it has no clock, so its rate is not checked), the
+ * same capture with a lavfi 440 Hz tone in place of the device (content and real-time rate checked),
+ * and a missing ALSA device (refused with a code).
  */
 import { FfmpegAudioCapture, FfmpegAudioPlayback } from '../../agent/assist/audio/ffmpeg-audio.js';
 import { audioCaptureContract, audioPlaybackContract } from './assist-audio.contract.js';
