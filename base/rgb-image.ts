@@ -196,3 +196,36 @@ export function scaledInside(b: Box, scale: number, width: number, height: numbe
   y = Math.max(0, Math.min(y, height - 1 - h));
   return { x, y, width: w, height: h };
 }
+
+/** Index `i` reflected into [0, n) without repeating the edge pixel (OpenCV's BORDER_REFLECT_101). */
+function reflect101(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  let j = ((i % period) + period) % period;
+  if (j >= n) j = period - j;
+  return j;
+}
+
+/**
+ * The integer square `size` x `size` at (`x`, `y`) of `src`; where it extends past the edges the
+ * image is mirrored without repeating the edge pixel (OpenCV's BORDER_REFLECT_101), so a face near
+ * the border (or a tight crop) keeps its scale instead of the crop shrinking to fit.
+ */
+export function cropReflect(src: RgbImage, x: number, y: number, size: number): RgbImage {
+  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`invalid crop size ${size}`);
+  const out = new Uint8Array(size * size * 3);
+  const { width: w, height: h, data } = src;
+  const cols = new Int32Array(size);
+  for (let c = 0; c < size; c++) cols[c] = reflect101(x + c, w) * 3;
+  let o = 0;
+  for (let r = 0; r < size; r++) {
+    const row = reflect101(y + r, h) * w * 3;
+    for (let c = 0; c < size; c++, o += 3) {
+      const i = row + cols[c];
+      out[o] = data[i];
+      out[o + 1] = data[i + 1];
+      out[o + 2] = data[i + 2];
+    }
+  }
+  return { width: size, height: size, data: out };
+}

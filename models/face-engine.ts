@@ -18,6 +18,7 @@ import { CALIBRATION } from './calibration.js';
 import { fuseAttackScores } from './pad/fusion.js';
 import { miniFasParams, SilentFacePad } from './pad/silent-face.js';
 import { HumanAntispoofPad } from './pad/human-antispoof.js';
+import { CelebaSpoofPad } from './pad/celeba-spoof.js';
 import { FaceEmbedder } from './embedding/arcface.js';
 
 /** Which manifest model serves each task; quantized variants are selected here by id. */
@@ -77,7 +78,7 @@ export class OnDeviceFaceEngine implements FaceEngine {
     detector: UltrafaceDetector;
     landmarks: Landmarks68;
     eyes: EyeState | null;
-    pad: { id: string; model: SilentFacePad | HumanAntispoofPad }[];
+    pad: { id: string; model: SilentFacePad | HumanAntispoofPad | CelebaSpoofPad }[];
     embedder: FaceEmbedder;
   };
 
@@ -119,13 +120,17 @@ export class OnDeviceFaceEngine implements FaceEngine {
   private async padModels(
     load: (id: string) => Promise<ModelSession>,
     ids: readonly string[],
-  ): Promise<{ id: string; model: SilentFacePad | HumanAntispoofPad }[]> {
+  ): Promise<{ id: string; model: SilentFacePad | HumanAntispoofPad | CelebaSpoofPad }[]> {
     if (ids.length === 0) throw new KioskError('E_MODEL_MANIFEST', 'no presentation-attack model configured', { subject: 'models.pad' });
-    const out: { id: string; model: SilentFacePad | HumanAntispoofPad }[] = [];
+    const out: { id: string; model: SilentFacePad | HumanAntispoofPad | CelebaSpoofPad }[] = [];
     for (const id of ids) {
       const session = await load(id);
       if (session.model.runtime === 'tfjs') {
         out.push({ id, model: new HumanAntispoofPad(session) });
+        continue;
+      }
+      if (id.split('@')[0] === 'minifas_celebaspoof') {
+        out.push({ id, model: new CelebaSpoofPad(session) });
         continue;
       }
       const params = miniFasParams(id);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createFaceEngine } from '../../models/face-engine.js';
+import { createFaceEngine, DEFAULT_MODELS } from '../../models/face-engine.js';
 import { cosineSimilarity } from '../../models/engine.js';
 import { analyzeStill } from '../../models/still.js';
 import { primaryFace } from '../../models/select.js';
@@ -72,6 +72,22 @@ t.test('presentation attacks: the print and replay samples score above the real 
   const real = await score('image_T1.jpg');
   t.ok(real < (await score('image_F1.jpg')), 'print above real');
   t.ok(real < (await score('image_F2.jpg')), 'replay above real');
+});
+
+t.test('each presentation-attack model alone ranks the print and the replay above the real face', { skip: hasData ? false : NO_DATA }, async (t) => {
+  // the CelebA-Spoof model reads its own crop (1.5x, mirrored borders): a wrong crop or channel order would not rank these
+  for (const pad of ['fr_liveness', 'minifasnet_v2', 'minifasnet_v1se', 'minifas_celebaspoof']) {
+    const engine = createFaceEngine({ options: { models: { ...DEFAULT_MODELS, pad: [pad] } } });
+    await engine.start();
+    const score = async (name: string) => {
+      const img = await loadRgb(dataPath(`silentface-antispoof/images/sample/${name}`));
+      const { frame, signals } = await analyzeStill(engine, img);
+      return (await engine.decide(frame, primaryFace(signals.faces)!)).attackScore;
+    };
+    const [real, print, replay] = [await score('image_T1.jpg'), await score('image_F1.jpg'), await score('image_F2.jpg')];
+    await engine.stop();
+    t.ok(real < 0.5 && print > 0.5 && replay > 0.5, `${pad}: real ${real.toFixed(3)}, print ${print.toFixed(3)}, replay ${replay.toFixed(3)}`);
+  }
 });
 
 t.test('a tight face crop is found through the padded retry', { skip: hasData ? false : NO_DATA }, async (t) => {
