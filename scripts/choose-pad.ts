@@ -2,7 +2,7 @@
 // reports it on the other (issue 10: "ship what the numbers choose, on a split by person").
 //
 //   npx kiosk-agent eval pad --labels ../shared/data/labels/spoof.tsv --videos ../shared/data/labels/videos.tsv \
-//     --root ../shared/data --pad fr_liveness,minifasnet_v2,minifasnet_v1se --json > pad-all.json
+//     --root ../shared/data --pad fr_liveness,minifasnet_v2,minifasnet_v1se,minifas_celebaspoof --json > pad-all.json
 //   npx tsx scripts/choose-pad.ts pad-all.json
 //
 // Candidates: every non-empty subset of the loaded models, fused by the mean of their log-odds

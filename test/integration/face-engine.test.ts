@@ -26,8 +26,8 @@ t.test('an empty frame has no face; the engine reports its models with hashes', 
   t.teardown(() => engine.stop());
   t.same(
     info.models.map((m) => m.id),
-    ['fr_detect@fp16', 'fr_landmark@fp16', 'fr_eye@fp16', 'fr_liveness@fp16', 'minifasnet_v1se', 'fr_feature@fp16'],
-    'float16 variants by default (minifasnet_v1se has none: its float weights)',
+    ['fr_detect@fp16', 'fr_landmark@fp16', 'fr_eye@fp16', 'fr_liveness@fp16', 'minifasnet_v2', 'minifas_celebaspoof', 'fr_feature@fp16'],
+    'float16 variants by default (minifasnet_v2 and minifas_celebaspoof have none: their float weights)',
   );
   t.ok(info.models.every((m) => /^[0-9a-f]{64}$/.test(m.sha256)));
   t.match(info.runtimes[0], { runtime: 'onnx', backend: 'cpu', threads: 1 });

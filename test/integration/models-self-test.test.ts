@@ -86,15 +86,15 @@ t.test('models release: build, verify, stage, self-test', { skip: hasData ? fals
 
   t.test('a valid model swapped in with its hash updated passes integrity but fails the self-test, naming the check', async (t) => {
     const dir = await copy();
-    // minifasnet_v2 in place of minifasnet_v1se: same input and output shapes, another network.
-    const swapped = await readFile(join(dir, 'converted/silentface/minifasnet_v2.onnx'));
-    await writeFile(join(dir, 'converted/silentface/minifasnet_v1se.onnx'), swapped);
+    // minifasnet_v1se in place of minifasnet_v2 (shipped): same input and output shapes, another network.
+    const swapped = await readFile(join(dir, 'converted/silentface/minifasnet_v1se.onnx'));
+    await writeFile(join(dir, 'converted/silentface/minifasnet_v2.onnx'), swapped);
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
-    const entry = manifest.models.find((m: { id: string }) => m.id === 'minifasnet_v1se').files[0];
+    const entry = manifest.models.find((m: { id: string }) => m.id === 'minifasnet_v2').files[0];
     Object.assign(entry, { bytes: swapped.length, sha256: sha256(swapped) });
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
     const r = await runModelSelfTest(dir);
-    t.match(r, { ok: false, code: 'E_MODEL_SELFTEST', check: /^attackScores\.minifasnet_v1se \S+, expected \S+ \(log-odds ± 0\.25\)$/ });
+    t.match(r, { ok: false, code: 'E_MODEL_SELFTEST', check: /^attackScores\.minifasnet_v2 \S+, expected \S+ \(log-odds ± 0\.25\)$/ });
     t.comment(r.ok ? 'passed' : r.check);
   });
 
