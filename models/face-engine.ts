@@ -18,7 +18,7 @@ import { CALIBRATION } from './calibration.js';
 import { fuseAttackScores } from './pad/fusion.js';
 import { miniFasParams, SilentFacePad } from './pad/silent-face.js';
 import { HumanAntispoofPad } from './pad/human-antispoof.js';
-import { CelebaSpoofPad } from './pad/celeba-spoof.js';
+import { CelebaSpoofPad, isCelebaSpoofModel } from './pad/celeba-spoof.js';
 import { FaceEmbedder } from './embedding/arcface.js';
 
 /** Which manifest model serves each task; quantized variants are selected here by id. */
@@ -68,7 +68,10 @@ export interface FaceEngineDeps {
 
 const now = () => performance.now();
 
-/** The on-device face engine: UltraFace + 68 landmarks + EAR/eye-state + POS pose; MiniFASNet PAD; ArcFace-style embedding. */
+/** A presentation-attack model behind its own preprocessing: the attack score of the face in `box`. */
+type PadModel = SilentFacePad | HumanAntispoofPad | CelebaSpoofPad;
+
+/** The on-device face engine: UltraFace + 68 landmarks + EAR/eye-state + POS pose; MiniFASNet-family PAD models, fused; ArcFace-style embedding. */
 export class OnDeviceFaceEngine implements FaceEngine {
   private readonly options: FaceEngineOptions;
   private runtimes = new Map<'onnx' | 'tfjs', InferenceRuntime>();
@@ -78,7 +81,7 @@ export class OnDeviceFaceEngine implements FaceEngine {
     detector: UltrafaceDetector;
     landmarks: Landmarks68;
     eyes: EyeState | null;
-    pad: { id: string; model: SilentFacePad | HumanAntispoofPad | CelebaSpoofPad }[];
+    pad: { id: string; model: PadModel }[];
     embedder: FaceEmbedder;
   };
 
@@ -117,19 +120,16 @@ export class OnDeviceFaceEngine implements FaceEngine {
   }
 
   /** The presentation-attack models: MiniFASNet-family ONNX models, or Human's antispoof (tfjs) for comparison. */
-  private async padModels(
-    load: (id: string) => Promise<ModelSession>,
-    ids: readonly string[],
-  ): Promise<{ id: string; model: SilentFacePad | HumanAntispoofPad | CelebaSpoofPad }[]> {
+  private async padModels(load: (id: string) => Promise<ModelSession>, ids: readonly string[]): Promise<{ id: string; model: PadModel }[]> {
     if (ids.length === 0) throw new KioskError('E_MODEL_MANIFEST', 'no presentation-attack model configured', { subject: 'models.pad' });
-    const out: { id: string; model: SilentFacePad | HumanAntispoofPad | CelebaSpoofPad }[] = [];
+    const out: { id: string; model: PadModel }[] = [];
     for (const id of ids) {
       const session = await load(id);
       if (session.model.runtime === 'tfjs') {
         out.push({ id, model: new HumanAntispoofPad(session) });
         continue;
       }
-      if (id.split('@')[0] === 'minifas_celebaspoof') {
+      if (isCelebaSpoofModel(id)) {
         out.push({ id, model: new CelebaSpoofPad(session) });
         continue;
       }

@@ -2,7 +2,15 @@ import { cropReflect, resize, toPlanar, type Box, type RgbImage } from '../../ba
 import type { ModelSession, TensorData } from '../runtime/types.js';
 import { softmax } from '../eyes/eye-state.js';
 
-/** Input side of the CelebA-Spoof MiniFASNetV2-SE (face-antispoof-onnx), px. */
+/** The manifest id of the CelebA-Spoof MiniFASNetV2-SE (face-antispoof-onnx). */
+export const CELEBA_SPOOF_MODEL = 'minifas_celebaspoof';
+
+/** Whether a manifest id (or a variant of it, `x@fp16`) is that model. */
+export function isCelebaSpoofModel(modelId: string): boolean {
+  return modelId.split('@')[0] === CELEBA_SPOOF_MODEL;
+}
+
+/** Input side of the CelebA-Spoof MiniFASNetV2-SE, px. */
 export const CELEBA_SPOOF_INPUT = 128;
 /** The square crop's side = the face box's longer side times this, as the model was trained. */
 export const CELEBA_SPOOF_EXPANSION = 1.5;
