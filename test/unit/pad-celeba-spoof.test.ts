@@ -2,7 +2,7 @@ import t from 'tap';
 import { cropReflect, makeImage } from '../../base/rgb-image.js';
 import { CELEBA_SPOOF_INPUT, preprocessCelebaSpoof } from '../../models/pad/celeba-spoof.js';
 
-/** A 1-row image whose red channel is the column index, so a crop's reds name the source columns. */
+/** An image whose red channel is the column index and green the row index, so a crop's pixels name their source. */
 function ramp(w: number, h: number) {
   const img = makeImage(w, h);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) img.data.set([x, y, 7], (y * w + x) * 3);
