@@ -31,7 +31,7 @@ t.test('cropReflect inside the frame is a plain crop', async (t) => {
   t.throws(() => cropReflect(src, 0, 0, 0), RangeError);
 });
 
-t.test('CelebA-Spoof input: square 1.5x the longer side, R,G,B planes / 255, 128x128', async (t) => {
+t.test('CelebA-Spoof input: R,G,B planes / 255, 128x128 (the 1.5x geometry: next test)', async (t) => {
   const img = makeImage(300, 300);
   for (let i = 0; i < img.data.length; i += 3) img.data.set([255, 0, 51], i);
   const { data, shape } = preprocessCelebaSpoof(img, { x: 100, y: 80, width: 60, height: 100 });
