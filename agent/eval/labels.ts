@@ -70,8 +70,8 @@ function rowsOf(text: string, file: string, header: readonly string[]): { cells:
     const cells = lines[i].split('\t');
     if (cells.length !== header.length) throw invalid(file, i + 1, `expected ${header.length} tab-separated columns, found ${cells.length}`);
     header.forEach((name, c) => {
-      // the last column of videos.tsv (label_quality) is free text and may be empty
-      if (cells[c] === '' && name !== 'label_quality') throw invalid(file, i + 1, `column ${name} is empty`);
+      // the free-text last columns (videos.tsv's label_quality, the pairing files' label_source) may be empty
+      if (cells[c] === '' && name !== 'label_quality' && name !== 'label_source') throw invalid(file, i + 1, `column ${name} is empty`);
     });
     out.push({ cells, line: i + 1 });
   }
@@ -158,6 +158,42 @@ export function parseVideoLabels(text: string, file: string): VideoRow[] {
       labelQuality,
       ...(tol ? { toleranceFrames: Number(tol[1]) } : {}),
       blinksLabelled: !/blinks?\s+(?:are\s+)?not\s+labell?ed/i.test(labelQuality),
+      line,
+    };
+  });
+}
+
+/** A row of `photo-video-identity.tsv`: a photo and a live video, of the same person (`same`) or not. */
+export interface IdentityRow {
+  photo: string;
+  video: string;
+  same: boolean;
+  line: number;
+}
+
+/** A row of `replay-of.tsv`: the live recording an attack recording re-films. */
+export interface ReplayOfRow {
+  attackVideo: string;
+  sourceVideo: string;
+  line: number;
+}
+
+/** Parses `photo-video-identity.tsv`: photo, video, same_identity (1/0), label_source. */
+export function parseIdentityLabels(text: string, file: string): IdentityRow[] {
+  return rowsOf(text, file, ['photo', 'video', 'same_identity', 'label_source']).map(({ cells, line }) => {
+    const [photo, video, same] = cells;
+    if (same !== '0' && same !== '1') throw invalid(file, line, `same_identity must be 1 or 0, found "${same}"`);
+    return { photo: relativePath(photo, file, line, 'photo'), video: relativePath(video, file, line, 'video'), same: same === '1', line };
+  });
+}
+
+/** Parses `replay-of.tsv`: attack_video, source_live_video, label_source. */
+export function parseReplayOf(text: string, file: string): ReplayOfRow[] {
+  return rowsOf(text, file, ['attack_video', 'source_live_video', 'label_source']).map(({ cells, line }) => {
+    const [attack, source] = cells;
+    return {
+      attackVideo: relativePath(attack, file, line, 'attack_video'),
+      sourceVideo: relativePath(source, file, line, 'source_live_video'),
       line,
     };
   });

@@ -19,8 +19,9 @@
  * `config` is `-` or session settings for that case as `key=value` separated by `;` (e.g.
  * `allowWeakPlans=true` for a blink-only recording); they are checked like any session config.
  *
- * A case passes when the verdict is the expected one and, if `expected_reason` is not `-`, the
- * FIRST reason is that one (the right verdict for the wrong reason fails).
+ * A case passes when the verdict is the expected one (`reject|retry`: either, i.e. not accepted)
+ * and, if `expected_reason` is not `-`, the FIRST reason is that one (the right verdict for the
+ * wrong reason fails).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,6 +39,9 @@ import { cameraFrames, loadReference, verifyFiles } from './verify.js';
 import { errorRate, type Rate } from '../eval/metrics.js';
 import { median } from './stats.js';
 
+/** The verdict a case expects: one, or `reject|retry` (not accepted, either way: rejected, or kept at the gate). */
+export type ExpectedVerdict = Verdict | 'reject|retry';
+
 /** What a suite case presents (see the module doc). */
 export type CaseClass = 'bona_fide' | 'impostor' | 'non_compliant' | `attack:${string}`;
 
@@ -48,7 +52,7 @@ export interface SuiteCase {
   id: string;
   video: string;
   challenge: string;
-  expected: Verdict;
+  expected: ExpectedVerdict;
   expectedReason: ReasonCode | null;
   /** Session settings of this case (over the suite's own). */
   config: Partial<SessionConfig>;
@@ -59,7 +63,7 @@ export interface CaseOutcome {
   case: string;
   kind: SuiteCase['kind'];
   class: CaseClass;
-  expected: { verdict: Verdict; reason: ReasonCode | null };
+  expected: { verdict: ExpectedVerdict; reason: ReasonCode | null };
   actual: { verdict: Verdict | 'error'; reasons: string[] };
   pass: boolean;
   /** Scores worth a glance in the table; no embedding. */
@@ -112,7 +116,8 @@ export function parseSuite(text: string, file = 'suite'): SuiteCase[] {
     if (kind !== 'session' && kind !== 'document') throw bad(`kind must be session or document, got "${kind}"`);
     if (!/^(bona_fide|impostor|non_compliant|attack:[a-z][a-z0-9_]*)$/.test(cls))
       throw bad(`class must be bona_fide, impostor, non_compliant or attack:<species>, got "${cls}"`);
-    if (!(VERDICTS as readonly string[]).includes(expected)) throw bad(`expected must be accept, reject or retry, got "${expected}"`);
+    const expectedVerdict = expectedOf(expected);
+    if (!expectedVerdict) throw bad(`expected must be accept, reject, retry or reject|retry, got "${expected}"`);
     if (kind === 'session' && !challenge.startsWith('nonce:') && !challenge.split(',').every((s) => isStepKind(s.trim()))) {
       throw bad(`challenge must be step kinds or nonce:<hex>, got "${challenge}"`);
     }
@@ -124,7 +129,7 @@ export function parseSuite(text: string, file = 'suite'): SuiteCase[] {
       id,
       video,
       challenge,
-      expected: expected as Verdict,
+      expected: expectedVerdict,
       expectedReason: reason === '-' ? null : (reason as ReasonCode),
       config,
       note,
@@ -132,6 +137,12 @@ export function parseSuite(text: string, file = 'suite'): SuiteCase[] {
   }
   if (out.length === 0) throw new KioskError('E_LABELS_INVALID', 'the suite has no cases', { subject: file });
   return out;
+}
+
+/** An expected-verdict cell: a verdict, or `reject|retry` in either order; null when neither. */
+function expectedOf(cell: string): ExpectedVerdict | null {
+  if ((VERDICTS as readonly string[]).includes(cell)) return cell as Verdict;
+  return cell === 'reject|retry' || cell === 'retry|reject' ? 'reject|retry' : null;
 }
 
 /** `key=value;key=value` session settings of one case, or `-`; values are numbers, true/false or words. */
@@ -258,8 +269,10 @@ export function caseConfig(options: Pick<SuiteOptions, 'config' | 'timeoutScale'
   return { ...config, decisionTimeoutMs: Math.min(cap, base.decisionTimeoutMs * k), analyzeTimeoutMs: Math.min(cap, base.analyzeTimeoutMs * k) };
 }
 
-function judge(c: SuiteCase, verdict: Verdict, reasons: readonly string[]): boolean {
-  return verdict === c.expected && (c.expectedReason === null ? true : reasons[0] === c.expectedReason);
+/** True when a verdict and its reasons are what the case expects (see the module doc). */
+export function casePasses(c: Pick<SuiteCase, 'expected' | 'expectedReason'>, verdict: Verdict, reasons: readonly string[]): boolean {
+  const verdictOk = c.expected === 'reject|retry' ? verdict !== 'accept' : verdict === c.expected;
+  return verdictOk && (c.expectedReason === null ? true : reasons[0] === c.expectedReason);
 }
 
 function scoresOf(r: SessionResult): CaseOutcome['scores'] {
@@ -313,7 +326,7 @@ export async function runSuite(
           outcomes.push({
             ...base,
             actual: { verdict, reasons },
-            pass: judge(c, verdict, reasons),
+            pass: casePasses(c, verdict, reasons),
             scores: { match: similarity, attack: null, attackSamples: 0, motionResidual: null, motionSteps: null },
             framesSeen: null,
             promptToVerdictMs: null,
@@ -335,7 +348,7 @@ export async function runSuite(
           outcomes.push({
             ...base,
             actual: { verdict: result.verdict, reasons: [...result.reasons] },
-            pass: judge(c, result.verdict, result.reasons),
+            pass: casePasses(c, result.verdict, result.reasons),
             scores: scoresOf(result),
             framesSeen: result.timings.framesSeen,
             promptToVerdictMs: result.timings.gatePassedAtMs === null ? null : result.timings.finishedAtMs - result.timings.gatePassedAtMs,
