@@ -19,6 +19,7 @@ interface SessionsOptions {
   plot?: string;
   json?: boolean;
   timeoutScale?: number;
+  frameCacheMb?: number;
 }
 
 /** The cases to run: the suite file, or the suite derived from the label files; `source` names where they came from. */
@@ -76,6 +77,11 @@ export function register(evalCmd: Command): Command {
       "multiply the session's wall-clock limits on engine calls (decisionTimeoutMs, analyzeTimeoutMs) by k, on a machine far slower than a kiosk (emulation: npm run check:arm64)",
       intArg('--timeout-scale', 1),
     )
+    .option(
+      '--frame-cache-mb <n>',
+      'decoded frames kept per recording for the cases that replay it (default 1024); past it frames are decoded again per case, same results',
+      intArg('--frame-cache-mb', 16),
+    )
     .action(async (opts: SessionsOptions) => {
       const [{ createLogger }, { phasedProgress }] = await Promise.all([import('../../base/log.js'), import('../../base/progress.js')]);
       const logger = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'warn' }).child({ component: 'eval-sessions' });
@@ -100,6 +106,7 @@ export function register(evalCmd: Command): Command {
           root: opts.root,
           maxWidth: opts.maxWidth,
           timeoutScale: opts.timeoutScale,
+          frameCacheBytes: opts.frameCacheMb === undefined ? undefined : opts.frameCacheMb * 1024 * 1024,
           onCase: (done, total, name) => bar.report(done, total, name),
         });
         bar.done();

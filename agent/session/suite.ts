@@ -34,10 +34,10 @@ import type { ReferencePortrait } from '../reference/portrait.js';
 import { resolveSessionConfig, type SessionConfig } from './config.js';
 import { isStepKind } from '../../protocol/plan.js';
 import type { ReasonCode, SessionResult, Verdict } from './types.js';
-import type { RunnerFrame } from './runner.js';
 import { cameraFrames, loadReference, verifyFiles } from './verify.js';
 import { errorRate, type Rate } from '../eval/metrics.js';
 import { median } from './stats.js';
+import { SharedFrames } from './shared-frames.js';
 
 /** The verdict a case expects: one, or `reject|retry` (not accepted, either way: rejected, or kept at the gate). */
 export type ExpectedVerdict = Verdict | 'reject|retry';
@@ -168,42 +168,6 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
 }
 
 /**
- * The camera frames of one input, decoded once (lazily, as far as the cases go) and replayed to
- * every case that uses it: the same image objects each time, so the engine's analysis of a frame
- * is reused (see `memoEngine`).
- */
-class SharedFrames {
-  private readonly decoded: RunnerFrame[] = [];
-  private source: AsyncIterator<RunnerFrame> | null = null;
-  private ended = false;
-
-  constructor(private readonly open: () => Promise<AsyncIterable<RunnerFrame>>) {}
-
-  async *replay(): AsyncGenerator<RunnerFrame> {
-    for (let i = 0; ; i++) {
-      if (i >= this.decoded.length) {
-        if (this.ended) return;
-        this.source ??= (await this.open())[Symbol.asyncIterator]();
-        const n = await this.source.next();
-        if (n.done) {
-          this.ended = true;
-          return;
-        }
-        this.decoded.push(n.value);
-      }
-      yield this.decoded[i];
-    }
-  }
-
-  /** Stops the decoder (ffmpeg) and drops the frames. */
-  async close(): Promise<void> {
-    this.decoded.length = 0;
-    await this.source?.return?.();
-    this.source = null;
-  }
-}
-
-/**
  * The engine with its answers remembered per frame (analysis by image object, decision by face
  * object), for the cases that replay the same frames. The engine is deterministic and stateless
  * per frame (no tracking across frames), so a case sees exactly the signals it would get from a
@@ -257,6 +221,8 @@ export interface SuiteOptions {
    * depends on the machine's speed. Recording-time limits (step time limits) are unchanged. Default 1.
    */
   timeoutScale?: number;
+  /** Decoded pixels kept per camera input for the cases that replay it, bytes (default 1 GiB; see SharedFrames). */
+  frameCacheBytes?: number;
 }
 
 /** The case's session config with the engine-call limits scaled (see `SuiteOptions.timeoutScale`). */
@@ -337,7 +303,7 @@ export async function runSuite(
           const video = join(options.root, c.video);
           let camera = cameras.get(c.video);
           if (!camera) {
-            camera = new SharedFrames(() => cameraFrames(video, { maxWidth: options.maxWidth }));
+            camera = new SharedFrames(() => cameraFrames(video, { maxWidth: options.maxWidth }), options.frameCacheBytes);
             cameras.set(c.video, camera);
           }
           const { result } = await verifyFiles(
