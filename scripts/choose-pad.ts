@@ -8,7 +8,7 @@
 // Candidates: every non-empty subset of the loaded models, fused by the mean of their log-odds
 // (models/pad/fusion.ts; no weight is fitted). The people are split in two before anything is
 // scored: the design group = NUAA subject half a (eval pad's split: subjects sorted, alternate)
-// and the recordings of the DESIGN_PEOPLE below; the held-out group = NUAA half b and every other
+// and the recordings of DESIGN_PEOPLE (scripts/pad-design-group.ts); the held-out group = NUAA half b and every other
 // recording. Everything is chosen on the design group; the tables show every candidate on the
 // held-out group at its own design threshold. An attack is a score above the threshold, as in the
 // session. Recordings that never pass the session's gate are failures to acquire and take no part.
@@ -24,17 +24,7 @@
 // images only), ties broken by the larger recording margin. Rule 2 decides what ships.
 import { readFileSync } from 'node:fs';
 import { fuseAttackScores } from '../models/pad/fusion.js';
-
-/** The recordings of the design group: the people whose recordings the session was designed on (README, "Sessions"). */
-export const DESIGN_PEOPLE = [
-  'tranvanluyt-replay-headturn/', // the same man, live and replayed on a monitor
-  'blink-detector-video/',
-  'trainingdata-antispoof-real/samples/0001e96803--621ea6b1e2c5d221d5131267/', // TR man
-  'trainingdata-antispoof-real/samples/0001e96803--621f74a85af9d379642ce38f/', // ZA woman...
-  'trainingdata-antispoof-replay/samples/0001fffbd2--630b6ba7e3a4854c648025ea/', // ...and her replay
-  'krzysiek354-webcam/',
-  'liveportrait-driving/',
-];
+import { DESIGN_PEOPLE } from './pad-design-group.js';
 
 const BPCER_MAX = 0.05;
 

@@ -17,6 +17,9 @@
  *    input and L2 picked from the training people alone (`better`).
  * 3. The same rule on all the people; the classifier it gives scores every recording of a videos label
  *    file as a session does (`scorePresentations`), beside the shipped fusion.
+ * 4. The input and L2 of 3, fitted on NUAA's people and the frames a session samples of the design
+ *    group's recordings (scripts/pad-design-group.ts) together: leave one NUAA person out, then on every
+ *    recording, the design group's marked as trained on.
  *
  * Everything stays in this process: no embedding is written anywhere.
  *
@@ -40,6 +43,7 @@ import { readVideoFrames } from '../../../device/media/video.js';
 import { attackScoreFromLogits, miniFasParams, preprocessPad } from '../../../models/pad/silent-face.js';
 import { isCelebaSpoofModel, preprocessCelebaSpoof } from '../../../models/pad/celeba-spoof.js';
 import { fitLogistic, thresholdAtBpcer } from './logistic.js';
+import { DESIGN_PEOPLE } from '../../pad-design-group.js';
 
 const MAX_BPCER = 0.05;
 const L2 = [0.01, 0.1, 1];
@@ -328,5 +332,105 @@ for (const p of scored) {
   const sh = p.by_model.shipped === undefined ? '' : `${p.by_model.shipped > shippedT ? 'attack' : 'bona fide'} (${p.by_model.shipped.toFixed(3)})`;
   out(`${(p.bona_fide ? 'bona fide' : `attack:${p.species}`).padEnd(14)} ${p.video.slice(0, 70).padEnd(70)} fitted: ${h.padEnd(20)} shipped: ${sh}`);
 }
+
+out();
+out(`4. the input and L2 picked in 3 (${label(c)}), fitted on NUAA's people and the frames a session samples of the design group's recordings together`);
+// the design group's recordings, sampled as a session samples them; each frame labelled by its recording's class
+const cfg = resolveSessionConfig();
+const frames = (p: string) => readVideoFrames(join(o.root!, p));
+const recorded: { x: number[]; attack: boolean }[] = [];
+let attackNow = false;
+const collector: FaceEngine = {
+  ...wrapped,
+  decide: async (image, face) => {
+    const d = await engine.decide(image, face);
+    recorded.push({ x: c.pick(await read(image, face.detection.box)), attack: attackNow });
+    return d;
+  },
+};
+const design = rows.filter((r) => DESIGN_PEOPLE.some((d) => r.video.startsWith(d)));
+for (const r of design) {
+  attackNow = !r.bonaFide;
+  await scorePresentations([r], { engine: collector, loadImage: () => Promise.reject(new Error('unused')), frames }, cfg);
+}
+out(
+  `design recordings: ${design.length}, ${recorded.length} frames (${recorded.filter((r) => r.attack).length} of attacks); every NUAA fold trains on them too`,
+);
+const xs = [...c.x, ...recorded.map((r) => r.x)];
+const ys = [...y, ...recorded.map((r) => r.attack)];
+const ss = [...subj, ...recorded.map(() => '(recordings)')];
+// leave one NUAA person out; the recordings always train, never set the threshold (it comes from the NUAA people's own scores)
+const nuaaOnly = (tr: number[]) => tr.filter((i) => i < samples.length);
+let joint = { ...ZERO };
+for (const s of subjects) {
+  const tr = xs.map((_, i) => i).filter((i) => ss[i] !== s);
+  const te = all.filter((i) => subj[i] === s);
+  const fit = fitJoint(xs, ys, ss, tr, nuaaOnly(tr), c.l2);
+  joint = add(
+    joint,
+    counts(
+      te.map((i) => fit.model(xs[i])),
+      te.map((i) => ys[i]),
+      fit.t,
+    ),
+  );
+}
+out(`NUAA, leave one person out: ${cell(joint)}`);
+const final = fitJoint(
+  xs,
+  ys,
+  ss,
+  xs.map((_, i) => i),
+  all,
+  c.l2,
+);
+out(`fitted on all of it; threshold ${final.t.toFixed(2)} on the logit, from the NUAA people's own leave-one-subject-out scores`);
+const jointEngine: FaceEngine = {
+  ...wrapped,
+  decide: async (image, face) => {
+    const d = await engine.decide(image, face);
+    return { ...d, attackScore: sigmoid(final.model(c.pick(await read(image, face.detection.box)))), attackScores: { shipped: d.attackScore } };
+  },
+};
+const jointScored = await scorePresentations(rows, { engine: jointEngine, loadImage: () => Promise.reject(new Error('unused')), frames }, cfg);
+for (const p of jointScored) {
+  const h = p.aggregate === null ? 'FTA' : `${p.aggregate > sigmoid(final.t) ? 'attack' : 'bona fide'} (${p.aggregate.toFixed(3)})`;
+  const inDesign = DESIGN_PEOPLE.some((d) => p.video.startsWith(d)) ? 'design (trained on)' : 'held out';
+  out(`${(p.bona_fide ? 'bona fide' : `attack:${p.species}`).padEnd(14)} ${p.video.slice(0, 70).padEnd(70)} ${inDesign.padEnd(20)} fitted: ${h}`);
+}
 await engine.stop();
 for (const x of samples) x.embeddings.fill(0);
+for (const r of recorded) r.x.fill(0);
+
+/** Fitted on the rows `tr`; the threshold at BPCER <= MAX_BPCER on the leave-one-subject-out scores of the rows `thr` (each person's rows scored by a fit on `tr` without that person). */
+function fitJoint(
+  x: number[][],
+  yy: boolean[],
+  people: string[],
+  tr: number[],
+  thr: number[],
+  l2: number,
+): { model: (v: readonly number[]) => number; t: number } {
+  const scores = new Map<number, number>();
+  for (const s of new Set(thr.map((i) => people[i]))) {
+    const fitOn = tr.filter((i) => people[i] !== s);
+    const m = fitLogistic(
+      fitOn.map((i) => x[i]),
+      fitOn.map((i) => yy[i]),
+      l2,
+    );
+    for (const i of thr) if (people[i] === s) scores.set(i, m(x[i]));
+  }
+  const t = thresholdAtBpcer(
+    thr.filter((i) => !yy[i]).map((i) => scores.get(i)!),
+    MAX_BPCER,
+  );
+  return {
+    model: fitLogistic(
+      tr.map((i) => x[i]),
+      tr.map((i) => yy[i]),
+      l2,
+    ),
+    t,
+  };
+}
