@@ -26,188 +26,21 @@
  *   npx tsx scripts/dev/pad-probe/probe.ts --labels ../shared/data/labels/spoof.tsv \
  *     --videos ../shared/data/labels/videos.tsv --root ../shared/data --models /tmp/pad-probe
  */
-import * as ort from 'onnxruntime-node';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createFaceEngine } from '../../../models/face-engine.js';
 import type { FaceEngine } from '../../../models/engine.js';
-import { analyzeStill } from '../../../models/still.js';
-import { primaryFace } from '../../../models/select.js';
 import { CALIBRATION } from '../../../models/calibration.js';
-import { decodeImageFile } from '../../../device/media/image.js';
-import { parseSpoofLabels, parseVideoLabels, subjectOf } from '../../../agent/eval/labels.js';
+import { parseVideoLabels } from '../../../agent/eval/labels.js';
 import { scorePresentations } from '../../../agent/eval/pad-presentations.js';
 import { resolveSessionConfig } from '../../../agent/session/config.js';
 import { readVideoFrames } from '../../../device/media/video.js';
-import { attackScoreFromLogits, miniFasParams, preprocessPad } from '../../../models/pad/silent-face.js';
-import { isCelebaSpoofModel, preprocessCelebaSpoof } from '../../../models/pad/celeba-spoof.js';
-import { fitLogistic, thresholdAtBpcer } from './logistic.js';
 import { DESIGN_PEOPLE } from '../../pad-design-group.js';
+import { nuaaSamples, openCopies, type Reading } from './readings.js';
+import { add, bestAnyThreshold, better, cell, counts, type Counts, fitJoint, fitWithThreshold, fold, MAX_BPCER, ZERO, type Fitted } from './folds.js';
 
-const MAX_BPCER = 0.05;
 const L2 = [0.01, 0.1, 1];
-
-type Engine = ReturnType<typeof createFaceEngine>;
-type Box = Parameters<typeof preprocessPad>[1];
-type Frame = Parameters<typeof preprocessPad>[0];
-
-/** What the probe reads of one face: per shipped model its log-odds, logits and embedding, and the model's attack score. */
-interface Reading {
-  logodds: number[];
-  logits: number[];
-  embeddings: number[];
-  scores: Record<string, number>;
-}
-
-interface Sample extends Reading {
-  subject: string;
-  attack: boolean;
-}
-
-/** The copies made by expose.py of the shipped attack models. */
-async function openCopies(dir: string): Promise<(frame: Frame, box: Box) => Promise<Reading>> {
-  const ids = CALIBRATION.padModels.value;
-  const sessions = new Map(await Promise.all(ids.map(async (id) => [id, await ort.InferenceSession.create(join(dir, `${id}.onnx`))] as const)));
-  return async (frame, box) => {
-    const r: Reading = { logodds: [], logits: [], embeddings: [], scores: {} };
-    for (const id of ids) {
-      const celeba = isCelebaSpoofModel(id);
-      const params = miniFasParams(id);
-      const input = celeba ? preprocessCelebaSpoof(frame, box) : preprocessPad(frame, box, params!);
-      const session = sessions.get(id)!;
-      const res = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input.data as Float32Array, input.shape) });
-      const logits = Array.from(res[session.outputNames[0]].data as Float32Array);
-      const score = attackScoreFromLogits(logits, celeba ? 0 : params!.liveClass); // CelebA-Spoof: [real, spoof]
-      const p = Math.min(Math.max(score, 1e-6), 1 - 1e-6);
-      r.scores[id] = score;
-      r.logodds.push(Math.log(p / (1 - p)));
-      r.logits.push(...logits);
-      r.embeddings.push(...(res[session.outputNames[1]].data as Float32Array));
-    }
-    return r;
-  };
-}
-
-/** Every NUAA image of the label file, read on the face the kiosk's path finds; `worst` = largest difference to the engine's own scores. */
-async function nuaaSamples(
-  engine: Engine,
-  read: (frame: Frame, box: Box) => Promise<Reading>,
-  labels: string,
-  root: string,
-): Promise<{ samples: Sample[]; worst: number }> {
-  const rows = parseSpoofLabels(await readFile(labels, 'utf8'), labels).filter((r) => /\/(ClientFace|ImposterFace)\//.test(r.image));
-  const samples: Sample[] = [];
-  let worst = 0;
-  for (const r of rows) {
-    const { frame, signals } = await analyzeStill(engine, await decodeImageFile(join(root, r.image)));
-    const face = primaryFace(signals.faces);
-    if (!face) {
-      process.stderr.write(`no face: ${r.image}\n`);
-      continue;
-    }
-    const decided = await engine.decide(frame, face);
-    decided.embedding.fill(0);
-    const reading = await read(frame, face.detection.box);
-    for (const [id, score] of Object.entries(reading.scores)) worst = Math.max(worst, Math.abs(score - (decided.attackScores?.[id] ?? Number.NaN)));
-    samples.push({ ...reading, subject: subjectOf(r.image), attack: !r.bonaFide });
-  }
-  return { samples, worst };
-}
-
-interface Counts {
-  apcer: number;
-  attacks: number;
-  bpcer: number;
-  bona: number;
-}
-
-interface Fitted {
-  model: (v: readonly number[]) => number;
-  /** Threshold on the model's logit: an attack above it. */
-  t: number;
-  /** The training people's own leave-one-subject-out counts at `t`. */
-  inner: Counts;
-}
-
-function counts(scores: readonly number[], y: readonly boolean[], t: number): Counts {
-  return {
-    apcer: scores.filter((v, k) => y[k] && v <= t).length,
-    attacks: y.filter(Boolean).length,
-    bpcer: scores.filter((v, k) => !y[k] && v > t).length,
-    bona: y.filter((a) => !a).length,
-  };
-}
-
-/** Fitted on the rows `tr`; the threshold at BPCER <= MAX_BPCER on their leave-one-subject-out scores. */
-function fitWithThreshold(x: number[][], y: boolean[], subj: string[], tr: number[], l2: number): Fitted {
-  const inner = new Map<number, number>();
-  for (const s of new Set(tr.map((i) => subj[i]))) {
-    const fitOn = tr.filter((i) => subj[i] !== s);
-    const model = fitLogistic(
-      fitOn.map((i) => x[i]),
-      fitOn.map((i) => y[i]),
-      l2,
-    );
-    for (const i of tr) if (subj[i] === s) inner.set(i, model(x[i]));
-  }
-  const innerScores = tr.map((i) => inner.get(i)!);
-  const t = thresholdAtBpcer(
-    innerScores.filter((_, k) => !y[tr[k]]),
-    MAX_BPCER,
-  );
-  const model = fitLogistic(
-    tr.map((i) => x[i]),
-    tr.map((i) => y[i]),
-    l2,
-  );
-  return {
-    model,
-    t,
-    inner: counts(
-      innerScores,
-      tr.map((i) => y[i]),
-      t,
-    ),
-  };
-}
-
-/** Fitted on `train`, reported on the rest. */
-function fold(x: number[][], y: boolean[], subj: string[], train: boolean[], l2: number): { counts: Counts; scores: number[] } {
-  const te = x.map((_, i) => i).filter((i) => !train[i]);
-  const f = fitWithThreshold(
-    x,
-    y,
-    subj,
-    x.map((_, i) => i).filter((i) => train[i]),
-    l2,
-  );
-  const scores = te.map((i) => f.model(x[i]));
-  return {
-    counts: counts(
-      scores,
-      te.map((i) => y[i]),
-      f.t,
-    ),
-    scores,
-  };
-}
-
-/** The rule that picks an input and an L2 strength from training people only: the fewest errors on their own leave-one-subject-out scores, then the fewest attacks passed, then the order of CONFIGS. */
-function better(a: Counts, b: Counts): boolean {
-  return a.apcer + a.bpcer < b.apcer + b.bpcer || (a.apcer + a.bpcer === b.apcer + b.bpcer && a.apcer < b.apcer);
-}
-
-/** The (APCER, BPCER) counts at the threshold that makes the larger of the two smallest (ties: the smaller sum, then the lower threshold). */
-function bestAnyThreshold(scores: number[], y: boolean[]): [number, number] {
-  let best: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
-  const key = (c: [number, number]) => Math.max(...c) * 1e6 + c[0] + c[1];
-  for (const t of [...new Set(scores)].sort((p, q) => p - q)) {
-    const c: [number, number] = [scores.filter((v, k) => y[k] && v < t).length, scores.filter((v, k) => !y[k] && v >= t).length];
-    if (key(c) < key(best)) best = c;
-  }
-  return best;
-}
 
 const { values: o } = parseArgs({
   options: { labels: { type: 'string' }, videos: { type: 'string' }, root: { type: 'string' }, models: { type: 'string' } },
@@ -226,9 +59,6 @@ const all = samples.map((_, i) => i);
 const subjects = [...new Set(subj)].sort();
 const halfA = new Set(subjects.filter((_, i) => i % 2 === 0));
 const inA = subj.map((s) => halfA.has(s));
-const cell = (c: Counts) => `APCER ${c.apcer}/${c.attacks} BPCER ${c.bpcer}/${c.bona}`;
-const add = (a: Counts, b: Counts): Counts => ({ apcer: a.apcer + b.apcer, attacks: a.attacks + b.attacks, bpcer: a.bpcer + b.bpcer, bona: a.bona + b.bona });
-const ZERO: Counts = { apcer: 0, attacks: 0, bpcer: 0, bona: 0 };
 const INPUTS: [string, (s: Reading) => number[]][] = [
   ['log-odds of the 3 scores', (s) => s.logodds],
   ['logits of the 3 models', (s) => s.logits],
@@ -401,36 +231,3 @@ for (const p of jointScored) {
 await engine.stop();
 for (const x of samples) x.embeddings.fill(0);
 for (const r of recorded) r.x.fill(0);
-
-/** Fitted on the rows `tr`; the threshold at BPCER <= MAX_BPCER on the leave-one-subject-out scores of the rows `thr` (each person's rows scored by a fit on `tr` without that person). */
-function fitJoint(
-  x: number[][],
-  yy: boolean[],
-  people: string[],
-  tr: number[],
-  thr: number[],
-  l2: number,
-): { model: (v: readonly number[]) => number; t: number } {
-  const scores = new Map<number, number>();
-  for (const s of new Set(thr.map((i) => people[i]))) {
-    const fitOn = tr.filter((i) => people[i] !== s);
-    const m = fitLogistic(
-      fitOn.map((i) => x[i]),
-      fitOn.map((i) => yy[i]),
-      l2,
-    );
-    for (const i of thr) if (people[i] === s) scores.set(i, m(x[i]));
-  }
-  const t = thresholdAtBpcer(
-    thr.filter((i) => !yy[i]).map((i) => scores.get(i)!),
-    MAX_BPCER,
-  );
-  return {
-    model: fitLogistic(
-      tr.map((i) => x[i]),
-      tr.map((i) => yy[i]),
-      l2,
-    ),
-    t,
-  };
-}
