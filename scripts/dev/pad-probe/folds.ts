@@ -14,7 +14,7 @@ export interface Fitted {
   model: (v: readonly number[]) => number;
   /** Threshold on the model's logit: an attack above it. */
   t: number;
-  /** The training people's own leave-one-subject-out counts at `t`. */
+  /** The counts of the leave-one-subject-out scores the threshold came from, at `t`. */
   inner: Counts;
 }
 
@@ -27,21 +27,25 @@ export function counts(scores: readonly number[], y: readonly boolean[], t: numb
   };
 }
 
-/** Fitted on the rows `tr`; the threshold at BPCER <= MAX_BPCER on their leave-one-subject-out scores. */
-export function fitWithThreshold(x: number[][], y: boolean[], subj: string[], tr: number[], l2: number): Fitted {
+/**
+ * Fitted on the rows `tr`; the threshold at BPCER <= MAX_BPCER on the leave-one-subject-out scores of
+ * the rows `thr` (default `tr`): each person's rows scored by a fit on `tr` without that person.
+ * `inner` counts those scores at the threshold.
+ */
+export function fitWithThreshold(x: number[][], y: boolean[], people: string[], tr: number[], l2: number, thr: number[] = tr): Fitted {
   const inner = new Map<number, number>();
-  for (const s of new Set(tr.map((i) => subj[i]))) {
-    const fitOn = tr.filter((i) => subj[i] !== s);
+  for (const s of new Set(thr.map((i) => people[i]))) {
+    const fitOn = tr.filter((i) => people[i] !== s);
     const model = fitLogistic(
       fitOn.map((i) => x[i]),
       fitOn.map((i) => y[i]),
       l2,
     );
-    for (const i of tr) if (subj[i] === s) inner.set(i, model(x[i]));
+    for (const i of thr) if (people[i] === s) inner.set(i, model(x[i]));
   }
-  const innerScores = tr.map((i) => inner.get(i)!);
+  const innerScores = thr.map((i) => inner.get(i)!);
   const t = thresholdAtBpcer(
-    innerScores.filter((_, k) => !y[tr[k]]),
+    innerScores.filter((_, k) => !y[thr[k]]),
     MAX_BPCER,
   );
   const model = fitLogistic(
@@ -54,7 +58,7 @@ export function fitWithThreshold(x: number[][], y: boolean[], subj: string[], tr
     t,
     inner: counts(
       innerScores,
-      tr.map((i) => y[i]),
+      thr.map((i) => y[i]),
       t,
     ),
   };
@@ -95,39 +99,6 @@ export function bestAnyThreshold(scores: number[], y: boolean[]): [number, numbe
     if (key(c) < key(best)) best = c;
   }
   return best;
-}
-
-/** Fitted on the rows `tr`; the threshold at BPCER <= MAX_BPCER on the leave-one-subject-out scores of the rows `thr` (each person's rows scored by a fit on `tr` without that person). */
-export function fitJoint(
-  x: number[][],
-  yy: boolean[],
-  people: string[],
-  tr: number[],
-  thr: number[],
-  l2: number,
-): { model: (v: readonly number[]) => number; t: number } {
-  const scores = new Map<number, number>();
-  for (const s of new Set(thr.map((i) => people[i]))) {
-    const fitOn = tr.filter((i) => people[i] !== s);
-    const m = fitLogistic(
-      fitOn.map((i) => x[i]),
-      fitOn.map((i) => yy[i]),
-      l2,
-    );
-    for (const i of thr) if (people[i] === s) scores.set(i, m(x[i]));
-  }
-  const t = thresholdAtBpcer(
-    thr.filter((i) => !yy[i]).map((i) => scores.get(i)!),
-    MAX_BPCER,
-  );
-  return {
-    model: fitLogistic(
-      tr.map((i) => x[i]),
-      tr.map((i) => yy[i]),
-      l2,
-    ),
-    t,
-  };
 }
 
 export const ZERO: Readonly<Counts> = { apcer: 0, attacks: 0, bpcer: 0, bona: 0 };

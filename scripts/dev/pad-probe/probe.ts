@@ -38,7 +38,8 @@ import { resolveSessionConfig } from '../../../agent/session/config.js';
 import { readVideoFrames } from '../../../device/media/video.js';
 import { DESIGN_PEOPLE } from '../../pad-design-group.js';
 import { nuaaSamples, openCopies, type Reading } from './readings.js';
-import { add, bestAnyThreshold, better, cell, counts, type Counts, fitJoint, fitWithThreshold, fold, MAX_BPCER, ZERO, type Fitted } from './folds.js';
+import { add, bestAnyThreshold, better, cell, counts, type Counts, fitWithThreshold, fold, MAX_BPCER, ZERO, type Fitted } from './folds.js';
+import { aggregateAttack } from '../../../agent/session/scores.js';
 
 const L2 = [0.01, 0.1, 1];
 
@@ -138,64 +139,64 @@ for (const c of CONFIGS) {
 const { f, c } = head!;
 out(`picked: ${label(c)}; its threshold (from the 16 people's own leave-one-subject-out scores) ${f.t.toFixed(2)} on the logit`);
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
-// the engine, with the attack score replaced by the fitted classifier's (the shipped fusion kept beside it)
-const wrapped: FaceEngine = {
+// Every recording once, sampled as a session samples it (the gate's anchor, the pose window, the interval,
+// at most maxDecisions frames: none of it depends on the attack score), keeping what the copies read of
+// each sampled face; any classifier's aggregate is then the session's aggregate over those frames.
+const cfg = resolveSessionConfig();
+let sampled: { reading: Reading; shipped: number }[] = [];
+const collector: FaceEngine = {
   start: () => engine.start(),
   stop: () => engine.stop(),
   info: () => engine.info(),
   analyze: (image) => engine.analyze(image),
   decide: async (image, face) => {
     const d = await engine.decide(image, face);
-    const r = await read(image, face.detection.box);
-    return { ...d, attackScore: sigmoid(f.model(c.pick(r))), attackScores: { shipped: d.attackScore } };
+    sampled.push({ reading: await read(image, face.detection.box), shipped: d.attackScore });
+    return d;
   },
 };
 const rows = parseVideoLabels(await readFile(o.videos, 'utf8'), o.videos);
-const scored = await scorePresentations(
-  rows,
-  { engine: wrapped, loadImage: () => Promise.reject(new Error('unused')), frames: (p) => readVideoFrames(join(o.root!, p)) },
-  resolveSessionConfig(),
-);
+const recordings: { row: (typeof rows)[number]; fta: boolean; frames: typeof sampled }[] = [];
+for (const row of rows) {
+  sampled = [];
+  const [p] = await scorePresentations(
+    [row],
+    { engine: collector, loadImage: () => Promise.reject(new Error('unused')), frames: (v) => readVideoFrames(join(o.root!, v)) },
+    cfg,
+  );
+  recordings.push({ row, fta: p.aggregate === null, frames: sampled });
+}
+/** The session's aggregate of a per-face score over a recording's sampled frames, and the verdict at `t`; FTA when the gate never passed. */
+const verdict = (r: (typeof recordings)[number], score: (f: (typeof sampled)[number]) => number, t: number) => {
+  if (r.fta) return 'FTA';
+  const a = aggregateAttack(r.frames.map(score), cfg)!;
+  return `${a > t ? 'attack' : 'bona fide'} (${a.toFixed(3)})`;
+};
+const what = (r: (typeof recordings)[number]) =>
+  `${(r.row.bonaFide ? 'bona fide' : `attack:${r.row.species}`).padEnd(14)} ${r.row.video.slice(0, 70).padEnd(70)}`;
 const shippedT = CALIBRATION.maxAttackScore.value;
-for (const p of scored) {
-  const h = p.aggregate === null ? 'FTA' : `${p.aggregate > sigmoid(f.t) ? 'attack' : 'bona fide'} (${p.aggregate.toFixed(3)})`;
-  const sh = p.by_model.shipped === undefined ? '' : `${p.by_model.shipped > shippedT ? 'attack' : 'bona fide'} (${p.by_model.shipped.toFixed(3)})`;
-  out(`${(p.bona_fide ? 'bona fide' : `attack:${p.species}`).padEnd(14)} ${p.video.slice(0, 70).padEnd(70)} fitted: ${h.padEnd(20)} shipped: ${sh}`);
+for (const r of recordings) {
+  const fitted = verdict(r, (fr) => sigmoid(f.model(c.pick(fr.reading))), sigmoid(f.t));
+  out(`${what(r)} fitted: ${fitted.padEnd(20)} shipped: ${r.fta ? '' : verdict(r, (fr) => fr.shipped, shippedT)}`);
 }
 
 out();
 out(`4. the input and L2 picked in 3 (${label(c)}), fitted on NUAA's people and the frames a session samples of the design group's recordings together`);
-// the design group's recordings, sampled as a session samples them; each frame labelled by its recording's class
-const cfg = resolveSessionConfig();
-const frames = (p: string) => readVideoFrames(join(o.root!, p));
-const recorded: { x: number[]; attack: boolean }[] = [];
-let attackNow = false;
-const collector: FaceEngine = {
-  ...wrapped,
-  decide: async (image, face) => {
-    const d = await engine.decide(image, face);
-    recorded.push({ x: c.pick(await read(image, face.detection.box)), attack: attackNow });
-    return d;
-  },
-};
-const design = rows.filter((r) => DESIGN_PEOPLE.some((d) => r.video.startsWith(d)));
-for (const r of design) {
-  attackNow = !r.bonaFide;
-  await scorePresentations([r], { engine: collector, loadImage: () => Promise.reject(new Error('unused')), frames }, cfg);
-}
+const inDesign = (video: string) => DESIGN_PEOPLE.some((d) => video.startsWith(d));
+const designFrames = recordings.filter((r) => inDesign(r.row.video)).flatMap((r) => r.frames.map((fr) => ({ x: c.pick(fr.reading), attack: !r.row.bonaFide })));
 out(
-  `design recordings: ${design.length}, ${recorded.length} frames (${recorded.filter((r) => r.attack).length} of attacks); every NUAA fold trains on them too`,
+  `design recordings: ${recordings.filter((r) => inDesign(r.row.video)).length}, ${designFrames.length} frames (${designFrames.filter((r) => r.attack).length} of attacks); every NUAA fold trains on them too`,
 );
-const xs = [...c.x, ...recorded.map((r) => r.x)];
-const ys = [...y, ...recorded.map((r) => r.attack)];
-const ss = [...subj, ...recorded.map(() => '(recordings)')];
+const xs = [...c.x, ...designFrames.map((r) => r.x)];
+const ys = [...y, ...designFrames.map((r) => r.attack)];
+const ss = [...subj, ...designFrames.map(() => '(recordings)')];
 // leave one NUAA person out; the recordings always train, never set the threshold (it comes from the NUAA people's own scores)
 const nuaaOnly = (tr: number[]) => tr.filter((i) => i < samples.length);
 let joint = { ...ZERO };
 for (const s of subjects) {
   const tr = xs.map((_, i) => i).filter((i) => ss[i] !== s);
   const te = all.filter((i) => subj[i] === s);
-  const fit = fitJoint(xs, ys, ss, tr, nuaaOnly(tr), c.l2);
+  const fit = fitWithThreshold(xs, ys, ss, tr, c.l2, nuaaOnly(tr));
   joint = add(
     joint,
     counts(
@@ -206,28 +207,19 @@ for (const s of subjects) {
   );
 }
 out(`NUAA, leave one person out: ${cell(joint)}`);
-const final = fitJoint(
+const final = fitWithThreshold(
   xs,
   ys,
   ss,
   xs.map((_, i) => i),
-  all,
   c.l2,
+  all,
 );
 out(`fitted on all of it; threshold ${final.t.toFixed(2)} on the logit, from the NUAA people's own leave-one-subject-out scores`);
-const jointEngine: FaceEngine = {
-  ...wrapped,
-  decide: async (image, face) => {
-    const d = await engine.decide(image, face);
-    return { ...d, attackScore: sigmoid(final.model(c.pick(await read(image, face.detection.box)))), attackScores: { shipped: d.attackScore } };
-  },
-};
-const jointScored = await scorePresentations(rows, { engine: jointEngine, loadImage: () => Promise.reject(new Error('unused')), frames }, cfg);
-for (const p of jointScored) {
-  const h = p.aggregate === null ? 'FTA' : `${p.aggregate > sigmoid(final.t) ? 'attack' : 'bona fide'} (${p.aggregate.toFixed(3)})`;
-  const inDesign = DESIGN_PEOPLE.some((d) => p.video.startsWith(d)) ? 'design (trained on)' : 'held out';
-  out(`${(p.bona_fide ? 'bona fide' : `attack:${p.species}`).padEnd(14)} ${p.video.slice(0, 70).padEnd(70)} ${inDesign.padEnd(20)} fitted: ${h}`);
+for (const r of recordings) {
+  const fitted = verdict(r, (fr) => sigmoid(final.model(c.pick(fr.reading))), sigmoid(final.t));
+  out(`${what(r)} ${(inDesign(r.row.video) ? 'design (trained on)' : 'held out').padEnd(20)} fitted: ${fitted}`);
 }
 await engine.stop();
 for (const x of samples) x.embeddings.fill(0);
-for (const r of recorded) r.x.fill(0);
+for (const r of recordings) for (const fr of r.frames) fr.reading.embeddings.fill(0);
