@@ -19,6 +19,7 @@ import { fuseAttackScores } from './pad/fusion.js';
 import { miniFasParams, SilentFacePad } from './pad/silent-face.js';
 import { HumanAntispoofPad } from './pad/human-antispoof.js';
 import { CelebaSpoofPad, isCelebaSpoofModel } from './pad/celeba-spoof.js';
+import { HyperfasPad, isHyperfasModel } from './pad/hyperfas.js';
 import { FaceEmbedder } from './embedding/arcface.js';
 
 /** Which manifest model serves each task; quantized variants are selected here by id. */
@@ -69,9 +70,9 @@ export interface FaceEngineDeps {
 const now = () => performance.now();
 
 /** A presentation-attack model behind its own preprocessing: the attack score of the face in `box`. */
-type PadModel = SilentFacePad | HumanAntispoofPad | CelebaSpoofPad;
+type PadModel = SilentFacePad | HumanAntispoofPad | CelebaSpoofPad | HyperfasPad;
 
-/** The on-device face engine: UltraFace + 68 landmarks + EAR/eye-state + POS pose; MiniFASNet-family PAD models, fused; ArcFace-style embedding. */
+/** The on-device face engine: UltraFace + 68 landmarks + EAR/eye-state + POS pose; presentation-attack models (MiniFASNet family, HyperFAS), fused; ArcFace-style embedding. */
 export class OnDeviceFaceEngine implements FaceEngine {
   private readonly options: FaceEngineOptions;
   private runtimes = new Map<'onnx' | 'tfjs', InferenceRuntime>();
@@ -119,7 +120,7 @@ export class OnDeviceFaceEngine implements FaceEngine {
     return info;
   }
 
-  /** The presentation-attack models: MiniFASNet-family ONNX models, or Human's antispoof (tfjs) for comparison. */
+  /** The presentation-attack models: MiniFASNet-family and HyperFAS ONNX models, or Human's antispoof (tfjs) for comparison. */
   private async padModels(load: (id: string) => Promise<ModelSession>, ids: readonly string[]): Promise<{ id: string; model: PadModel }[]> {
     if (ids.length === 0) throw new KioskError('E_MODEL_MANIFEST', 'no presentation-attack model configured', { subject: 'models.pad' });
     const out: { id: string; model: PadModel }[] = [];
@@ -131,6 +132,10 @@ export class OnDeviceFaceEngine implements FaceEngine {
       }
       if (isCelebaSpoofModel(id)) {
         out.push({ id, model: new CelebaSpoofPad(session) });
+        continue;
+      }
+      if (isHyperfasModel(id)) {
+        out.push({ id, model: new HyperfasPad(session) });
         continue;
       }
       const params = miniFasParams(id);

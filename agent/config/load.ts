@@ -11,6 +11,7 @@ import { OPERATOR_NAME_PATTERN } from '../../protocol/names.js';
 import { KioskError } from '../../base/errors.js';
 import { createAbuseState } from '../session/abuse.js';
 import { resolveSessionConfig } from '../session/config.js';
+import { CALIBRATION } from '../../models/calibration.js';
 import { configSchema } from './schema.js';
 import type { KioskConfig } from './types.js';
 
@@ -65,6 +66,13 @@ export function validateConfig(input: unknown): KioskConfig {
   validateKioskPins(c.gpio.pins);
   if (c.dispenser.confirmTimeoutMs < c.dispenser.pulseMs) invalid('dispenser.confirmTimeoutMs', 'must be at least dispenser.pulseMs');
   c.session = resolveSessionConfig(c.session);
+  const calibratedPad = [...CALIBRATION.padModels.value].sort().join(',');
+  const rawSession = (input as { session?: Record<string, unknown> }).session;
+  if ([...c.engine.padModels].sort().join(',') !== calibratedPad && typeof rawSession?.maxAttackScore !== 'number')
+    invalid(
+      'session.maxAttackScore',
+      `is required when engine.padModels is not the calibrated set (${calibratedPad}): the calibrated threshold belongs to that set`,
+    );
   createAbuseState(c.abuse);
   if (c.camera.restartCapMs < c.camera.restartBaseMs) invalid('camera.restartCapMs', 'must be at least camera.restartBaseMs');
   if ((c.camera.kind === 'replay' || c.camera.kind === 'ffmpeg') && !c.camera.path) invalid('camera.path', `is required for camera.kind "${c.camera.kind}"`);

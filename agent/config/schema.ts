@@ -10,6 +10,8 @@ import { DEFAULT_KIOSK_TIMINGS } from '../../device/kiosk/config.js';
 import type { PinMap } from '../../device/gpio/gpio-port.js';
 import { resolveLimits } from '../outbox/outbox.js';
 import { MODEL_VARIANTS } from '../../models/variants.js';
+import { PAD_MODEL_IDS } from '../../models/pad/ids.js';
+import { CALIBRATION } from '../../models/calibration.js';
 import { DEFAULT_RENEWAL_WINDOW } from '../../provisioning/enrol/renewal.js';
 import { abuseSchema, sessionSchema } from './session-keys.js';
 import { DEFAULT_RESULT_AUDIENCE } from '../../protocol/eat.js';
@@ -265,6 +267,15 @@ export function configSchema() {
         variant: choice('string', MODEL_VARIANTS, 'fp16', '-', 'model weights'),
         threads: int(1, 'threads', 'inference threads per model', { minimum: 1, maximum: 16 }),
         modelsDir: str('', 'path', "model files directory (empty: the package's models/)"),
+        padModels: Type.Array(words(PAD_MODEL_IDS), {
+          type: 'array',
+          default: [...CALIBRATION.padModels.value],
+          minItems: 1,
+          uniqueItems: true,
+          unit: 'model ids',
+          description:
+            "presentation-attack models fused (models/calibration.ts); another set needs its own session.maxAttackScore (README, 'Presentation-attack models')",
+        }),
       }),
       keyStore: obj('the device key: signs results and CSRs, authenticates mutual TLS (provisioning/)', {
         kind: choice(

@@ -9,7 +9,7 @@ import { FakeGpioPort } from '../../device/gpio/fake-gpio.js';
 import { OnoffGpioPort } from '../../device/gpio/onoff-gpio.js';
 import { GpiodGpioPort } from '../../device/gpio/gpiod-gpio.js';
 import { SystemdNotifier } from '../../device/systemd/notify.js';
-import { createFaceEngine } from '../../models/face-engine.js';
+import { createFaceEngine, DEFAULT_MODELS } from '../../models/face-engine.js';
 import { readManifest } from '../../models/manifest.js';
 import { releaseModelsDir, updateFromConfig } from './update-setup.js';
 import { renewOverMqtt } from '../../provisioning/enrol/client.js';
@@ -239,7 +239,7 @@ export async function buildDaemonDeps(cfg: KioskConfig, logger: Logger, options:
       logger: logger.child({ component: 'engine' }),
       modelsDir: cfg.engine.modelsDir || releaseModels,
       ...(releaseModels ? { manifest: await readManifest(join(releaseModels, 'manifest.json')) } : {}),
-      options: { variant: cfg.engine.variant, threads: cfg.engine.threads },
+      options: { variant: cfg.engine.variant, threads: cfg.engine.threads, models: { ...DEFAULT_MODELS, pad: cfg.engine.padModels } },
     }),
     camera,
     gpio,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig, loadConfigFile } from '../../agent/config/load.js';
@@ -10,6 +10,8 @@ import { DEFAULT_SESSION_CONFIG, SESSION_KEYS } from '../../agent/session/config
 import { ABUSE_KEYS } from '../../agent/session/abuse.js';
 import { DEFAULT_KIOSK_TIMINGS } from '../../device/kiosk/config.js';
 import { isKioskError } from '../../base/errors.js';
+import { CALIBRATION } from '../../models/calibration.js';
+import { PAD_MODEL_IDS } from '../../models/pad/ids.js';
 
 const subjectOf = (input: unknown): string | undefined => {
   try {
@@ -115,4 +117,22 @@ t.test('the embedded defaults are a simulated kiosk', async (t) => {
   t.equal(c.gpio.driver, 'fake');
   t.match(c.camera, { kind: 'replay', path: 'clip.mp4', allowVirtual: true });
   t.equal(simulatedConfig({ stateDir: '/tmp/x' }).camera.kind, 'auto');
+});
+
+t.test('engine.padModels: the calibrated set by default; another set needs its own threshold', async (t) => {
+  t.same(validateConfig({}).engine.padModels, CALIBRATION.padModels.value, 'the calibrated set');
+  const previous = ['fr_liveness', 'minifasnet_v2', 'minifas_celebaspoof'];
+  t.equal(subjectOf({ engine: { padModels: previous } }), 'session.maxAttackScore', 'a threshold fitted for another set is refused');
+  const c = validateConfig({ engine: { padModels: previous }, session: { maxAttackScore: 0.419 } });
+  t.same([c.engine.padModels, c.session.maxAttackScore], [previous, 0.419], 'accepted with its own threshold');
+  t.equal(subjectOf({ engine: { padModels: [...CALIBRATION.padModels.value].reverse() } }), undefined, 'the order does not matter');
+  t.equal(subjectOf({ engine: { padModels: ['fr_liveness', 'nope'] }, session: { maxAttackScore: 0.5 } }), 'engine.padModels.1', 'unknown model');
+  t.equal(subjectOf({ engine: { padModels: [] } }), 'engine.padModels', 'at least one');
+  t.equal(subjectOf({ engine: { padModels: ['hyperfas', 'hyperfas'] }, session: { maxAttackScore: 0.5 } }), 'engine.padModels', 'no repeats');
+});
+
+t.test('every presentation-attack model the config offers is in the manifest, and every one there is offered', async (t) => {
+  const manifest = JSON.parse(readFileSync(new URL('../../models/manifest.json', import.meta.url), 'utf8')) as { models: { id: string; task: string }[] };
+  const inManifest = manifest.models.filter((m) => m.task === 'pad' && !m.id.includes('@')).map((m) => m.id);
+  t.same([...PAD_MODEL_IDS].sort(), inManifest.sort());
 });

@@ -12,3 +12,10 @@ for (const id of ['minifasnet_v2', 'minifasnet_v1se']) {
     t.ok(maxAbs <= TOLERANCE, `largest logit difference ${maxAbs.toExponential(2)}`);
   });
 }
+
+t.test('hyperfas: ONNX Runtime matches the NumPy evaluation of the Keras weights', async (t) => {
+  const hyperfas = await import('../../scripts/models/hyperfas-check.js');
+  const { maxAbs, inputs } = await hyperfas.maxDifference();
+  t.ok(inputs >= 4, `${inputs} recorded inputs`);
+  t.ok(maxAbs <= hyperfas.TOLERANCE, `largest P(live) difference ${maxAbs.toExponential(2)}`);
+});

@@ -3,9 +3,9 @@
  * to the recordings? A diagnostic (README, "Presentation-attack models"); nothing of it ships.
  *
  * For every NUAA image of a spoof label file, the face the kiosk's own path finds (the engine's still
- * analysis, primary face, each model's own crop) is read by copies of the shipped attack models that
+ * analysis, primary face, each model's own crop) is read by copies of the attack models it measured (PROBE_MODELS, shipped until HyperFAS was measured) that
  * also output the embedding their last layer reads (made by expose.py). Each copy's logits must give
- * back the engine's attack score, which proves the copies are the shipped weights and variant. An L2
+ * back the engine's attack score, which proves the copies are those weights and variant. An L2
  * logistic regression on three inputs (the models' log-odds, their logits, their embeddings) at three
  * fixed L2 strengths; its threshold always at BPCER <= 5% on the training people's own
  * leave-one-subject-out scores, as a kiosk would have to set it.
@@ -16,7 +16,7 @@
  * 2. Leave one subject out: fitted on the others, reported on the one; per input and L2, and with the
  *    input and L2 picked from the training people alone (`better`).
  * 3. The same rule on all the people; the classifier it gives scores every recording of a videos label
- *    file as a session does (`scorePresentations`), beside the shipped fusion.
+ *    file as a session does (`scorePresentations`), beside those models' fusion at PROBE_THRESHOLD.
  * 4. The input and L2 of 3, fitted on NUAA's people and the frames a session samples of the design
  *    group's recordings (scripts/pad-design-group.ts) together: leave one NUAA person out, then on every
  *    recording, the design group's marked as trained on.
@@ -29,15 +29,14 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createFaceEngine } from '../../../models/face-engine.js';
+import { createFaceEngine, DEFAULT_MODELS } from '../../../models/face-engine.js';
 import type { FaceEngine } from '../../../models/engine.js';
-import { CALIBRATION } from '../../../models/calibration.js';
 import { parseVideoLabels } from '../../../agent/eval/labels.js';
 import { scorePresentations } from '../../../agent/eval/pad-presentations.js';
 import { resolveSessionConfig } from '../../../agent/session/config.js';
 import { readVideoFrames } from '../../../device/media/video.js';
 import { DESIGN_PEOPLE } from '../../pad-design-group.js';
-import { nuaaSamples, openCopies, type Reading } from './readings.js';
+import { nuaaSamples, openCopies, PROBE_MODELS, PROBE_THRESHOLD, type Reading } from './readings.js';
 import { add, bestAnyThreshold, better, cell, counts, type Counts, fitWithThreshold, fold, MAX_BPCER, ZERO, type Fitted } from './folds.js';
 import { aggregateAttack } from '../../../agent/session/scores.js';
 
@@ -49,11 +48,11 @@ const { values: o } = parseArgs({
 if (!o.labels || !o.videos || !o.root || !o.models) {
   throw new Error('usage: --labels <spoof.tsv> --videos <videos.tsv> --root <dir> --models <dir from expose.py>');
 }
-const engine = createFaceEngine();
+const engine = createFaceEngine({ options: { models: { ...DEFAULT_MODELS, pad: PROBE_MODELS } } });
 await engine.start();
 const read = await openCopies(o.models);
 const { samples, worst } = await nuaaSamples(engine, read, o.labels, o.root);
-if (!(worst < 1e-4)) throw new Error(`the copies do not give back the engine's attack scores (largest difference ${worst}): not the shipped models`);
+if (!(worst < 1e-4)) throw new Error(`the copies do not give back the engine's attack scores (largest difference ${worst}): not the probe's models`);
 const y = samples.map((s) => s.attack);
 const subj = samples.map((s) => s.subject);
 const all = samples.map((_, i) => i);
@@ -70,7 +69,7 @@ const label = (c: (typeof CONFIGS)[number]) => `${c.name}, L2 ${c.l2}`;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 out(
-  `NUAA images: ${y.filter(Boolean).length} prints, ${y.filter((a) => !a).length} bona fide, ${subjects.length} subjects; models ${CALIBRATION.padModels.value.join(', ')} (copies give back the engine's scores within ${worst.toExponential(1)})`,
+  `NUAA images: ${y.filter(Boolean).length} prints, ${y.filter((a) => !a).length} bona fide, ${subjects.length} subjects; models ${PROBE_MODELS.join(', ')} (copies give back the engine's scores within ${worst.toExponential(1)})`,
 );
 out(`thresholds: BPCER <= ${MAX_BPCER * 100}% on the training people's own leave-one-subject-out scores`);
 out();
@@ -174,10 +173,10 @@ const verdict = (r: (typeof recordings)[number], score: (f: (typeof sampled)[num
 };
 const what = (r: (typeof recordings)[number]) =>
   `${(r.row.bonaFide ? 'bona fide' : `attack:${r.row.species}`).padEnd(14)} ${r.row.video.slice(0, 70).padEnd(70)}`;
-const shippedT = CALIBRATION.maxAttackScore.value;
+const shippedT = PROBE_THRESHOLD;
 for (const r of recordings) {
   const fitted = verdict(r, (fr) => sigmoid(f.model(c.pick(fr.reading))), sigmoid(f.t));
-  out(`${what(r)} fitted: ${fitted.padEnd(20)} shipped: ${r.fta ? '' : verdict(r, (fr) => fr.shipped, shippedT)}`);
+  out(`${what(r)} fitted: ${fitted.padEnd(20)} fusion 0.419: ${r.fta ? '' : verdict(r, (fr) => fr.shipped, shippedT)}`);
 }
 
 out();

@@ -1,11 +1,10 @@
-/** What the PAD probe (probe.ts) reads of a face: the shipped attack models' copies made by expose.py. */
+/** What the PAD probe (probe.ts) reads of a face: copies of the attack models it measured, made by expose.py. */
 import * as ort from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { createFaceEngine } from '../../../models/face-engine.js';
 import { analyzeStill } from '../../../models/still.js';
 import { primaryFace } from '../../../models/select.js';
-import { CALIBRATION } from '../../../models/calibration.js';
 import { decodeImageFile } from '../../../device/media/image.js';
 import { parseSpoofLabels, subjectOf } from '../../../agent/eval/labels.js';
 import { attackScoreFromLogits, miniFasParams, preprocessPad } from '../../../models/pad/silent-face.js';
@@ -28,9 +27,17 @@ export interface Sample extends Reading {
   attack: boolean;
 }
 
-/** The copies made by expose.py of the shipped attack models. */
+/**
+ * The set the probe measured: the attack models and threshold the kiosk shipped until HyperFAS was
+ * measured (README, "Presentation-attack models"); pinned so that the README's probe output stays
+ * reproducible now that the shipped set is another.
+ */
+export const PROBE_MODELS: readonly string[] = ['fr_liveness', 'minifasnet_v2', 'minifas_celebaspoof'];
+export const PROBE_THRESHOLD = 0.419;
+
+/** The copies made by expose.py of the probe's attack models. */
 export async function openCopies(dir: string): Promise<(frame: Frame, box: Box) => Promise<Reading>> {
-  const ids = CALIBRATION.padModels.value;
+  const ids = PROBE_MODELS;
   const sessions = new Map(await Promise.all(ids.map(async (id) => [id, await ort.InferenceSession.create(join(dir, `${id}.onnx`))] as const)));
   return async (frame, box) => {
     const r: Reading = { logodds: [], logits: [], embeddings: [], scores: {} };
