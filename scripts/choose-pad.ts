@@ -90,7 +90,10 @@ const rows = subsets.map((set) => {
   return evaluate(set, Math.max(imageFloor, ...dr.filter((s) => s.bona).map((s) => score(s, set))));
 });
 rows.sort((a, b) => a.designAttacksAccepted - b.designAttacksAccepted || a.set.length - b.set.length || b.auc - a.auc);
-console.log(`design group: NUAA subject half a (${[...halfA].join(' ')}) and ${recordings.filter((r) => r.design).length} recordings; held out: the rest\n`);
+const designHalf = swap ? 'b (every subject not in half a' : `a (${[...halfA].join(' ')}`;
+console.log(
+  `design group${swap ? ' (--swap)' : ''}: NUAA subject half ${designHalf}) and ${recordings.filter((r) => r.design).length} recordings; held out: the rest\n`,
+);
 console.log(
   `rule 1: threshold = smallest rejecting no design bona fide recording with design image BPCER <= ${BPCER_MAX * 100}%; fewest design attacks accepted wins\n`,
 );
