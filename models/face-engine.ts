@@ -1,6 +1,6 @@
 import type { Logger } from '../base/log.js';
 import { KioskError } from '../base/errors.js';
-import type { RgbImage } from '../base/rgb-image.js';
+import type { Box, RgbImage } from '../base/rgb-image.js';
 import { findModel, modelDigest, readManifest, readVerified, type Manifest, type ManifestModel } from './manifest.js';
 import type { EngineInfo, FaceDecision, FaceEngine } from './engine.js';
 import type { InferenceRuntime, ModelSession } from './runtime/types.js';
@@ -70,7 +70,9 @@ export interface FaceEngineDeps {
 const now = () => performance.now();
 
 /** A presentation-attack model behind its own preprocessing: the attack score of the face in `box`. */
-type PadModel = SilentFacePad | HumanAntispoofPad | CelebaSpoofPad | HyperfasPad;
+interface PadModel {
+  run(frame: RgbImage, box: Box): Promise<number>;
+}
 
 /** The on-device face engine: UltraFace + 68 landmarks + EAR/eye-state + POS pose; presentation-attack models (MiniFASNet family, HyperFAS), fused; ArcFace-style embedding. */
 export class OnDeviceFaceEngine implements FaceEngine {

@@ -24,11 +24,11 @@ The output is byte-for-byte the same on a second run. The weight file is pinned 
 Needs Debian's python3-h5py, python3-numpy and python3-onnx.
 """
 import argparse
-import hashlib
 import json
-import math
 import os
 import sys
+
+from conversion_common import check_pattern, sha256
 
 REPOSITORY = "https://github.com/zeusees/HyperFAS"
 PATH = "model/fas.h5"
@@ -39,24 +39,10 @@ OPSET = 13
 CHECK_INPUTS = 4
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check_input(k):
-    """Input k of the check, already normalised to [-1, 1], NCHW (channel order as fed: B,G,R): a
-    smooth pattern defined by a formula that the TypeScript side computes identically."""
-    data = []
-    for c in range(3):
-        for y in range(SIZE):
-            for x in range(SIZE):
-                v = 127.5 + 127.5 * math.sin(0.37 * y * (k + 1) + 0.11 * x * (c + 1) + 0.7 * k)
-                data.append((float(round(v)) - 127.5) / 127.5)
-    return data
+    """Input k of the check: the shared pattern (conversion_common.check_pattern) normalised to [-1, 1]
+    as the model is fed, NCHW; the TypeScript side computes it identically (scripts/models/check-inputs.ts)."""
+    return [(v - 127.5) / 127.5 for v in check_pattern(k, SIZE)]
 
 
 def same_pads(size, k, s):

@@ -15,12 +15,12 @@ unit test that runs on every CI).
 Needs Debian's python3-torch (1.13) and python3-onnx; CPU only.
 """
 import argparse
-import hashlib
 import json
-import math
 import os
 import sys
 from collections import OrderedDict
+
+from conversion_common import check_pattern, sha256
 
 COMMIT = "b6d5f04ad78778917853b25c778acef6d5626d15"
 REPOSITORY = "https://github.com/minivision-ai/Silent-Face-Anti-Spoofing"
@@ -36,24 +36,10 @@ OPSET = 13
 CHECK_INPUTS = 4
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check_input(k):
-    """Input k of the check: a smooth pattern over 0..255 in NCHW, defined by a formula that the
-    TypeScript side computes identically (scripts/models/silent-face-check.ts)."""
-    data = []
-    for c in range(3):
-        for y in range(SIZE):
-            for x in range(SIZE):
-                v = 127.5 + 127.5 * math.sin(0.37 * y * (k + 1) + 0.11 * x * (c + 1) + 0.7 * k)
-                data.append(float(round(v)))
-    return data
+    """Input k of the check: the shared pattern over 0..255 (conversion_common.check_pattern), which the
+    TypeScript side computes identically (scripts/models/check-inputs.ts)."""
+    return check_pattern(k, SIZE)
 
 
 def main():

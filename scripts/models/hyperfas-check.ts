@@ -8,23 +8,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { checkPattern } from './check-inputs.js';
 
 export const HYPERFAS_DIR = fileURLToPath(new URL('../../models/converted/hyperfas/', import.meta.url));
 export const SIZE = 224;
 /** Largest |ONNX - reference| P(live) accepted. */
 export const TOLERANCE = 1e-4;
 
-/** Input k: (round(127.5 + 127.5 sin(0.37 y (k+1) + 0.11 x (c+1) + 0.7 k)) - 127.5) / 127.5; NCHW. */
-export function checkInput(k: number): Float32Array {
-  const out = new Float32Array(3 * SIZE * SIZE);
-  let i = 0;
-  for (let c = 0; c < 3; c++) {
-    for (let y = 0; y < SIZE; y++) {
-      for (let x = 0; x < SIZE; x++) out[i++] = (Math.round(127.5 + 127.5 * Math.sin(0.37 * y * (k + 1) + 0.11 * x * (c + 1) + 0.7 * k)) - 127.5) / 127.5;
-    }
-  }
-  return out;
-}
+/** Input k of the check (scripts/models/check-inputs.ts) as the model is fed: (x - 127.5) / 127.5. */
+export const checkInput = (k: number): Float32Array => checkPattern(k, SIZE).map((v) => (v - 127.5) / 127.5);
 
 /** Largest difference between ONNX Runtime's output and the recorded reference over the recorded inputs. */
 export async function maxDifference(): Promise<{ maxAbs: number; inputs: number }> {

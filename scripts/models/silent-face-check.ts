@@ -7,23 +7,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { checkPattern } from './check-inputs.js';
 
 export const CONVERTED_DIR = fileURLToPath(new URL('../../models/converted/silentface/', import.meta.url));
 export const SIZE = 80;
 /** Largest |ONNX - PyTorch| logit accepted. */
 export const TOLERANCE = 1e-3;
 
-/** Input k of the check: 127.5 + 127.5 sin(0.37 y (k+1) + 0.11 x (c+1) + 0.7 k), rounded; NCHW. */
-export function checkInput(k: number): Float32Array {
-  const out = new Float32Array(3 * SIZE * SIZE);
-  let i = 0;
-  for (let c = 0; c < 3; c++) {
-    for (let y = 0; y < SIZE; y++) {
-      for (let x = 0; x < SIZE; x++) out[i++] = Math.round(127.5 + 127.5 * Math.sin(0.37 * y * (k + 1) + 0.11 * x * (c + 1) + 0.7 * k));
-    }
-  }
-  return out;
-}
+/** Input k of the check (scripts/models/check-inputs.ts), at this model's size. */
+export const checkInput = (k: number): Float32Array => checkPattern(k, SIZE);
 
 /** Largest difference between ONNX Runtime's and PyTorch's logits over the recorded inputs of one model. */
 export async function maxDifference(id: string): Promise<{ maxAbs: number; inputs: number }> {
